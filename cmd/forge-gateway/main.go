@@ -1,0 +1,31 @@
+// Command forge-gateway is DB-Forge's gateway: the HTTP control plane and
+// data plane in one process. Settings come from FORGE_* environment
+// variables and flags of the same names (see .env.example); SIGINT or
+// SIGTERM shut it down gracefully.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/praetorian/db-forge/config"
+	"github.com/praetorian/db-forge/internal/app"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := app.Run(ctx, os.Args[1:], os.Environ(), os.Stderr, nil)
+	switch {
+	case err == nil:
+	case errors.Is(err, config.ErrHelp):
+		os.Exit(0)
+	default:
+		fmt.Fprintln(os.Stderr, "forge-gateway:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,196 @@
+// Package config reads DB-Forge's settings: defaults, then FORGE_* environment
+// variables, then command-line flags of the same names, then validation. An
+// unknown FORGE_* variable or flag is an error that names it. The Config is
+// immutable once Load returns.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the gateway's whole configuration.
+type Config struct {
+	Listen   string
+	DataDir  string
+	Backend  string // auto | local | docker
+	Log      string // json | console
+	LogLevel string // debug | info | warn | error
+	// Reserved for the authentication issue: accepted, not yet enforced.
+	AdminKey string
+	Auth     string // enabled | disabled
+
+	// Engine.
+	MaxOpenDBs   int
+	ReadersPerDB int
+	Synchronous  string // NORMAL | FULL
+	BusyTimeout  time.Duration
+	StmtCache    int
+	QueryTimeout time.Duration
+	WasmMemoryMB int
+	WasmCacheDir string // "" = <data dir>/.forge/wasm-cache; "off" disables
+
+	// HTTP server.
+	MaxBodyBytes    int
+	ReadTimeout     time.Duration
+	WriteTimeout    time.Duration
+	IdleTimeout     time.Duration
+	ShutdownTimeout time.Duration
+}
+
+// Setting describes one configuration variable.
+type Setting struct {
+	Env     string // FORGE_LISTEN
+	Default string
+	Help    string
+	set     func(c *Config, v string) error
+}
+
+// Flag is the command-line flag of a setting: FORGE_DATA_DIR → -data-dir.
+func (s Setting) Flag() string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(s.Env, "FORGE_")), "_", "-")
+}
+
+func str(p func(*Config) *string, allowed ...string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if len(allowed) > 0 {
+			ok := false
+			for _, a := range allowed {
+				if strings.EqualFold(v, a) {
+					v, ok = a, true
+				}
+			}
+			if !ok {
+				return fmt.Errorf("want one of %s", strings.Join(allowed, ", "))
+			}
+		}
+		*p(c) = v
+		return nil
+	}
+}
+
+func integer(p func(*Config) *int, lo, hi int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("want an integer from %d to %d", lo, hi)
+		}
+		*p(c) = n
+		return nil
+	}
+}
+
+func duration(p func(*Config) *time.Duration, lo, hi time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil || d < lo || d > hi {
+			return fmt.Errorf("want a duration from %v to %v, like 5s or 250ms", lo, hi)
+		}
+		*p(c) = d
+		return nil
+	}
+}
+
+// Settings lists every variable, in the order documented in .env.example.
+func Settings() []Setting {
+	return []Setting{
+		{"FORGE_LISTEN", ":8000", "address the gateway listens on", str(func(c *Config) *string { return &c.Listen })},
+		{"FORGE_DATA_DIR", "./db-data", "data directory: every database file and the gateway's state", str(func(c *Config) *string { return &c.DataDir })},
+		{"FORGE_BACKEND", "auto", "orchestrator backend: auto, local or docker (auto = docker when an engine answers, else local)", str(func(c *Config) *string { return &c.Backend }, "auto", "local", "docker")},
+		{"FORGE_LOG", "json", "log format: json or console", str(func(c *Config) *string { return &c.Log }, "json", "console")},
+		{"FORGE_LOG_LEVEL", "info", "log level: debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel }, "debug", "info", "warn", "error")},
+		{"FORGE_ADMIN_KEY", "", "reserved for authentication (accepted, not yet enforced)", str(func(c *Config) *string { return &c.AdminKey })},
+		{"FORGE_AUTH", "enabled", "reserved for authentication: enabled or disabled (accepted, not yet enforced)", str(func(c *Config) *string { return &c.Auth }, "enabled", "disabled")},
+		{"FORGE_MAX_OPEN_DBS", "1024", "databases kept open at once (LRU); others reopen on demand", integer(func(c *Config) *int { return &c.MaxOpenDBs }, 1, 1<<20)},
+		{"FORGE_READERS_PER_DB", "2", "reader connections per open database, beside its one writer", integer(func(c *Config) *int { return &c.ReadersPerDB }, 0, 64)},
+		{"FORGE_SYNCHRONOUS", "NORMAL", "SQLite synchronous mode in WAL: NORMAL or FULL", str(func(c *Config) *string { return &c.Synchronous }, "NORMAL", "FULL")},
+		{"FORGE_BUSY_TIMEOUT", "5s", "how long a statement waits on a locked database", duration(func(c *Config) *time.Duration { return &c.BusyTimeout }, 0, time.Hour)},
+		{"FORGE_STMT_CACHE", "128", "prepared statements cached per connection", integer(func(c *Config) *int { return &c.StmtCache }, 1, 1<<16)},
+		{"FORGE_QUERY_TIMEOUT", "5s", "deadline of one statement (or one rows request)", duration(func(c *Config) *time.Duration { return &c.QueryTimeout }, time.Millisecond, time.Hour)},
+		{"FORGE_WASM_MEMORY_MB", "256", "linear memory cap of each SQLite wasm instance, in MiB", integer(func(c *Config) *int { return &c.WasmMemoryMB }, 1, 4095)},
+		{"FORGE_WASM_CACHE_DIR", "", "wazero compilation cache (empty = <data dir>/.forge/wasm-cache, off = none)", str(func(c *Config) *string { return &c.WasmCacheDir })},
+		{"FORGE_MAX_BODY_BYTES", "8388608", "request body cap in bytes (larger bodies get 413)", integer(func(c *Config) *int { return &c.MaxBodyBytes }, 1024, 1<<30)},
+		{"FORGE_READ_TIMEOUT", "30s", "time to read a whole request, headers included", duration(func(c *Config) *time.Duration { return &c.ReadTimeout }, time.Millisecond, time.Hour)},
+		{"FORGE_WRITE_TIMEOUT", "60s", "time to write a response", duration(func(c *Config) *time.Duration { return &c.WriteTimeout }, time.Millisecond, time.Hour)},
+		{"FORGE_IDLE_TIMEOUT", "120s", "keep-alive connection idle time", duration(func(c *Config) *time.Duration { return &c.IdleTimeout }, time.Millisecond, time.Hour)},
+		{"FORGE_SHUTDOWN_TIMEOUT", "30s", "grace period for requests in flight at SIGTERM", duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout }, 0, time.Hour)},
+	}
+}
+
+// ErrHelp is returned when the arguments ask for help; usage was written.
+var ErrHelp = flag.ErrHelp
+
+// Load builds the configuration from environ ("KEY=value" strings, as
+// os.Environ gives) and args (without the program name). Flags win over
+// the environment, which wins over defaults. usage receives -h output.
+func Load(args, environ []string, usage io.Writer) (Config, error) {
+	var c Config
+	settings := Settings()
+	byEnv := make(map[string]Setting, len(settings))
+	for _, s := range settings {
+		byEnv[s.Env] = s
+		if err := s.set(&c, s.Default); err != nil {
+			return c, fmt.Errorf("default of %s: %w", s.Env, err)
+		}
+	}
+	var unknown []string
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(k, "FORGE_") {
+			continue
+		}
+		s, ok := byEnv[k]
+		if !ok {
+			unknown = append(unknown, k)
+			continue
+		}
+		if err := s.set(&c, v); err != nil {
+			return c, fmt.Errorf("%s=%q: %w", k, v, err)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return c, fmt.Errorf("unknown setting %s in the environment (see .env.example for the valid FORGE_* variables)", strings.Join(unknown, ", "))
+	}
+	fs := flag.NewFlagSet("forge-gateway", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	for _, s := range settings {
+		fs.Func(s.Flag(), fmt.Sprintf("%s (env %s, default %q)", s.Help, s.Env, s.Default), func(v string) error {
+			return s.set(&c, v)
+		})
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return c, c.validate()
+}
+
+func (c Config) validate() error {
+	if c.Listen == "" {
+		return errors.New("FORGE_LISTEN must not be empty")
+	}
+	if c.DataDir == "" {
+		return errors.New("FORGE_DATA_DIR must not be empty")
+	}
+	return nil
+}
+
+// EnvExample renders .env.example: every variable with its default.
+func EnvExample() string {
+	var b strings.Builder
+	b.WriteString("# DB-Forge gateway settings. Every variable is also a flag: FORGE_DATA_DIR is -data-dir.\n")
+	b.WriteString("# An unknown FORGE_* variable stops the gateway at start. Values shown are the defaults.\n")
+	for _, s := range Settings() {
+		fmt.Fprintf(&b, "\n# %s\n%s=%s\n", s.Help, s.Env, s.Default)
+	}
+	return b.String()
+}

@@ -1,0 +1,64 @@
+// Package forge holds the domain vocabulary every other package shares:
+// database names, SQL values, row streams, instances and the errors they
+// fail with. It imports nothing of the project and no third-party module, so
+// that the engine, the file layout, the orchestrator and the gateway can all
+// speak it without importing one another.
+package forge
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. The gateway maps each to one HTTP status and one code in a
+// single place; other packages wrap them with context ("open %s: %w").
+var (
+	// ErrDatabaseNotFound: no data file exists for the name.
+	ErrDatabaseNotFound = errors.New("database not found")
+	// ErrInstanceNotFound: the orchestrator manages no instance of that name.
+	ErrInstanceNotFound = errors.New("database instance not found")
+	// ErrInvalidName: the database name breaks the naming rules.
+	ErrInvalidName = errors.New("invalid database name")
+	// ErrNameConflict: another database's name differs from this one only by case.
+	ErrNameConflict = errors.New("database name conflicts with an existing database")
+	// ErrBackendUnavailable: the orchestrator backend (Docker) does not answer.
+	ErrBackendUnavailable = errors.New("orchestrator backend not available")
+	// ErrTableNotFound: the rows routes name a table the database does not have.
+	ErrTableNotFound = errors.New("table not found")
+	// ErrTimeout: a statement ran past its deadline and was interrupted.
+	ErrTimeout = errors.New("query timed out")
+	// ErrCanceled: the request went away while its statement ran.
+	ErrCanceled = errors.New("query canceled")
+	// ErrBusy: the database stayed locked for longer than the busy timeout.
+	ErrBusy = errors.New("database is busy")
+	// ErrClosed: the engine is shutting down and takes no new work.
+	ErrClosed = errors.New("engine closed")
+	// ErrEngineFault: the connection's wasm instance failed (trap or
+	// out-of-memory) and was discarded; the database itself is unharmed.
+	ErrEngineFault = errors.New("engine fault")
+)
+
+// SQLError is SQLite refusing a statement: a syntax error, a constraint, a
+// missing table. Message is SQLite's own text, which the contract passes to
+// clients after "SQL Error: ".
+type SQLError struct {
+	Message string // SQLite's message, e.g. "no such table: t"
+	Code    string // extended result code name, e.g. "SQLITE_CONSTRAINT_UNIQUE"
+}
+
+func (e *SQLError) Error() string { return "sql: " + e.Message }
+
+// InputError is a client request that is well-formed JSON but asks for
+// something invalid: an unknown column, a bad identifier, a wrong parameter
+// count. Field names what was wrong when that helps the client.
+type InputError struct {
+	Code    string // stable machine-readable code, e.g. "UNKNOWN_COLUMN"
+	Message string
+}
+
+func (e *InputError) Error() string { return e.Message }
+
+// Inputf builds an InputError.
+func Inputf(code, format string, args ...any) error {
+	return &InputError{Code: code, Message: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,119 @@
+package gateway
+
+import (
+	"errors"
+	"strconv"
+
+	"github.com/valyala/fasthttp"
+	"go.uber.org/zap"
+
+	"github.com/praetorian/db-forge/forge"
+)
+
+// Error codes of the structured error object. Clients match these, so they
+// only ever get added.
+const (
+	CodeInvalidName        = "INVALID_DATABASE_NAME"
+	CodeDatabaseNotFound   = "DATABASE_NOT_FOUND"
+	CodeInstanceNotFound   = "INSTANCE_NOT_FOUND"
+	CodeNameConflict       = "DATABASE_NAME_CONFLICT"
+	CodeBackendUnavailable = "BACKEND_UNAVAILABLE"
+	CodeTableNotFound      = "TABLE_NOT_FOUND"
+	CodeSQLError           = "SQL_ERROR"
+	CodeQueryTimeout       = "QUERY_TIMEOUT"
+	CodeCanceled           = "REQUEST_CANCELED"
+	CodeBusy               = "DATABASE_BUSY"
+	CodeShuttingDown       = "SHUTTING_DOWN"
+	CodeEngineFault        = "ENGINE_FAULT"
+	CodeInvalidJSON        = "INVALID_JSON"
+	CodeUnknownField       = "UNKNOWN_FIELD"
+	CodeValidation         = "VALIDATION_ERROR"
+	CodeInvalidValue       = "INVALID_VALUE"
+	CodeBodyTooLarge       = "BODY_TOO_LARGE"
+	CodeRouteNotFound      = "ROUTE_NOT_FOUND"
+	CodeMethodNotAllowed   = "METHOD_NOT_ALLOWED"
+	CodeUnavailable        = "SERVICE_UNAVAILABLE"
+	CodeInternal           = "INTERNAL_ERROR"
+)
+
+// apiError is an error as the client sees it: a status, a stable code and
+// the detail text (which the seed contract's clients match exactly).
+type apiError struct {
+	status     int
+	code       string
+	detail     string
+	sqliteCode string // SQL errors only
+	retryAfter int    // seconds; 0 = no Retry-After header
+}
+
+func (e *apiError) Error() string { return e.detail }
+
+func newError(status int, code, detail string) *apiError {
+	return &apiError{status: status, code: code, detail: detail}
+}
+
+// toAPIError is the one place where errors become statuses and codes.
+func toAPIError(err error) *apiError {
+	var ae *apiError
+	var se *forge.SQLError
+	var ie *forge.InputError
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.As(err, &se):
+		return &apiError{status: fasthttp.StatusBadRequest, code: CodeSQLError, detail: "SQL Error: " + se.Message, sqliteCode: se.Code}
+	case errors.As(err, &ie):
+		return newError(fasthttp.StatusBadRequest, ie.Code, ie.Message)
+	case errors.Is(err, forge.ErrInvalidName):
+		return newError(fasthttp.StatusBadRequest, CodeInvalidName, "Invalid database name.")
+	case errors.Is(err, forge.ErrDatabaseNotFound):
+		return newError(fasthttp.StatusNotFound, CodeDatabaseNotFound, "Database not found.")
+	case errors.Is(err, forge.ErrInstanceNotFound):
+		return newError(fasthttp.StatusNotFound, CodeInstanceNotFound, "Database instance not found.")
+	case errors.Is(err, forge.ErrNameConflict):
+		return newError(fasthttp.StatusConflict, CodeNameConflict, "Database name conflicts with an existing database whose name differs only in case.")
+	case errors.Is(err, forge.ErrBackendUnavailable):
+		return &apiError{status: fasthttp.StatusServiceUnavailable, code: CodeBackendUnavailable, detail: "Docker not available.", retryAfter: 5}
+	case errors.Is(err, forge.ErrTableNotFound):
+		return newError(fasthttp.StatusNotFound, CodeTableNotFound, "Table not found.")
+	case errors.Is(err, forge.ErrTimeout):
+		return newError(fasthttp.StatusGatewayTimeout, CodeQueryTimeout, "Query exceeded its time limit and was interrupted.")
+	case errors.Is(err, forge.ErrCanceled):
+		return newError(fasthttp.StatusServiceUnavailable, CodeCanceled, "Request canceled.")
+	case errors.Is(err, forge.ErrBusy):
+		return &apiError{status: fasthttp.StatusServiceUnavailable, code: CodeBusy, detail: "Database is busy; retry shortly.", retryAfter: 1}
+	case errors.Is(err, forge.ErrClosed):
+		return &apiError{status: fasthttp.StatusServiceUnavailable, code: CodeShuttingDown, detail: "Gateway is shutting down.", retryAfter: 1}
+	case errors.Is(err, forge.ErrEngineFault):
+		return newError(fasthttp.StatusInternalServerError, CodeEngineFault,
+			"The statement crashed its SQLite instance; the instance was replaced and the database is unharmed.")
+	}
+	return newError(fasthttp.StatusInternalServerError, CodeInternal, "Internal server error.")
+}
+
+// writeError answers ctx with err as JSON:
+// {"detail": "...", "error": {"code": "...", "message": "...", "status": N}}.
+func (s *Server) writeError(ctx *fasthttp.RequestCtx, err error) {
+	ae := toAPIError(err)
+	if ae.status >= 500 && ae.code != CodeBackendUnavailable && ae.code != CodeShuttingDown {
+		s.log.Error("request failed", zap.String("request_id", requestID(ctx)), zap.Error(err))
+	}
+	if ae.retryAfter > 0 {
+		ctx.Response.Header.Set("Retry-After", strconv.Itoa(ae.retryAfter))
+	}
+	b := make([]byte, 0, 128+2*len(ae.detail))
+	b = append(b, `{"detail":`...)
+	b = appendString(b, ae.detail)
+	b = append(b, `,"error":{"code":`...)
+	b = appendString(b, ae.code)
+	b = append(b, `,"message":`...)
+	b = appendString(b, ae.detail)
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(ae.status), 10)
+	if ae.sqliteCode != "" {
+		b = append(b, `,"sqlite_code":`...)
+		b = appendString(b, ae.sqliteCode)
+	}
+	b = append(b, "}}"...)
+	writeJSON(ctx, ae.status, b)
+}

@@ -1,0 +1,229 @@
+package gateway
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/praetorian/db-forge/forge"
+)
+
+// Handlers: decode, call a port, encode. Nothing else.
+
+func (s *Server) root(ctx *fasthttp.RequestCtx) {
+	writeJSON(ctx, fasthttp.StatusOK, []byte(`{"message":"Praetorian DB-Forge is online."}`))
+}
+
+func (s *Server) health(ctx *fasthttp.RequestCtx) {
+	b := []byte(`{"status":`)
+	checks := make([]byte, 0, 128)
+	healthy := true
+	for i, c := range s.opts.Checks {
+		cctx, cancel := context.WithTimeout(context.Background(), s.opts.HealthTimeout)
+		err := c.Run(cctx)
+		cancel()
+		if i > 0 {
+			checks = append(checks, ',')
+		}
+		checks = appendString(checks, c.Name)
+		if err != nil {
+			healthy = false
+			checks = append(checks, `:{"ok":false,"error":`...)
+			checks = appendString(checks, err.Error())
+			checks = append(checks, '}')
+		} else {
+			checks = append(checks, `:{"ok":true}`...)
+		}
+	}
+	status := fasthttp.StatusOK
+	if healthy {
+		b = append(b, `"ok"`...)
+	} else {
+		status = fasthttp.StatusServiceUnavailable
+		b = append(b, `"unavailable","detail":"Service unavailable.","error":{"code":"`+CodeUnavailable+`","message":"Service unavailable.","status":503}`...)
+	}
+	b = append(b, `,"checks":{`...)
+	b = append(b, checks...)
+	b = append(b, "}}"...)
+	writeJSON(ctx, status, b)
+}
+
+// adminContext bounds one admin operation.
+func (s *Server) adminContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), s.opts.AdminTimeout)
+}
+
+// dbName is the validated {db_name} of the route.
+func dbName(ctx *fasthttp.RequestCtx) (string, error) {
+	name, _ := ctx.UserValue("db_name").(string)
+	return name, forge.ValidateName(name)
+}
+
+func (s *Server) spawn(ctx *fasthttp.RequestCtx) {
+	name, err := dbName(ctx)
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	c, cancel := s.adminContext()
+	defer cancel()
+	inst, created, err := s.orch.Spawn(c, name)
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	if created {
+		writeJSON(ctx, fasthttp.StatusCreated, messageBody("Database instance spawned successfully.",
+			"db_name", name, "container_id", inst.ContainerID))
+		return
+	}
+	writeJSON(ctx, fasthttp.StatusOK, messageBody("Database instance already exists and is running.",
+		"db_name", name, "container_id", inst.ContainerID))
+}
+
+func (s *Server) prune(ctx *fasthttp.RequestCtx) {
+	name, err := dbName(ctx)
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	c, cancel := s.adminContext()
+	defer cancel()
+	if err := s.orch.Prune(c, name); err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	writeJSON(ctx, fasthttp.StatusOK, messageBody("Database instance pruned successfully.", "db_name", name))
+}
+
+func (s *Server) list(ctx *fasthttp.RequestCtx) {
+	c, cancel := s.adminContext()
+	defer cancel()
+	insts, err := s.orch.List(c)
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	b := make([]byte, 0, 64+96*len(insts))
+	b = append(b, '[')
+	for i, in := range insts {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"name":`...)
+		b = appendString(b, in.Name)
+		b = append(b, `,"container_id":`...)
+		b = appendString(b, in.ContainerID)
+		b = append(b, `,"status":`...)
+		b = appendString(b, in.Status)
+		if !in.CreatedAt.IsZero() {
+			b = append(b, `,"created_at":"`...)
+			b = in.CreatedAt.UTC().AppendFormat(b, time.RFC3339)
+			b = append(b, '"')
+		}
+		b = append(b, '}')
+	}
+	b = append(b, ']')
+	writeJSON(ctx, fasthttp.StatusOK, b)
+}
+
+func (s *Server) deleteDatabase(ctx *fasthttp.RequestCtx) {
+	name, err := dbName(ctx)
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	c, cancel := s.adminContext()
+	defer cancel()
+	// No connection may hold the file while it goes, and none may open it.
+	err = s.engine.Exclusive(c, name, func() error { return s.orch.Delete(c, name) })
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	writeJSON(ctx, fasthttp.StatusOK, messageBody("Database deleted successfully.", "db_name", name))
+}
+
+func (s *Server) query(ctx *fasthttp.RequestCtx) {
+	name, err := dbName(ctx)
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	q, err := decodeQuery(ctx.PostBody())
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	enc := getEncoder()
+	defer putEncoder(enc)
+	res, err := s.engine.Query(context.Background(), name, q, enc)
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	writeJSON(ctx, fasthttp.StatusOK, enc.finish(res))
+}
+
+func (s *Server) createTable(ctx *fasthttp.RequestCtx) {
+	name, err := dbName(ctx)
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	spec, err := decodeTable(ctx.PostBody())
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	if err := s.engine.CreateTable(context.Background(), name, spec); err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	writeJSON(ctx, fasthttp.StatusCreated, messageBody("Table '"+spec.Name+"' created successfully."))
+}
+
+func (s *Server) selectRows(ctx *fasthttp.RequestCtx) {
+	name, err := dbName(ctx)
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	filters, err := decodeFilters(ctx.QueryArgs())
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	table, _ := ctx.UserValue("table_name").(string)
+	enc := getEncoder()
+	defer putEncoder(enc)
+	res, err := s.engine.SelectRows(context.Background(), name, table, filters, enc)
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	writeJSON(ctx, fasthttp.StatusOK, enc.finish(res))
+}
+
+func (s *Server) insertRows(ctx *fasthttp.RequestCtx) {
+	name, err := dbName(ctx)
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	rows, err := decodeRows(ctx.PostBody())
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	table, _ := ctx.UserValue("table_name").(string)
+	n, err := s.engine.InsertRows(context.Background(), name, table, rows)
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	b := append([]byte(`{"message":"Rows inserted successfully.","rows_affected":`), strconv.FormatInt(n, 10)...)
+	writeJSON(ctx, fasthttp.StatusCreated, append(b, '}'))
+}

@@ -1,0 +1,242 @@
+package gateway
+
+import (
+	"encoding/base64"
+	"math"
+	"strconv"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/praetorian/db-forge/forge"
+)
+
+// JSON output is appended by hand into reused buffers: rows go from SQLite's
+// memory to the response without reflection or a value per cell.
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string. Invalid UTF-8 (possible in a
+// TEXT value SQLite was given as bytes) becomes U+FFFD, as encoding/json does.
+func appendString[T string | []byte](b []byte, s T) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		var r rune
+		var size int
+		switch v := any(s).(type) {
+		case string:
+			r, size = utf8.DecodeRuneInString(v[i:])
+		case []byte:
+			r, size = utf8.DecodeRune(v[i:])
+		}
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		// U+2028 and U+2029 are valid JSON but break JavaScript parsers.
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// appendFloat writes a REAL so that it stays a real for the client: 1100.0
+// is written "1100.0", not "1100" (Python's json module does the same).
+// Infinities, which JSON cannot hold, are written as the strings "Infinity"
+// and "-Infinity"; SQLite has no NaN (it turns NaN into NULL), but a NaN
+// would be written "NaN". docs/API.md documents this encoding.
+func appendFloat(b []byte, f float64) []byte {
+	switch {
+	case math.IsInf(f, 1):
+		return append(b, `"Infinity"`...)
+	case math.IsInf(f, -1):
+		return append(b, `"-Infinity"`...)
+	case math.IsNaN(f):
+		return append(b, `"NaN"`...)
+	}
+	abs := math.Abs(f)
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		b = strconv.AppendFloat(b, f, 'e', -1, 64)
+		// 1e-07 → 1e-7, like encoding/json.
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+		return b
+	}
+	start := len(b)
+	b = strconv.AppendFloat(b, f, 'f', -1, 64)
+	for _, c := range b[start:] {
+		if c == '.' {
+			return b
+		}
+	}
+	return append(b, '.', '0')
+}
+
+// appendBlob writes a BLOB in its one JSON form, {"$blob": "<base64>"}
+// (standard alphabet, padded); the same form binds a BLOB parameter.
+func appendBlob(b []byte, v []byte) []byte {
+	b = append(b, `{"$blob":"`...)
+	b = base64.StdEncoding.AppendEncode(b, v)
+	return append(b, `"}`...)
+}
+
+// rowsEncoder is a forge.RowWriter that builds the response body
+// {"data":[{...},...],"rows_affected":N} as rows arrive.
+type rowsEncoder struct {
+	buf  []byte
+	keys [][]byte // per output column: `"name":`
+	plan []int    // per output column: which result column holds its value
+	rows int
+}
+
+var encoderPool = sync.Pool{New: func() any { return &rowsEncoder{buf: make([]byte, 0, 4096)} }}
+
+func getEncoder() *rowsEncoder {
+	e := encoderPool.Get().(*rowsEncoder)
+	e.buf = e.buf[:0]
+	e.rows = 0
+	return e
+}
+
+func putEncoder(e *rowsEncoder) {
+	if cap(e.buf) > 1<<20 {
+		return // let a one-off huge response go
+	}
+	encoderPool.Put(e)
+}
+
+// Columns plans the row objects. Duplicate result names (SELECT 1 AS a,
+// 2 AS a) would make duplicate JSON keys; like the prototype's Python dict,
+// the key keeps its first position and takes the last column's value.
+func (e *rowsEncoder) Columns(names []string) error {
+	e.keys = e.keys[:0]
+	e.plan = e.plan[:0]
+	for i, n := range names {
+		first := true
+		for _, prev := range names[:i] {
+			if prev == n {
+				first = false
+				break
+			}
+		}
+		if !first {
+			continue
+		}
+		last := i
+		for j := len(names) - 1; j > i; j-- {
+			if names[j] == n {
+				last = j
+				break
+			}
+		}
+		var k []byte
+		if len(e.keys) < cap(e.keys) {
+			k = e.keys[:len(e.keys)+1][len(e.keys)][:0]
+		}
+		k = appendString(k, n)
+		k = append(k, ':')
+		e.keys = append(e.keys, k)
+		e.plan = append(e.plan, last)
+	}
+	e.buf = append(e.buf, `{"data":[`...)
+	return nil
+}
+
+func (e *rowsEncoder) Row(r forge.Row) error {
+	b := e.buf
+	if e.rows > 0 {
+		b = append(b, ',')
+	}
+	b = append(b, '{')
+	for i, col := range e.plan {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, e.keys[i]...)
+		switch r.Kind(col) {
+		case forge.Integer:
+			b = strconv.AppendInt(b, r.Int(col), 10)
+		case forge.Float:
+			b = appendFloat(b, r.Float(col))
+		case forge.Text:
+			b = appendString(b, r.Text(col))
+		case forge.Blob:
+			b = appendBlob(b, r.Blob(col))
+		default:
+			b = append(b, "null"...)
+		}
+	}
+	e.buf = append(b, '}')
+	e.rows++
+	return nil
+}
+
+// finish closes the body for res.
+func (e *rowsEncoder) finish(res forge.Result) []byte {
+	if !res.ReturnsRows {
+		e.buf = append(e.buf[:0], `{"message":"Query executed successfully.","rows_affected":`...)
+		e.buf = strconv.AppendInt(e.buf, res.RowsAffected, 10)
+		return append(e.buf, '}')
+	}
+	e.buf = append(e.buf, `],"rows_affected":`...)
+	e.buf = strconv.AppendInt(e.buf, res.RowsAffected, 10)
+	e.buf = append(e.buf, '}')
+	return e.buf
+}
+
+func writeJSON(ctx *fasthttp.RequestCtx, status int, body []byte) {
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(body)
+}
+
+// message builds {"message": m} plus string fields, in order.
+func messageBody(m string, kv ...string) []byte {
+	b := make([]byte, 0, 64+len(m))
+	b = append(b, `{"message":`...)
+	b = appendString(b, m)
+	for i := 0; i+1 < len(kv); i += 2 {
+		b = append(b, ',')
+		b = appendString(b, kv[i])
+		b = append(b, ':')
+		b = appendString(b, kv[i+1])
+	}
+	return append(b, '}')
+}

@@ -1,0 +1,100 @@
+package gateway
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/fasthttp/router"
+	"github.com/valyala/fasthttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+const headerRequestID = "X-Request-Id"
+
+// middleware gives every request an id and one access-log line.
+func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		start := time.Now()
+		if id := ctx.Request.Header.Peek(headerRequestID); validRequestID(id) {
+			ctx.Response.Header.SetBytesV(headerRequestID, id)
+		} else {
+			ctx.Response.Header.Set(headerRequestID, s.ids.next())
+		}
+		next(ctx)
+		if ce := s.log.Check(zapcore.InfoLevel, "request"); ce != nil {
+			route, _ := ctx.UserValue(router.MatchedRoutePathParam).(string)
+			if route == "" {
+				route = "unmatched"
+			}
+			db, _ := ctx.UserValue("db_name").(string)
+			ce.Write(
+				zap.ByteString("method", ctx.Method()),
+				zap.String("route", route),
+				zap.Int("status", ctx.Response.StatusCode()),
+				zap.Duration("duration", time.Since(start)),
+				zap.String("db", db),
+				zap.Int("bytes", len(ctx.Response.Body())),
+				zap.ByteString("request_id", ctx.Response.Header.Peek(headerRequestID)),
+			)
+		}
+	}
+}
+
+// requestID is the id the middleware gave the request.
+func requestID(ctx *fasthttp.RequestCtx) string {
+	return string(ctx.Response.Header.Peek(headerRequestID))
+}
+
+// validRequestID accepts a client's id if it is short and plain enough to
+// log and echo safely.
+func validRequestID(id []byte) bool {
+	if len(id) == 0 || len(id) > 128 {
+		return false
+	}
+	for _, c := range id {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '-', c == '_', c == '.', c == ':':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// idGenerator makes unique request ids cheaply: a random per-process
+// prefix and a counter.
+type idGenerator struct {
+	prefix string
+	n      *atomic.Uint64
+}
+
+func newIDGenerator() idGenerator {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return idGenerator{prefix: hex.EncodeToString(b[:]) + "-", n: new(atomic.Uint64)}
+}
+
+func (g idGenerator) next() string {
+	return g.prefix + strconv.FormatUint(g.n.Add(1), 36)
+}
+
+func isBodyTooLarge(err error) bool {
+	return errors.Is(err, fasthttp.ErrBodyTooLarge) || strings.Contains(err.Error(), "body size exceeds")
+}
+
+func formatBytes(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.Itoa(n>>20) + " MiB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return strconv.Itoa(n>>10) + " KiB"
+	}
+	return strconv.Itoa(n) + " bytes"
+}

@@ -1,0 +1,328 @@
+package gateway
+
+import (
+	"encoding/base64"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/praetorian/db-forge/forge"
+)
+
+// Request bodies are decoded from the strict JSON tree into forge types.
+// Malformed JSON, duplicate keys, unknown fields and out-of-range numbers are
+// 400; well-formed bodies of the wrong shape (a missing "sql", a string where
+// an array belongs) are 422, as the prototype's FastAPI validation answered.
+
+func invalidJSON(err error) *apiError {
+	return newError(fasthttp.StatusBadRequest, CodeInvalidJSON, err.Error())
+}
+
+func unknownField(where, key string) *apiError {
+	return newError(fasthttp.StatusBadRequest, CodeUnknownField, fmt.Sprintf("Unknown field %q in %s.", key, where))
+}
+
+func invalidShape(format string, args ...any) *apiError {
+	return newError(fasthttp.StatusUnprocessableEntity, CodeValidation, fmt.Sprintf(format, args...))
+}
+
+func invalidValue(format string, args ...any) *apiError {
+	return newError(fasthttp.StatusBadRequest, CodeInvalidValue, fmt.Sprintf(format, args...))
+}
+
+func parseBody(body []byte) (jvalue, error) {
+	if len(body) == 0 {
+		return jvalue{}, invalidShape("Request body is empty; a JSON object is required.")
+	}
+	v, err := parseJSON(body)
+	if err != nil {
+		return jvalue{}, invalidJSON(err)
+	}
+	if v.kind != jObject {
+		return jvalue{}, invalidShape("Request body must be a JSON object, not %s.", v.kind)
+	}
+	return v, nil
+}
+
+// decodeQuery decodes {"sql": "...", "params": [...] | {...}}.
+func decodeQuery(body []byte) (forge.Statement, error) {
+	var q forge.Statement
+	v, err := parseBody(body)
+	if err != nil {
+		return q, err
+	}
+	haveSQL := false
+	for _, m := range v.obj {
+		switch m.key {
+		case "sql":
+			if m.val.kind != jString {
+				return q, invalidShape("Field \"sql\" must be a string, not %s.", m.val.kind)
+			}
+			q.SQL, haveSQL = m.val.s, true
+		case "params":
+			if q.Params, err = decodeParams(m.val); err != nil {
+				return q, err
+			}
+		default:
+			return q, unknownField("the query body", m.key)
+		}
+	}
+	if !haveSQL {
+		return q, invalidShape("Field \"sql\" is required.")
+	}
+	if strings.TrimSpace(q.SQL) == "" {
+		return q, invalidShape("Field \"sql\" must not be empty.")
+	}
+	return q, nil
+}
+
+func decodeParams(v jvalue) (forge.Params, error) {
+	var p forge.Params
+	switch v.kind {
+	case jNull:
+		return p, nil
+	case jArray:
+		p.Positional = make([]forge.Value, len(v.arr))
+		for i, el := range v.arr {
+			val, err := decodeValue(el, fmt.Sprintf("params[%d]", i))
+			if err != nil {
+				return p, err
+			}
+			p.Positional[i] = val
+		}
+		return p, nil
+	case jObject:
+		p.IsNamed = true
+		p.Named = make([]forge.NamedValue, len(v.obj))
+		for i, m := range v.obj {
+			name := m.key
+			if len(name) > 1 && (name[0] == ':' || name[0] == '@' || name[0] == '$') {
+				name = name[1:]
+			}
+			for _, prev := range p.Named[:i] {
+				if prev.Name == name {
+					return p, invalidValue("Parameter %q is given twice.", name)
+				}
+			}
+			val, err := decodeValue(m.val, "params."+name)
+			if err != nil {
+				return p, err
+			}
+			p.Named[i] = forge.NamedValue{Name: name, Value: val}
+		}
+		return p, nil
+	}
+	return p, invalidShape("Field \"params\" must be an array or an object, not %s.", v.kind)
+}
+
+// decodeValue turns a JSON value into a SQL value: integers (no fraction,
+// no exponent) bind as int64 and must fit; other numbers as float64;
+// booleans as 1 or 0; {"$blob": "<base64>"} as a BLOB.
+func decodeValue(v jvalue, where string) (forge.Value, error) {
+	switch v.kind {
+	case jNull:
+		return forge.NullValue(), nil
+	case jBool:
+		if v.b {
+			return forge.IntValue(1), nil
+		}
+		return forge.IntValue(0), nil
+	case jString:
+		return forge.TextValue(v.s), nil
+	case jNumber:
+		return decodeNumber(v.s, where)
+	case jObject:
+		if len(v.obj) == 1 && v.obj[0].key == "$blob" && v.obj[0].val.kind == jString {
+			b, err := base64.StdEncoding.DecodeString(v.obj[0].val.s)
+			if err != nil {
+				return forge.Value{}, invalidValue("%s: \"$blob\" must be standard base64: %v.", where, err)
+			}
+			return forge.BlobValue(b), nil
+		}
+		return forge.Value{}, invalidShape("%s: an object value must be {\"$blob\": \"<base64>\"}.", where)
+	}
+	return forge.Value{}, invalidShape("%s: arrays are not SQL values.", where)
+}
+
+func decodeNumber(lit, where string) (forge.Value, error) {
+	if !strings.ContainsAny(lit, ".eE") {
+		n, err := strconv.ParseInt(lit, 10, 64)
+		if err != nil {
+			return forge.Value{}, invalidValue("%s: integer %s is outside the 64-bit range.", where, lit)
+		}
+		return forge.IntValue(n), nil
+	}
+	f, err := strconv.ParseFloat(lit, 64)
+	if err != nil || math.IsInf(f, 0) {
+		return forge.Value{}, invalidValue("%s: number %s is outside the float64 range.", where, lit)
+	}
+	return forge.FloatValue(f), nil
+}
+
+// decodeTable decodes the tables route's body.
+func decodeTable(body []byte) (forge.TableSpec, error) {
+	var spec forge.TableSpec
+	v, err := parseBody(body)
+	if err != nil {
+		return spec, err
+	}
+	haveName, haveCols := false, false
+	for _, m := range v.obj {
+		switch m.key {
+		case "table_name":
+			if m.val.kind != jString {
+				return spec, invalidShape("Field \"table_name\" must be a string.")
+			}
+			spec.Name, haveName = m.val.s, true
+		case "columns":
+			if m.val.kind != jArray {
+				return spec, invalidShape("Field \"columns\" must be an array.")
+			}
+			haveCols = true
+			for i, c := range m.val.arr {
+				col, err := decodeColumn(c, i)
+				if err != nil {
+					return spec, err
+				}
+				spec.Columns = append(spec.Columns, col)
+			}
+		default:
+			return spec, unknownField("the table body", m.key)
+		}
+	}
+	if !haveName {
+		return spec, invalidShape("Field \"table_name\" is required.")
+	}
+	if !haveCols {
+		return spec, invalidShape("Field \"columns\" is required.")
+	}
+	return spec, nil
+}
+
+func decodeColumn(v jvalue, i int) (forge.ColumnSpec, error) {
+	var c forge.ColumnSpec
+	if v.kind != jObject {
+		return c, invalidShape("columns[%d] must be an object.", i)
+	}
+	haveName := false
+	flag := func(m jmember) (bool, error) {
+		switch m.val.kind {
+		case jBool:
+			return m.val.b, nil
+		case jNull:
+			return false, nil
+		}
+		return false, invalidShape("columns[%d].%s must be a boolean.", i, m.key)
+	}
+	var err error
+	for _, m := range v.obj {
+		switch m.key {
+		case "name":
+			if m.val.kind != jString {
+				return c, invalidShape("columns[%d].name must be a string.", i)
+			}
+			c.Name, haveName = m.val.s, true
+		case "type":
+			if m.val.kind != jString {
+				return c, invalidShape("columns[%d].type must be a string.", i)
+			}
+			c.Type = m.val.s
+		case "primary_key":
+			c.PrimaryKey, err = flag(m)
+		case "not_null":
+			c.NotNull, err = flag(m)
+		case "unique":
+			c.Unique, err = flag(m)
+		case "default":
+			val, derr := decodeValue(m.val, fmt.Sprintf("columns[%d].default", i))
+			if derr != nil {
+				return c, derr
+			}
+			c.Default = &val
+		default:
+			return c, unknownField(fmt.Sprintf("columns[%d]", i), m.key)
+		}
+		if err != nil {
+			return c, err
+		}
+	}
+	if !haveName {
+		return c, invalidShape("columns[%d].name is required.", i)
+	}
+	if c.Type == "" {
+		return c, invalidShape("columns[%d].type is required.", i)
+	}
+	return c, nil
+}
+
+// decodeRows decodes {"rows": [{"col": value, ...}, ...]}.
+func decodeRows(body []byte) ([]forge.Record, error) {
+	v, err := parseBody(body)
+	if err != nil {
+		return nil, err
+	}
+	var rows []forge.Record
+	haveRows := false
+	for _, m := range v.obj {
+		if m.key != "rows" {
+			return nil, unknownField("the rows body", m.key)
+		}
+		if m.val.kind != jArray {
+			return nil, invalidShape("Field \"rows\" must be an array of objects.")
+		}
+		haveRows = true
+		rows = make([]forge.Record, len(m.val.arr))
+		for i, r := range m.val.arr {
+			if r.kind != jObject {
+				return nil, invalidShape("rows[%d] must be an object.", i)
+			}
+			rec := make(forge.Record, len(r.obj))
+			for j, f := range r.obj {
+				val, err := decodeValue(f.val, fmt.Sprintf("rows[%d].%s", i, f.key))
+				if err != nil {
+					return nil, err
+				}
+				rec[j] = forge.Field{Column: f.key, Value: val}
+			}
+			rows[i] = rec
+		}
+	}
+	if !haveRows {
+		return nil, invalidShape("Field \"rows\" is required.")
+	}
+	return rows, nil
+}
+
+// decodeFilters turns the rows route's query string into equality filters.
+// Values are text; SQLite's column affinity compares "30" equal to 30 in an
+// INTEGER column. A column given twice is refused rather than guessed at.
+func decodeFilters(args *fasthttp.Args) ([]forge.Filter, error) {
+	if args.Len() == 0 {
+		return nil, nil
+	}
+	filters := make([]forge.Filter, 0, args.Len())
+	var err error
+	for k, v := range args.All() {
+		if err != nil {
+			break
+		}
+		key, val := string(k), string(v)
+		switch {
+		case key == "":
+			err = invalidValue("A filter needs a column name.")
+		case !utf8.ValidString(key) || !utf8.ValidString(val) || strings.IndexByte(key, 0) >= 0 || strings.IndexByte(val, 0) >= 0:
+			err = invalidValue("Filters must be valid UTF-8 without NUL bytes.")
+		}
+		for _, f := range filters {
+			if err == nil && strings.EqualFold(f.Column, key) {
+				err = invalidValue("Column %q is filtered more than once.", key)
+			}
+		}
+		filters = append(filters, forge.Filter{Column: key, Value: forge.TextValue(val)})
+	}
+	return filters, err
+}

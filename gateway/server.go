@@ -1,0 +1,170 @@
+// Package gateway is DB-Forge's HTTP surface: the seed contract's control
+// plane (spawn, prune, list, delete) and data plane (SQL and rows), on
+// fasthttp and fasthttp/router. Handlers are thin — decode, call a port,
+// encode — and errors become statuses in one place (errors.go). The gateway
+// knows its dependencies only through the interfaces declared here; cmd/
+// wires the concrete engine and orchestrator in.
+package gateway
+
+import (
+	"context"
+	"net"
+	"time"
+
+	"github.com/fasthttp/router"
+	"github.com/valyala/fasthttp"
+	"go.uber.org/zap"
+
+	"github.com/praetorian/db-forge/forge"
+)
+
+// Engine runs SQL against databases by name.
+type Engine interface {
+	Query(ctx context.Context, db string, q forge.Statement, w forge.RowWriter) (forge.Result, error)
+	CreateTable(ctx context.Context, db string, spec forge.TableSpec) error
+	SelectRows(ctx context.Context, db, table string, filters []forge.Filter, w forge.RowWriter) (forge.Result, error)
+	InsertRows(ctx context.Context, db, table string, rows []forge.Record) (int64, error)
+	// Exclusive runs fn while db has no open connection and none can open.
+	Exclusive(ctx context.Context, db string, fn func() error) error
+}
+
+// Orchestrator manages database instances.
+type Orchestrator interface {
+	// Spawn makes sure name has its database and a running instance;
+	// created reports whether the instance is new.
+	Spawn(ctx context.Context, name string) (inst forge.Instance, created bool, err error)
+	// Prune removes the instance and keeps the data.
+	Prune(ctx context.Context, name string) error
+	List(ctx context.Context) ([]forge.Instance, error)
+	// Delete removes the instance and the data.
+	Delete(ctx context.Context, name string) error
+}
+
+// Check is one readiness check of GET /health.
+type Check struct {
+	Name string
+	Run  func(ctx context.Context) error
+}
+
+// Options configure a Server. Zero values take the defaults noted.
+type Options struct {
+	MaxBodyBytes  int           // request body cap; default 8 MiB
+	ReadTimeout   time.Duration // whole request, headers included; default 30s
+	WriteTimeout  time.Duration // default 60s
+	IdleTimeout   time.Duration // keep-alive idle; default 120s
+	AdminTimeout  time.Duration // deadline of one admin operation; default 60s
+	HealthTimeout time.Duration // deadline of each health check; default 2s
+	Checks        []Check
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 8 << 20
+	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = 30 * time.Second
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 60 * time.Second
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 120 * time.Second
+	}
+	if o.AdminTimeout <= 0 {
+		o.AdminTimeout = 60 * time.Second
+	}
+	if o.HealthTimeout <= 0 {
+		o.HealthTimeout = 2 * time.Second
+	}
+	return o
+}
+
+// Server is the gateway.
+type Server struct {
+	opts   Options
+	engine Engine
+	orch   Orchestrator
+	log    *zap.Logger
+	srv    *fasthttp.Server
+	ids    idGenerator
+}
+
+// New builds the gateway around its ports.
+func New(opts Options, engine Engine, orch Orchestrator, log *zap.Logger) *Server {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	s := &Server{opts: opts.withDefaults(), engine: engine, orch: orch, log: log, ids: newIDGenerator()}
+	s.srv = &fasthttp.Server{
+		Handler:               s.middleware(s.routes().Handler),
+		Name:                  "db-forge",
+		ReadTimeout:           s.opts.ReadTimeout,
+		WriteTimeout:          s.opts.WriteTimeout,
+		IdleTimeout:           s.opts.IdleTimeout,
+		MaxRequestBodySize:    s.opts.MaxBodyBytes,
+		ErrorHandler:          s.transportError,
+		CloseOnShutdown:       true,
+		NoDefaultServerHeader: false,
+		NoDefaultContentType:  true,
+		Logger:                zapPrintf{log},
+	}
+	return s
+}
+
+func (s *Server) routes() *router.Router {
+	r := router.New()
+	r.SaveMatchedRoutePath = true
+	r.RedirectFixedPath = false // never rewrite a database name's case
+	r.HandleOPTIONS = false
+	r.GET("/", s.root)
+	r.GET("/health", s.health)
+	r.POST("/admin/databases/spawn/{db_name}", s.spawn)
+	r.POST("/admin/databases/prune/{db_name}", s.prune)
+	r.GET("/admin/databases", s.list)
+	r.DELETE("/admin/databases/{db_name}", s.deleteDatabase)
+	r.POST("/api/db/{db_name}/query", s.query)
+	r.POST("/api/db/{db_name}/tables", s.createTable)
+	r.GET("/api/db/{db_name}/tables/{table_name}/rows", s.selectRows)
+	r.POST("/api/db/{db_name}/tables/{table_name}/rows", s.insertRows)
+	r.NotFound = func(ctx *fasthttp.RequestCtx) {
+		s.writeError(ctx, newError(fasthttp.StatusNotFound, CodeRouteNotFound, "Not Found"))
+	}
+	r.MethodNotAllowed = func(ctx *fasthttp.RequestCtx) {
+		s.writeError(ctx, newError(fasthttp.StatusMethodNotAllowed, CodeMethodNotAllowed, "Method Not Allowed"))
+	}
+	r.PanicHandler = s.recovered
+	return r
+}
+
+// Handler is the gateway's request handler with its middleware, for tests
+// and embedding.
+func (s *Server) Handler() fasthttp.RequestHandler { return s.srv.Handler }
+
+// Serve answers requests on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+
+// Shutdown stops accepting connections and waits, within ctx, for requests
+// in flight to finish.
+func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
+
+// transportError answers requests fasthttp could not read: a body over the
+// cap, a malformed request line, a read timeout.
+func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
+	switch {
+	case isBodyTooLarge(err):
+		s.writeError(ctx, newError(fasthttp.StatusRequestEntityTooLarge, CodeBodyTooLarge,
+			"Request body exceeds the limit of "+formatBytes(s.opts.MaxBodyBytes)+"."))
+	default:
+		s.writeError(ctx, newError(fasthttp.StatusBadRequest, "BAD_REQUEST", "Malformed HTTP request."))
+	}
+}
+
+func (s *Server) recovered(ctx *fasthttp.RequestCtx, v any) {
+	s.log.Error("handler panic", zap.String("request_id", requestID(ctx)), zap.Any("panic", v), zap.Stack("stack"))
+	s.writeError(ctx, newError(fasthttp.StatusInternalServerError, CodeInternal, "Internal server error."))
+}
+
+// zapPrintf adapts zap to fasthttp's Logger.
+type zapPrintf struct{ log *zap.Logger }
+
+func (z zapPrintf) Printf(format string, args ...any) { z.log.Sugar().Debugf(format, args...) }

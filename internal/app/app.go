@@ -1,0 +1,168 @@
+// Package app wires DB-Forge's gateway together: configuration, logger,
+// data directory, engine, orchestrator backend, HTTP server, and graceful
+// shutdown. It is the only package that knows every concrete type; main is
+// a thin call to Run, and tests call Run too.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/praetorian/db-forge/config"
+	"github.com/praetorian/db-forge/gateway"
+	"github.com/praetorian/db-forge/orchestrator/local"
+	"github.com/praetorian/db-forge/volumes"
+	"github.com/praetorian/db-forge/wasm"
+)
+
+// Run starts the gateway and serves until ctx is done, then shuts down
+// gracefully: the listener closes, requests in flight finish (within
+// FORGE_SHUTDOWN_TIMEOUT) and every database closes cleanly. ready, if not
+// nil, receives the listening address once requests are accepted.
+func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready func(addr string)) error {
+	cfg, err := config.Load(args, environ, logOut)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg, logOut)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+
+	vol, err := volumes.Open(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	cacheDir := cfg.WasmCacheDir
+	switch cacheDir {
+	case "":
+		cacheDir = vol.SystemPath("wasm-cache")
+	case "off":
+		cacheDir = ""
+	}
+	start := time.Now()
+	eng, err := wasm.New(wasm.Config{
+		MaxOpen:      cfg.MaxOpenDBs,
+		MaxReaders:   readers(cfg.ReadersPerDB),
+		Synchronous:  cfg.Synchronous,
+		BusyTimeout:  cfg.BusyTimeout,
+		StmtCache:    cfg.StmtCache,
+		QueryTimeout: cfg.QueryTimeout,
+		MemoryLimit:  int64(cfg.WasmMemoryMB) << 20,
+		CacheDir:     cacheDir,
+	}, vol.Resolve, log.Named("engine"))
+	if err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	log.Info("engine ready", zap.Duration("took", time.Since(start)), zap.String("wasm_cache", cacheDir))
+
+	orch, backend, err := newBackend(cfg, vol, log)
+	if err != nil {
+		return err
+	}
+
+	srv := gateway.New(gateway.Options{
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		ReadTimeout:  cfg.ReadTimeout,
+		WriteTimeout: cfg.WriteTimeout,
+		IdleTimeout:  cfg.IdleTimeout,
+		Checks: []gateway.Check{
+			{Name: "data_dir", Run: func(context.Context) error { return vol.CheckWritable() }},
+			{Name: "engine", Run: eng.Check},
+			{Name: "backend", Run: orch.Check},
+		},
+	}, eng, orch, log.Named("http"))
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("DB-Forge gateway listening",
+		zap.String("addr", ln.Addr().String()),
+		zap.String("data_dir", vol.Root()),
+		zap.String("backend", backend))
+	if cfg.Auth == "disabled" || cfg.AdminKey != "" {
+		log.Warn("FORGE_AUTH and FORGE_ADMIN_KEY are reserved: authentication is not implemented yet, every route is open")
+	}
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		_ = eng.Close(context.Background())
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info("shutting down: finishing requests in flight")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	if cerr := eng.Close(sctx); cerr != nil {
+		err = errors.Join(err, cerr)
+	}
+	if err != nil {
+		log.Error("unclean shutdown", zap.Error(err))
+		return err
+	}
+	log.Info("stopped cleanly")
+	return nil
+}
+
+// readers maps the setting (0 = no readers) to the engine's (negative = none).
+func readers(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
+// backend is what Run needs of an orchestrator.
+type backend interface {
+	gateway.Orchestrator
+	Check(ctx context.Context) error
+}
+
+func newBackend(cfg config.Config, vol *volumes.Layout, log *zap.Logger) (backend, string, error) {
+	switch cfg.Backend {
+	case "docker":
+		return nil, "", errors.New("FORGE_BACKEND=docker: the Docker backend is not part of this build yet; use local or auto")
+	case "auto":
+		log.Info("FORGE_BACKEND=auto: using the local backend (the Docker backend is not part of this build yet)")
+	}
+	return local.New(vol), "local", nil
+}
+
+func newLogger(cfg config.Config, out io.Writer) (*zap.Logger, error) {
+	level, err := zapcore.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return nil, err
+	}
+	encCfg := zap.NewProductionEncoderConfig()
+	encCfg.TimeKey = "ts"
+	encCfg.EncodeTime = zapcore.ISO8601TimeEncoder
+	encCfg.EncodeDuration = zapcore.MillisDurationEncoder
+	var enc zapcore.Encoder
+	if cfg.Log == "console" {
+		encCfg.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		enc = zapcore.NewConsoleEncoder(encCfg)
+	} else {
+		enc = zapcore.NewJSONEncoder(encCfg)
+	}
+	if out == nil {
+		out = os.Stderr
+	}
+	core := zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(out)), level)
+	return zap.New(core, zap.ErrorOutput(zapcore.AddSync(out))), nil
+}

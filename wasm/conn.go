@@ -1,0 +1,322 @@
+package wasm
+
+import (
+	"container/list"
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ncruces/go-sqlite3"
+
+	"github.com/praetorian/db-forge/forge"
+)
+
+// conn is one SQLite connection in its own wasm instance, with its cache of
+// prepared statements. A conn is used by one goroutine at a time: whoever
+// took it from its database's pool.
+type conn struct {
+	db      *sqlite3.Conn
+	writer  bool
+	maxStmt int
+	stmts   map[string]*list.Element // SQL text → *stmt
+	lru     list.List                // front = most recently used
+	broken  bool                     // the wasm instance failed; discard it
+}
+
+// stmt is a cached prepared statement with what we learnt of it once.
+type stmt struct {
+	s        *sqlite3.Stmt
+	sql      string
+	names    []string // result column names; empty for statements without rows
+	params   []string // parameter names without sigil; "" for positional ones
+	readOnly bool
+	reprep   int // SQLITE_STMTSTATUS_REPREPARE when names were read
+	row      stmtRow
+}
+
+// refreshColumns re-reads the result column names if SQLite has re-prepared
+// the statement since they were read.
+func (st *stmt) refreshColumns() {
+	n := st.s.Status(sqlite3.STMTSTATUS_REPREPARE, false)
+	if n == st.reprep {
+		return
+	}
+	st.reprep = n
+	st.names = st.names[:0]
+	for i := range st.s.ColumnCount() {
+		st.names = append(st.names, st.s.ColumnName(i))
+	}
+}
+
+// connOptions are the per-connection settings an Engine applies.
+type connOptions struct {
+	writer      bool
+	synchronous string
+	busyTimeout time.Duration
+	maxStmt     int
+}
+
+func openConn(path string, o connOptions) (c *conn, err error) {
+	// OPEN_READWRITE without OPEN_CREATE: volumes creates database files;
+	// the engine never conjures one up from a name.
+	db, err := sqlite3.OpenFlags(path, sqlite3.OPEN_READWRITE|sqlite3.OPEN_NOFOLLOW)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	c = &conn{db: db, writer: o.writer, maxStmt: o.maxStmt, stmts: make(map[string]*list.Element)}
+	defer func() {
+		if err != nil {
+			c.close()
+		}
+	}()
+	if err := db.BusyTimeout(o.busyTimeout); err != nil {
+		return nil, err
+	}
+	pragmas := "PRAGMA synchronous=" + o.synchronous + ";"
+	if o.writer {
+		// WAL lets the readers of this database run beside its one writer.
+		pragmas = "PRAGMA journal_mode=WAL;" + pragmas
+	}
+	if err := db.Exec(pragmas); err != nil {
+		return nil, fmt.Errorf("configure %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// close finalizes every cached statement and closes the connection and its
+// wasm instance. A broken instance may panic on the way out; that is
+// contained here, and the instance is dropped either way.
+func (c *conn) close() {
+	if c == nil {
+		return
+	}
+	defer func() { _ = recover() }()
+	for e := c.lru.Front(); e != nil; e = e.Next() {
+		_ = e.Value.(*stmt).s.Close()
+	}
+	c.stmts = nil
+	c.lru.Init()
+	_ = c.db.Close()
+}
+
+// prepare returns the cached statement for sql, preparing it on a miss.
+// It refuses SQL that holds more than one statement, as the prototype did.
+// A nil stmt with a nil error means sql holds no statement at all.
+func (c *conn) prepare(sql string) (*stmt, error) {
+	if e, ok := c.stmts[sql]; ok {
+		c.lru.MoveToFront(e)
+		return e.Value.(*stmt), nil
+	}
+	s, tail, err := c.db.Prepare(sql)
+	if err != nil {
+		return nil, err
+	}
+	if s == nil {
+		return nil, nil
+	}
+	if tail != "" {
+		// Only whitespace and comments may follow the statement.
+		t, _, terr := c.db.Prepare(tail)
+		if t != nil || terr != nil {
+			_ = t.Close()
+			_ = s.Close()
+			return nil, &forge.SQLError{Message: "You can only execute one statement at a time.", Code: "SQLITE_MISUSE"}
+		}
+	}
+	st := &stmt{s: s, sql: sql, readOnly: s.ReadOnly(), reprep: s.Status(sqlite3.STMTSTATUS_REPREPARE, false)}
+	st.row.s = s
+	if n := s.ColumnCount(); n > 0 {
+		st.names = make([]string, n)
+		for i := range st.names {
+			st.names[i] = s.ColumnName(i)
+		}
+	}
+	if n := s.BindCount(); n > 0 {
+		st.params = make([]string, n)
+		for i := range st.params {
+			name := s.BindName(i + 1)
+			if len(name) > 1 && (name[0] == ':' || name[0] == '@' || name[0] == '$') {
+				name = name[1:]
+			} else {
+				name = "" // "?" or "?NNN": positional
+			}
+			st.params[i] = name
+		}
+	}
+	c.stmts[sql] = c.lru.PushFront(st)
+	for c.lru.Len() > c.maxStmt {
+		old := c.lru.Back()
+		c.lru.Remove(old)
+		o := old.Value.(*stmt)
+		delete(c.stmts, o.sql)
+		_ = o.s.Close()
+	}
+	return st, nil
+}
+
+// bind binds p to st the way the prototype's Python sqlite3 did, with its
+// error messages: a list binds by position and must match the parameter
+// count; an object binds by name and must hold every named parameter.
+func (st *stmt) bind(p forge.Params) error {
+	n := len(st.params)
+	if !p.IsNamed {
+		if len(p.Positional) != n {
+			return &forge.SQLError{
+				Message: fmt.Sprintf("Incorrect number of bindings supplied. The current statement uses %d, and there are %d supplied.", n, len(p.Positional)),
+				Code:    "SQLITE_RANGE",
+			}
+		}
+		for i, v := range p.Positional {
+			if err := bindValue(st.s, i+1, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for i, name := range st.params {
+		if name == "" {
+			return &forge.SQLError{
+				Message: fmt.Sprintf("Binding %d has no name, but you supplied a dictionary (which has only names).", i+1),
+				Code:    "SQLITE_RANGE",
+			}
+		}
+		v, ok := lookupNamed(p.Named, name)
+		if !ok {
+			return &forge.SQLError{
+				Message: fmt.Sprintf("You did not supply a value for binding parameter :%s.", name),
+				Code:    "SQLITE_RANGE",
+			}
+		}
+		if err := bindValue(st.s, i+1, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func lookupNamed(named []forge.NamedValue, name string) (forge.Value, bool) {
+	for _, nv := range named {
+		if nv.Name == name {
+			return nv.Value, true
+		}
+	}
+	return forge.Value{}, false
+}
+
+func bindValue(s *sqlite3.Stmt, i int, v forge.Value) error {
+	switch v.Kind {
+	case forge.Integer:
+		return s.BindInt64(i, v.Int)
+	case forge.Float:
+		return s.BindFloat(i, v.Float)
+	case forge.Text:
+		return s.BindText(i, v.Str)
+	case forge.Blob:
+		return s.BindBlob(i, v.Bytes)
+	default:
+		return s.BindNull(i)
+	}
+}
+
+// reset readies st for its next use whatever happened to this one.
+func (st *stmt) reset() {
+	_ = st.s.Reset()
+	_ = st.s.ClearBindings()
+}
+
+// run binds, steps and resets st, streaming rows to w. The caller has set
+// the connection's interrupt context.
+func (c *conn) run(st *stmt, p forge.Params, w forge.RowWriter) (forge.Result, error) {
+	defer st.reset()
+	if err := st.bind(p); err != nil {
+		return forge.Result{}, err
+	}
+	if len(st.names) > 0 {
+		res := forge.Result{ReturnsRows: true}
+		more := st.s.Step()
+		// The first step may have re-prepared the statement after a schema
+		// change: SELECT * can have gained or lost columns since we cached it.
+		st.refreshColumns()
+		if w != nil {
+			if err := w.Columns(st.names); err != nil {
+				return res, err
+			}
+		}
+		for ; more; more = st.s.Step() {
+			res.RowsAffected++
+			if w != nil {
+				if err := w.Row(&st.row); err != nil {
+					return res, err
+				}
+			}
+		}
+		if err := st.s.Err(); err != nil {
+			return res, err
+		}
+		res.LastInsertID = c.db.LastInsertRowID()
+		return res, nil
+	}
+	before := c.db.TotalChanges()
+	for st.s.Step() {
+		// A statement without result columns yields no row; nothing to do.
+	}
+	if err := st.s.Err(); err != nil {
+		return forge.Result{}, err
+	}
+	var res forge.Result
+	// sqlite3_changes keeps the count of the last INSERT, UPDATE or DELETE
+	// even after DDL; only trust it when this statement changed something.
+	if c.db.TotalChanges() != before {
+		res.RowsAffected = c.db.Changes()
+	}
+	res.LastInsertID = c.db.LastInsertRowID()
+	return res, nil
+}
+
+// do runs fn with ctx as the connection's interrupt, then rolls back any
+// transaction the work left open (a client's BEGIN without COMMIT): no
+// request leaves its database locked once it is over.
+//
+// It also contains a panic from inside the wasm instance (a trap, or SQLite
+// out of memory, which ncruces/go-sqlite3 reports by panicking): the
+// connection is marked broken so that its pool discards it, and the caller
+// gets forge.ErrEngineFault. The database file is unharmed: SQLite's
+// journal undoes whatever the instance had not committed.
+func (c *conn) do(ctx context.Context, fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.broken = true
+			err = fmt.Errorf("%w: %v", forge.ErrEngineFault, r)
+		}
+	}()
+	c.db.SetInterrupt(ctx)
+	err = fn()
+	c.db.SetInterrupt(context.Background())
+	if !c.db.GetAutocommit() {
+		if rerr := c.db.Exec("ROLLBACK"); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
+	return err
+}
+
+// stmtRow adapts the current row of a statement to forge.Row.
+type stmtRow struct{ s *sqlite3.Stmt }
+
+func (r *stmtRow) Kind(i int) forge.Kind {
+	switch r.s.ColumnType(i) {
+	case sqlite3.INTEGER:
+		return forge.Integer
+	case sqlite3.FLOAT:
+		return forge.Float
+	case sqlite3.TEXT:
+		return forge.Text
+	case sqlite3.BLOB:
+		return forge.Blob
+	}
+	return forge.Null
+}
+func (r *stmtRow) Int(i int) int64     { return r.s.ColumnInt64(i) }
+func (r *stmtRow) Float(i int) float64 { return r.s.ColumnFloat(i) }
+func (r *stmtRow) Text(i int) []byte   { return r.s.ColumnRawText(i) }
+func (r *stmtRow) Blob(i int) []byte   { return r.s.ColumnRawBlob(i) }

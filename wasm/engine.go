@@ -1,0 +1,465 @@
+// Package wasm is the SQL engine: SQLite compiled to WebAssembly, run by
+// wazero inside the gateway's process through ncruces/go-sqlite3. Every
+// connection is its own wasm instance bound to one database file, so a
+// runaway or crashing statement cannot touch another database's memory.
+//
+// Each open database has one writer connection and a small, lazily grown
+// pool of readers (WAL mode). Open databases are bounded by an LRU; an
+// evicted database closes once its last request is done and reopens on its
+// next one. No type of ncruces/go-sqlite3 or wazero leaves this package.
+package wasm
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/praetorian/db-forge/forge"
+)
+
+// Config holds the engine's knobs. Zero values take the defaults below.
+type Config struct {
+	MaxOpen      int           // open databases kept (LRU); default 1024
+	MaxReaders   int           // reader connections per database; default 2
+	Synchronous  string        // "NORMAL" (default) or "FULL"
+	BusyTimeout  time.Duration // wait on a locked database; default 5s
+	StmtCache    int           // prepared statements cached per connection; default 128
+	QueryTimeout time.Duration // deadline of a statement without an earlier one; default 5s
+	MemoryLimit  int64         // bytes of linear memory per wasm instance; default 256 MiB
+	CacheDir     string        // wazero compilation cache; "" compiles at every start
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxOpen <= 0 {
+		c.MaxOpen = 1024
+	}
+	if c.MaxReaders < 0 {
+		c.MaxReaders = 0
+	} else if c.MaxReaders == 0 {
+		c.MaxReaders = 2
+	}
+	if c.Synchronous == "" {
+		c.Synchronous = "NORMAL"
+	}
+	if c.BusyTimeout <= 0 {
+		c.BusyTimeout = 5 * time.Second
+	}
+	if c.StmtCache <= 0 {
+		c.StmtCache = 128
+	}
+	if c.QueryTimeout <= 0 {
+		c.QueryTimeout = 5 * time.Second
+	}
+	if c.MemoryLimit <= 0 {
+		c.MemoryLimit = 256 << 20
+	}
+	return c
+}
+
+// Resolver maps a database name to the path of its file. It returns an
+// error wrapping forge.ErrDatabaseNotFound when there is no such database.
+type Resolver func(name string) (path string, err error)
+
+// Engine runs SQL against the databases its Resolver knows.
+type Engine struct {
+	cfg     Config
+	resolve Resolver
+	log     *zap.Logger
+
+	mu     sync.Mutex
+	dbs    map[string]*database
+	lru    list.List                // of *database; front = most recently used
+	gates  map[string]chan struct{} // names held by Exclusive
+	closed bool
+
+	opened  atomic.Int64 // databases opened since start (for stats and tests)
+	evicted atomic.Int64
+}
+
+// New starts the process's wasm runtime if needed (compiling SQLite, or
+// loading it from the cache) and returns an engine.
+func New(cfg Config, resolve Resolver, log *zap.Logger) (*Engine, error) {
+	cfg = cfg.withDefaults()
+	switch cfg.Synchronous {
+	case "NORMAL", "FULL":
+	default:
+		return nil, fmt.Errorf("synchronous %q: want NORMAL or FULL", cfg.Synchronous)
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	start := time.Now()
+	if err := initRuntime(cfg.MemoryLimit, cfg.CacheDir); err != nil {
+		return nil, err
+	}
+	log.Debug("wasm runtime ready", zap.Duration("took", time.Since(start)))
+	return &Engine{
+		cfg:     cfg,
+		resolve: resolve,
+		log:     log,
+		dbs:     make(map[string]*database),
+		gates:   make(map[string]chan struct{}),
+	}, nil
+}
+
+// database is one open database file and its connections.
+type database struct {
+	name string
+	path string
+	e    *Engine
+	elem *list.Element
+
+	ready chan struct{} // closed once the writer is open (or failed)
+	err   error         // why opening failed; read after ready
+
+	refs    int           // requests holding it; guarded by e.mu
+	evicted bool          // out of the map; close when refs drops to 0
+	drained chan struct{} // closed when an evicted database is closed
+
+	writer   chan *conn // capacity 1: the writer, when idle
+	idle     chan *conn // idle readers
+	nreaders atomic.Int32
+}
+
+// Stats reports what the engine holds.
+type Stats struct {
+	Open    int   // databases open now
+	Opened  int64 // databases opened since start
+	Evicted int64 // databases closed by the LRU since start
+}
+
+// Stats returns a snapshot of the engine's counters.
+func (e *Engine) Stats() Stats {
+	e.mu.Lock()
+	n := len(e.dbs)
+	e.mu.Unlock()
+	return Stats{Open: n, Opened: e.opened.Load(), Evicted: e.evicted.Load()}
+}
+
+// Check reports whether the engine takes work.
+func (e *Engine) Check(context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return forge.ErrClosed
+	}
+	return nil
+}
+
+// acquire returns the open database for name, opening it if needed, and
+// holds it until release. It waits, within ctx, for an Exclusive on name.
+func (e *Engine) acquire(ctx context.Context, name string) (*database, error) {
+	for {
+		e.mu.Lock()
+		if e.closed {
+			e.mu.Unlock()
+			return nil, forge.ErrClosed
+		}
+		if gate, ok := e.gates[name]; ok {
+			e.mu.Unlock()
+			select {
+			case <-gate:
+				continue
+			case <-ctx.Done():
+				return nil, ctxErr(ctx)
+			}
+		}
+		db, ok := e.dbs[name]
+		if ok {
+			db.refs++
+			e.lru.MoveToFront(db.elem)
+			e.mu.Unlock()
+			select {
+			case <-db.ready:
+			case <-ctx.Done():
+				e.release(db)
+				return nil, ctxErr(ctx)
+			}
+			if db.err != nil {
+				e.release(db)
+				return nil, db.err
+			}
+			return db, nil
+		}
+		db = &database{
+			name:   name,
+			e:      e,
+			ready:  make(chan struct{}),
+			refs:   1,
+			writer: make(chan *conn, 1),
+			idle:   make(chan *conn, e.cfg.MaxReaders),
+		}
+		db.elem = e.lru.PushFront(db)
+		e.dbs[name] = db
+		victims := e.evictLocked()
+		e.mu.Unlock()
+		for _, v := range victims {
+			v.closeConns()
+		}
+		db.open()
+		if db.err != nil {
+			e.mu.Lock()
+			if e.dbs[name] == db {
+				e.detachLocked(db)
+			}
+			e.mu.Unlock()
+			e.release(db)
+			return nil, db.err
+		}
+		return db, nil
+	}
+}
+
+// open resolves the file and opens the writer; waiters see the outcome
+// when ready closes.
+func (db *database) open() {
+	defer close(db.ready)
+	path, err := db.e.resolve(db.name)
+	if err != nil {
+		db.err = err
+		return
+	}
+	db.path = path
+	w, err := openConn(path, db.e.connOptions(true))
+	if err != nil {
+		db.err = err
+		return
+	}
+	db.e.opened.Add(1)
+	db.writer <- w
+}
+
+func (e *Engine) connOptions(writer bool) connOptions {
+	return connOptions{
+		writer:      writer,
+		synchronous: e.cfg.Synchronous,
+		busyTimeout: e.cfg.BusyTimeout,
+		maxStmt:     e.cfg.StmtCache,
+	}
+}
+
+// evictLocked takes least recently used databases out of the map until it
+// is within bounds. Those nobody holds are returned for the caller to close
+// outside the lock; the others close when their last holder releases them.
+func (e *Engine) evictLocked() (victims []*database) {
+	for el := e.lru.Back(); el != nil && len(e.dbs) > e.cfg.MaxOpen; {
+		prev := el.Prev()
+		db := el.Value.(*database)
+		e.detachLocked(db)
+		e.evicted.Add(1)
+		if db.refs == 0 {
+			victims = append(victims, db)
+		}
+		el = prev
+	}
+	return victims
+}
+
+// detachLocked takes db out of the map and the LRU; it closes when its last
+// holder lets go.
+func (e *Engine) detachLocked(db *database) {
+	e.lru.Remove(db.elem)
+	delete(e.dbs, db.name)
+	db.evicted = true
+	db.drained = make(chan struct{})
+}
+
+// release drops a hold taken by acquire.
+func (e *Engine) release(db *database) {
+	e.mu.Lock()
+	db.refs--
+	last := db.refs == 0 && db.evicted
+	e.mu.Unlock()
+	if last {
+		db.closeConns()
+	}
+}
+
+// closeConns closes every connection of a database nobody holds any more.
+// Holders include the opener, so a database nobody holds is past ready.
+func (db *database) closeConns() {
+	if db.err == nil {
+		(<-db.writer).close()
+		for db.nreaders.Load() > 0 {
+			(<-db.idle).close()
+			db.nreaders.Add(-1)
+		}
+	}
+	close(db.drained)
+}
+
+// Exclusive runs fn while no connection to name is open and none can be
+// opened: the gateway deletes a database's files this way. It waits, within
+// ctx, for requests already running on name to finish.
+func (e *Engine) Exclusive(ctx context.Context, name string, fn func() error) error {
+	gate := make(chan struct{})
+	e.mu.Lock()
+	for {
+		if e.closed {
+			e.mu.Unlock()
+			return forge.ErrClosed
+		}
+		other, busy := e.gates[name]
+		if !busy {
+			break
+		}
+		e.mu.Unlock()
+		select {
+		case <-other:
+		case <-ctx.Done():
+			return ctxErr(ctx)
+		}
+		e.mu.Lock()
+	}
+	e.gates[name] = gate
+	db := e.dbs[name]
+	idleNow := false
+	if db != nil {
+		e.detachLocked(db)
+		idleNow = db.refs == 0
+	}
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		delete(e.gates, name)
+		close(gate)
+		e.mu.Unlock()
+	}()
+	if db != nil {
+		if idleNow {
+			db.closeConns()
+		}
+		select {
+		case <-db.drained:
+		case <-ctx.Done():
+			return ctxErr(ctx)
+		}
+	}
+	return fn()
+}
+
+// Close stops taking work and closes every database once its requests are
+// done, waiting within ctx.
+func (e *Engine) Close(ctx context.Context) error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	var idle, busy []*database
+	for _, db := range e.dbs {
+		e.detachLocked(db)
+		if db.refs == 0 {
+			idle = append(idle, db)
+		} else {
+			busy = append(busy, db)
+		}
+	}
+	e.mu.Unlock()
+	for _, db := range idle {
+		db.closeConns()
+	}
+	for _, db := range busy {
+		select {
+		case <-db.drained:
+		case <-ctx.Done():
+			return fmt.Errorf("close engine: %d databases still busy: %w", len(busy), ctx.Err())
+		}
+	}
+	return nil
+}
+
+// writerConn takes the database's writer, waiting within ctx.
+func (db *database) writerConn(ctx context.Context) (*conn, error) {
+	select {
+	case c := <-db.writer:
+		return db.ensureWriter(c)
+	case <-ctx.Done():
+		return nil, ctxErr(ctx)
+	}
+}
+
+// ensureWriter reopens a writer slot left empty by a discarded instance.
+// On failure the slot stays empty for the next request to try again.
+func (db *database) ensureWriter(c *conn) (*conn, error) {
+	if c != nil {
+		return c, nil
+	}
+	c, err := openConn(db.path, db.e.connOptions(true))
+	if err != nil {
+		db.writer <- nil
+		return nil, err
+	}
+	return c, nil
+}
+
+// readConn takes a connection for a statement that may only read: an idle
+// reader, else the writer if it is idle, else a new reader while the pool is
+// below its bound, else whichever of them comes back first. Databases used
+// by one client at a time thus live on a single wasm instance.
+func (db *database) readConn(ctx context.Context) (*conn, error) {
+	select {
+	case c := <-db.idle:
+		return c, nil
+	default:
+	}
+	select {
+	case c := <-db.writer:
+		return db.ensureWriter(c)
+	default:
+	}
+	if int(db.nreaders.Add(1)) <= cap(db.idle) {
+		c, err := openConn(db.path, db.e.connOptions(false))
+		if err == nil {
+			return c, nil
+		}
+		db.nreaders.Add(-1)
+		db.e.log.Warn("open reader failed; waiting for a pooled connection",
+			zap.String("db", db.name), zap.Error(err))
+	} else {
+		db.nreaders.Add(-1)
+	}
+	select {
+	case c := <-db.idle:
+		return c, nil
+	case c := <-db.writer:
+		return db.ensureWriter(c)
+	case <-ctx.Done():
+		return nil, ctxErr(ctx)
+	}
+}
+
+// put returns a connection to its pool. A broken instance is closed; a
+// broken writer leaves its slot empty, to be reopened by the next request
+// that needs it, and a broken reader shrinks the pool, which regrows.
+func (db *database) put(c *conn) {
+	if !c.broken {
+		if c.writer {
+			db.writer <- c
+		} else {
+			db.idle <- c
+		}
+		return
+	}
+	db.e.log.Warn("wasm instance discarded after a fault", zap.String("db", db.name), zap.Bool("writer", c.writer))
+	c.close()
+	if c.writer {
+		db.writer <- nil
+	} else {
+		db.nreaders.Add(-1)
+	}
+}
+
+func ctxErr(ctx context.Context) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return forge.ErrTimeout
+	}
+	return forge.ErrCanceled
+}

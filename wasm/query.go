@@ -1,0 +1,251 @@
+package wasm
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/praetorian/db-forge/forge"
+	"github.com/praetorian/db-forge/sqlbuild"
+)
+
+// Input error codes of the rows routes.
+const (
+	CodeUnknownColumn   = "UNKNOWN_COLUMN"
+	CodeDuplicateColumn = "DUPLICATE_COLUMN"
+)
+
+// errNeedWriter: a statement prepared on a reader turned out to write.
+var errNeedWriter = errors.New("statement needs the writer")
+
+// deadline bounds ctx by the engine's statement timeout unless ctx already
+// ends sooner (a per-request override).
+func (e *Engine) deadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	if d, ok := ctx.Deadline(); ok && time.Until(d) <= e.cfg.QueryTimeout {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, e.cfg.QueryTimeout)
+}
+
+// with runs fn on a connection of the database name: the writer when write
+// is set, else a reader (or the idle writer). It takes care of the LRU hold,
+// the interrupt, open transactions, faults and error translation.
+func (e *Engine) with(ctx context.Context, name string, write bool, fn func(c *conn) error) error {
+	ctx, cancel := e.deadline(ctx)
+	defer cancel()
+	db, err := e.acquire(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer e.release(db)
+	err = db.run(ctx, write, fn)
+	if errors.Is(err, errNeedWriter) {
+		err = db.run(ctx, true, fn)
+	}
+	return translate(ctx, err)
+}
+
+func (db *database) run(ctx context.Context, write bool, fn func(c *conn) error) error {
+	var c *conn
+	var err error
+	if write {
+		c, err = db.writerConn(ctx)
+	} else {
+		c, err = db.readConn(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	defer db.put(c)
+	return c.do(ctx, func() error { return fn(c) })
+}
+
+// Query runs one SQL statement on database name, streaming any rows to w.
+// Statements SQLite reports read-only run on a reader; others on the writer.
+func (e *Engine) Query(ctx context.Context, name string, q forge.Statement, w forge.RowWriter) (forge.Result, error) {
+	var res forge.Result
+	err := e.with(ctx, name, false, func(c *conn) error {
+		st, err := c.prepare(q.SQL)
+		if err != nil || st == nil {
+			return err
+		}
+		if !st.readOnly && !c.writer {
+			return errNeedWriter
+		}
+		res, err = c.run(st, q.Params, w)
+		return err
+	})
+	return res, err
+}
+
+// CreateTable creates a table from spec if none of that name exists.
+func (e *Engine) CreateTable(ctx context.Context, name string, spec forge.TableSpec) error {
+	sql, err := sqlbuild.CreateTable(spec, 0)
+	if err != nil {
+		return err
+	}
+	return e.with(ctx, name, true, func(c *conn) error {
+		st, err := c.prepare(sql)
+		if err != nil {
+			return err
+		}
+		_, err = c.run(st, forge.Params{}, nil)
+		return err
+	})
+}
+
+// SelectRows streams the rows of table matching every filter (equality,
+// ANDed), in rowid order for ordinary tables.
+func (e *Engine) SelectRows(ctx context.Context, name, table string, filters []forge.Filter, w forge.RowWriter) (forge.Result, error) {
+	if err := sqlbuild.ValidateExistingIdentifier("table", table); err != nil {
+		return forge.Result{}, err
+	}
+	var res forge.Result
+	err := e.with(ctx, name, false, func(c *conn) error {
+		t, err := c.tableInfo(table)
+		if err != nil {
+			return err
+		}
+		cols := make([]string, len(filters))
+		params := forge.Params{Positional: make([]forge.Value, len(filters))}
+		for i, f := range filters {
+			real, err := t.column(f.Column)
+			if err != nil {
+				return err
+			}
+			for _, prev := range cols[:i] {
+				if prev == real {
+					return forge.Inputf(CodeDuplicateColumn, "Column '%s' is filtered more than once.", real)
+				}
+			}
+			cols[i] = real
+			params.Positional[i] = f.Value
+		}
+		order := ""
+		if t.kind == "table" && !t.withoutRowid {
+			order = sqlbuild.RowidAlias(t.columns)
+		}
+		st, err := c.prepare(sqlbuild.Select(t.name, cols, order))
+		if err != nil {
+			return err
+		}
+		res, err = c.run(st, params, w)
+		return err
+	})
+	return res, err
+}
+
+// InsertRows inserts records into table in one transaction: every row or
+// none. A record's missing columns take their defaults.
+func (e *Engine) InsertRows(ctx context.Context, name, table string, records []forge.Record) (int64, error) {
+	if err := sqlbuild.ValidateExistingIdentifier("table", table); err != nil {
+		return 0, err
+	}
+	var total int64
+	err := e.with(ctx, name, true, func(c *conn) error {
+		t, err := c.tableInfo(table)
+		if err != nil {
+			return err
+		}
+		// Check every row before writing any.
+		cols := make([][]string, len(records))
+		for i, r := range records {
+			cols[i] = make([]string, len(r))
+			for j, f := range r {
+				real, err := t.column(f.Column)
+				if err != nil {
+					return err
+				}
+				for _, prev := range cols[i][:j] {
+					if prev == real {
+						return forge.Inputf(CodeDuplicateColumn, "Column '%s' appears twice in row %d.", real, i)
+					}
+				}
+				cols[i][j] = real
+			}
+		}
+		if err := c.db.Exec("BEGIN IMMEDIATE"); err != nil {
+			return err
+		}
+		params := forge.Params{}
+		for i, r := range records {
+			st, err := c.prepare(sqlbuild.Insert(t.name, cols[i]))
+			if err != nil {
+				return err // do() rolls back
+			}
+			params.Positional = params.Positional[:0]
+			for _, f := range r {
+				params.Positional = append(params.Positional, f.Value)
+			}
+			res, err := c.run(st, params, nil)
+			if err != nil {
+				return err
+			}
+			total += res.RowsAffected
+		}
+		return c.db.Exec("COMMIT")
+	})
+	if err != nil {
+		return 0, err
+	}
+	return total, nil
+}
+
+// tableInfo describes a table (or view) for the rows routes.
+type tableInfo struct {
+	name         string // as declared, whatever case the client used
+	kind         string // "table", "view", "virtual", "shadow"
+	withoutRowid bool
+	columns      []string
+}
+
+// column maps a client's column name to the table's, ignoring case as
+// SQLite does; unknown names are an input error.
+func (t *tableInfo) column(name string) (string, error) {
+	for _, c := range t.columns {
+		if strings.EqualFold(c, name) {
+			return c, nil
+		}
+	}
+	return "", forge.Inputf(CodeUnknownColumn, "Unknown column '%s' in table '%s'.", name, t.name)
+}
+
+func (c *conn) tableInfo(table string) (*tableInfo, error) {
+	st, err := c.prepare(sqlbuild.TableInfoSQL)
+	if err != nil {
+		return nil, err
+	}
+	t := &tableInfo{}
+	err = func() error {
+		defer st.reset()
+		if err := st.s.BindText(1, table); err != nil {
+			return err
+		}
+		if !st.s.Step() {
+			if err := st.s.Err(); err != nil {
+				return err
+			}
+			return forge.ErrTableNotFound
+		}
+		t.name = st.s.ColumnText(0)
+		t.kind = st.s.ColumnText(1)
+		t.withoutRowid = st.s.ColumnInt(2) != 0
+		return nil
+	}()
+	if err != nil {
+		return nil, err
+	}
+	st, err = c.prepare(sqlbuild.ColumnsSQL)
+	if err != nil {
+		return nil, err
+	}
+	defer st.reset()
+	if err := st.s.BindText(1, t.name); err != nil {
+		return nil, err
+	}
+	for st.s.Step() {
+		t.columns = append(t.columns, st.s.ColumnText(0))
+	}
+	return t, st.s.Err()
+}
