@@ -1,0 +1,84 @@
+package config
+
+import (
+	"flag"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoad(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		env     []string
+		check   func(Config) bool
+		wantErr string
+	}{
+		{name: "defaults", check: func(c Config) bool {
+			return c.Listen == ":8000" && c.DataDir == "./db-data" && c.Backend == "auto" && c.Log == "json" &&
+				c.MaxOpenDBs == 1024 && c.Synchronous == "NORMAL" && c.QueryTimeout == 5*time.Second && c.Auth == "enabled"
+		}},
+		{name: "environment", env: []string{"FORGE_LISTEN=127.0.0.1:9", "FORGE_SYNCHRONOUS=full", "HOME=/root"},
+			check: func(c Config) bool { return c.Listen == "127.0.0.1:9" && c.Synchronous == "FULL" }},
+		{name: "flag beats environment", env: []string{"FORGE_DATA_DIR=/env"}, args: []string{"-data-dir", "/flag"},
+			check: func(c Config) bool { return c.DataDir == "/flag" }},
+		{name: "reserved auth settings accepted", env: []string{"FORGE_ADMIN_KEY=k", "FORGE_AUTH=disabled"},
+			check: func(c Config) bool { return c.AdminKey == "k" && c.Auth == "disabled" }},
+		{name: "unknown variable named", env: []string{"FORGE_NOPE=1", "FORGE_ALSO=2"}, wantErr: "FORGE_ALSO, FORGE_NOPE"},
+		{name: "bad enum", env: []string{"FORGE_LOG=xml"}, wantErr: "FORGE_LOG"},
+		{name: "bad integer", env: []string{"FORGE_MAX_OPEN_DBS=-1"}, wantErr: "FORGE_MAX_OPEN_DBS"},
+		{name: "bad duration", args: []string{"-busy-timeout", "forever"}, wantErr: "busy-timeout"},
+		{name: "stray argument", args: []string{"serve"}, wantErr: "unexpected argument"},
+		{name: "empty listen", env: []string{"FORGE_LISTEN="}, wantErr: "FORGE_LISTEN"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := Load(tc.args, tc.env, io.Discard)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err %v, want one naming %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.check(c) {
+				t.Fatalf("unexpected config %+v", c)
+			}
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	var b strings.Builder
+	_, err := Load([]string{"-h"}, nil, &b)
+	if err != flag.ErrHelp || !strings.Contains(b.String(), "FORGE_DATA_DIR") {
+		t.Fatalf("err %v, usage %q", err, b.String())
+	}
+}
+
+// .env.example is generated from Settings; it must not drift.
+func TestEnvExampleIsCurrent(t *testing.T) {
+	data, err := os.ReadFile("../.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(data) != EnvExample() {
+		t.Fatalf(".env.example is stale; regenerate it with: go run ./config/gen-env > .env.example")
+	}
+}
+
+func TestEverySettingHasAFlagAndADefault(t *testing.T) {
+	seen := map[string]bool{}
+	for _, s := range Settings() {
+		if !strings.HasPrefix(s.Env, "FORGE_") || s.Help == "" || seen[s.Flag()] {
+			t.Errorf("setting %+v", s)
+		}
+		seen[s.Flag()] = true
+	}
+}

@@ -1,0 +1,206 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/praetorian/db-forge/internal/app"
+	"github.com/praetorian/db-forge/internal/contracttest"
+)
+
+// sharedCache keeps compiled SQLite between test runs (cold compile ~2 s).
+var sharedCache = filepath.Join(os.TempDir(), "db-forge-test-wasm-cache")
+
+// gateway is a gateway started by app.Run on a loopback port.
+type gateway struct {
+	url  string
+	logs *syncBuffer
+	stop func() error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func start(t *testing.T, dataDir string, extraEnv ...string) *gateway {
+	t.Helper()
+	env := append([]string{
+		"FORGE_LISTEN=127.0.0.1:0",
+		"FORGE_DATA_DIR=" + dataDir,
+		"FORGE_WASM_CACHE_DIR=" + sharedCache,
+		"FORGE_BACKEND=local",
+		"PATH=/usr/bin", // non-FORGE variables are ignored
+	}, extraEnv...)
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &syncBuffer{}
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx, nil, env, logs, func(a string) { addr <- a }) }()
+	select {
+	case a := <-addr:
+		g := &gateway{url: "http://" + a, logs: logs}
+		var once sync.Once
+		var stopErr error
+		g.stop = func() error {
+			once.Do(func() {
+				cancel()
+				select {
+				case stopErr = <-done:
+				case <-time.After(30 * time.Second):
+					t.Error("gateway did not stop within 30s")
+				}
+			})
+			return stopErr
+		}
+		t.Cleanup(func() { _ = g.stop() })
+		return g
+	case err := <-done:
+		cancel()
+		t.Fatalf("gateway did not start: %v\n%s", err, logs.String())
+	case <-time.After(60 * time.Second):
+		cancel()
+		t.Fatalf("gateway did not start in 60s\n%s", logs.String())
+	}
+	return nil
+}
+
+func TestContractLocalBackend(t *testing.T) {
+	g := start(t, t.TempDir())
+	contracttest.Run(t, contracttest.Config{BaseURL: g.url, Prefix: "ct-"})
+	if err := g.stop(); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if !strings.Contains(g.logs.String(), "stopped cleanly") {
+		t.Errorf("no clean stop in the log:\n%s", g.logs.String())
+	}
+}
+
+func TestInstancesSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	g := start(t, dir)
+	c := contracttest.Client{Base: g.url}
+	contracttest.Expect(t, c.Do(t, "POST", "/admin/databases/spawn/keep", nil), 201, "")
+	contracttest.Expect(t, c.Do(t, "POST", "/admin/databases/spawn/gone", nil), 201, "")
+	contracttest.Expect(t, c.Do(t, "POST", "/api/db/keep/query", `{"sql": "CREATE TABLE t (v)"}`), 200, "")
+	contracttest.Expect(t, c.Do(t, "POST", "/api/db/keep/query", `{"sql": "INSERT INTO t VALUES (42)"}`), 200, "")
+	contracttest.Expect(t, c.Do(t, "POST", "/admin/databases/prune/gone", nil), 200, "")
+	if err := g.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	g = start(t, dir)
+	c = contracttest.Client{Base: g.url}
+	r := c.Do(t, "GET", "/admin/databases", nil)
+	contracttest.Expect(t, r, 200, "")
+	list := r.Body.([]any)
+	if len(list) != 1 || list[0].(map[string]any)["name"] != "keep" {
+		t.Fatalf("after restart: %s", r.Raw)
+	}
+	contracttest.Expect(t, c.Do(t, "POST", "/api/db/keep/query", `{"sql": "SELECT v FROM t"}`), 200,
+		`{"data": [{"v": 42}], "rows_affected": 1}`)
+	// The pruned database kept its data too.
+	contracttest.Expect(t, c.Do(t, "POST", "/api/db/gone/query", `{"sql": "SELECT 1 AS x"}`), 200,
+		`{"data": [{"x": 1}], "rows_affected": 1}`)
+}
+
+func TestRequestIDAndHealth(t *testing.T) {
+	g := start(t, t.TempDir())
+	c := contracttest.Client{Base: g.url}
+	r := c.Do(t, "GET", "/health", nil)
+	contracttest.Expect(t, r, 200, `{"status": "ok", "checks": {"data_dir": {"ok": true}, "engine": {"ok": true}, "backend": {"ok": true}}}`)
+	if r.Header.Get("X-Request-Id") == "" {
+		t.Fatal("no generated X-Request-Id")
+	}
+
+	req, _ := http.NewRequest("GET", g.url+"/", nil)
+	req.Header.Set("X-Request-Id", "client-id-123")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("X-Request-Id"); got != "client-id-123" {
+		t.Fatalf("X-Request-Id %q, want the client's", got)
+	}
+	req.Header.Set("X-Request-Id", "bad id\twith spaces")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("X-Request-Id"); got == "" || strings.ContainsAny(got, " \t") {
+		t.Fatalf("unsafe client id must be replaced, got %q", got)
+	}
+
+	// One access-log line per request, with the route pattern, not the path.
+	c.Do(t, "POST", "/api/db/nosuchdb/query", `{"sql": "SELECT 1"}`)
+	logs := g.logs.String()
+	if !strings.Contains(logs, `"route":"/api/db/{db_name}/query"`) || !strings.Contains(logs, `"db":"nosuchdb"`) ||
+		!strings.Contains(logs, `"status":404`) || !strings.Contains(logs, `"request_id":"client-id-123"`) {
+		t.Fatalf("access log lacks route pattern, db, status or request id:\n%s", logs)
+	}
+}
+
+func TestHealthFailsWhenDataDirIsNotWritable(t *testing.T) {
+	{
+		// Permission bits do not stop root; replace the state directory
+		// with a file instead, which stops everyone.
+		dir := t.TempDir()
+		g := start(t, dir)
+		if err := os.RemoveAll(filepath.Join(dir, ".forge")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, ".forge"), []byte("not a dir"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r := contracttest.Client{Base: g.url}.Do(t, "GET", "/health", nil)
+		contracttest.ExpectError(t, r, 503, "Service unavailable.")
+		checks := r.Body.(map[string]any)["checks"].(map[string]any)
+		if checks["data_dir"].(map[string]any)["ok"] != false || checks["engine"].(map[string]any)["ok"] != true {
+			t.Fatalf("checks: %s", r.Raw)
+		}
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"unknown variable", []string{"FORGE_LISTN=:1"}, nil, "FORGE_LISTN"},
+		{"bad backend", []string{"FORGE_BACKEND=k8s"}, nil, "FORGE_BACKEND"},
+		{"bad duration", []string{"FORGE_QUERY_TIMEOUT=soon"}, nil, "FORGE_QUERY_TIMEOUT"},
+		{"unknown flag", nil, []string{"-listn", ":1"}, "listn"},
+		{"bad flag value", nil, []string{"-max-open-dbs", "0"}, "max-open-dbs"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := app.Run(context.Background(), tc.args, tc.env, &out, nil)
+			if err == nil || !strings.Contains(err.Error()+out.String(), tc.want) {
+				t.Fatalf("err %v (output %q), want mention of %s", err, out.String(), tc.want)
+			}
+		})
+	}
+}
