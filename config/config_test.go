@@ -82,3 +82,16 @@ func TestEverySettingHasAFlagAndADefault(t *testing.T) {
 		seen[s.Flag()] = true
 	}
 }
+
+// The README's configuration table names every setting.
+func TestReadmeDocumentsEverySetting(t *testing.T) {
+	data, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range Settings() {
+		if !strings.Contains(string(data), "`"+s.Env+"`") {
+			t.Errorf("README.md does not document %s", s.Env)
+		}
+	}
+}
