@@ -152,7 +152,7 @@ func (p *jparser) object() (jvalue, error) {
 		if err != nil {
 			return jvalue{}, err
 		}
-		if dup := duplicateKey(v.obj, &folded, key); dup != "" {
+		if dup, ok := duplicateKey(v.obj, &folded, key); ok {
 			return jvalue{}, &syntaxError{off: keyAt, msg: fmt.Sprintf("duplicate key %q (same as %q ignoring case)", key, dup)}
 		}
 		p.skipSpace()
@@ -182,17 +182,19 @@ func (p *jparser) object() (jvalue, error) {
 	}
 }
 
-// duplicateKey returns the earlier key that key repeats, ignoring case, or "".
-// Small objects are scanned; larger ones keep a set of folded keys.
-func duplicateKey(members []jmember, folded *map[string]struct{}, key string) string {
+// duplicateKey returns the earlier key that key repeats, ignoring case, and
+// true; or false when key is new. (The earlier key may be "": an empty key
+// repeated is a duplicate too.) Small objects are scanned; larger ones keep a
+// set of folded keys.
+func duplicateKey(members []jmember, folded *map[string]struct{}, key string) (string, bool) {
 	const scanLimit = 16
 	if len(members) < scanLimit {
 		for _, m := range members {
 			if strings.EqualFold(m.key, key) {
-				return m.key
+				return m.key, true
 			}
 		}
-		return ""
+		return "", false
 	}
 	if *folded == nil {
 		*folded = make(map[string]struct{}, 2*scanLimit)
@@ -204,12 +206,12 @@ func duplicateKey(members []jmember, folded *map[string]struct{}, key string) st
 	if _, ok := (*folded)[f]; ok {
 		for _, m := range members {
 			if strings.EqualFold(m.key, key) {
-				return m.key
+				return m.key, true
 			}
 		}
 	}
 	(*folded)[f] = struct{}{}
-	return ""
+	return "", false
 }
 
 // foldKey maps every key that strings.EqualFold treats as equal to one
