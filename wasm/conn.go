@@ -3,6 +3,7 @@ package wasm
 import (
 	"container/list"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -42,10 +43,12 @@ func (st *stmt) refreshColumns() {
 		return
 	}
 	st.reprep = n
-	st.names = st.names[:0]
-	for i := range st.s.ColumnCount() {
-		st.names = append(st.names, st.s.ColumnName(i))
+	// A new slice: an earlier RowWriter may still hold the old one.
+	names := make([]string, st.s.ColumnCount())
+	for i := range names {
+		names[i] = st.s.ColumnName(i)
 	}
+	st.names = names
 }
 
 // connOptions are the per-connection settings an Engine applies.
@@ -108,6 +111,14 @@ func (c *conn) prepare(sql string) (*stmt, error) {
 		return e.Value.(*stmt), nil
 	}
 	s, tail, err := c.db.Prepare(sql)
+	if err != nil && errors.Is(err, sqlite3.ERROR) && c.reloadSchema() {
+		// This connection's copy of the schema may predate DDL run on
+		// another one. SQLite checks it when a statement runs, and when
+		// some errors ("no such table") occur in prepare, but not all:
+		// ALTER TABLE ... DROP/RENAME COLUMN of a column added since
+		// fails against the old copy. Refresh it and try once more.
+		s, tail, err = c.db.Prepare(sql)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -152,6 +163,13 @@ func (c *conn) prepare(sql string) (*stmt, error) {
 		_ = o.s.Close()
 	}
 	return st, nil
+}
+
+// reloadSchema brings the connection's copy of the schema up to date: a
+// statement that reads sqlite_schema verifies the schema cookie and, if the
+// file's has moved on, makes SQLite reload the schema.
+func (c *conn) reloadSchema() bool {
+	return c.db.Exec("SELECT count(*) FROM sqlite_schema") == nil
 }
 
 // bind binds p to st the way the prototype's Python sqlite3 did, with its

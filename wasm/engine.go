@@ -78,6 +78,11 @@ type Engine struct {
 	gates  map[string]chan struct{} // names held by Exclusive
 	closed bool
 
+	// draining: databases out of the map whose connections are not closed
+	// yet (still held by a request, or being closed). Exclusive and Close
+	// wait for them: their connections are open on the file. Guarded by mu.
+	draining map[*database]struct{}
+
 	opened  atomic.Int64 // databases opened since start (for stats and tests)
 	evicted atomic.Int64
 }
@@ -100,11 +105,12 @@ func New(cfg Config, resolve Resolver, log *zap.Logger) (*Engine, error) {
 	}
 	log.Debug("wasm runtime ready", zap.Duration("took", time.Since(start)))
 	return &Engine{
-		cfg:     cfg,
-		resolve: resolve,
-		log:     log,
-		dbs:     make(map[string]*database),
-		gates:   make(map[string]chan struct{}),
+		cfg:      cfg,
+		resolve:  resolve,
+		log:      log,
+		dbs:      make(map[string]*database),
+		gates:    make(map[string]chan struct{}),
+		draining: make(map[*database]struct{}),
 	}, nil
 }
 
@@ -262,12 +268,13 @@ func (e *Engine) evictLocked() (victims []*database) {
 }
 
 // detachLocked takes db out of the map and the LRU; it closes when its last
-// holder lets go.
+// holder lets go. Until then it is draining.
 func (e *Engine) detachLocked(db *database) {
 	e.lru.Remove(db.elem)
 	delete(e.dbs, db.name)
 	db.evicted = true
 	db.drained = make(chan struct{})
+	e.draining[db] = struct{}{}
 }
 
 // release drops a hold taken by acquire.
@@ -291,12 +298,16 @@ func (db *database) closeConns() {
 			db.nreaders.Add(-1)
 		}
 	}
+	db.e.mu.Lock()
+	delete(db.e.draining, db)
+	db.e.mu.Unlock()
 	close(db.drained)
 }
 
 // Exclusive runs fn while no connection to name is open and none can be
 // opened: the gateway deletes a database's files this way. It waits, within
-// ctx, for requests already running on name to finish.
+// ctx, for requests already running on name to finish, including those on
+// an instance of name the LRU evicted while they ran.
 func (e *Engine) Exclusive(ctx context.Context, name string, fn func() error) error {
 	gate := make(chan struct{})
 	e.mu.Lock()
@@ -318,11 +329,19 @@ func (e *Engine) Exclusive(ctx context.Context, name string, fn func() error) er
 		e.mu.Lock()
 	}
 	e.gates[name] = gate
-	db := e.dbs[name]
-	idleNow := false
-	if db != nil {
+	var idle *database
+	if db := e.dbs[name]; db != nil {
 		e.detachLocked(db)
-		idleNow = db.refs == 0
+		if db.refs == 0 {
+			idle = db
+		}
+	}
+	// With the gate set no instance of name can open, so these are all.
+	var waits []*database
+	for d := range e.draining {
+		if d.name == name {
+			waits = append(waits, d)
+		}
 	}
 	e.mu.Unlock()
 	defer func() {
@@ -331,12 +350,12 @@ func (e *Engine) Exclusive(ctx context.Context, name string, fn func() error) er
 		close(gate)
 		e.mu.Unlock()
 	}()
-	if db != nil {
-		if idleNow {
-			db.closeConns()
-		}
+	if idle != nil {
+		idle.closeConns()
+	}
+	for _, d := range waits {
 		select {
-		case <-db.drained:
+		case <-d.drained:
 		case <-ctx.Done():
 			return ctxErr(ctx)
 		}
@@ -345,7 +364,7 @@ func (e *Engine) Exclusive(ctx context.Context, name string, fn func() error) er
 }
 
 // Close stops taking work and closes every database once its requests are
-// done, waiting within ctx.
+// done (also those the LRU evicted while in use), waiting within ctx.
 func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Lock()
 	if e.closed {
@@ -353,24 +372,34 @@ func (e *Engine) Close(ctx context.Context) error {
 		return nil
 	}
 	e.closed = true
-	var idle, busy []*database
+	var idle []*database
 	for _, db := range e.dbs {
 		e.detachLocked(db)
 		if db.refs == 0 {
 			idle = append(idle, db)
-		} else {
-			busy = append(busy, db)
 		}
+	}
+	waits := make([]*database, 0, len(e.draining))
+	for db := range e.draining {
+		waits = append(waits, db)
 	}
 	e.mu.Unlock()
 	for _, db := range idle {
 		db.closeConns()
 	}
-	for _, db := range busy {
+	for _, db := range waits {
 		select {
 		case <-db.drained:
 		case <-ctx.Done():
-			return fmt.Errorf("close engine: %d databases still busy: %w", len(busy), ctx.Err())
+			busy := 0
+			for _, d := range waits {
+				select {
+				case <-d.drained:
+				default:
+					busy++
+				}
+			}
+			return fmt.Errorf("close engine: %d databases still busy: %w", busy, ctx.Err())
 		}
 	}
 	return nil

@@ -1,0 +1,6 @@
+//go:build race
+
+package wasm
+
+// raceEnabled: the race detector slows Go code ~10x; tests scale down.
+const raceEnabled = true
