@@ -2,6 +2,13 @@
 #   make run     build and run the gateway on :8000 (embedded local backend)
 #   make test    every test, with the race detector
 #   make check   gofmt, go vet, go mod tidy leaves no diff, then the tests
+#   make up      build binaries and images, start the stack (Traefik + gateway)
+#   make down    stop the stack (data and workers stay)
+#   make status  the stack and the database workers
+#   make logs    follow the gateway's (and Traefik's) logs
+#   make clean   remove the stack, every worker, the network and ALL DATA in db-data/
+#   make bench   short benchmark suite (≤ 3 min): bench/results/<date>-<host>.{md,json,png}
+#   make bench-full  every benchmark scenario, longer runs, 10,000 databases
 SHELL := /bin/bash
 GO    ?= go
 BIN   := bin
@@ -11,7 +18,7 @@ PKGS  := ./...
 -include .env
 export $(shell sed -n 's/^\(FORGE_[A-Z_]*\)=.*/\1/p' .env 2>/dev/null)
 
-.PHONY: all build run test check fmt fmt-check vet tidy-check clean help
+.PHONY: all build binaries images run test check fmt fmt-check vet tidy-check clean help up down status logs
 
 all: build
 
@@ -22,9 +29,53 @@ help:
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BIN)/forge-gateway ./cmd/forge-gateway
 
+## binaries: both static binaries (gateway and worker)
+binaries: build
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BIN)/forge-worker ./cmd/forge-worker
+
+# --- Docker: images and the stack -------------------------------------------
+COMPOSE        ?= $(shell command -v docker-compose >/dev/null 2>&1 && echo docker-compose || echo docker compose)
+WORKER_IMAGE   ?= db-worker-base:latest
+GATEWAY_IMAGE  ?= db-forge-gateway:latest
+TRAEFIK_IMAGE  ?= traefik:v3.1
+# The gateway container runs as you (the owner of ./db-data), in the docker
+# socket's group and in the workers' group.
+STACK_ENV = COMPOSE_PROJECT_NAME=db-forge FORGE_UID=$$(id -u) FORGE_GID=$$(id -g) DOCKER_GID=$$(stat -c %g /var/run/docker.sock) \
+            FORGE_HOST_DATA_DIR=$(CURDIR)/db-data TRAEFIK_IMAGE=$(TRAEFIK_IMAGE) GATEWAY_IMAGE=$(GATEWAY_IMAGE) WORKER_IMAGE=$(WORKER_IMAGE)
+
+## images: build both binaries on the host and both FROM-scratch images (no registry needed)
+images: binaries
+	docker build -q -f deploy/worker/Dockerfile -t $(WORKER_IMAGE) . >/dev/null
+	docker build -q -f deploy/gateway/Dockerfile -t $(GATEWAY_IMAGE) . >/dev/null
+	@docker image ls --format '{{.Repository}}:{{.Tag}}  {{.Size}}' | grep -E '^($(WORKER_IMAGE)|$(GATEWAY_IMAGE))  '
+
+## up: images, then the stack; without the Traefik image, the gateway alone on localhost:8000
+up: images
+	@mkdir -p db-data
+	@if docker image inspect $(TRAEFIK_IMAGE) >/dev/null 2>&1; then \
+	  $(STACK_ENV) $(COMPOSE) up -d && \
+	  echo "DB-Forge is up: http://db.localhost (Traefik) and http://localhost:8000 (gateway)"; \
+	else \
+	  echo "NOTE: the Traefik image $(TRAEFIK_IMAGE) is not on this Docker engine and cannot be pulled here."; \
+	  echo "NOTE: starting the gateway WITHOUT Traefik; it is published on http://localhost:8000 only."; \
+	  $(STACK_ENV) $(COMPOSE) up -d --no-deps gateway && \
+	  echo "DB-Forge gateway is up: http://localhost:8000 (no edge proxy)"; \
+	fi
+
+down:
+	$(STACK_ENV) $(COMPOSE) down
+
+status:
+	@$(STACK_ENV) $(COMPOSE) ps
+	@echo; echo "Database workers:"
+	@docker ps -a --filter label=db-worker=true --format 'table {{.Names}}\t{{.Status}}\t{{.ID}}'
+
+logs:
+	$(STACK_ENV) $(COMPOSE) logs -f --tail=100
+
 ## run: build, then serve on FORGE_LISTEN (default :8000) with data in FORGE_DATA_DIR (default ./db-data)
 run: build
-	FORGE_LOG=$${FORGE_LOG:-console} ./$(BIN)/forge-gateway
+	FORGE_LOG=$${FORGE_LOG:-console} FORGE_BACKEND=$${FORGE_BACKEND:-local} ./$(BIN)/forge-gateway
 
 ## test: all tests with the race detector; fuzz seed corpora run as plain tests
 test:
@@ -46,5 +97,26 @@ tidy-check:
 ## check: formatting, vet, tidy, then the tests
 check: fmt-check vet tidy-check test
 
+# --- Benchmarks (bench/, docs/PERFORMANCE.md) --------------------------------
+.PHONY: bench bench-full bench-bin
+
+## bench-bin: the load generator and the three ceiling programs, in bin/
+bench-bin:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./bench/cmd/...
+
+## bench: the gateway against its ceilings, short suite (≤ 3 min); results in bench/results/
+bench: build bench-bin
+	./$(BIN)/forge-bench -suite short -bin $(BIN) -out bench/results
+
+## bench-full: every scenario, 10 s runs, 1,000 and 10,000 databases; results in bench/results/*-full.*
+bench-full: build bench-bin
+	./$(BIN)/forge-bench -suite full -bin $(BIN) -out bench/results
+
+## clean: DESTRUCTIVE — the stack, every worker container, the network, and ALL DATA in db-data/
 clean:
-	rm -rf $(BIN)
+	@echo "WARNING: make clean deletes ALL DATABASES in $(CURDIR)/db-data, every db-worker container and the stack."
+	-@$(STACK_ENV) $(COMPOSE) down --remove-orphans 2>/dev/null
+	-@ids=$$(docker ps -aq --filter label=db-worker=true 2>/dev/null); [ -z "$$ids" ] || docker rm -f $$ids >/dev/null
+	-@docker network rm db-forge-net >/dev/null 2>&1 || true
+	rm -rf db-data $(BIN)
+	@echo "clean: stack, workers, network and data removed."

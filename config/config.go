@@ -36,6 +36,15 @@ type Config struct {
 	WasmMemoryMB int
 	WasmCacheDir string // "" = <data dir>/.forge/wasm-cache; "off" disables
 
+	// Docker backend.
+	WorkerImage     string
+	HostDataDir     string
+	WorkerUser      string
+	WorkerMemoryMB  int
+	WorkerPids      int
+	WorkerMilliCPUs int
+	Deployment      string
+
 	// HTTP server.
 	MaxBodyBytes    int
 	ReadTimeout     time.Duration
@@ -103,6 +112,13 @@ func Settings() []Setting {
 		{"FORGE_LISTEN", ":8000", "address the gateway listens on", str(func(c *Config) *string { return &c.Listen })},
 		{"FORGE_DATA_DIR", "./db-data", "data directory: every database file and the gateway's state", str(func(c *Config) *string { return &c.DataDir })},
 		{"FORGE_BACKEND", "auto", "orchestrator backend: auto, local or docker (auto = docker when an engine answers, else local)", str(func(c *Config) *string { return &c.Backend }, "auto", "local", "docker")},
+		{"FORGE_WORKER_IMAGE", "db-worker-base:latest", "docker backend: image of the per-database worker containers", str(func(c *Config) *string { return &c.WorkerImage })},
+		{"FORGE_HOST_DATA_DIR", "", "docker backend: the data directory as the Docker host sees it (set when the gateway runs in a container; empty = FORGE_DATA_DIR)", str(func(c *Config) *string { return &c.HostDataDir })},
+		{"FORGE_WORKER_USER", "", "docker backend: uid:gid of the workers, never root (empty = the gateway's own, or 65532:65532 when the gateway is root)", str(func(c *Config) *string { return &c.WorkerUser })},
+		{"FORGE_WORKER_MEMORY_MB", "128", "docker backend: memory limit of each worker, in MiB", integer(func(c *Config) *int { return &c.WorkerMemoryMB }, 16, 1<<16)},
+		{"FORGE_WORKER_PIDS", "32", "docker backend: process limit of each worker", integer(func(c *Config) *int { return &c.WorkerPids }, 4, 1<<16)},
+		{"FORGE_WORKER_MILLICPUS", "250", "docker backend: CPU quota of each worker, in thousandths of a CPU", integer(func(c *Config) *int { return &c.WorkerMilliCPUs }, 10, 1<<16)},
+		{"FORGE_DEPLOYMENT", "db-forge", "docker backend: value of the workers' managed-by label; deployments sharing an engine must differ", str(func(c *Config) *string { return &c.Deployment })},
 		{"FORGE_LOG", "json", "log format: json or console", str(func(c *Config) *string { return &c.Log }, "json", "console")},
 		{"FORGE_LOG_LEVEL", "info", "log level: debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel }, "debug", "info", "warn", "error")},
 		{"FORGE_ADMIN_KEY", "", "reserved for authentication (accepted, not yet enforced)", str(func(c *Config) *string { return &c.AdminKey })},
@@ -180,6 +196,17 @@ func (c Config) validate() error {
 	}
 	if c.DataDir == "" {
 		return errors.New("FORGE_DATA_DIR must not be empty")
+	}
+	if c.WorkerUser != "" {
+		uid, gid, ok := strings.Cut(c.WorkerUser, ":")
+		u, uerr := strconv.Atoi(uid)
+		g, gerr := strconv.Atoi(gid)
+		if !ok || uerr != nil || gerr != nil || u <= 0 || g < 0 {
+			return fmt.Errorf("FORGE_WORKER_USER=%q: want uid:gid with a non-root uid", c.WorkerUser)
+		}
+	}
+	if c.Deployment == "" || strings.ContainsAny(c.Deployment, " =,\x00") {
+		return fmt.Errorf("FORGE_DEPLOYMENT=%q: want a plain label value", c.Deployment)
 	}
 	return nil
 }

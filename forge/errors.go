@@ -33,10 +33,29 @@ var (
 	ErrBusy = errors.New("database is busy")
 	// ErrClosed: the engine is shutting down and takes no new work.
 	ErrClosed = errors.New("engine closed")
-	// ErrEngineFault: the connection's wasm instance failed (trap or
-	// out-of-memory) and was discarded; the database itself is unharmed.
+	// ErrEngineFault: the connection's wasm instance failed (a trap) and
+	// was discarded; the database itself is unharmed.
 	ErrEngineFault = errors.New("engine fault")
+	// ErrOutOfMemory: the statement needed more memory than its
+	// connection's heap limit; that wasm instance was discarded.
+	ErrOutOfMemory = errors.New("statement out of memory")
+	// ErrDatabaseFull: a write would grow the database past its size quota
+	// (or the disk is full).
+	ErrDatabaseFull = errors.New("database is full")
+	// ErrNotAuthorized: the SQL sandbox refused the statement. A
+	// *NotAuthorizedError carries the reason.
+	ErrNotAuthorized = errors.New("statement not authorized")
 )
+
+// NotAuthorizedError is the SQL sandbox refusing a statement: an ATTACH, a
+// PRAGMA outside the allowlist, a temporary object. Reason is one sentence
+// for the client, e.g. "PRAGMA journal_mode is reserved to the gateway."
+type NotAuthorizedError struct {
+	Reason string
+}
+
+func (e *NotAuthorizedError) Error() string        { return "not authorized: " + e.Reason }
+func (e *NotAuthorizedError) Is(target error) bool { return target == ErrNotAuthorized }
 
 // SQLError is SQLite refusing a statement: a syntax error, a constraint, a
 // missing table. Message is SQLite's own text, which the contract passes to
@@ -62,3 +81,14 @@ func (e *InputError) Error() string { return e.Message }
 func Inputf(code, format string, args ...any) error {
 	return &InputError{Code: code, Message: fmt.Sprintf(format, args...)}
 }
+
+// BackendError is the orchestrator backend failing for a reason an operator
+// must fix (a missing worker image, a foreign container in the way), as
+// opposed to ErrBackendUnavailable, which a retry may cure.
+type BackendError struct {
+	Message string
+	Err     error
+}
+
+func (e *BackendError) Error() string { return "backend: " + e.Message }
+func (e *BackendError) Unwrap() error { return e.Err }

@@ -18,6 +18,7 @@ const (
 	CodeInstanceNotFound   = "INSTANCE_NOT_FOUND"
 	CodeNameConflict       = "DATABASE_NAME_CONFLICT"
 	CodeBackendUnavailable = "BACKEND_UNAVAILABLE"
+	CodeBackendError       = "BACKEND_ERROR"
 	CodeTableNotFound      = "TABLE_NOT_FOUND"
 	CodeSQLError           = "SQL_ERROR"
 	CodeQueryTimeout       = "QUERY_TIMEOUT"
@@ -57,6 +58,7 @@ func toAPIError(err error) *apiError {
 	var ae *apiError
 	var se *forge.SQLError
 	var ie *forge.InputError
+	var be *forge.BackendError
 	switch {
 	case errors.As(err, &ae):
 		return ae
@@ -72,6 +74,8 @@ func toAPIError(err error) *apiError {
 		return newError(fasthttp.StatusNotFound, CodeInstanceNotFound, "Database instance not found.")
 	case errors.Is(err, forge.ErrNameConflict):
 		return newError(fasthttp.StatusConflict, CodeNameConflict, "Database name conflicts with an existing database whose name differs only in case.")
+	case errors.As(err, &be):
+		return newError(fasthttp.StatusBadGateway, CodeBackendError, "Orchestrator backend error: "+be.Message)
 	case errors.Is(err, forge.ErrBackendUnavailable):
 		return &apiError{status: fasthttp.StatusServiceUnavailable, code: CodeBackendUnavailable, detail: "Docker not available.", retryAfter: 5}
 	case errors.Is(err, forge.ErrTableNotFound):

@@ -34,8 +34,8 @@ const (
 	databasesDir = "databases"
 	systemDir    = ".forge"
 	trashDir     = "trash"
-	dirMode      = 0o750
-	fileMode     = 0o640
+	dirMode      = 0o770 // with the gateway's umask 007: no access for others
+	fileMode     = 0o660
 )
 
 // ErrOutsideRoot: a built path would leave the data root. Names are
@@ -276,6 +276,45 @@ func (l *Layout) DeleteSidecar(name, key string) error {
 		return err
 	}
 	return syncDir(filepath.Dir(p))
+}
+
+// Share opens database name's directory to a worker's group gid: the
+// group of the directory and its files, the set-group-id bit on the
+// directory so that files SQLite creates later (-wal, -shm) inherit the
+// group, and group read-write on everything. The owner stays the gateway.
+// It needs no capability when the gateway is a member of gid (the compose
+// stack adds it), only CAP_CHOWN otherwise. The gateway calls it when it
+// runs as root and its workers run as an unprivileged user.
+func (l *Layout) Share(name string, gid int) error {
+	dir, err := l.Dir(name)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := os.Lchown(dir, -1, gid); err != nil {
+		return fmt.Errorf("share %s: %w", name, err)
+	}
+	if err := os.Chmod(dir, dirMode|os.ModeSetgid); err != nil {
+		return fmt.Errorf("share %s: %w", name, err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("share %s: %w", name, err)
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue // never follow a link planted in the directory
+		}
+		p := filepath.Join(dir, e.Name())
+		if err := os.Lchown(p, -1, gid); err != nil {
+			return fmt.Errorf("share %s: %w", name, err)
+		}
+		if err := os.Chmod(p, fileMode); err != nil {
+			return fmt.Errorf("share %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // CheckWritable proves the data directory accepts writes (for /health).

@@ -1,7 +1,8 @@
 // Command forge-gateway is DB-Forge's gateway: the HTTP control plane and
 // data plane in one process. Settings come from FORGE_* environment
 // variables and flags of the same names (see .env.example); SIGINT or
-// SIGTERM shut it down gracefully.
+// SIGTERM shut it down gracefully. `forge-gateway healthcheck` asks a
+// running gateway's /health (the container image's HEALTHCHECK).
 package main
 
 import (
@@ -17,6 +18,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == "healthcheck" {
+		os.Exit(app.Healthcheck(os.Environ(), os.Stdout))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := app.Run(ctx, os.Args[1:], os.Environ(), os.Stderr, nil)

@@ -11,13 +11,18 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
+	"github.com/docker/docker/client"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/praetorian/db-forge/config"
 	"github.com/praetorian/db-forge/gateway"
+	"github.com/praetorian/db-forge/orchestrator/docker"
 	"github.com/praetorian/db-forge/orchestrator/local"
 	"github.com/praetorian/db-forge/volumes"
 	"github.com/praetorian/db-forge/wasm"
@@ -32,6 +37,8 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	if err != nil {
 		return err
 	}
+	// Files the gateway creates are for itself and its workers' group only.
+	syscall.Umask(0o007)
 	log, err := newLogger(cfg, logOut)
 	if err != nil {
 		return err
@@ -65,9 +72,14 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	}
 	log.Info("engine ready", zap.Duration("took", time.Since(start)), zap.String("wasm_cache", cacheDir))
 
-	orch, backend, err := newBackend(cfg, vol, log)
+	orch, backend, watch, err := newBackend(cfg, vol, log)
 	if err != nil {
 		return err
+	}
+	if watch != nil {
+		wctx, stopWatch := context.WithCancel(ctx)
+		defer stopWatch()
+		go watch(wctx)
 	}
 
 	srv := gateway.New(gateway.Options{
@@ -134,14 +146,63 @@ type backend interface {
 	Check(ctx context.Context) error
 }
 
-func newBackend(cfg config.Config, vol *volumes.Layout, log *zap.Logger) (backend, string, error) {
-	switch cfg.Backend {
-	case "docker":
-		return nil, "", errors.New("FORGE_BACKEND=docker: the Docker backend is not part of this build yet; use local or auto")
-	case "auto":
-		log.Info("FORGE_BACKEND=auto: using the local backend (the Docker backend is not part of this build yet)")
+// newBackend picks the orchestrator backend. auto means Docker when an
+// engine answers and has the worker image, else the local backend; the log
+// says which and why. With docker chosen explicitly the gateway starts even
+// while Docker is down: the data plane serves, admin routes answer 503, and
+// the backend recovers when the engine answers. watch, when not nil, runs
+// the Docker reconciler until its context ends.
+func newBackend(cfg config.Config, vol *volumes.Layout, log *zap.Logger) (b backend, name string, watch func(context.Context), err error) {
+	if cfg.Backend == "local" {
+		return local.New(vol), "local", nil, nil
 	}
-	return local.New(vol), "local", nil
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		if cfg.Backend == "docker" {
+			return nil, "", nil, fmt.Errorf("docker client: %w", err)
+		}
+		log.Info("FORGE_BACKEND=auto: no usable Docker client; using the local backend", zap.Error(err))
+		return local.New(vol), "local", nil, nil
+	}
+	uid, gid := os.Geteuid(), os.Getegid()
+	user := docker.WorkerUser(cfg.WorkerUser, uid, gid)
+	_, wgid, _ := strings.Cut(user, ":")
+	workerGID, _ := strconv.Atoi(wgid)
+	hostDir := cfg.HostDataDir
+	if hostDir == "" {
+		hostDir = vol.Root()
+	}
+	d := docker.New(cli, vol, docker.Config{
+		Spec: docker.SpecConfig{
+			Image:       cfg.WorkerImage,
+			HostDataDir: hostDir,
+			User:        user,
+			MemoryBytes: int64(cfg.WorkerMemoryMB) << 20,
+			PidsLimit:   int64(cfg.WorkerPids),
+			NanoCPUs:    int64(cfg.WorkerMilliCPUs) * 1_000_000,
+			Deployment:  cfg.Deployment,
+			StopTimeout: 5 * time.Second,
+		},
+		WorkerGID:   workerGID,
+		ShareAsRoot: uid == 0,
+	}, log.Named("docker"))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	probe := d.Check(ctx)
+	if probe == nil {
+		probe = d.CheckImage(ctx)
+	}
+	if cfg.Backend == "auto" && probe != nil {
+		log.Info("FORGE_BACKEND=auto: using the local backend", zap.String("reason", probe.Error()))
+		_ = cli.Close()
+		return local.New(vol), "local", nil, nil
+	}
+	if probe != nil {
+		log.Warn("docker backend: not ready yet; admin routes answer 503 until it is", zap.Error(probe))
+	}
+	log.Info("docker backend", zap.String("worker_image", cfg.WorkerImage), zap.String("worker_user", user),
+		zap.String("host_data_dir", hostDir), zap.String("deployment", cfg.Deployment))
+	return d, "docker", d.Watch, nil
 }
 
 func newLogger(cfg config.Config, out io.Writer) (*zap.Logger, error) {
