@@ -2,6 +2,7 @@
 #   make run     build and run the gateway on :8000 (embedded local backend)
 #   make test    every test, with the race detector
 #   make check   gofmt, go vet, go mod tidy leaves no diff, then the tests
+#   make fuzz-short  a short fuzz pass over every fuzz target (CI runs it)
 #   make up      build binaries and images, start the stack (Traefik + gateway)
 #   make down    stop the stack (data and workers stay)
 #   make status  the stack and the database workers
@@ -96,6 +97,32 @@ tidy-check:
 
 ## check: formatting, vet, tidy, then the tests
 check: fmt-check vet tidy-check test
+
+# --- Fuzzing (docs/SECURITY.md) ------------------------------------------------
+# Every fuzz target, as package:Target. `make test` runs their seed corpora;
+# fuzz-short fuzzes each for FUZZTIME (the SQL sandbox for FUZZTIME_SQL), and
+# fails if a Fuzz function of a tracked test file is missing from the list.
+FUZZTIME     ?= 12s
+FUZZTIME_SQL ?= 30s
+FUZZ_TARGETS := ./forge:FuzzValidateName \
+	./sqlbuild:FuzzNormalizeType ./sqlbuild:FuzzIdentifiers \
+	./gateway:FuzzParseJSON ./gateway:FuzzFoldKey ./gateway:FuzzDecodeQuery ./gateway:FuzzDecodeTable \
+	./gateway:FuzzDecodeRows ./gateway:FuzzDecodeFilters ./gateway:FuzzParseQueryTimeout \
+	./gateway:FuzzAppendString ./gateway:FuzzAppendFloat \
+	./wasm:FuzzSandboxSQL \
+	./auth:FuzzCredential
+.PHONY: fuzz-short
+
+## fuzz-short: a short fuzz pass over every fuzz target (a few minutes; CI runs it)
+fuzz-short:
+	@for fn in $$(git ls-files '*_test.go' | xargs grep -hoE '^func Fuzz[A-Za-z0-9_]+' | sed 's/^func //'); do \
+	  case " $(FUZZ_TARGETS) " in *":$$fn "*) ;; *) echo "fuzz target $$fn is not in FUZZ_TARGETS (Makefile)"; exit 1;; esac; \
+	done
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; fn=$${t##*:}; ft=$(FUZZTIME); [ "$$fn" = FuzzSandboxSQL ] && ft=$(FUZZTIME_SQL); \
+	  echo "fuzz $$pkg $$fn for $$ft"; \
+	  $(GO) test -run=NONE -fuzz="^$$fn\$$" -fuzztime=$$ft $$pkg; \
+	done
 
 # --- Benchmarks (bench/, docs/PERFORMANCE.md) --------------------------------
 .PHONY: bench bench-full bench-bin

@@ -36,6 +36,13 @@ type Config struct {
 	WasmMemoryMB int
 	WasmCacheDir string // "" = <data dir>/.forge/wasm-cache; "off" disables
 
+	// Sandbox and limits (docs/SECURITY.md).
+	MaxQueryTimeout time.Duration
+	HeapLimitMB     int
+	WasmRecycleMB   int
+	MaxDBSizeMB     int
+	SQLLimits       SQLLimits
+
 	// Docker backend.
 	WorkerImage     string
 	HostDataDir     string
@@ -46,11 +53,21 @@ type Config struct {
 	Deployment      string
 
 	// HTTP server.
-	MaxBodyBytes    int
-	ReadTimeout     time.Duration
-	WriteTimeout    time.Duration
-	IdleTimeout     time.Duration
-	ShutdownTimeout time.Duration
+	MaxBodyBytes      int
+	ReadHeaderTimeout time.Duration
+	MaxResponseBytes  int
+	MaxInflight       int
+	MaxInflightPerDB  int
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	ShutdownTimeout   time.Duration
+}
+
+// SQLLimits are SQLite's per-connection limits (sqlite3_limit).
+type SQLLimits struct {
+	Length, SQLLength, Column, ExprDepth, CompoundSelect, VDBEOp,
+	LikePatternLength, VariableNumber, TriggerDepth int
 }
 
 // Setting describes one configuration variable.
@@ -131,8 +148,25 @@ func Settings() []Setting {
 		{"FORGE_QUERY_TIMEOUT", "5s", "deadline of one statement (or one rows request)", duration(func(c *Config) *time.Duration { return &c.QueryTimeout }, time.Millisecond, time.Hour)},
 		{"FORGE_WASM_MEMORY_MB", "256", "linear memory cap of each SQLite wasm instance, in MiB", integer(func(c *Config) *int { return &c.WasmMemoryMB }, 1, 4095)},
 		{"FORGE_WASM_CACHE_DIR", "", "wazero compilation cache (empty = <data dir>/.forge/wasm-cache, off = none)", str(func(c *Config) *string { return &c.WasmCacheDir })},
+		{"FORGE_MAX_QUERY_TIMEOUT", "30s", "longest deadline a request may ask for with its X-Query-Timeout header", duration(func(c *Config) *time.Duration { return &c.MaxQueryTimeout }, time.Millisecond, time.Hour)},
+		{"FORGE_HEAP_LIMIT_MB", "64", "SQLite heap limit of each connection, in MiB (a statement needing more gets 400 MEMORY_LIMIT_EXCEEDED)", integer(func(c *Config) *int { return &c.HeapLimitMB }, 1, 4095)},
+		{"FORGE_WASM_RECYCLE_MB", "32", "a wasm instance whose memory grew past this many MiB is closed after its request (0 = never)", integer(func(c *Config) *int { return &c.WasmRecycleMB }, 0, 4095)},
+		{"FORGE_MAX_DB_SIZE_MB", "1024", "size quota of each database, in MiB (writes past it get 507 DATABASE_FULL)", integer(func(c *Config) *int { return &c.MaxDBSizeMB }, 1, 1<<22)},
+		{"FORGE_LIMIT_LENGTH", "4194304", "SQLite limit: bytes in one string, blob or row", integer(func(c *Config) *int { return &c.SQLLimits.Length }, 1000, 1_000_000_000)},
+		{"FORGE_LIMIT_SQL_LENGTH", "100000", "SQLite limit: bytes of SQL text in one statement", integer(func(c *Config) *int { return &c.SQLLimits.SQLLength }, 1000, 1_000_000_000)},
+		{"FORGE_LIMIT_COLUMN", "2000", "SQLite limit: columns in a table, index, view, result or ORDER BY", integer(func(c *Config) *int { return &c.SQLLimits.Column }, 1, 32767)},
+		{"FORGE_LIMIT_EXPR_DEPTH", "100", "SQLite limit: depth of an expression tree (also caps nested parentheses; deeper than about 250 overflows the wasm stack)", integer(func(c *Config) *int { return &c.SQLLimits.ExprDepth }, 1, 200)},
+		{"FORGE_LIMIT_COMPOUND_SELECT", "100", "SQLite limit: terms of a compound SELECT (about 250 overflows the wasm stack)", integer(func(c *Config) *int { return &c.SQLLimits.CompoundSelect }, 1, 200)},
+		{"FORGE_LIMIT_VDBE_OP", "250000", "SQLite limit: instructions of one prepared statement (past it: 400 MEMORY_LIMIT_EXCEEDED)", integer(func(c *Config) *int { return &c.SQLLimits.VDBEOp }, 1000, 1_000_000_000)},
+		{"FORGE_LIMIT_LIKE_PATTERN_LENGTH", "10000", "SQLite limit: bytes of a LIKE or GLOB pattern", integer(func(c *Config) *int { return &c.SQLLimits.LikePatternLength }, 1, 50000)},
+		{"FORGE_LIMIT_VARIABLE_NUMBER", "10000", "SQLite limit: highest parameter number (?NNN) in a statement", integer(func(c *Config) *int { return &c.SQLLimits.VariableNumber }, 1, 32766)},
+		{"FORGE_LIMIT_TRIGGER_DEPTH", "32", "SQLite limit: nesting of trigger programs", integer(func(c *Config) *int { return &c.SQLLimits.TriggerDepth }, 1, 100)},
 		{"FORGE_MAX_BODY_BYTES", "8388608", "request body cap in bytes (larger bodies get 413)", integer(func(c *Config) *int { return &c.MaxBodyBytes }, 1024, 1<<30)},
-		{"FORGE_READ_TIMEOUT", "30s", "time to read a whole request, headers included", duration(func(c *Config) *time.Duration { return &c.ReadTimeout }, time.Millisecond, time.Hour)},
+		{"FORGE_MAX_RESPONSE_BYTES", "16777216", "response size cap in bytes (a larger result gets 413 RESPONSE_TOO_LARGE)", integer(func(c *Config) *int { return &c.MaxResponseBytes }, 1024, 1<<30)},
+		{"FORGE_MAX_INFLIGHT", "1024", "requests in flight at once (more get 503 SERVER_BUSY with Retry-After)", integer(func(c *Config) *int { return &c.MaxInflight }, 1, 1<<20)},
+		{"FORGE_MAX_INFLIGHT_PER_DB", "64", "data-plane requests in flight at once on one database (more get 429 TOO_MANY_REQUESTS with Retry-After)", integer(func(c *Config) *int { return &c.MaxInflightPerDB }, 1, 1<<20)},
+		{"FORGE_READ_HEADER_TIMEOUT", "10s", "time to read a request's line and headers", duration(func(c *Config) *time.Duration { return &c.ReadHeaderTimeout }, time.Millisecond, time.Hour)},
+		{"FORGE_READ_TIMEOUT", "30s", "time to read a request's body once its headers are in", duration(func(c *Config) *time.Duration { return &c.ReadTimeout }, time.Millisecond, time.Hour)},
 		{"FORGE_WRITE_TIMEOUT", "60s", "time to write a response", duration(func(c *Config) *time.Duration { return &c.WriteTimeout }, time.Millisecond, time.Hour)},
 		{"FORGE_IDLE_TIMEOUT", "120s", "keep-alive connection idle time", duration(func(c *Config) *time.Duration { return &c.IdleTimeout }, time.Millisecond, time.Hour)},
 		{"FORGE_SHUTDOWN_TIMEOUT", "30s", "grace period for requests in flight at SIGTERM", duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout }, 0, time.Hour)},
@@ -196,6 +230,12 @@ func (c Config) validate() error {
 	}
 	if c.DataDir == "" {
 		return errors.New("FORGE_DATA_DIR must not be empty")
+	}
+	if c.MaxQueryTimeout < c.QueryTimeout {
+		return fmt.Errorf("FORGE_MAX_QUERY_TIMEOUT (%v) must not be below FORGE_QUERY_TIMEOUT (%v)", c.MaxQueryTimeout, c.QueryTimeout)
+	}
+	if c.HeapLimitMB > c.WasmMemoryMB {
+		return fmt.Errorf("FORGE_HEAP_LIMIT_MB (%d) must not exceed FORGE_WASM_MEMORY_MB (%d)", c.HeapLimitMB, c.WasmMemoryMB)
 	}
 	if c.WorkerUser != "" {
 		uid, gid, ok := strings.Cut(c.WorkerUser, ":")

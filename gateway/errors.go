@@ -35,7 +35,40 @@ const (
 	CodeMethodNotAllowed   = "METHOD_NOT_ALLOWED"
 	CodeUnavailable        = "SERVICE_UNAVAILABLE"
 	CodeInternal           = "INTERNAL_ERROR"
+
+	// The sandbox and the limits (docs/SECURITY.md).
+	CodeNotAuthorized    = "SQL_NOT_AUTHORIZED"
+	CodeOutOfMemory      = "MEMORY_LIMIT_EXCEEDED"
+	CodeDatabaseFull     = "DATABASE_FULL"
+	CodeResponseTooLarge = "RESPONSE_TOO_LARGE"
+	CodeTooManyRequests  = "TOO_MANY_REQUESTS"
+	CodeServerBusy       = "SERVER_BUSY"
+	CodeInvalidTimeout   = "INVALID_QUERY_TIMEOUT"
+	CodeRequestTimeout   = "REQUEST_TIMEOUT"
+	CodeHeadersTooLarge  = "HEADERS_TOO_LARGE"
 )
+
+// Errors of the gateway's own limits.
+var (
+	// errTooManyForDB: the database has FORGE_MAX_INFLIGHT_PER_DB requests
+	// in flight already.
+	errTooManyForDB = errors.New("too many concurrent requests for the database")
+	// errServerBusy: the gateway has FORGE_MAX_INFLIGHT requests in flight.
+	errServerBusy = errors.New("too many concurrent requests")
+)
+
+// responseTooLargeError: a result passed FORGE_MAX_RESPONSE_BYTES while
+// it was encoded.
+type responseTooLargeError struct{ limit int }
+
+func (e *responseTooLargeError) Error() string {
+	return "response exceeds " + formatBytes(e.limit)
+}
+
+// invalidTimeout is a bad X-Query-Timeout header.
+func invalidTimeout(detail string) *apiError {
+	return newError(fasthttp.StatusBadRequest, CodeInvalidTimeout, detail)
+}
 
 // apiError is an error as the client sees it: a status, a stable code and
 // the detail text (which the seed contract's clients match exactly).
@@ -59,11 +92,32 @@ func toAPIError(err error) *apiError {
 	var se *forge.SQLError
 	var ie *forge.InputError
 	var be *forge.BackendError
+	var ne *forge.NotAuthorizedError
+	var re *responseTooLargeError
 	switch {
 	case errors.As(err, &ae):
 		return ae
 	case errors.As(err, &se):
 		return &apiError{status: fasthttp.StatusBadRequest, code: CodeSQLError, detail: "SQL Error: " + se.Message, sqliteCode: se.Code}
+	case errors.As(err, &ne):
+		return newError(fasthttp.StatusForbidden, CodeNotAuthorized, "Not authorized: "+ne.Reason)
+	case errors.Is(err, forge.ErrNotAuthorized):
+		return newError(fasthttp.StatusForbidden, CodeNotAuthorized, "Not authorized.")
+	case errors.As(err, &re):
+		return newError(fasthttp.StatusRequestEntityTooLarge, CodeResponseTooLarge,
+			"The result exceeds the response limit of "+formatBytes(re.limit)+"; select fewer rows (LIMIT and OFFSET) or columns.")
+	case errors.Is(err, errTooManyForDB):
+		return &apiError{status: fasthttp.StatusTooManyRequests, code: CodeTooManyRequests,
+			detail: "Too many concurrent requests for this database; retry shortly.", retryAfter: 1}
+	case errors.Is(err, errServerBusy):
+		return &apiError{status: fasthttp.StatusServiceUnavailable, code: CodeServerBusy,
+			detail: "The gateway is at its limit of concurrent requests; retry shortly.", retryAfter: 1}
+	case errors.Is(err, forge.ErrOutOfMemory):
+		return newError(fasthttp.StatusBadRequest, CodeOutOfMemory,
+			"The statement needed more memory than a connection may use; its SQLite instance was replaced and the database is unharmed.")
+	case errors.Is(err, forge.ErrDatabaseFull):
+		return newError(fasthttp.StatusInsufficientStorage, CodeDatabaseFull,
+			"Database is full: it has reached its size limit. Delete rows to make room.")
 	case errors.As(err, &ie):
 		return newError(fasthttp.StatusBadRequest, ie.Code, ie.Message)
 	case errors.Is(err, forge.ErrInvalidName):
@@ -99,7 +153,8 @@ func toAPIError(err error) *apiError {
 // {"detail": "...", "error": {"code": "...", "message": "...", "status": N}}.
 func (s *Server) writeError(ctx *fasthttp.RequestCtx, err error) {
 	ae := toAPIError(err)
-	if ae.status >= 500 && ae.code != CodeBackendUnavailable && ae.code != CodeShuttingDown {
+	if ae.status >= 500 && ae.code != CodeBackendUnavailable && ae.code != CodeShuttingDown &&
+		ae.code != CodeServerBusy && ae.code != CodeDatabaseFull {
 		s.log.Error("request failed", zap.String("request_id", requestID(ctx)), zap.Error(err))
 	}
 	if ae.retryAfter > 0 {

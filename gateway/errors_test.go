@@ -44,6 +44,13 @@ func TestToAPIError(t *testing.T) {
 		{name: "api error passes through", err: wrap(own), status: 418, code: "TEAPOT", detail: "I'm a teapot.", same: own},
 		{name: "unknown error", err: errors.New("boom"), status: 500, code: CodeInternal, detail: "Internal server error."},
 		{name: "wrapped unknown error", err: wrap(errors.New("secret path /var/x")), status: 500, code: CodeInternal, detail: "Internal server error."},
+		{name: "not authorized", err: wrap(&forge.NotAuthorizedError{Reason: "PRAGMA x is not allowed."}), status: 403, code: CodeNotAuthorized, detail: "Not authorized: PRAGMA x is not allowed."},
+		{name: "not authorized bare", err: forge.ErrNotAuthorized, status: 403, code: CodeNotAuthorized, detail: "Not authorized."},
+		{name: "out of memory", err: wrap(forge.ErrOutOfMemory), status: 400, code: CodeOutOfMemory, detail: "The statement needed more memory than a connection may use; its SQLite instance was replaced and the database is unharmed."},
+		{name: "database full", err: wrap(forge.ErrDatabaseFull), status: 507, code: CodeDatabaseFull, detail: "Database is full: it has reached its size limit. Delete rows to make room."},
+		{name: "response too large", err: &responseTooLargeError{limit: 16 << 20}, status: 413, code: CodeResponseTooLarge, detail: "The result exceeds the response limit of 16 MiB; select fewer rows (LIMIT and OFFSET) or columns."},
+		{name: "too many for a database", err: errTooManyForDB, status: 429, code: CodeTooManyRequests, detail: "Too many concurrent requests for this database; retry shortly.", retry: true},
+		{name: "server busy", err: errServerBusy, status: 503, code: CodeServerBusy, detail: "The gateway is at its limit of concurrent requests; retry shortly.", retry: true},
 		{name: "sql error wins over sentinel", err: fmt.Errorf("%w: %w", forge.ErrDatabaseNotFound, &forge.SQLError{Message: "m"}), status: 400, code: CodeSQLError, detail: "SQL Error: m"},
 	}
 	for _, tc := range tests {

@@ -157,9 +157,16 @@ func (s *Server) query(ctx *fasthttp.RequestCtx) {
 		s.writeError(ctx, err)
 		return
 	}
+	c, cancel, err := s.requestContext(ctx)
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	defer cancel()
 	enc := getEncoder()
 	defer putEncoder(enc)
-	res, err := s.engine.Query(context.Background(), name, q, enc)
+	enc.limit = s.opts.MaxResponseBytes
+	res, err := s.engine.Query(c, name, q, enc)
 	if err != nil {
 		s.writeError(ctx, err)
 		return
@@ -178,7 +185,13 @@ func (s *Server) createTable(ctx *fasthttp.RequestCtx) {
 		s.writeError(ctx, err)
 		return
 	}
-	if err := s.engine.CreateTable(context.Background(), name, spec); err != nil {
+	c, cancel, err := s.requestContext(ctx)
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	defer cancel()
+	if err := s.engine.CreateTable(c, name, spec); err != nil {
 		s.writeError(ctx, err)
 		return
 	}
@@ -196,10 +209,17 @@ func (s *Server) selectRows(ctx *fasthttp.RequestCtx) {
 		s.writeError(ctx, err)
 		return
 	}
+	c, cancel, err := s.requestContext(ctx)
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	defer cancel()
 	table, _ := ctx.UserValue("table_name").(string)
 	enc := getEncoder()
 	defer putEncoder(enc)
-	res, err := s.engine.SelectRows(context.Background(), name, table, filters, enc)
+	enc.limit = s.opts.MaxResponseBytes
+	res, err := s.engine.SelectRows(c, name, table, filters, enc)
 	if err != nil {
 		s.writeError(ctx, err)
 		return
@@ -218,8 +238,14 @@ func (s *Server) insertRows(ctx *fasthttp.RequestCtx) {
 		s.writeError(ctx, err)
 		return
 	}
+	c, cancel, err := s.requestContext(ctx)
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	defer cancel()
 	table, _ := ctx.UserValue("table_name").(string)
-	n, err := s.engine.InsertRows(context.Background(), name, table, rows)
+	n, err := s.engine.InsertRows(c, name, table, rows)
 	if err != nil {
 		s.writeError(ctx, err)
 		return

@@ -124,6 +124,9 @@ type rowsEncoder struct {
 	keys [][]byte // per output column: `"name":`
 	plan []int    // per output column: which result column holds its value
 	rows int
+	// limit caps the body (0 = none): past it Row fails, which stops the
+	// statement and undoes whatever it wrote (see docs/SECURITY.md).
+	limit int
 }
 
 var encoderPool = sync.Pool{New: func() any { return &rowsEncoder{buf: make([]byte, 0, 4096)} }}
@@ -132,6 +135,7 @@ func getEncoder() *rowsEncoder {
 	e := encoderPool.Get().(*rowsEncoder)
 	e.buf = e.buf[:0]
 	e.rows = 0
+	e.limit = 0
 	return e
 }
 
@@ -201,6 +205,12 @@ func (e *rowsEncoder) Row(r forge.Row) error {
 			b = appendBlob(b, r.Blob(col))
 		default:
 			b = append(b, "null"...)
+		}
+		if e.limit > 0 && len(b) > e.limit {
+			// Checked per value: one row of wide values must not grow
+			// the buffer far past the cap either.
+			e.buf = b[:0]
+			return &responseTooLargeError{limit: e.limit}
 		}
 	}
 	e.buf = append(b, '}')

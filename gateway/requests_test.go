@@ -525,3 +525,141 @@ func TestDecodeFiltersErrors(t *testing.T) {
 		})
 	}
 }
+
+// checkClientError fails t unless err is a client error of the decoders:
+// an *apiError, 400 or 422, with a code and a valid UTF-8 detail.
+func checkClientError(t *testing.T, err error, in []byte) {
+	t.Helper()
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		t.Fatalf("error %v is %T, want *apiError", err, err)
+	}
+	if ae.status != fasthttp.StatusBadRequest && ae.status != fasthttp.StatusUnprocessableEntity {
+		t.Fatalf("status %d for %q", ae.status, in)
+	}
+	if ae.code == "" || ae.detail == "" || !utf8.ValidString(ae.detail) {
+		t.Fatalf("error without code or with a bad detail: %+v", ae)
+	}
+}
+
+// checkValue fails t if v is not a value a client may bind.
+func checkValue(t *testing.T, v forge.Value, in []byte) {
+	t.Helper()
+	switch v.Kind {
+	case forge.Text:
+		if strings.IndexByte(v.Str, 0) >= 0 || !utf8.ValidString(v.Str) {
+			t.Fatalf("accepted text %q from %q", v.Str, in)
+		}
+	case forge.Float:
+		if math.IsInf(v.Float, 0) || math.IsNaN(v.Float) {
+			t.Fatalf("accepted a non-finite float from %q", in)
+		}
+	case forge.Null, forge.Integer, forge.Blob:
+	default:
+		t.Fatalf("unknown kind %v from %q", v.Kind, in)
+	}
+}
+
+func checkName(t *testing.T, s string, in []byte) {
+	t.Helper()
+	if strings.IndexByte(s, 0) >= 0 || !utf8.ValidString(s) {
+		t.Fatalf("accepted name %q from %q", s, in)
+	}
+}
+
+func FuzzDecodeFilters(f *testing.F) {
+	for _, s := range []string{"", "a=1", "a=1&b=x", "a=1&A=2", "a=%00", "%FF=1", "=x", "a", "my%20col=a+b%26c",
+		"a=1&a=2", "n%C3%A4me=%C3%BC", "a=%C0%80", "%E2%80%A8=x", "a;b=1", "a=1;b=2", "&&&", "a[]=1&a[]=2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, query string) {
+		var args fasthttp.Args
+		args.Parse(query)
+		filters, err := decodeFilters(&args)
+		if err != nil {
+			checkClientError(t, err, []byte(query))
+			return
+		}
+		for i, fl := range filters {
+			if fl.Column == "" {
+				t.Fatalf("empty column from %q", query)
+			}
+			checkName(t, fl.Column, []byte(query))
+			if fl.Value.Kind != forge.Text {
+				t.Fatalf("filter value of kind %v", fl.Value.Kind)
+			}
+			checkValue(t, fl.Value, []byte(query))
+			for _, prev := range filters[:i] {
+				if strings.EqualFold(prev.Column, fl.Column) {
+					t.Fatalf("columns %q and %q both filtered, from %q", prev.Column, fl.Column, query)
+				}
+			}
+		}
+	})
+}
+
+func FuzzDecodeTable(f *testing.F) {
+	for _, s := range []string{
+		`{"table_name":"t","columns":[{"name":"id","type":"INTEGER","primary_key":true}]}`,
+		`{"table_name":"t","columns":[{"name":"a","type":"TEXT","not_null":true,"unique":null,"default":"x"}]}`,
+		`{"table_name":"t","columns":[{"name":"a","type":"BLOB","default":{"$blob":"AP8="}}]}`,
+		`{"table_name":"t","columns":[{"name":"a","type":"REAL","default":1e400}]}`,
+		`{"table_name":"t","columns":[{"name":"a","type":"INT","default":9223372036854775808}]}`,
+		`{"table_name":"t","columns":[{"name":"a","Name":"b","type":"INT"}]}`,
+		`{"table_name":"t","columns":[{"name":"a\u0000","type":"INT"}]}`,
+		`{"table_name":"t","columns":[1]}`, `{"table_name":"t"}`, `{"columns":[]}`, `{"table_name":1,"columns":[]}`,
+		`{"table_name":"t","columns":[],"extra":1}`, `[]`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		spec, err := decodeTable(body)
+		if err != nil {
+			checkClientError(t, err, body)
+			return
+		}
+		checkName(t, spec.Name, body)
+		for _, c := range spec.Columns {
+			checkName(t, c.Name, body)
+			checkName(t, c.Type, body)
+			if c.Type == "" {
+				t.Fatalf("column without a type from %q", body)
+			}
+			if c.Default != nil {
+				checkValue(t, *c.Default, body)
+			}
+		}
+	})
+}
+
+func FuzzDecodeRows(f *testing.F) {
+	for _, s := range []string{
+		`{"rows":[{"a":1,"b":"x"},{}]}`,
+		`{"rows":[{"a":{"$blob":"AP8="},"b":null,"c":true,"d":1.5}]}`,
+		`{"rows":[{"a":1,"A":2}]}`,
+		`{"rows":[{"a":9223372036854775808}]}`,
+		`{"rows":[{"a":[1]}]}`,
+		`{"rows":[1]}`, `{"rows":{}}`, `{"Rows":[]}`, `{"rows":[],"rows":[]}`, `{"rows":[{"\u0000":1}]}`,
+		`{"rows":[{"a":"\ud800"}]}`, `[]`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		rows, err := decodeRows(body)
+		if err != nil {
+			checkClientError(t, err, body)
+			return
+		}
+		for _, r := range rows {
+			for i, fl := range r {
+				checkName(t, fl.Column, body)
+				checkValue(t, fl.Value, body)
+				for _, prev := range r[:i] {
+					if strings.EqualFold(prev.Column, fl.Column) {
+						t.Fatalf("keys %q and %q in one row, from %q", prev.Column, fl.Column, body)
+					}
+				}
+			}
+		}
+	})
+}

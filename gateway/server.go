@@ -8,6 +8,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"net"
 	"time"
 
@@ -48,21 +49,53 @@ type Check struct {
 
 // Options configure a Server. Zero values take the defaults noted.
 type Options struct {
-	MaxBodyBytes  int           // request body cap; default 8 MiB
-	ReadTimeout   time.Duration // whole request, headers included; default 30s
-	WriteTimeout  time.Duration // default 60s
-	IdleTimeout   time.Duration // keep-alive idle; default 120s
-	AdminTimeout  time.Duration // deadline of one admin operation; default 60s
-	HealthTimeout time.Duration // deadline of each health check; default 2s
-	Checks        []Check
+	MaxBodyBytes int // request body cap; default 8 MiB
+	// ReadHeaderTimeout bounds reading a request's line and headers, from
+	// its first byte (or the connection's opening); default 10s.
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration // reading the body once the headers are in; default 30s
+	WriteTimeout      time.Duration // default 60s
+	IdleTimeout       time.Duration // keep-alive idle; default 120s
+	AdminTimeout      time.Duration // deadline of one admin operation; default 60s
+	HealthTimeout     time.Duration // deadline of each health check; default 2s
+	Checks            []Check
+
+	// MaxResponseBytes caps a rows response; a result past it is 413
+	// RESPONSE_TOO_LARGE. Default 16 MiB.
+	MaxResponseBytes int
+	// MaxQueryTimeout is the longest X-Query-Timeout a request may ask
+	// for; default 30s.
+	MaxQueryTimeout time.Duration
+	// MaxInflight caps the requests in flight (but GET /health); past it
+	// the gateway answers 503 SERVER_BUSY. Default 1024.
+	MaxInflight int
+	// MaxInflightPerDB caps the data-plane requests in flight on one
+	// database; past it the gateway answers 429 TOO_MANY_REQUESTS.
+	// Default 64.
+	MaxInflightPerDB int
 }
 
 func (o Options) withDefaults() Options {
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 8 << 20
 	}
+	if o.ReadHeaderTimeout <= 0 {
+		o.ReadHeaderTimeout = 10 * time.Second
+	}
 	if o.ReadTimeout <= 0 {
 		o.ReadTimeout = 30 * time.Second
+	}
+	if o.MaxResponseBytes <= 0 {
+		o.MaxResponseBytes = 16 << 20
+	}
+	if o.MaxQueryTimeout <= 0 {
+		o.MaxQueryTimeout = 30 * time.Second
+	}
+	if o.MaxInflight <= 0 {
+		o.MaxInflight = 1024
+	}
+	if o.MaxInflightPerDB <= 0 {
+		o.MaxInflightPerDB = 64
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = 60 * time.Second
@@ -87,6 +120,7 @@ type Server struct {
 	log    *zap.Logger
 	srv    *fasthttp.Server
 	ids    idGenerator
+	load   *inflight
 }
 
 // New builds the gateway around its ports.
@@ -95,10 +129,18 @@ func New(opts Options, engine Engine, orch Orchestrator, log *zap.Logger) *Serve
 		log = zap.NewNop()
 	}
 	s := &Server{opts: opts.withDefaults(), engine: engine, orch: orch, log: log, ids: newIDGenerator()}
+	s.load = newInflight(s.opts.MaxInflight, s.opts.MaxInflightPerDB)
 	s.srv = &fasthttp.Server{
-		Handler:               s.middleware(s.routes().Handler),
-		Name:                  "db-forge",
-		ReadTimeout:           s.opts.ReadTimeout,
+		Handler: s.middleware(s.limited(s.routes().Handler)),
+		Name:    "db-forge",
+		// fasthttp's ReadTimeout runs from a request's first byte (or the
+		// connection's opening) until the headers are in; once they are,
+		// the body gets ReadTimeout of its own. A client that never
+		// finishes its headers is cut off after ReadHeaderTimeout.
+		ReadTimeout: s.opts.ReadHeaderTimeout,
+		HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
+			return fasthttp.RequestConfig{ReadTimeout: s.opts.ReadTimeout}
+		},
 		WriteTimeout:          s.opts.WriteTimeout,
 		IdleTimeout:           s.opts.IdleTimeout,
 		MaxRequestBodySize:    s.opts.MaxBodyBytes,
@@ -122,10 +164,10 @@ func (s *Server) routes() *router.Router {
 	r.POST("/admin/databases/prune/{db_name}", s.prune)
 	r.GET("/admin/databases", s.list)
 	r.DELETE("/admin/databases/{db_name}", s.deleteDatabase)
-	r.POST("/api/db/{db_name}/query", s.query)
-	r.POST("/api/db/{db_name}/tables", s.createTable)
-	r.GET("/api/db/{db_name}/tables/{table_name}/rows", s.selectRows)
-	r.POST("/api/db/{db_name}/tables/{table_name}/rows", s.insertRows)
+	r.POST("/api/db/{db_name}/query", s.perDB(s.query))
+	r.POST("/api/db/{db_name}/tables", s.perDB(s.createTable))
+	r.GET("/api/db/{db_name}/tables/{table_name}/rows", s.perDB(s.selectRows))
+	r.POST("/api/db/{db_name}/tables/{table_name}/rows", s.perDB(s.insertRows))
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {
 		s.writeError(ctx, newError(fasthttp.StatusNotFound, CodeRouteNotFound, "Not Found"))
 	}
@@ -150,10 +192,18 @@ func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWith
 // transportError answers requests fasthttp could not read: a body over the
 // cap, a malformed request line, a read timeout.
 func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
+	var small *fasthttp.ErrSmallBuffer
+	var ne net.Error
 	switch {
 	case isBodyTooLarge(err):
 		s.writeError(ctx, newError(fasthttp.StatusRequestEntityTooLarge, CodeBodyTooLarge,
 			"Request body exceeds the limit of "+formatBytes(s.opts.MaxBodyBytes)+"."))
+	case errors.As(err, &small):
+		s.writeError(ctx, newError(fasthttp.StatusRequestHeaderFieldsTooLarge, CodeHeadersTooLarge,
+			"Request headers are too large."))
+	case errors.As(err, &ne) && ne.Timeout():
+		s.writeError(ctx, newError(fasthttp.StatusRequestTimeout, CodeRequestTimeout,
+			"The request was not received in time."))
 	default:
 		s.writeError(ctx, newError(fasthttp.StatusBadRequest, "BAD_REQUEST", "Malformed HTTP request."))
 	}

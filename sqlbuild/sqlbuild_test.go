@@ -3,8 +3,10 @@ package sqlbuild
 import (
 	"errors"
 	"math"
+	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/praetorian/db-forge/forge"
 )
@@ -436,4 +438,47 @@ func TestRowidAlias(t *testing.T) {
 			}
 		})
 	}
+}
+
+var newIdentifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// FuzzIdentifiers: whatever name a client sends, an accepted new name is
+// plain, an accepted existing name is valid UTF-8 without NUL, and Quote
+// makes either one SQL identifier that reads back as the name.
+func FuzzIdentifiers(f *testing.F) {
+	for _, s := range []string{"t", "tasks", "_x1", "1x", "sqlite_master", "SQLite_x", `a"b`, `"`, `""`,
+		"a b", "a\x00b", "\xff", "näme", "x]", "a;DROP TABLE t", strings.Repeat("a", 129), ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		if err := ValidateNewIdentifier("table", name); err == nil {
+			if !newIdentifier.MatchString(name) || len(name) > MaxIdentifierLength ||
+				strings.HasPrefix(strings.ToLower(name), "sqlite_") {
+				t.Fatalf("accepted new identifier %q", name)
+			}
+		} else if inputCode(t, err) != CodeInvalidIdentifier {
+			t.Fatalf("code of %v", err)
+		}
+		if err := ValidateExistingIdentifier("table", name); err != nil {
+			if inputCode(t, err) != CodeInvalidIdentifier {
+				t.Fatalf("code of %v", err)
+			}
+			return
+		}
+		if strings.IndexByte(name, 0) >= 0 || !utf8.ValidString(name) || name == "" {
+			t.Fatalf("accepted existing identifier %q", name)
+		}
+		q := Quote(name)
+		if len(q) < 2 || q[0] != '"' || q[len(q)-1] != '"' {
+			t.Fatalf("Quote(%q) = %s", name, q)
+		}
+		inner := q[1 : len(q)-1]
+		// Inside, every quote is doubled: the identifier cannot end early.
+		if strings.Count(strings.ReplaceAll(inner, `""`, ""), `"`) != 0 {
+			t.Fatalf("Quote(%q) = %s ends early", name, q)
+		}
+		if back := strings.ReplaceAll(inner, `""`, `"`); back != name {
+			t.Fatalf("Quote(%q) = %s reads back as %q", name, q, back)
+		}
+	})
 }

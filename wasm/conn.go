@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
@@ -22,6 +24,10 @@ type conn struct {
 	stmts   map[string]*list.Element // SQL text → *stmt
 	lru     list.List                // front = most recently used
 	broken  bool                     // the wasm instance failed; discard it
+
+	// The sandbox's state for the statement being run (see sandbox.go).
+	stepping bool   // a statement is being stepped, not prepared
+	denied   string // the first reason the authorizer refused something
 }
 
 // stmt is a cached prepared statement with what we learnt of it once.
@@ -57,7 +63,14 @@ type connOptions struct {
 	synchronous string
 	busyTimeout time.Duration
 	maxStmt     int
+	heapLimit   int64
+	maxDBBytes  int64
+	limits      Limits
 }
+
+// walSizeLimit bounds the WAL file left on disk after a checkpoint
+// (journal_size_limit): a big transaction's WAL does not stay that big.
+const walSizeLimit = 64 << 20
 
 func openConn(path string, o connOptions) (c *conn, err error) {
 	// OPEN_READWRITE without OPEN_CREATE: volumes creates database files;
@@ -68,6 +81,9 @@ func openConn(path string, o connOptions) (c *conn, err error) {
 	}
 	c = &conn{db: db, writer: o.writer, maxStmt: o.maxStmt, stmts: make(map[string]*list.Element)}
 	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("configure %s: %w: %v", path, forge.ErrEngineFault, r)
+		}
 		if err != nil {
 			c.close()
 		}
@@ -75,7 +91,12 @@ func openConn(path string, o connOptions) (c *conn, err error) {
 	if err := db.BusyTimeout(o.busyTimeout); err != nil {
 		return nil, err
 	}
-	pragmas := "PRAGMA synchronous=" + o.synchronous + ";"
+	// The gateway's settings, before the sandbox takes them from clients:
+	// temp_store=MEMORY keeps sorts and temporary b-trees inside the
+	// instance's heap (bounded by heapLimit) instead of in files outside
+	// the database's directory.
+	pragmas := "PRAGMA synchronous=" + o.synchronous + ";PRAGMA temp_store=MEMORY;" +
+		"PRAGMA journal_size_limit=" + strconv.Itoa(walSizeLimit) + ";"
 	if o.writer {
 		// WAL lets the readers of this database run beside its one writer.
 		pragmas = "PRAGMA journal_mode=WAL;" + pragmas
@@ -83,23 +104,102 @@ func openConn(path string, o connOptions) (c *conn, err error) {
 	if err := db.Exec(pragmas); err != nil {
 		return nil, fmt.Errorf("configure %s: %w", path, err)
 	}
+	if err := c.setQuota(o.maxDBBytes); err != nil {
+		return nil, fmt.Errorf("configure %s: %w", path, err)
+	}
+	if err := c.sandbox(o); err != nil {
+		return nil, fmt.Errorf("configure %s: %w", path, err)
+	}
 	return c, nil
 }
 
+// setQuota caps the database file at maxBytes through max_page_count (a
+// setting of the connection, so every connection gets it). SQLite keeps
+// the cap at the file's size if that is larger already.
+func (c *conn) setQuota(maxBytes int64) error {
+	st, _, err := c.db.Prepare("PRAGMA page_size")
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if !st.Step() {
+		return errors.Join(errors.New("PRAGMA page_size returned nothing"), st.Err())
+	}
+	pageSize := st.ColumnInt64(0)
+	if pageSize <= 0 {
+		return fmt.Errorf("page size %d", pageSize)
+	}
+	return c.db.Exec("PRAGMA max_page_count=" + strconv.FormatInt(max(maxBytes/pageSize, 1), 10))
+}
+
+// sandbox applies the connection's limits and installs the authorizer.
+func (c *conn) sandbox(o connOptions) error {
+	for _, opt := range []struct {
+		op sqlite3.DBConfig
+		on bool
+	}{
+		// Defensive mode: no writable_schema, no writes to sqlite_dbpage
+		// or shadow tables, no journal_mode=OFF.
+		{sqlite3.DBCONFIG_DEFENSIVE, true},
+		// Functions with side effects never run from a view or trigger.
+		{sqlite3.DBCONFIG_TRUSTED_SCHEMA, false},
+		{sqlite3.DBCONFIG_ENABLE_FTS3_TOKENIZER, false},
+		// (ENABLE_ATTACH_CREATE/WRITE would back up the denied ATTACH, but
+		// ncruces v0.32's Config refuses options past REVERSE_SCANORDER;
+		// the authorizer and LIMIT_ATTACHED=0 stop ATTACH instead.)
+	} {
+		got, err := c.db.Config(opt.op, opt.on)
+		if err != nil {
+			return fmt.Errorf("db config %d: %w", opt.op, err)
+		}
+		if got != opt.on {
+			return fmt.Errorf("db config %d: still %v", opt.op, got)
+		}
+	}
+	l := o.limits
+	for _, lim := range []struct {
+		id sqlite3.LimitCategory
+		v  int
+	}{
+		{sqlite3.LIMIT_LENGTH, l.Length},
+		{sqlite3.LIMIT_SQL_LENGTH, l.SQLLength},
+		{sqlite3.LIMIT_COLUMN, l.Column},
+		{sqlite3.LIMIT_EXPR_DEPTH, l.ExprDepth},
+		{sqlite3.LIMIT_COMPOUND_SELECT, l.CompoundSelect},
+		{sqlite3.LIMIT_VDBE_OP, l.VDBEOp},
+		{sqlite3.LIMIT_LIKE_PATTERN_LENGTH, l.LikePatternLength},
+		{sqlite3.LIMIT_VARIABLE_NUMBER, l.VariableNumber},
+		{sqlite3.LIMIT_TRIGGER_DEPTH, l.TriggerDepth},
+		{sqlite3.LIMIT_ATTACHED, 0},
+	} {
+		c.db.Limit(lim.id, lim.v)
+	}
+	// Each instance has its own SQLite, so this limit is the connection's.
+	c.db.HardHeapLimit(o.heapLimit)
+	return c.db.SetAuthorizer(c.authorizer)
+}
+
 // close finalizes every cached statement and closes the connection and its
-// wasm instance. A broken instance may panic on the way out; that is
-// contained here, and the instance is dropped either way.
+// wasm instance. A broken instance may trap again on the way out; then its
+// module is closed directly, which closes the database's files in it and
+// releases their locks, so that the next connection can write.
 func (c *conn) close() {
 	if c == nil {
 		return
 	}
-	defer func() { _ = recover() }()
+	defer func() {
+		if recover() != nil {
+			closeModule(c.db)
+		}
+	}()
 	for e := c.lru.Front(); e != nil; e = e.Next() {
 		_ = e.Value.(*stmt).s.Close()
 	}
 	c.stmts = nil
 	c.lru.Init()
-	_ = c.db.Close()
+	if err := c.db.Close(); err != nil {
+		closeModule(c.db)
+	}
 }
 
 // prepare returns the cached statement for sql, preparing it on a miss.
@@ -126,8 +226,12 @@ func (c *conn) prepare(sql string) (*stmt, error) {
 		return nil, nil
 	}
 	if tail != "" {
-		// Only whitespace and comments may follow the statement.
+		// Only whitespace and comments may follow the statement. What
+		// the authorizer thinks of a second statement does not matter:
+		// it is refused either way.
+		denied := c.denied
 		t, _, terr := c.db.Prepare(tail)
+		c.denied = denied
 		if t != nil || terr != nil {
 			_ = t.Close()
 			_ = s.Close()
@@ -242,38 +346,73 @@ func (st *stmt) reset() {
 	_ = st.s.ClearBindings()
 }
 
+// returningSavepoint holds a statement that writes and returns rows until
+// its last row is out.
+const returningSavepoint = "forge_returning"
+
 // run binds, steps and resets st, streaming rows to w. The caller has set
 // the connection's interrupt context.
+//
+// A statement that writes and returns rows (INSERT ... RETURNING) makes all
+// its changes at its first step, and SQLite keeps them even if the
+// statement is reset before its last row. The client is told the statement
+// failed when w refuses a row (a response over its cap) or the deadline
+// passes mid-stream, so such a statement runs inside a savepoint released
+// only after its last row; on failure the savepoint's transaction is left
+// open and do() rolls it back.
 func (c *conn) run(st *stmt, p forge.Params, w forge.RowWriter) (forge.Result, error) {
 	defer st.reset()
 	if err := st.bind(p); err != nil {
 		return forge.Result{}, err
 	}
+	c.stepping = true
+	defer func() { c.stepping = false }()
+	if len(st.names) > 0 && !st.readOnly {
+		if err := c.db.Exec("SAVEPOINT " + returningSavepoint); err != nil {
+			return forge.Result{}, err
+		}
+		res, err := c.runRows(st, w)
+		if err != nil {
+			return res, err
+		}
+		st.reset() // a pending write statement would block RELEASE
+		return res, c.db.Exec("RELEASE " + returningSavepoint)
+	}
 	if len(st.names) > 0 {
-		res := forge.Result{ReturnsRows: true}
-		more := st.s.Step()
-		// The first step may have re-prepared the statement after a schema
-		// change: SELECT * can have gained or lost columns since we cached it.
-		st.refreshColumns()
+		return c.runRows(st, w)
+	}
+	return c.runExec(st)
+}
+
+// runRows steps a statement that returns rows, streaming them to w.
+func (c *conn) runRows(st *stmt, w forge.RowWriter) (forge.Result, error) {
+	res := forge.Result{ReturnsRows: true}
+	more := st.s.Step()
+	// The first step may have re-prepared the statement after a schema
+	// change: SELECT * can have gained or lost columns since we cached it.
+	st.refreshColumns()
+	if w != nil {
+		if err := w.Columns(st.names); err != nil {
+			return res, err
+		}
+	}
+	for ; more; more = st.s.Step() {
+		res.RowsAffected++
 		if w != nil {
-			if err := w.Columns(st.names); err != nil {
+			if err := w.Row(&st.row); err != nil {
 				return res, err
 			}
 		}
-		for ; more; more = st.s.Step() {
-			res.RowsAffected++
-			if w != nil {
-				if err := w.Row(&st.row); err != nil {
-					return res, err
-				}
-			}
-		}
-		if err := st.s.Err(); err != nil {
-			return res, err
-		}
-		res.LastInsertID = c.db.LastInsertRowID()
-		return res, nil
 	}
+	if err := st.s.Err(); err != nil {
+		return res, err
+	}
+	res.LastInsertID = c.db.LastInsertRowID()
+	return res, nil
+}
+
+// runExec steps a statement without result columns.
+func (c *conn) runExec(st *stmt) (forge.Result, error) {
 	before := c.db.TotalChanges()
 	for st.s.Step() {
 		// A statement without result columns yields no row; nothing to do.
@@ -298,15 +437,22 @@ func (c *conn) run(st *stmt, p forge.Params, w forge.RowWriter) (forge.Result, e
 // It also contains a panic from inside the wasm instance (a trap, or SQLite
 // out of memory, which ncruces/go-sqlite3 reports by panicking): the
 // connection is marked broken so that its pool discards it, and the caller
-// gets forge.ErrEngineFault. The database file is unharmed: SQLite's
-// journal undoes whatever the instance had not committed.
+// gets forge.ErrOutOfMemory or forge.ErrEngineFault. The database file is
+// unharmed: SQLite's journal undoes whatever the instance had not committed.
+//
+// A statement the sandbox refused fails with the authorizer's reason.
 func (c *conn) do(ctx context.Context, fn func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			c.broken = true
-			err = fmt.Errorf("%w: %v", forge.ErrEngineFault, r)
+			if isOutOfMemory(r) {
+				err = fmt.Errorf("%w: %v", forge.ErrOutOfMemory, r)
+			} else {
+				err = fmt.Errorf("%w: %v", forge.ErrEngineFault, r)
+			}
 		}
 	}()
+	c.denied = ""
 	c.db.SetInterrupt(ctx)
 	err = fn()
 	c.db.SetInterrupt(context.Background())
@@ -315,7 +461,17 @@ func (c *conn) do(ctx context.Context, fn func() error) (err error) {
 			err = rerr
 		}
 	}
+	if err != nil && c.denied != "" {
+		err = &forge.NotAuthorizedError{Reason: c.denied}
+	}
 	return err
+}
+
+// isOutOfMemory tells SQLite running out of memory (which ncruces reports
+// by panicking with its OOM error) from a trap of the instance.
+func isOutOfMemory(r any) bool {
+	e, ok := r.(error)
+	return ok && strings.HasSuffix(e.Error(), "out of memory")
 }
 
 // stmtRow adapts the current row of a statement to forge.Row.

@@ -30,9 +30,75 @@ type Config struct {
 	Synchronous  string        // "NORMAL" (default) or "FULL"
 	BusyTimeout  time.Duration // wait on a locked database; default 5s
 	StmtCache    int           // prepared statements cached per connection; default 128
-	QueryTimeout time.Duration // deadline of a statement without an earlier one; default 5s
-	MemoryLimit  int64         // bytes of linear memory per wasm instance; default 256 MiB
-	CacheDir     string        // wazero compilation cache; "" compiles at every start
+	QueryTimeout time.Duration // deadline of a request whose context has none; default 5s
+	// MaxQueryTimeout caps a deadline the caller's context sets (a
+	// per-request override); default 30s, never below QueryTimeout.
+	MaxQueryTimeout time.Duration
+	MemoryLimit     int64  // bytes of linear memory per wasm instance; default 256 MiB
+	CacheDir        string // wazero compilation cache; "" compiles at every start
+
+	// HeapLimit is SQLite's hard heap limit in each connection's instance
+	// (sqlite3_hard_heap_limit64; every instance has its own SQLite). A
+	// statement that needs more fails with forge.ErrOutOfMemory and its
+	// instance is replaced. Default 64 MiB.
+	HeapLimit int64
+	// RecycleBytes: wasm memory never shrinks, so an instance whose linear
+	// memory grew past this is closed after its request (and reopened on
+	// demand) instead of going back to the pool. Default 32 MiB; negative
+	// keeps every instance.
+	RecycleBytes int64
+	// MaxDBBytes is each database's size quota, applied as max_page_count
+	// on every connection; a write past it fails with forge.ErrDatabaseFull.
+	// Default 1 GiB.
+	MaxDBBytes int64
+	// Limits are SQLite's run-time limits on every connection.
+	Limits Limits
+}
+
+// Limits are SQLite's per-connection limits (sqlite3_limit). Zero values
+// take the defaults of DefaultLimits. ATTACHED is always 0.
+type Limits struct {
+	Length            int // bytes in a string, blob or row
+	SQLLength         int // bytes of SQL text in one statement
+	Column            int // columns in a table, index, view, result or ORDER BY
+	ExprDepth         int // depth of an expression tree; also caps parenthesis nesting
+	CompoundSelect    int // terms of a compound SELECT (UNION, ...)
+	VDBEOp            int // instructions of one prepared statement
+	LikePatternLength int // bytes of a LIKE or GLOB pattern
+	VariableNumber    int // highest parameter number
+	TriggerDepth      int // nesting of trigger programs
+}
+
+// DefaultLimits are the limits the engine applies unless told otherwise.
+// EXPR_DEPTH and COMPOUND_SELECT stay well below the depths (about 300
+// and 250) at which SQLite's recursion overflows the wasm instance's stack.
+func DefaultLimits() Limits {
+	return Limits{
+		Length:            4 << 20,
+		SQLLength:         100_000,
+		Column:            2000,
+		ExprDepth:         100,
+		CompoundSelect:    100,
+		VDBEOp:            250_000,
+		LikePatternLength: 10_000,
+		VariableNumber:    10_000,
+		TriggerDepth:      32,
+	}
+}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	for _, p := range []struct{ v, def *int }{
+		{&l.Length, &d.Length}, {&l.SQLLength, &d.SQLLength}, {&l.Column, &d.Column},
+		{&l.ExprDepth, &d.ExprDepth}, {&l.CompoundSelect, &d.CompoundSelect}, {&l.VDBEOp, &d.VDBEOp},
+		{&l.LikePatternLength, &d.LikePatternLength}, {&l.VariableNumber, &d.VariableNumber},
+		{&l.TriggerDepth, &d.TriggerDepth},
+	} {
+		if *p.v <= 0 {
+			*p.v = *p.def
+		}
+	}
+	return l
 }
 
 func (c Config) withDefaults() Config {
@@ -56,9 +122,23 @@ func (c Config) withDefaults() Config {
 	if c.QueryTimeout <= 0 {
 		c.QueryTimeout = 5 * time.Second
 	}
+	if c.MaxQueryTimeout <= 0 {
+		c.MaxQueryTimeout = 30 * time.Second
+	}
+	c.MaxQueryTimeout = max(c.MaxQueryTimeout, c.QueryTimeout)
 	if c.MemoryLimit <= 0 {
 		c.MemoryLimit = 256 << 20
 	}
+	if c.HeapLimit <= 0 {
+		c.HeapLimit = 64 << 20
+	}
+	if c.RecycleBytes == 0 {
+		c.RecycleBytes = 32 << 20
+	}
+	if c.MaxDBBytes <= 0 {
+		c.MaxDBBytes = 1 << 30
+	}
+	c.Limits = c.Limits.withDefaults()
 	return c
 }
 
@@ -83,8 +163,10 @@ type Engine struct {
 	// wait for them: their connections are open on the file. Guarded by mu.
 	draining map[*database]struct{}
 
-	opened  atomic.Int64 // databases opened since start (for stats and tests)
-	evicted atomic.Int64
+	opened   atomic.Int64 // databases opened since start (for stats and tests)
+	evicted  atomic.Int64
+	faults   atomic.Int64 // instances discarded after a trap or out-of-memory
+	recycled atomic.Int64 // instances closed because their memory grew
 }
 
 // New starts the process's wasm runtime if needed (compiling SQLite, or
@@ -135,9 +217,11 @@ type database struct {
 
 // Stats reports what the engine holds.
 type Stats struct {
-	Open    int   // databases open now
-	Opened  int64 // databases opened since start
-	Evicted int64 // databases closed by the LRU since start
+	Open     int   // databases open now
+	Opened   int64 // databases opened since start
+	Evicted  int64 // databases closed by the LRU since start
+	Faults   int64 // wasm instances discarded after a trap or out-of-memory
+	Recycled int64 // wasm instances closed because their memory grew past RecycleBytes
 }
 
 // Stats returns a snapshot of the engine's counters.
@@ -145,7 +229,8 @@ func (e *Engine) Stats() Stats {
 	e.mu.Lock()
 	n := len(e.dbs)
 	e.mu.Unlock()
-	return Stats{Open: n, Opened: e.opened.Load(), Evicted: e.evicted.Load()}
+	return Stats{Open: n, Opened: e.opened.Load(), Evicted: e.evicted.Load(),
+		Faults: e.faults.Load(), Recycled: e.recycled.Load()}
 }
 
 // Check reports whether the engine takes work.
@@ -247,6 +332,9 @@ func (e *Engine) connOptions(writer bool) connOptions {
 		synchronous: e.cfg.Synchronous,
 		busyTimeout: e.cfg.BusyTimeout,
 		maxStmt:     e.cfg.StmtCache,
+		heapLimit:   e.cfg.HeapLimit,
+		maxDBBytes:  e.cfg.MaxDBBytes,
+		limits:      e.cfg.Limits,
 	}
 }
 
@@ -465,11 +553,19 @@ func (db *database) readConn(ctx context.Context) (*conn, error) {
 	}
 }
 
-// put returns a connection to its pool. A broken instance is closed; a
-// broken writer leaves its slot empty, to be reopened by the next request
-// that needs it, and a broken reader shrinks the pool, which regrows.
+// put returns a connection to its pool. A broken instance is closed, and
+// so is one whose linear memory grew past RecycleBytes (wasm memory never
+// shrinks: closing is the only way to give it back). A closed writer leaves
+// its slot empty, to be reopened by the next request that needs it, and a
+// closed reader shrinks the pool, which regrows.
 func (db *database) put(c *conn) {
-	if !c.broken {
+	var grown int64
+	if !c.broken && db.e.cfg.RecycleBytes > 0 {
+		if n := memorySize(c.db); n > db.e.cfg.RecycleBytes {
+			grown = n
+		}
+	}
+	if !c.broken && grown == 0 {
 		if c.writer {
 			db.writer <- c
 		} else {
@@ -477,7 +573,14 @@ func (db *database) put(c *conn) {
 		}
 		return
 	}
-	db.e.log.Warn("wasm instance discarded after a fault", zap.String("db", db.name), zap.Bool("writer", c.writer))
+	if c.broken {
+		db.e.faults.Add(1)
+		db.e.log.Warn("wasm instance discarded after a fault", zap.String("db", db.name), zap.Bool("writer", c.writer))
+	} else {
+		db.e.recycled.Add(1)
+		db.e.log.Debug("wasm instance recycled: its memory grew", zap.String("db", db.name),
+			zap.Bool("writer", c.writer), zap.Int64("memory_bytes", grown))
+	}
 	c.close()
 	if c.writer {
 		db.writer <- nil

@@ -20,10 +20,15 @@ func translate(ctx context.Context, err error) error {
 	var fe *forge.SQLError
 	var ie *forge.InputError
 	if errors.As(err, &fe) || errors.As(err, &ie) || errors.Is(err, forge.ErrEngineFault) ||
+		errors.Is(err, forge.ErrOutOfMemory) || errors.Is(err, forge.ErrNotAuthorized) ||
 		errors.Is(err, forge.ErrTableNotFound) || errors.Is(err, forge.ErrDatabaseNotFound) {
 		return err
 	}
-	if errors.Is(err, sqlite3.INTERRUPT) {
+	// An interrupt is the context ending. So is a lock wait that gave up
+	// because the context ended (the busy handler stops at the interrupt):
+	// a deadline always comes out as ErrTimeout, never as ErrBusy.
+	if errors.Is(err, sqlite3.INTERRUPT) ||
+		ctx.Err() != nil && (errors.Is(err, sqlite3.BUSY) || errors.Is(err, sqlite3.LOCKED)) {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return forge.ErrTimeout
 		}
@@ -31,6 +36,9 @@ func translate(ctx context.Context, err error) error {
 	}
 	if errors.Is(err, sqlite3.BUSY) || errors.Is(err, sqlite3.LOCKED) {
 		return forge.ErrBusy
+	}
+	if errors.Is(err, sqlite3.FULL) {
+		return forge.ErrDatabaseFull
 	}
 	var se *sqlite3.Error
 	if errors.As(err, &se) {

@@ -19,13 +19,17 @@ const (
 // errNeedWriter: a statement prepared on a reader turned out to write.
 var errNeedWriter = errors.New("statement needs the writer")
 
-// deadline bounds ctx by the engine's statement timeout unless ctx already
-// ends sooner (a per-request override).
+// deadline bounds the request: by ctx's own deadline (a per-request
+// override) up to MaxQueryTimeout, else by QueryTimeout.
 func (e *Engine) deadline(ctx context.Context) (context.Context, context.CancelFunc) {
-	if d, ok := ctx.Deadline(); ok && time.Until(d) <= e.cfg.QueryTimeout {
+	limit := e.cfg.QueryTimeout
+	if _, ok := ctx.Deadline(); ok {
+		limit = e.cfg.MaxQueryTimeout
+	}
+	if d, ok := ctx.Deadline(); ok && time.Until(d) <= limit {
 		return ctx, func() {}
 	}
-	return context.WithTimeout(ctx, e.cfg.QueryTimeout)
+	return context.WithTimeout(ctx, limit)
 }
 
 // with runs fn on a connection of the database name: the writer when write
@@ -64,6 +68,9 @@ func (db *database) run(ctx context.Context, write bool, fn func(c *conn) error)
 // Query runs one SQL statement on database name, streaming any rows to w.
 // Statements SQLite reports read-only run on a reader; others on the writer.
 func (e *Engine) Query(ctx context.Context, name string, q forge.Statement, w forge.RowWriter) (forge.Result, error) {
+	if err := checkSQLText(q.SQL, e.cfg.Limits.ExprDepth); err != nil {
+		return forge.Result{}, err
+	}
 	var res forge.Result
 	err := e.with(ctx, name, false, func(c *conn) error {
 		st, err := c.prepare(q.SQL)

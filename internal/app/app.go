@@ -66,6 +66,22 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 		QueryTimeout: cfg.QueryTimeout,
 		MemoryLimit:  int64(cfg.WasmMemoryMB) << 20,
 		CacheDir:     cacheDir,
+		// The sandbox's limits (docs/SECURITY.md).
+		MaxQueryTimeout: cfg.MaxQueryTimeout,
+		HeapLimit:       int64(cfg.HeapLimitMB) << 20,
+		RecycleBytes:    recycleBytes(cfg.WasmRecycleMB),
+		MaxDBBytes:      int64(cfg.MaxDBSizeMB) << 20,
+		Limits: wasm.Limits{
+			Length:            cfg.SQLLimits.Length,
+			SQLLength:         cfg.SQLLimits.SQLLength,
+			Column:            cfg.SQLLimits.Column,
+			ExprDepth:         cfg.SQLLimits.ExprDepth,
+			CompoundSelect:    cfg.SQLLimits.CompoundSelect,
+			VDBEOp:            cfg.SQLLimits.VDBEOp,
+			LikePatternLength: cfg.SQLLimits.LikePatternLength,
+			VariableNumber:    cfg.SQLLimits.VariableNumber,
+			TriggerDepth:      cfg.SQLLimits.TriggerDepth,
+		},
 	}, vol.Resolve, log.Named("engine"))
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
@@ -87,6 +103,12 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 		ReadTimeout:  cfg.ReadTimeout,
 		WriteTimeout: cfg.WriteTimeout,
 		IdleTimeout:  cfg.IdleTimeout,
+		// The server's limits (docs/SECURITY.md).
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		MaxResponseBytes:  cfg.MaxResponseBytes,
+		MaxQueryTimeout:   cfg.MaxQueryTimeout,
+		MaxInflight:       cfg.MaxInflight,
+		MaxInflightPerDB:  cfg.MaxInflightPerDB,
 		Checks: []gateway.Check{
 			{Name: "data_dir", Run: func(context.Context) error { return vol.CheckWritable() }},
 			{Name: "engine", Run: eng.Check},
@@ -130,6 +152,14 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	}
 	log.Info("stopped cleanly")
 	return nil
+}
+
+// recycleBytes maps the setting (0 = never) to the engine's (negative = never).
+func recycleBytes(mb int) int64 {
+	if mb == 0 {
+		return -1
+	}
+	return int64(mb) << 20
 }
 
 // readers maps the setting (0 = no readers) to the engine's (negative = none).
