@@ -1,0 +1,160 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/praetorian/db-forge/bench"
+)
+
+const (
+	sysGW    = bench.SysGateway
+	sysSame  = bench.SysSameEngine
+	sysFixed = bench.SysFixed
+	sysProc  = bench.SysInProcess
+)
+
+// computeRatios records every gateway figure as a ratio to its ceilings
+// (and the same-engine ceiling's to the lower ones).
+func computeRatios(r *bench.Report) {
+	for _, scn := range []string{scnPoint, scnInsert, scnMix} {
+		r.AddRatio(scn, sysGW, scn, sysSame, sysSame)
+	}
+	r.AddRatio(scnPoint, sysGW, scnPoint, sysFixed, sysFixed)
+	r.AddRatio(scnPoint, sysGW, scnPoint, sysProc, sysProc)
+	r.AddRatio(scnInsert, sysGW, scnInsert, sysProc, sysProc)
+	r.AddRatio(scnBulk, sysGW, scnBulk, sysProc, sysProc)
+	r.AddRatio(scnPoint, sysSame, scnPoint, sysFixed, sysFixed)
+	r.AddRatio(scnPoint, sysSame, scnPoint, sysProc, sysProc)
+	r.AddRatio(scnInsert, sysSame, scnInsert, sysProc, sysProc)
+	for _, run := range append([]bench.Run(nil), r.Runs...) {
+		if run.System == sysGW && strings.Contains(run.Scenario, "-dbs ") {
+			r.AddRatio(run.Scenario, sysGW, scnPoint, sysGW, "single-db gateway")
+			r.AddRatio(run.Scenario, sysGW, scnPoint, sysSame, sysSame+" (single db)")
+		}
+	}
+}
+
+func ratioOf(r *bench.Report, scn, sys, to string) (float64, bool) {
+	run := r.Find(scn, sys)
+	if run == nil {
+		return 0, false
+	}
+	for _, q := range run.Ratios {
+		if q.To == to {
+			return q.Value, true
+		}
+	}
+	return 0, false
+}
+
+// targets are issue #6's goals, judged on this session's figures.
+func targets(r *bench.Report, cfg config, dockerSkip string) []bench.Target {
+	var ts []bench.Target
+	ts = append(ts, ratioTarget(r, "point SELECT, gateway vs same-engine HTTP server", "≥ 0.8× (aim 0.9×)", scnPoint, sysSame, 0.8))
+	ts = append(ts, ratioTarget(r, "single-row INSERT, gateway vs in-process autocommit", "≥ 0.8×", scnInsert, sysProc, 0.8))
+
+	// Many databases: judged at 10,000; a smaller count is shown for information.
+	largest := 0
+	for _, run := range r.Runs {
+		var n int
+		if _, err := fmt.Sscanf(run.Scenario, "%d-dbs zipf", &n); err == nil && run.System == sysGW {
+			largest = max(largest, n)
+		}
+	}
+	rssT := bench.Target{Name: "10,000 databases: gateway RSS", Goal: "< 1 GiB", Measured: "not measured"}
+	skewT := bench.Target{Name: "10,000 databases, skewed access vs single-database rate", Goal: "≥ 0.5×", Measured: "not measured"}
+	if largest > 0 {
+		var peak float64
+		for _, f := range r.Figures {
+			if f.Unit == "MiB" && strings.Contains(f.Name, fmt.Sprintf("%d databases", largest)) {
+				peak = max(peak, f.Value)
+			}
+		}
+		v, ok := ratioOf(r, scnMany(largest, "zipf"), sysGW, "single-db gateway")
+		rssT.Measured = fmt.Sprintf("%.0f MiB (largest RSS seen with %d databases)", peak, largest)
+		if ok {
+			skewT.Measured = fmt.Sprintf("%.2f× with %d databases (Zipf s=%g)", v, largest, cfg.zipfS)
+		}
+		if largest >= 10000 {
+			rssT.Met = bench.Met(peak < 1024)
+			if ok {
+				skewT.Met = bench.Met(v >= 0.5)
+			}
+		} else {
+			rssT.Measured += "; 10,000 only in make bench-full"
+			skewT.Measured += "; 10,000 only in make bench-full"
+		}
+	}
+	ts = append(ts, rssT, skewT)
+
+	cold := bench.Target{Name: "cold start with a warm compilation cache", Goal: "< 200 ms", Measured: "not measured"}
+	if f, ok := r.Figure("cold start, warm compilation cache (median)"); ok {
+		cold.Measured = fmt.Sprintf("%.0f ms (median)", f.Value)
+		cold.Met = bench.Met(f.Value < 200)
+	}
+	spawn := bench.Target{Name: "spawn, local backend", Goal: "p50 < 5 ms", Measured: "not measured"}
+	if f, ok := r.Figure("spawn p50 (local backend)"); ok {
+		spawn.Measured = fmt.Sprintf("%.2f ms", f.Value)
+		spawn.Met = bench.Met(f.Value < 5)
+	}
+	docker := bench.Target{Name: "spawn, docker backend", Goal: "p50 reported", Measured: "not measured"}
+	if dockerSkip != "" {
+		docker.Measured += ": " + dockerSkip
+	}
+	if f, ok := r.Figure("spawn p50 (docker backend)"); ok {
+		docker.Measured = fmt.Sprintf("%.0f ms", f.Value)
+		docker.Met = bench.Met(true)
+	}
+	return append(ts, cold, spawn, docker)
+}
+
+// maxSpread is how far apart the per-slice ratios of a comparison may be
+// (highest over lowest) for its verdict to count: beyond it a neighbour's
+// burst, not the gateway, decided the figure.
+const maxSpread = 2.0
+
+// ratioTarget judges the gateway's throughput in scn against base's. The
+// verdict is the issue's (throughput ratio ≥ min); beside it are the ratio
+// of each slice and the same comparison in CPU time per request, which a
+// busy machine moves much less. When the slices disagree by more than
+// maxSpread the target is shown but not judged.
+func ratioTarget(r *bench.Report, name, goal, scn, base string, min float64) bench.Target {
+	t := bench.Target{Name: name, Goal: goal, Measured: "not measured"}
+	v, ok := ratioOf(r, scn, sysGW, base)
+	if !ok {
+		return t
+	}
+	t.Measured = fmt.Sprintf("%.2f×", v)
+	t.Met = bench.Met(v >= min)
+	gw, b := r.Find(scn, sysGW), r.Find(scn, base)
+	if lo, hi, ok := sliceSpread(gw, b); ok {
+		t.Measured += fmt.Sprintf(" (slices %.2f–%.2f×)", lo, hi)
+		if lo <= 0 || hi/lo > maxSpread {
+			t.Met = nil
+			t.Measured += "; not judged: the slices disagree, the machine was busy"
+		}
+	}
+	if gw.CPUPerOp > 0 && b.CPUPerOp > 0 {
+		t.Measured += fmt.Sprintf("; CPU per request: %s %.0f µs, gateway %.0f µs, so %.2f×", base, b.CPUPerOp, gw.CPUPerOp, b.CPUPerOp/gw.CPUPerOp)
+	}
+	return t
+}
+
+// sliceSpread is the lowest and highest ratio of run's slices to base's
+// slices taken at the same round.
+func sliceSpread(run, base *bench.Run) (lo, hi float64, ok bool) {
+	if len(run.Slices) < 2 || len(run.Slices) != len(base.Slices) {
+		return 0, 0, false
+	}
+	lo, hi = math.Inf(1), 0
+	for i, v := range run.Slices {
+		if base.Slices[i] <= 0 {
+			return 0, 0, false
+		}
+		q := v / base.Slices[i]
+		lo, hi = math.Min(lo, q), math.Max(hi, q)
+	}
+	return lo, hi, true
+}
