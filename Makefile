@@ -62,6 +62,7 @@ up: images
 	  $(STACK_ENV) $(COMPOSE) up -d --no-deps gateway && \
 	  echo "DB-Forge gateway is up: http://localhost:8000 (no edge proxy)"; \
 	fi
+	@echo "Admin key: db-data/.forge/admin.key (made at the gateway's first start): export ADMIN_KEY=\$$(cat db-data/.forge/admin.key)"
 
 down:
 	$(STACK_ENV) $(COMPOSE) down
@@ -108,8 +109,8 @@ FUZZ_TARGETS := ./forge:FuzzValidateName \
 	./sqlbuild:FuzzNormalizeType ./sqlbuild:FuzzIdentifiers \
 	./gateway:FuzzParseJSON ./gateway:FuzzFoldKey ./gateway:FuzzDecodeQuery ./gateway:FuzzDecodeTable \
 	./gateway:FuzzDecodeRows ./gateway:FuzzDecodeFilters ./gateway:FuzzParseQueryTimeout \
-	./gateway:FuzzAppendString ./gateway:FuzzAppendFloat \
-	./wasm:FuzzSandboxSQL \
+	./gateway:FuzzAppendString ./gateway:FuzzAppendFloat ./gateway:FuzzDecodeKeyRequest \
+	./wasm:FuzzSandboxSQL ./wasm:FuzzReadOnlySQL \
 	./auth:FuzzCredential
 .PHONY: fuzz-short
 

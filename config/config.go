@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,9 +23,11 @@ type Config struct {
 	Backend  string // auto | local | docker
 	Log      string // json | console
 	LogLevel string // debug | info | warn | error
-	// Reserved for the authentication issue: accepted, not yet enforced.
-	AdminKey string
-	Auth     string // enabled | disabled
+	// Authentication (docs/SECURITY.md).
+	AdminKey  string  // "" = the admin key file in the data dir
+	Auth      string  // enabled | disabled
+	RateLimit float64 // requests per second per key; negative = no limit
+	RateBurst int     // requests a key may make at once after a pause
 
 	// Engine.
 	MaxOpenDBs   int
@@ -123,6 +126,24 @@ func duration(p func(*Config) *time.Duration, lo, hi time.Duration) func(*Config
 	}
 }
 
+// rate reads a rate limit: a positive number of requests per second, or
+// "off" (also any negative number) for none.
+func rate(p func(*Config) *float64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		v = strings.TrimSpace(v)
+		if strings.EqualFold(v, "off") {
+			*p(c) = -1
+			return nil
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f == 0 || math.IsNaN(f) || math.IsInf(f, 0) {
+			return errors.New("want a positive number of requests per second, or off")
+		}
+		*p(c) = max(f, -1)
+		return nil
+	}
+}
+
 // Settings lists every variable, in the order documented in .env.example.
 func Settings() []Setting {
 	return []Setting{
@@ -138,8 +159,10 @@ func Settings() []Setting {
 		{"FORGE_DEPLOYMENT", "db-forge", "docker backend: value of the workers' managed-by label; deployments sharing an engine must differ", str(func(c *Config) *string { return &c.Deployment })},
 		{"FORGE_LOG", "json", "log format: json or console", str(func(c *Config) *string { return &c.Log }, "json", "console")},
 		{"FORGE_LOG_LEVEL", "info", "log level: debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel }, "debug", "info", "warn", "error")},
-		{"FORGE_ADMIN_KEY", "", "reserved for authentication (accepted, not yet enforced)", str(func(c *Config) *string { return &c.AdminKey })},
-		{"FORGE_AUTH", "enabled", "reserved for authentication: enabled or disabled (accepted, not yet enforced)", str(func(c *Config) *string { return &c.Auth }, "enabled", "disabled")},
+		{"FORGE_AUTH", "enabled", "authentication: enabled, or disabled for local development only (every route open to anyone)", str(func(c *Config) *string { return &c.Auth }, "enabled", "disabled")},
+		{"FORGE_ADMIN_KEY", "", "the admin key, at least 32 characters (e.g. openssl rand -hex 32); empty = a key made at first start and kept in <data dir>/.forge/admin.key", str(func(c *Config) *string { return &c.AdminKey })},
+		{"FORGE_RATE_LIMIT", "1000", "requests per second each API key may make on average (429 RATE_LIMITED beyond); off = no limit; the admin key is never limited", rate(func(c *Config) *float64 { return &c.RateLimit })},
+		{"FORGE_RATE_BURST", "2000", "requests an API key may make at once after a pause", integer(func(c *Config) *int { return &c.RateBurst }, 1, 1<<30)},
 		{"FORGE_MAX_OPEN_DBS", "1024", "databases kept open at once (LRU); others reopen on demand", integer(func(c *Config) *int { return &c.MaxOpenDBs }, 1, 1<<20)},
 		{"FORGE_READERS_PER_DB", "2", "reader connections per open database, beside its one writer", integer(func(c *Config) *int { return &c.ReadersPerDB }, 0, 64)},
 		{"FORGE_SYNCHRONOUS", "NORMAL", "SQLite synchronous mode in WAL: NORMAL or FULL", str(func(c *Config) *string { return &c.Synchronous }, "NORMAL", "FULL")},
@@ -245,8 +268,34 @@ func (c Config) validate() error {
 			return fmt.Errorf("FORGE_WORKER_USER=%q: want uid:gid with a non-root uid", c.WorkerUser)
 		}
 	}
+	if err := checkAdminKey(c.AdminKey); err != nil {
+		return err
+	}
 	if c.Deployment == "" || strings.ContainsAny(c.Deployment, " =,\x00") {
 		return fmt.Errorf("FORGE_DEPLOYMENT=%q: want a plain label value", c.Deployment)
+	}
+	return nil
+}
+
+// Admin key bounds: the rule of package auth (MinAdminKeyLength,
+// MaxTokenLength), checked here too so that a bad key stops the gateway
+// with the other configuration errors. The value never appears in an error.
+const (
+	minAdminKey = 32
+	maxAdminKey = 256
+)
+
+func checkAdminKey(k string) error {
+	if k == "" {
+		return nil
+	}
+	if len(k) < minAdminKey || len(k) > maxAdminKey {
+		return fmt.Errorf("FORGE_ADMIN_KEY has %d characters: want %d to %d (e.g. openssl rand -hex 32)", len(k), minAdminKey, maxAdminKey)
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] <= ' ' || k[i] > '~' {
+			return errors.New("FORGE_ADMIN_KEY: want visible ASCII characters only, no spaces")
+		}
 	}
 	return nil
 }

@@ -26,8 +26,24 @@ func TestLoad(t *testing.T) {
 			check: func(c Config) bool { return c.Listen == "127.0.0.1:9" && c.Synchronous == "FULL" }},
 		{name: "flag beats environment", env: []string{"FORGE_DATA_DIR=/env"}, args: []string{"-data-dir", "/flag"},
 			check: func(c Config) bool { return c.DataDir == "/flag" }},
-		{name: "reserved auth settings accepted", env: []string{"FORGE_ADMIN_KEY=k", "FORGE_AUTH=disabled"},
-			check: func(c Config) bool { return c.AdminKey == "k" && c.Auth == "disabled" }},
+		{name: "auth defaults", check: func(c Config) bool {
+			return c.Auth == "enabled" && c.AdminKey == "" && c.RateLimit == 1000 && c.RateBurst == 2000
+		}},
+		{name: "auth settings", env: []string{"FORGE_ADMIN_KEY=" + strings.Repeat("k", 32), "FORGE_AUTH=disabled", "FORGE_RATE_LIMIT=2.5", "FORGE_RATE_BURST=10"},
+			check: func(c Config) bool {
+				return c.AdminKey == strings.Repeat("k", 32) && c.Auth == "disabled" && c.RateLimit == 2.5 && c.RateBurst == 10
+			}},
+		{name: "rate limit off", env: []string{"FORGE_RATE_LIMIT=OFF"}, check: func(c Config) bool { return c.RateLimit < 0 }},
+		{name: "rate limit negative is off", env: []string{"FORGE_RATE_LIMIT=-5"}, check: func(c Config) bool { return c.RateLimit < 0 }},
+		{name: "rate limit zero", env: []string{"FORGE_RATE_LIMIT=0"}, wantErr: "FORGE_RATE_LIMIT"},
+		{name: "rate limit not a number", env: []string{"FORGE_RATE_LIMIT=lots"}, wantErr: "FORGE_RATE_LIMIT"},
+		{name: "rate limit NaN", env: []string{"FORGE_RATE_LIMIT=NaN"}, wantErr: "FORGE_RATE_LIMIT"},
+		{name: "rate burst zero", env: []string{"FORGE_RATE_BURST=0"}, wantErr: "FORGE_RATE_BURST"},
+		{name: "auth value", env: []string{"FORGE_AUTH=off"}, wantErr: "FORGE_AUTH"},
+		{name: "admin key too short", env: []string{"FORGE_ADMIN_KEY=k"}, wantErr: "FORGE_ADMIN_KEY has 1 characters"},
+		{name: "admin key too long", env: []string{"FORGE_ADMIN_KEY=" + strings.Repeat("k", 257)}, wantErr: "FORGE_ADMIN_KEY has 257"},
+		{name: "admin key with a space", env: []string{"FORGE_ADMIN_KEY=" + strings.Repeat("k", 32) + " x"}, wantErr: "visible ASCII"},
+		{name: "admin key as a flag", args: []string{"-admin-key", "short"}, wantErr: "FORGE_ADMIN_KEY has 5"},
 		{name: "unknown variable named", env: []string{"FORGE_NOPE=1", "FORGE_ALSO=2"}, wantErr: "FORGE_ALSO, FORGE_NOPE"},
 		{name: "bad enum", env: []string{"FORGE_LOG=xml"}, wantErr: "FORGE_LOG"},
 		{name: "bad integer", env: []string{"FORGE_MAX_OPEN_DBS=-1"}, wantErr: "FORGE_MAX_OPEN_DBS"},
@@ -92,6 +108,18 @@ func TestReadmeDocumentsEverySetting(t *testing.T) {
 	for _, s := range Settings() {
 		if !strings.Contains(string(data), "`"+s.Env+"`") {
 			t.Errorf("README.md does not document %s", s.Env)
+		}
+	}
+}
+
+// An admin key that is refused is never echoed: the error names the
+// setting, not the value (which may be a real key with a typo).
+func TestAdminKeyNotInErrors(t *testing.T) {
+	t.Parallel()
+	for _, v := range []string{"hunter2-secret", strings.Repeat("s", 31), strings.Repeat("s", 40) + "\x01"} {
+		_, err := Load(nil, []string{"FORGE_ADMIN_KEY=" + v}, io.Discard)
+		if err == nil || strings.Contains(err.Error(), v) || strings.Contains(err.Error(), "sss") {
+			t.Errorf("FORGE_ADMIN_KEY=%q: err %v", v, err)
 		}
 	}
 }

@@ -45,6 +45,10 @@ var (
 	// ErrNotAuthorized: the SQL sandbox refused the statement. A
 	// *NotAuthorizedError carries the reason.
 	ErrNotAuthorized = errors.New("statement not authorized")
+	// ErrReadOnly: the request may only read (Statement.ReadOnly, a
+	// read-only API key) and SQLite does not report the prepared statement
+	// read-only. Nothing of it ran.
+	ErrReadOnly = errors.New("statement may write, and the request may only read")
 )
 
 // NotAuthorizedError is the SQL sandbox refusing a statement: an ATTACH, a

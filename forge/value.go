@@ -61,6 +61,12 @@ type Params struct {
 type Statement struct {
 	SQL    string
 	Params Params
+	// ReadOnly restricts the request to reading: once the statement is
+	// prepared, the engine refuses it with ErrReadOnly unless SQLite
+	// reports it read-only (sqlite3_stmt_readonly). The decision is the
+	// prepared statement's, never the text's. The gateway sets it for keys
+	// that may not write.
+	ReadOnly bool
 }
 
 // Field is one column of a row to insert.

@@ -7,6 +7,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
 
+	"github.com/praetorian/db-forge/auth"
 	"github.com/praetorian/db-forge/forge"
 )
 
@@ -46,6 +47,15 @@ const (
 	CodeInvalidTimeout   = "INVALID_QUERY_TIMEOUT"
 	CodeRequestTimeout   = "REQUEST_TIMEOUT"
 	CodeHeadersTooLarge  = "HEADERS_TOO_LARGE"
+
+	// Authentication (docs/API.md#authentication).
+	CodeUnauthorized  = "UNAUTHORIZED"
+	CodeForbidden     = "FORBIDDEN"
+	CodeReadOnlyKey   = "READ_ONLY_KEY"
+	CodeRateLimited   = "RATE_LIMITED"
+	CodeKeyNotFound   = "KEY_NOT_FOUND"
+	CodeInvalidScope  = "INVALID_SCOPE"
+	CodeInvalidExpiry = "INVALID_EXPIRY"
 )
 
 // Errors of the gateway's own limits.
@@ -78,6 +88,7 @@ type apiError struct {
 	detail     string
 	sqliteCode string // SQL errors only
 	retryAfter int    // seconds; 0 = no Retry-After header
+	challenge  string // WWW-Authenticate (401 only)
 }
 
 func (e *apiError) Error() string { return e.detail }
@@ -94,9 +105,37 @@ func toAPIError(err error) *apiError {
 	var be *forge.BackendError
 	var ne *forge.NotAuthorizedError
 	var re *responseTooLargeError
+	var rl *rateLimitedError
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return unauthenticated(err)
+	case errors.Is(err, forge.ErrReadOnly):
+		return newError(fasthttp.StatusForbidden, CodeReadOnlyKey,
+			"This API key is read-only, and SQLite does not report the statement read-only.")
+	case errors.Is(err, auth.ErrReadOnly):
+		return newError(fasthttp.StatusForbidden, CodeReadOnlyKey, "This API key is read-only, and this route writes.")
+	case errors.Is(err, auth.ErrAdminOnly):
+		return newError(fasthttp.StatusForbidden, CodeForbidden, "This route needs the admin key.")
+	case errors.Is(err, auth.ErrOtherDatabase):
+		return newError(fasthttp.StatusForbidden, CodeForbidden, "This API key is for another database.")
+	case errors.Is(err, auth.ErrForbidden):
+		return newError(fasthttp.StatusForbidden, CodeForbidden, "Forbidden.")
+	case errors.As(err, &rl):
+		return &apiError{status: fasthttp.StatusTooManyRequests, code: CodeRateLimited,
+			detail: "This API key has used up its request rate; retry later.", retryAfter: retrySeconds(rl.wait)}
+	case errors.Is(err, auth.ErrRateLimited):
+		return &apiError{status: fasthttp.StatusTooManyRequests, code: CodeRateLimited,
+			detail: "This API key has used up its request rate; retry later.", retryAfter: 1}
+	case errors.Is(err, auth.ErrKeyNotFound):
+		return newError(fasthttp.StatusNotFound, CodeKeyNotFound, "API key not found.")
+	case errors.Is(err, auth.ErrInvalidScope):
+		return newError(fasthttp.StatusUnprocessableEntity, CodeInvalidScope, `Field "scope" must be "read-only" or "read-write".`)
+	case errors.Is(err, auth.ErrInvalidExpiry):
+		return newError(fasthttp.StatusUnprocessableEntity, CodeInvalidExpiry,
+			`Field "expires_in" must be a whole number of seconds from 1 to `+strconv.Itoa(maxExpiresIn)+
+				` (100 years), or null for a key that never expires.`)
 	case errors.As(err, &se):
 		return &apiError{status: fasthttp.StatusBadRequest, code: CodeSQLError, detail: "SQL Error: " + se.Message, sqliteCode: se.Code}
 	case errors.As(err, &ne):
@@ -149,6 +188,34 @@ func toAPIError(err error) *apiError {
 	return newError(fasthttp.StatusInternalServerError, CodeInternal, "Internal server error.")
 }
 
+// WWW-Authenticate challenges (RFC 6750): without credentials, the scheme
+// alone; with credentials that open nothing, error="invalid_token".
+const (
+	challengeBearer  = `Bearer realm="db-forge"`
+	challengeInvalid = `Bearer realm="db-forge", error="invalid_token"`
+)
+
+// unauthenticated is the 401 for err (wrapping auth.ErrUnauthenticated):
+// one code, and a detail that says what was wrong, so that a client whose
+// key was revoked or expired hears why.
+func unauthenticated(err error) *apiError {
+	ae := &apiError{status: fasthttp.StatusUnauthorized, code: CodeUnauthorized, challenge: challengeInvalid}
+	switch {
+	case errors.Is(err, auth.ErrNoKey):
+		ae.detail = `Authentication required: send an API key as "Authorization: Bearer <key>" or "X-API-Key: <key>".`
+		ae.challenge = challengeBearer
+	case errors.Is(err, auth.ErrMalformedKey):
+		ae.detail = `Malformed credentials: send "Authorization: Bearer <key>" or "X-API-Key: <key>" (the same key if both).`
+	case errors.Is(err, auth.ErrRevoked):
+		ae.detail = "API key revoked."
+	case errors.Is(err, auth.ErrExpired):
+		ae.detail = "API key expired."
+	default:
+		ae.detail = "Invalid API key."
+	}
+	return ae
+}
+
 // writeError answers ctx with err as JSON:
 // {"detail": "...", "error": {"code": "...", "message": "...", "status": N}}.
 func (s *Server) writeError(ctx *fasthttp.RequestCtx, err error) {
@@ -159,6 +226,9 @@ func (s *Server) writeError(ctx *fasthttp.RequestCtx, err error) {
 	}
 	if ae.retryAfter > 0 {
 		ctx.Response.Header.Set("Retry-After", strconv.Itoa(ae.retryAfter))
+	}
+	if ae.challenge != "" {
+		ctx.Response.Header.Set("WWW-Authenticate", ae.challenge)
 	}
 	b := make([]byte, 0, 128+2*len(ae.detail))
 	b = append(b, `{"detail":`...)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/praetorian/db-forge/auth"
 	"github.com/praetorian/db-forge/forge"
 )
 
@@ -74,13 +75,23 @@ func (s *Server) spawn(ctx *fasthttp.RequestCtx) {
 		s.writeError(ctx, err)
 		return
 	}
-	if created {
-		writeJSON(ctx, fasthttp.StatusCreated, messageBody("Database instance spawned successfully.",
+	if !created {
+		// No new key: an idempotent re-spawn must not pile up keys nobody
+		// asked for. POST /admin/databases/{db_name}/keys mints one.
+		writeJSON(ctx, fasthttp.StatusOK, messageBody("Database instance already exists and is running.",
 			"db_name", name, "container_id", inst.ContainerID))
 		return
 	}
-	writeJSON(ctx, fasthttp.StatusOK, messageBody("Database instance already exists and is running.",
-		"db_name", name, "container_id", inst.ContainerID))
+	fields := []string{"db_name", name, "container_id", inst.ContainerID}
+	if s.auth.Keys != nil {
+		_, tok, err := s.mintKey(c, name, auth.ScopeReadWrite, 0)
+		if err != nil {
+			s.writeError(ctx, err)
+			return
+		}
+		fields = append(fields, "api_key", tok.Reveal())
+	}
+	writeJSON(ctx, fasthttp.StatusCreated, messageBody("Database instance spawned successfully.", fields...))
 }
 
 func (s *Server) prune(ctx *fasthttp.RequestCtx) {
@@ -137,13 +148,83 @@ func (s *Server) deleteDatabase(ctx *fasthttp.RequestCtx) {
 	}
 	c, cancel := s.adminContext()
 	defer cancel()
+	// The keys go before the data: a delete that fails half-way leaves a
+	// database no old key opens, never keys that would open a successor
+	// of the same name.
+	if err := s.dropKeys(c, name); err != nil {
+		s.writeError(ctx, err)
+		return
+	}
 	// No connection may hold the file while it goes, and none may open it.
 	err = s.engine.Exclusive(c, name, func() error { return s.orch.Delete(c, name) })
 	if err != nil {
 		s.writeError(ctx, err)
 		return
 	}
+	// A key minted for it while it was being removed goes too.
+	if err := s.dropKeys(c, name); err != nil {
+		s.writeError(ctx, err)
+		return
+	}
 	writeJSON(ctx, fasthttp.StatusOK, messageBody("Database deleted successfully.", "db_name", name))
+}
+
+// createKey mints a key for an existing database; its token is in this
+// response and nowhere else.
+func (s *Server) createKey(ctx *fasthttp.RequestCtx) {
+	name, err := dbName(ctx)
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	req, err := decodeKeyRequest(ctx.PostBody())
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	c, cancel := s.adminContext()
+	defer cancel()
+	key, tok, err := s.mintKey(c, name, req.scope, req.expiresIn)
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	writeJSON(ctx, fasthttp.StatusCreated, newKeyBody(key, tok))
+}
+
+// listKeys lists a database's keys, revoked and expired ones included;
+// never a token.
+func (s *Server) listKeys(ctx *fasthttp.RequestCtx) {
+	name, err := dbName(ctx)
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	if err := s.mustExist(name); err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	writeJSON(ctx, fasthttp.StatusOK, keysBody(s.auth.Keys.List(name)))
+}
+
+func (s *Server) revokeKey(ctx *fasthttp.RequestCtx) {
+	name, err := dbName(ctx)
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	if err := s.mustExist(name); err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	id, _ := ctx.UserValue("key_id").(string)
+	c, cancel := s.adminContext()
+	defer cancel()
+	if err := s.auth.Keys.Revoke(c, name, id); err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	writeJSON(ctx, fasthttp.StatusOK, messageBody("API key revoked.", "db_name", name, "id", id))
 }
 
 func (s *Server) query(ctx *fasthttp.RequestCtx) {
@@ -157,6 +238,7 @@ func (s *Server) query(ctx *fasthttp.RequestCtx) {
 		s.writeError(ctx, err)
 		return
 	}
+	q.ReadOnly = readOnly(ctx)
 	c, cancel, err := s.requestContext(ctx)
 	if err != nil {
 		s.writeError(ctx, err)

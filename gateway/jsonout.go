@@ -5,10 +5,12 @@ import (
 	"math"
 	"strconv"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/praetorian/db-forge/auth"
 	"github.com/praetorian/db-forge/forge"
 )
 
@@ -249,4 +251,53 @@ func messageBody(m string, kv ...string) []byte {
 		b = appendString(b, kv[i+1])
 	}
 	return append(b, '}')
+}
+
+// newKeyBody is the answer to a key's creation: the key as listed, with
+// its token, which no other answer ever shows.
+//
+//	{"id": ..., "key": "dbf_...", "prefix": ..., "db_name": ..., "scope": ...,
+//	 "created_at": ..., "expires_at": ... | null}
+func newKeyBody(k auth.Key, tok auth.Secret) []byte {
+	b := make([]byte, 0, 256)
+	b = append(b, `{"id":`...)
+	b = appendString(b, k.ID)
+	b = append(b, `,"key":`...)
+	b = appendString(b, tok.Reveal())
+	b = append(b, `,"prefix":`...)
+	b = appendString(b, k.Prefix)
+	b = append(b, `,"db_name":`...)
+	b = appendString(b, k.DB)
+	b = append(b, `,"scope":`...)
+	b = appendString(b, string(k.Scope))
+	b = append(b, `,"created_at":`...)
+	b = appendTime(b, k.CreatedAt)
+	b = append(b, `,"expires_at":`...)
+	b = appendTime(b, k.ExpiresAt)
+	return append(b, '}')
+}
+
+// keysBody is a JSON array of keys as package auth encodes them: id,
+// prefix, db_name, scope, created_at, expires_at, revoked, revoked_at.
+func keysBody(keys []auth.Key) []byte {
+	b := make([]byte, 0, 16+200*len(keys))
+	b = append(b, '[')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		j, _ := k.MarshalJSON() // never fails
+		b = append(b, j...)
+	}
+	return append(b, ']')
+}
+
+// appendTime writes t as a UTC RFC 3339 string, or null when zero.
+func appendTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return append(b, "null"...)
+	}
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, time.RFC3339)
+	return append(b, '"')
 }

@@ -17,7 +17,9 @@ import (
 
 const headerRequestID = "X-Request-Id"
 
-// middleware gives every request an id and one access-log line.
+// middleware gives every request an id and one access-log line, which
+// names the API key by its id (never its token) once the route's guard
+// has verified it.
 func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		start := time.Now()
@@ -33,12 +35,14 @@ func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandle
 				route = "unmatched"
 			}
 			db, _ := ctx.UserValue("db_name").(string)
+			keyID, _ := ctx.UserValue(userKeyID).(string) // the id, never the token
 			ce.Write(
 				zap.ByteString("method", ctx.Method()),
 				zap.String("route", route),
 				zap.Int("status", ctx.Response.StatusCode()),
 				zap.Duration("duration", time.Since(start)),
 				zap.String("db", db),
+				zap.String("key_id", keyID),
 				zap.Int("bytes", len(ctx.Response.Body())),
 				zap.ByteString("request_id", ctx.Response.Header.Peek(headerRequestID)),
 			)

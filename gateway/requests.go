@@ -6,10 +6,12 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/praetorian/db-forge/auth"
 	"github.com/praetorian/db-forge/forge"
 )
 
@@ -325,4 +327,59 @@ func decodeFilters(args *fasthttp.Args) ([]forge.Filter, error) {
 		filters = append(filters, forge.Filter{Column: key, Value: forge.TextValue(val)})
 	}
 	return filters, err
+}
+
+// maxExpiresIn is the longest expires_in a key may be given, in seconds:
+// 100 years, package auth's bound (which Create checks again).
+const maxExpiresIn = 100 * 365 * 24 * 3600
+
+// keyRequest is the body of POST /admin/databases/{db_name}/keys.
+type keyRequest struct {
+	scope     auth.Scope
+	expiresIn time.Duration // 0 = never expires
+}
+
+// decodeKeyRequest decodes {"scope": "read-only"|"read-write",
+// "expires_in": <seconds> | null}. scope is required; a scope or an
+// expiry outside those values is 422 (INVALID_SCOPE, INVALID_EXPIRY).
+func decodeKeyRequest(body []byte) (keyRequest, error) {
+	var kr keyRequest
+	v, err := parseBody(body)
+	if err != nil {
+		return kr, err
+	}
+	haveScope := false
+	for _, m := range v.obj {
+		switch m.key {
+		case "scope":
+			if m.val.kind != jString {
+				return kr, invalidShape("Field \"scope\" must be a string, not %s.", m.val.kind)
+			}
+			switch sc := auth.Scope(m.val.s); sc {
+			case auth.ScopeReadOnly, auth.ScopeReadWrite:
+				kr.scope, haveScope = sc, true
+			default:
+				return kr, fmt.Errorf("scope %q: %w", m.val.s, auth.ErrInvalidScope)
+			}
+		case "expires_in":
+			switch m.val.kind {
+			case jNull:
+				kr.expiresIn = 0
+			case jNumber:
+				secs, err := strconv.ParseInt(m.val.s, 10, 64)
+				if err != nil || secs < 1 || secs > maxExpiresIn {
+					return kr, fmt.Errorf("expires_in %s: %w", m.val.s, auth.ErrInvalidExpiry)
+				}
+				kr.expiresIn = time.Duration(secs) * time.Second
+			default:
+				return kr, invalidShape("Field \"expires_in\" must be a number of seconds, not %s.", m.val.kind)
+			}
+		default:
+			return kr, unknownField("the key body", m.key)
+		}
+	}
+	if !haveScope {
+		return kr, invalidShape("Field \"scope\" is required: \"read-only\" or \"read-write\".")
+	}
+	return kr, nil
 }

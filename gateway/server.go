@@ -1,15 +1,19 @@
 // Package gateway is DB-Forge's HTTP surface: the seed contract's control
-// plane (spawn, prune, list, delete) and data plane (SQL and rows), on
-// fasthttp and fasthttp/router. Handlers are thin — decode, call a port,
-// encode — and errors become statuses in one place (errors.go). The gateway
-// knows its dependencies only through the interfaces declared here; cmd/
-// wires the concrete engine and orchestrator in.
+// plane (spawn, prune, list, delete), the API key routes and the data plane
+// (SQL and rows), on fasthttp and fasthttp/router. Every route but GET / and
+// GET /health is guarded: after routing, the route says what it needs and
+// the guard checks the request's API key against it (auth.go). Handlers
+// are thin — decode, call a port, encode — and errors become statuses in
+// one place (errors.go). The gateway knows its dependencies only through
+// the interfaces declared here (and package auth's pure policy functions);
+// internal/app wires the concrete engine, orchestrator and key table in.
 package gateway
 
 import (
 	"context"
 	"errors"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/fasthttp/router"
@@ -73,6 +77,10 @@ type Options struct {
 	// database; past it the gateway answers 429 TOO_MANY_REQUESTS.
 	// Default 64.
 	MaxInflightPerDB int
+
+	// Auth is authentication: the key table, the rate limiter and the
+	// mode. The zero value has no keys: every route is open.
+	Auth Auth
 }
 
 func (o Options) withDefaults() Options {
@@ -117,10 +125,15 @@ type Server struct {
 	opts   Options
 	engine Engine
 	orch   Orchestrator
+	auth   Auth
 	log    *zap.Logger
 	srv    *fasthttp.Server
 	ids    idGenerator
 	load   *inflight
+
+	// keyMu orders minting a key for a database (after checking that it
+	// exists) with the sweeps of the database's keys when it is deleted.
+	keyMu sync.Mutex
 }
 
 // New builds the gateway around its ports.
@@ -128,7 +141,7 @@ func New(opts Options, engine Engine, orch Orchestrator, log *zap.Logger) *Serve
 	if log == nil {
 		log = zap.NewNop()
 	}
-	s := &Server{opts: opts.withDefaults(), engine: engine, orch: orch, log: log, ids: newIDGenerator()}
+	s := &Server{opts: opts.withDefaults(), engine: engine, orch: orch, auth: opts.Auth, log: log, ids: newIDGenerator()}
 	s.load = newInflight(s.opts.MaxInflight, s.opts.MaxInflightPerDB)
 	s.srv = &fasthttp.Server{
 		Handler: s.middleware(s.limited(s.routes().Handler)),
@@ -158,16 +171,26 @@ func (s *Server) routes() *router.Router {
 	r.SaveMatchedRoutePath = true
 	r.RedirectFixedPath = false // never rewrite a database name's case
 	r.HandleOPTIONS = false
+	// Public.
 	r.GET("/", s.root)
 	r.GET("/health", s.health)
-	r.POST("/admin/databases/spawn/{db_name}", s.spawn)
-	r.POST("/admin/databases/prune/{db_name}", s.prune)
-	r.GET("/admin/databases", s.list)
-	r.DELETE("/admin/databases/{db_name}", s.deleteDatabase)
-	r.POST("/api/db/{db_name}/query", s.perDB(s.query))
-	r.POST("/api/db/{db_name}/tables", s.perDB(s.createTable))
-	r.GET("/api/db/{db_name}/tables/{table_name}/rows", s.perDB(s.selectRows))
-	r.POST("/api/db/{db_name}/tables/{table_name}/rows", s.perDB(s.insertRows))
+	// The control plane: the admin key only.
+	r.POST("/admin/databases/spawn/{db_name}", s.guard(needAdmin, s.spawn))
+	r.POST("/admin/databases/prune/{db_name}", s.guard(needAdmin, s.prune))
+	r.GET("/admin/databases", s.guard(needAdmin, s.list))
+	r.DELETE("/admin/databases/{db_name}", s.guard(needAdmin, s.deleteDatabase))
+	if s.auth.Keys != nil {
+		r.POST("/admin/databases/{db_name}/keys", s.guard(needAdmin, s.createKey))
+		r.GET("/admin/databases/{db_name}/keys", s.guard(needAdmin, s.listKeys))
+		r.DELETE("/admin/databases/{db_name}/keys/{key_id}", s.guard(needAdmin, s.revokeKey))
+	}
+	// The data plane: a key of {db_name} (or the admin key). The query
+	// route reads as far as the gateway knows; the engine refuses a
+	// statement that may write when the key is read-only.
+	r.POST("/api/db/{db_name}/query", s.guard(needRead, s.perDB(s.query)))
+	r.POST("/api/db/{db_name}/tables", s.guard(needWrite, s.perDB(s.createTable)))
+	r.GET("/api/db/{db_name}/tables/{table_name}/rows", s.guard(needRead, s.perDB(s.selectRows)))
+	r.POST("/api/db/{db_name}/tables/{table_name}/rows", s.guard(needWrite, s.perDB(s.insertRows)))
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {
 		s.writeError(ctx, newError(fasthttp.StatusNotFound, CodeRouteNotFound, "Not Found"))
 	}

@@ -21,7 +21,8 @@ func translate(ctx context.Context, err error) error {
 	var ie *forge.InputError
 	if errors.As(err, &fe) || errors.As(err, &ie) || errors.Is(err, forge.ErrEngineFault) ||
 		errors.Is(err, forge.ErrOutOfMemory) || errors.Is(err, forge.ErrNotAuthorized) ||
-		errors.Is(err, forge.ErrTableNotFound) || errors.Is(err, forge.ErrDatabaseNotFound) {
+		errors.Is(err, forge.ErrTableNotFound) || errors.Is(err, forge.ErrDatabaseNotFound) ||
+		errors.Is(err, forge.ErrReadOnly) {
 		return err
 	}
 	// An interrupt is the context ending. So is a lock wait that gave up

@@ -66,7 +66,8 @@ func (db *database) run(ctx context.Context, write bool, fn func(c *conn) error)
 }
 
 // Query runs one SQL statement on database name, streaming any rows to w.
-// Statements SQLite reports read-only run on a reader; others on the writer.
+// Statements SQLite reports read-only run on a reader; others on the writer,
+// unless q.ReadOnly: then they fail with forge.ErrReadOnly.
 func (e *Engine) Query(ctx context.Context, name string, q forge.Statement, w forge.RowWriter) (forge.Result, error) {
 	if err := checkSQLText(q.SQL, e.cfg.Limits.ExprDepth); err != nil {
 		return forge.Result{}, err
@@ -76,6 +77,14 @@ func (e *Engine) Query(ctx context.Context, name string, q forge.Statement, w fo
 		st, err := c.prepare(q.SQL)
 		if err != nil || st == nil {
 			return err
+		}
+		// A request that may only read runs only what SQLite itself calls
+		// read-only once the statement is prepared: WITH ... INSERT, odd
+		// spacing or case, REPLACE, RETURNING, DDL and PRAGMA x=y all fail
+		// here, before any step. (Transaction control is read-only to
+		// SQLite; a transaction left open ends with the request.)
+		if q.ReadOnly && !st.readOnly {
+			return forge.ErrReadOnly
 		}
 		if !st.readOnly && !c.writer {
 			return errNeedWriter

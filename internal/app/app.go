@@ -56,6 +56,10 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	case "off":
 		cacheDir = ""
 	}
+	metaPath := vol.SystemPath(metaFile)
+	if err := ensureMetaFile(metaPath); err != nil {
+		return err
+	}
 	start := time.Now()
 	eng, err := wasm.New(wasm.Config{
 		MaxOpen:      cfg.MaxOpenDBs,
@@ -82,14 +86,21 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 			VariableNumber:    cfg.SQLLimits.VariableNumber,
 			TriggerDepth:      cfg.SQLLimits.TriggerDepth,
 		},
-	}, vol.Resolve, log.Named("engine"))
+	}, withMeta(vol.Resolve, metaPath), log.Named("engine"))
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
 	log.Info("engine ready", zap.Duration("took", time.Since(start)), zap.String("wasm_cache", cacheDir))
 
+	authn, err := newAuth(ctx, cfg, vol, eng, log)
+	if err != nil {
+		_ = eng.Close(context.Background())
+		return err
+	}
+
 	orch, backend, watch, err := newBackend(cfg, vol, log)
 	if err != nil {
+		_ = eng.Close(context.Background())
 		return err
 	}
 	if watch != nil {
@@ -109,6 +120,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 		MaxQueryTimeout:   cfg.MaxQueryTimeout,
 		MaxInflight:       cfg.MaxInflight,
 		MaxInflightPerDB:  cfg.MaxInflightPerDB,
+		Auth:              authn,
 		Checks: []gateway.Check{
 			{Name: "data_dir", Run: func(context.Context) error { return vol.CheckWritable() }},
 			{Name: "engine", Run: eng.Check},
@@ -126,8 +138,16 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 		zap.String("addr", ln.Addr().String()),
 		zap.String("data_dir", vol.Root()),
 		zap.String("backend", backend))
-	if cfg.Auth == "disabled" || cfg.AdminKey != "" {
-		log.Warn("FORGE_AUTH and FORGE_ADMIN_KEY are reserved: authentication is not implemented yet, every route is open")
+	if authn.Disabled {
+		log.Warn("AUTHENTICATION IS DISABLED (FORGE_AUTH=disabled): every route, the admin routes included, " +
+			"is open to anyone who can reach " + ln.Addr().String() + " and every database can be read, changed " +
+			"and deleted without a key. Use it for local development only.")
+	} else {
+		rate := zap.String("rate_limit", "off")
+		if authn.Limiter != nil {
+			rate = zap.String("rate_limit", strconv.FormatFloat(cfg.RateLimit, 'g', -1, 64)+"/s per key, burst "+strconv.Itoa(cfg.RateBurst))
+		}
+		log.Info("authentication on: every route but GET / and GET /health needs an API key", rate)
 	}
 	if ready != nil {
 		ready(ln.Addr().String())

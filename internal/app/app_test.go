@@ -18,11 +18,21 @@ import (
 // sharedCache keeps compiled SQLite between test runs (cold compile ~2 s).
 var sharedCache = filepath.Join(os.TempDir(), "db-forge-test-wasm-cache")
 
+// testAdminKey is the admin key (FORGE_ADMIN_KEY) of the gateways these
+// tests start, unless a test sets its own or empties it to use the file.
+const testAdminKey = "test-admin-key-0123456789abcdef-0123456789abcdef"
+
 // gateway is a gateway started by app.Run on a loopback port.
 type gateway struct {
-	url  string
-	logs *syncBuffer
-	stop func() error
+	url      string
+	adminKey string // "" when authentication is off and no key was given
+	logs     *syncBuffer
+	stop     func() error
+}
+
+// client talks to the gateway with its admin key.
+func (g *gateway) client() contracttest.Client {
+	return contracttest.Client{Base: g.url, APIKey: g.adminKey}
 }
 
 type syncBuffer struct {
@@ -49,8 +59,15 @@ func start(t *testing.T, dataDir string, extraEnv ...string) *gateway {
 		"FORGE_DATA_DIR=" + dataDir,
 		"FORGE_WASM_CACHE_DIR=" + sharedCache,
 		"FORGE_BACKEND=local",
+		"FORGE_ADMIN_KEY=" + testAdminKey,
 		"PATH=/usr/bin", // non-FORGE variables are ignored
 	}, extraEnv...)
+	adminKey := ""
+	for _, kv := range env { // the last one wins, as in config.Load
+		if v, ok := strings.CutPrefix(kv, "FORGE_ADMIN_KEY="); ok {
+			adminKey = v
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
 	addr := make(chan string, 1)
@@ -58,7 +75,12 @@ func start(t *testing.T, dataDir string, extraEnv ...string) *gateway {
 	go func() { done <- app.Run(ctx, nil, env, logs, func(a string) { addr <- a }) }()
 	select {
 	case a := <-addr:
-		g := &gateway{url: "http://" + a, logs: logs}
+		if adminKey == "" { // the key the gateway made (or found) in its file
+			if b, err := os.ReadFile(filepath.Join(dataDir, ".forge", "admin.key")); err == nil {
+				adminKey = strings.TrimSpace(string(b))
+			}
+		}
+		g := &gateway{url: "http://" + a, adminKey: adminKey, logs: logs}
 		var once sync.Once
 		var stopErr error
 		g.stop = func() error {
@@ -84,21 +106,33 @@ func start(t *testing.T, dataDir string, extraEnv ...string) *gateway {
 	return nil
 }
 
+// The seed contract with authentication on, every request carrying the
+// admin key, plus the contract's authentication cases.
 func TestContractLocalBackend(t *testing.T) {
 	g := start(t, t.TempDir())
-	contracttest.Run(t, contracttest.Config{BaseURL: g.url, Prefix: "ct-"})
+	contracttest.Run(t, contracttest.Config{BaseURL: g.url, Prefix: "ct-", APIKey: g.adminKey})
 	if err := g.stop(); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
 	if !strings.Contains(g.logs.String(), "stopped cleanly") {
 		t.Errorf("no clean stop in the log:\n%s", g.logs.String())
 	}
+	if strings.Contains(g.logs.String(), testAdminKey) {
+		t.Errorf("the admin key is in the log")
+	}
+}
+
+// The seed contract as the prototype's clients know it, without any key:
+// FORGE_AUTH=disabled, the local-development mode.
+func TestContractAuthDisabled(t *testing.T) {
+	g := start(t, t.TempDir(), "FORGE_AUTH=disabled")
+	contracttest.Run(t, contracttest.Config{BaseURL: g.url, Prefix: "open-"})
 }
 
 func TestInstancesSurviveRestart(t *testing.T) {
 	dir := t.TempDir()
 	g := start(t, dir)
-	c := contracttest.Client{Base: g.url}
+	c := g.client()
 	contracttest.Expect(t, c.Do(t, "POST", "/admin/databases/spawn/keep", nil), 201, "")
 	contracttest.Expect(t, c.Do(t, "POST", "/admin/databases/spawn/gone", nil), 201, "")
 	contracttest.Expect(t, c.Do(t, "POST", "/api/db/keep/query", `{"sql": "CREATE TABLE t (v)"}`), 200, "")
@@ -109,7 +143,7 @@ func TestInstancesSurviveRestart(t *testing.T) {
 	}
 
 	g = start(t, dir)
-	c = contracttest.Client{Base: g.url}
+	c = g.client()
 	r := c.Do(t, "GET", "/admin/databases", nil)
 	contracttest.Expect(t, r, 200, "")
 	list := r.Body.([]any)
@@ -125,7 +159,7 @@ func TestInstancesSurviveRestart(t *testing.T) {
 
 func TestRequestIDAndHealth(t *testing.T) {
 	g := start(t, t.TempDir())
-	c := contracttest.Client{Base: g.url}
+	c := g.client()
 	r := c.Do(t, "GET", "/health", nil)
 	contracttest.Expect(t, r, 200, `{"status": "ok", "checks": {"data_dir": {"ok": true}, "engine": {"ok": true}, "backend": {"ok": true}}}`)
 	if r.Header.Get("X-Request-Id") == "" {
@@ -156,8 +190,9 @@ func TestRequestIDAndHealth(t *testing.T) {
 	c.Do(t, "POST", "/api/db/nosuchdb/query", `{"sql": "SELECT 1"}`)
 	logs := g.logs.String()
 	if !strings.Contains(logs, `"route":"/api/db/{db_name}/query"`) || !strings.Contains(logs, `"db":"nosuchdb"`) ||
-		!strings.Contains(logs, `"status":404`) || !strings.Contains(logs, `"request_id":"client-id-123"`) {
-		t.Fatalf("access log lacks route pattern, db, status or request id:\n%s", logs)
+		!strings.Contains(logs, `"status":404`) || !strings.Contains(logs, `"request_id":"client-id-123"`) ||
+		!strings.Contains(logs, `"key_id":"admin"`) {
+		t.Fatalf("access log lacks route pattern, db, status, request id or key id:\n%s", logs)
 	}
 }
 

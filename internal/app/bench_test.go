@@ -1,6 +1,7 @@
 package app
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -10,79 +11,178 @@ import (
 	"github.com/valyala/fasthttp/fasthttputil"
 	"go.uber.org/zap"
 
+	"github.com/praetorian/db-forge/auth"
 	"github.com/praetorian/db-forge/gateway"
 	"github.com/praetorian/db-forge/orchestrator/local"
 	"github.com/praetorian/db-forge/volumes"
 	"github.com/praetorian/db-forge/wasm"
 )
 
-// benchServer wires the real engine, backend and gateway (no auth yet, no
-// access log: zap.NewNop) over a data dir holding one database "bench" with
-// a table of 10,000 rows.
-func benchServer(b *testing.B, logger *zap.Logger) *gateway.Server {
+// benchServer wires the real engine, backend and gateway (no access log:
+// zap.NewNop unless given) over a data dir holding one database "bench"
+// with a table of 10,000 rows. With withAuth the gateway enforces
+// authentication as app.Run wires it (the key database in the engine, a
+// rate limiter too generous to refuse anything, so that its cost is
+// measured), and authz is the Authorization header of bench's read-write
+// key from its spawn; without, there are no keys and authz is "".
+func benchServer(b *testing.B, logger *zap.Logger, withAuth bool) (srv *gateway.Server, authz string) {
 	b.Helper()
 	vol, err := volumes.Open(b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
-	eng, err := wasm.New(wasm.Config{CacheDir: sharedCacheDir()}, vol.Resolve, nil)
+	metaPath := vol.SystemPath(metaFile)
+	if err := ensureMetaFile(metaPath); err != nil {
+		b.Fatal(err)
+	}
+	eng, err := wasm.New(wasm.Config{CacheDir: sharedCacheDir()}, withMeta(vol.Resolve, metaPath), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = eng.Close(b.Context()) })
-	srv := gateway.New(gateway.Options{}, eng, local.New(vol), logger)
+	var a gateway.Auth
+	admin := ""
+	if withAuth {
+		admin = "bench-admin-key-0123456789abcdef0123456789abcdef"
+		keys, err := auth.New(b.Context(), keyStore{eng}, auth.Options{Admin: mustAdminKey(b, admin)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		a = gateway.Auth{Keys: keys, Databases: vol, Limiter: auth.NewLimiter(auth.LimitConfig{Rate: 1e12, Burst: 1 << 40})}
+		admin = "Bearer " + admin
+	}
+	srv = gateway.New(gateway.Options{Auth: a}, eng, local.New(vol), logger)
 	h := srv.Handler()
-	do(b, h, "POST", "/admin/databases/spawn/bench", "", 201)
-	do(b, h, "POST", "/api/db/bench/query", `{"sql":"CREATE TABLE kv (id INTEGER PRIMARY KEY, name TEXT, score REAL)"}`, 200)
+	spawned := do(b, h, "POST", "/admin/databases/spawn/bench", "", admin, 201)
+	if withAuth {
+		var r struct {
+			APIKey string `json:"api_key"`
+		}
+		if err := json.Unmarshal(spawned, &r); err != nil || r.APIKey == "" {
+			b.Fatalf("spawn: %s", spawned)
+		}
+		authz = "Bearer " + r.APIKey
+	}
+	do(b, h, "POST", "/api/db/bench/query", `{"sql":"CREATE TABLE kv (id INTEGER PRIMARY KEY, name TEXT, score REAL)"}`, authz, 200)
 	do(b, h, "POST", "/api/db/bench/query",
-		`{"sql":"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 10000) INSERT INTO kv SELECT i, 'name-' || i, i * 0.5 FROM n"}`, 200)
-	return srv
+		`{"sql":"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 10000) INSERT INTO kv SELECT i, 'name-' || i, i * 0.5 FROM n"}`, authz, 200)
+	return srv, authz
 }
 
-func do(b *testing.B, h fasthttp.RequestHandler, method, uri, body string, want int) {
+// mustAdminKey is key as EnsureAdminKey returns it from FORGE_ADMIN_KEY.
+func mustAdminKey(b *testing.B, key string) auth.Secret {
+	s, _, err := auth.EnsureAdminKey(key, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+// do sends one request with the Authorization header authz ("" = none)
+// and returns the body.
+func do(b *testing.B, h fasthttp.RequestHandler, method, uri, body, authz string, want int) []byte {
 	b.Helper()
 	var ctx fasthttp.RequestCtx
 	ctx.Request.Header.SetMethod(method)
 	ctx.Request.SetRequestURI(uri)
+	if authz != "" {
+		ctx.Request.Header.Set("Authorization", authz)
+	}
 	ctx.Request.SetBodyString(body)
 	h(&ctx)
 	if ctx.Response.StatusCode() != want {
 		b.Fatalf("%s %s: %d %s", method, uri, ctx.Response.StatusCode(), ctx.Response.Body())
 	}
+	return append([]byte(nil), ctx.Response.Body()...)
 }
 
-// BenchmarkHandlerPointSelect calls the handler chain directly (routing,
-// decoding, engine, encoding), without the network.
-func BenchmarkHandlerPointSelect(b *testing.B) {
-	h := benchServer(b, zap.NewNop()).Handler()
+// pointSelects are query bodies of random point SELECTs.
+func pointSelects() [][]byte {
 	bodies := make([][]byte, 1024)
 	for i := range bodies {
 		bodies[i] = fmt.Appendf(nil, `{"sql":"SELECT id, name, score FROM kv WHERE id = ?","params":[%d]}`, 1+rand.IntN(10000))
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		var ctx fasthttp.RequestCtx
-		i := rand.IntN(len(bodies))
-		for pb.Next() {
-			ctx.Request.Reset()
-			ctx.Response.Reset()
-			ctx.Request.Header.SetMethod("POST")
-			ctx.Request.SetRequestURI("/api/db/bench/query")
-			ctx.Request.SetBody(bodies[i%len(bodies)])
-			i++
-			h(&ctx)
-			if ctx.Response.StatusCode() != 200 {
-				b.Errorf("status %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
-				return
+	return bodies
+}
+
+// BenchmarkHandlerPointSelect calls the handler chain directly (routing,
+// authentication, decoding, engine, encoding), without the network, from
+// every core at once; auth=on adds the bearer token, its verification,
+// the policy and the rate limiter to each request.
+func BenchmarkHandlerPointSelect(b *testing.B) {
+	for _, withAuth := range []bool{false, true} {
+		b.Run("auth="+onOff(withAuth), func(b *testing.B) {
+			srv, authz := benchServer(b, zap.NewNop(), withAuth)
+			h := srv.Handler()
+			bodies := pointSelects()
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				var ctx fasthttp.RequestCtx
+				i := rand.IntN(len(bodies))
+				for pb.Next() {
+					ctx.Request.Reset()
+					ctx.Response.Reset()
+					ctx.Request.Header.SetMethod("POST")
+					ctx.Request.SetRequestURI("/api/db/bench/query")
+					if authz != "" {
+						ctx.Request.Header.Set("Authorization", authz)
+					}
+					ctx.Request.SetBody(bodies[i%len(bodies)])
+					i++
+					h(&ctx)
+					if ctx.Response.StatusCode() != 200 {
+						b.Errorf("status %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkHandlerPointSelectSerial is one request at a time: the
+// difference between auth=on and auth=off is the latency authentication
+// adds to a request.
+func BenchmarkHandlerPointSelectSerial(b *testing.B) {
+	for _, withAuth := range []bool{false, true} {
+		b.Run("auth="+onOff(withAuth), func(b *testing.B) {
+			srv, authz := benchServer(b, zap.NewNop(), withAuth)
+			h := srv.Handler()
+			bodies := pointSelects()
+			var ctx fasthttp.RequestCtx
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				ctx.Request.Reset()
+				ctx.Response.Reset()
+				ctx.Request.Header.SetMethod("POST")
+				ctx.Request.SetRequestURI("/api/db/bench/query")
+				if authz != "" {
+					ctx.Request.Header.Set("Authorization", authz)
+				}
+				ctx.Request.SetBody(bodies[i%len(bodies)])
+				i++
+				h(&ctx)
+				if ctx.Response.StatusCode() != 200 {
+					b.Fatalf("status %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
+				}
 			}
-		}
-	})
+		})
+	}
+}
+
+func onOff(on bool) string {
+	if on {
+		return "on"
+	}
+	return "off"
 }
 
 // BenchmarkHandlerInsert is a single-row autocommit INSERT per request.
 func BenchmarkHandlerInsert(b *testing.B) {
-	h := benchServer(b, zap.NewNop()).Handler()
+	srv, _ := benchServer(b, zap.NewNop(), false)
+	h := srv.Handler()
 	body := []byte(`{"sql":"INSERT INTO kv (name, score) VALUES (?, ?)","params":["x", 1.5]}`)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -107,7 +207,7 @@ func BenchmarkHandlerInsert(b *testing.B) {
 // over an in-memory listener, with the JSON access log on (to io.Discard).
 func BenchmarkHTTPPointSelect(b *testing.B) {
 	logger := zap.New(zapcoreDiscard())
-	srv := benchServer(b, logger)
+	srv, _ := benchServer(b, logger, false)
 	ln := fasthttputil.NewInmemoryListener()
 	go func() { _ = srv.Serve(ln) }()
 	b.Cleanup(func() { _ = srv.Shutdown(b.Context()) })

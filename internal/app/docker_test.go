@@ -29,7 +29,7 @@ func TestContractDockerBackend(t *testing.T) {
 	img := dockertest.WorkerImageBuilt(t)
 	dep := dockertest.Deployment(t, cli)
 	g := start(t, t.TempDir(), "FORGE_BACKEND=docker", "FORGE_WORKER_IMAGE="+img, "FORGE_DEPLOYMENT="+dep)
-	contracttest.Run(t, contracttest.Config{BaseURL: g.url, ContainerIDs: true, Prefix: strings.TrimPrefix(dep, "test-") + "-"})
+	contracttest.Run(t, contracttest.Config{BaseURL: g.url, ContainerIDs: true, Prefix: strings.TrimPrefix(dep, "test-") + "-", APIKey: g.adminKey})
 }
 
 // socketProxy forwards a unix socket to the Docker engine's and can be cut
@@ -102,7 +102,7 @@ func TestDockerDownAndRecovery(t *testing.T) {
 	t.Setenv("DOCKER_HOST", "unix://"+p.path)
 
 	g := start(t, t.TempDir(), "FORGE_BACKEND=docker", "FORGE_WORKER_IMAGE="+img, "FORGE_DEPLOYMENT="+dep)
-	c := contracttest.Client{Base: g.url}
+	c := g.client()
 	db := strings.TrimPrefix(dep, "test-") + "-down"
 	contracttest.Expect(t, c.Do(t, "POST", "/admin/databases/spawn/"+db, nil), 201, "")
 	contracttest.Expect(t, c.Do(t, "POST", "/api/db/"+db+"/query", `{"sql": "CREATE TABLE t (v)"}`), 200, "")
@@ -165,7 +165,7 @@ func TestEndToEndGatewayContainer(t *testing.T) {
 		User:  "65532:65532",
 		Env: []string{
 			"FORGE_DATA_DIR=/data", "FORGE_HOST_DATA_DIR=" + dataDir, "FORGE_BACKEND=docker",
-			"FORGE_WORKER_IMAGE=" + workerImg, "FORGE_DEPLOYMENT=" + dep,
+			"FORGE_WORKER_IMAGE=" + workerImg, "FORGE_DEPLOYMENT=" + dep, "FORGE_ADMIN_KEY=" + testAdminKey,
 		},
 		Labels:       map[string]string{"org.db-forge.managed-by": dep},
 		ExposedPorts: nat.PortSet{port: {}},
@@ -202,7 +202,7 @@ func TestEndToEndGatewayContainer(t *testing.T) {
 		t.Fatalf("no published port: %+v", info.NetworkSettings.Ports)
 	}
 	base := fmt.Sprintf("http://127.0.0.1:%s", binding[0].HostPort)
-	c := contracttest.Client{Base: base, HTTP: &http.Client{Timeout: 30 * time.Second}}
+	c := contracttest.Client{Base: base, HTTP: &http.Client{Timeout: 30 * time.Second}, APIKey: testAdminKey}
 	dockertest.Eventually(t, 60*time.Second, "gateway container answers /health", func() bool {
 		r, err := http.Get(base + "/health")
 		if err != nil {

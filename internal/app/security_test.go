@@ -115,9 +115,10 @@ func newFixture(t *testing.T, env ...string) *fixture {
 	return f
 }
 
+// send makes a request with the admin key.
 func (f *fixture) send(t testing.TB, method, path string, body []byte, hdr ...string) reply {
 	t.Helper()
-	return send(t, f.g.url, method, path, body, hdr...)
+	return send(t, f.g.url, method, path, body, append([]string{"Authorization: Bearer " + f.g.adminKey}, hdr...)...)
 }
 
 func (f *fixture) query(t testing.TB, db, sql string, hdr ...string) reply {
@@ -361,7 +362,7 @@ func TestConcurrencyCaps(t *testing.T) {
 	hold := func(db string) {
 		wg.Go(func() {
 			for {
-				r := send(t, f.g.url, "POST", "/api/db/"+db+"/query", sqlBody(runaway), "X-Query-Timeout: 3s")
+				r := f.send(t, "POST", "/api/db/"+db+"/query", sqlBody(runaway), "X-Query-Timeout: 3s")
 				if r.status == 429 || r.status == 503 {
 					time.Sleep(5 * time.Millisecond)
 					continue
@@ -436,7 +437,8 @@ func TestSlowClients(t *testing.T) {
 	}
 	defer conn2.Close()
 	body := `{"sql": "SELECT 1 AS one"}`
-	fmt.Fprintf(conn2, "POST /api/db/db/query HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body[:5])
+	fmt.Fprintf(conn2, "POST /api/db/db/query HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+		f.g.adminKey, len(body), body[:5])
 	time.Sleep(600 * time.Millisecond)
 	if _, err := io.WriteString(conn2, body[5:]); err != nil {
 		t.Fatal(err)

@@ -24,12 +24,26 @@ type Config struct {
 	ContainerIDs bool
 	// Prefix makes database names unique to this run.
 	Prefix string
+	// APIKey, when set, is sent by every request as "Authorization:
+	// Bearer <APIKey>": the admin key of a gateway that enforces
+	// authentication. It also runs the authentication cases. Empty: no
+	// key is sent (a gateway with FORGE_AUTH=disabled).
+	APIKey string
 }
 
 // Client is a small JSON-over-HTTP client for tests.
 type Client struct {
 	Base string
 	HTTP *http.Client
+	// APIKey, when set, goes in every request's Authorization header as a
+	// bearer token.
+	APIKey string
+}
+
+// WithKey is c sending key instead of its own ("" = none).
+func (c Client) WithKey(key string) Client {
+	c.APIKey = key
+	return c
 }
 
 // Response is a decoded answer.
@@ -63,6 +77,9 @@ func (c Client) Do(t testing.TB, method, path string, body any) Response {
 	}
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.APIKey != "" {
+		req.Header.Set("Authorization", "Bearer "+c.APIKey)
 	}
 	hc := c.HTTP
 	if hc == nil {
@@ -149,7 +166,7 @@ func ExpectError(t testing.TB, r Response, status int, detail string) {
 
 // Run runs the whole contract against cfg.BaseURL.
 func Run(t *testing.T, cfg Config) {
-	c := Client{Base: strings.TrimRight(cfg.BaseURL, "/")}
+	c := Client{Base: strings.TrimRight(cfg.BaseURL, "/"), APIKey: cfg.APIKey}
 	name := func(s string) string { return cfg.Prefix + s }
 
 	t.Run("root", func(t *testing.T) {
@@ -172,6 +189,49 @@ func Run(t *testing.T, cfg Config) {
 	t.Run("params", func(t *testing.T) { runParams(t, c, db) })
 	t.Run("bad bodies", func(t *testing.T) { runBadBodies(t, c, db) })
 	t.Run("routing", func(t *testing.T) { runRouting(t, c) })
+	if cfg.APIKey != "" {
+		t.Run("authentication", func(t *testing.T) { runAuthentication(t, c, name("auth"), db) })
+	}
+}
+
+// runAuthentication: a spawn's api_key opens its database and nothing
+// else; no key is a 401 with a challenge; deleting the database ends the
+// key, also for a new database of the same name.
+func runAuthentication(t *testing.T, admin Client, db, other string) {
+	r := admin.Do(t, "POST", "/admin/databases/spawn/"+db, nil)
+	Expect(t, r, 201, "")
+	key, _ := r.Body.(map[string]any)["api_key"].(string)
+	if !strings.HasPrefix(key, "dbf_") {
+		t.Fatalf("spawn gave no api_key: %s", r.Raw)
+	}
+	defer admin.Do(t, "DELETE", "/admin/databases/"+db, nil)
+	anon, agent := admin.WithKey(""), admin.WithKey(key)
+	query := `{"sql": "SELECT 1 AS one"}`
+
+	r = anon.Do(t, "POST", "/api/db/"+db+"/query", query)
+	ExpectError(t, r, 401, "Authentication required*")
+	if !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer") {
+		t.Errorf("401 without a Bearer challenge: %v", r.Header)
+	}
+	Expect(t, anon.Do(t, "GET", "/", nil), 200, "")
+	Expect(t, agent.Do(t, "POST", "/api/db/"+db+"/query", query), 200, `{"data": [{"one": 1}], "rows_affected": 1}`)
+	ExpectError(t, agent.Do(t, "POST", "/api/db/"+other+"/query", query), 403, "This API key is for another database.")
+	ExpectError(t, agent.Do(t, "GET", "/admin/databases", nil), 403, "This route needs the admin key.")
+	ExpectError(t, admin.WithKey(key+"x").Do(t, "POST", "/api/db/"+db+"/query", query), 401, "Invalid API key.")
+
+	// A read-only key reads and cannot write, whatever the statement looks like.
+	r = admin.Do(t, "POST", "/admin/databases/"+db+"/keys", `{"scope": "read-only"}`)
+	Expect(t, r, 201, "")
+	reader := admin.WithKey(r.Body.(map[string]any)["key"].(string))
+	Expect(t, reader.Do(t, "POST", "/api/db/"+db+"/query", query), 200, "")
+	for _, sql := range []string{"  create table t(a)", "PRAGMA user_version = 1"} {
+		ExpectError(t, reader.Do(t, "POST", "/api/db/"+db+"/query", map[string]string{"sql": sql}), 403, "This API key is read-only*")
+	}
+
+	Expect(t, admin.Do(t, "DELETE", "/admin/databases/"+db, nil), 200, "")
+	ExpectError(t, agent.Do(t, "POST", "/api/db/"+db+"/query", query), 401, "Invalid API key.")
+	Expect(t, admin.Do(t, "POST", "/admin/databases/spawn/"+db, nil), 201, "")
+	ExpectError(t, agent.Do(t, "POST", "/api/db/"+db+"/query", query), 401, "Invalid API key.")
 }
 
 func runLifecycle(t *testing.T, c Client, cfg Config, db string) {

@@ -1,0 +1,181 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/praetorian/db-forge/auth"
+	"github.com/praetorian/db-forge/forge"
+)
+
+// Keys is the API key table (package auth's *Keys): the request path
+// verifies tokens against it; the admin routes mint, list and revoke.
+type Keys interface {
+	// VerifyBytes finds the key of a token: an error wrapping
+	// auth.ErrUnauthenticated when it opens nothing.
+	VerifyBytes(token []byte) (auth.Key, error)
+	Create(ctx context.Context, db string, scope auth.Scope, expiresIn time.Duration) (auth.Key, auth.Secret, error)
+	List(db string) []auth.Key
+	Revoke(ctx context.Context, db, id string) error
+	// DeleteDatabase forgets every key of db.
+	DeleteDatabase(ctx context.Context, db string) error
+}
+
+// RateLimiter takes one request from a key's budget, or says how long to
+// wait (package auth's *Limiter).
+type RateLimiter interface {
+	Allow(keyID string) (ok bool, retryAfter time.Duration)
+}
+
+// Databases says whether a database exists (has its file): the key routes
+// mint keys only for databases that do.
+type Databases interface {
+	Exists(name string) (bool, error)
+}
+
+// Auth is the gateway's authentication: its ports and its mode.
+type Auth struct {
+	// Keys is the key table. Nil means no keys at all: every route is
+	// open, spawn returns no api_key and the key routes do not exist (a
+	// gateway embedded in a test or a benchmark).
+	Keys Keys
+	// Limiter rate-limits each key but the admin key; nil = no limit.
+	Limiter RateLimiter
+	// Databases answers the key routes' "does it exist?".
+	Databases Databases
+	// Disabled (FORGE_AUTH=disabled) opens every route to requests without
+	// a key, and ignores the keys they carry. Keys are still minted and
+	// managed, so that turning authentication on later needs no new keys.
+	Disabled bool
+}
+
+// enforced reports whether requests must present a key.
+func (a Auth) enforced() bool { return a.Keys != nil && !a.Disabled }
+
+// need is what a route needs of a key; the route decides, before any
+// handler runs.
+type need uint8
+
+const (
+	// needAdmin: the control plane (spawn, prune, list, delete, keys).
+	needAdmin need = iota + 1
+	// needRead: a data route of {db_name} that reads (GET rows), or the
+	// query route, whose statement the engine checks once prepared.
+	needRead
+	// needWrite: a data route of {db_name} that always writes (POST
+	// tables, POST rows).
+	needWrite
+)
+
+// User values the guard leaves for the handler and the access log.
+const (
+	userKeyID    = "forge.key_id"    // the key's id (never the token)
+	userReadOnly = "forge.read_only" // true: the key may not write
+)
+
+// Headers of authentication.
+const (
+	headerAuthorization = "Authorization"
+	headerAPIKey        = "X-API-Key"
+)
+
+// guard authenticates and authorizes a request for a route that needs n,
+// after routing and before the handler: the token from Authorization:
+// Bearer or X-API-Key, the key it belongs to (one hash and one map
+// look-up), the policy (auth.Authorize), then the key's rate limit. The
+// admin key is never rate limited: it is the operator's way in when
+// something else is flooding the gateway.
+func (s *Server) guard(n need, next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	if !s.auth.enforced() {
+		return next
+	}
+	return func(ctx *fasthttp.RequestCtx) {
+		tok, err := auth.Credential(ctx.Request.Header.Peek(headerAuthorization), ctx.Request.Header.Peek(headerAPIKey))
+		if err != nil {
+			s.writeError(ctx, err)
+			return
+		}
+		key, err := s.auth.Keys.VerifyBytes(tok)
+		if err != nil {
+			s.writeError(ctx, err)
+			return
+		}
+		ctx.SetUserValue(userKeyID, key.ID)
+		db, _ := ctx.UserValue("db_name").(string)
+		if err := auth.Authorize(key, auth.Access{Admin: n == needAdmin, DB: db, Write: n == needWrite}); err != nil {
+			s.writeError(ctx, err)
+			return
+		}
+		if key.Scope != auth.ScopeAdmin && s.auth.Limiter != nil {
+			if ok, wait := s.auth.Limiter.Allow(key.ID); !ok {
+				s.writeError(ctx, &rateLimitedError{wait: wait})
+				return
+			}
+		}
+		if !auth.CanWrite(key) {
+			ctx.SetUserValue(userReadOnly, true)
+		}
+		next(ctx)
+	}
+}
+
+// readOnly reports whether the request's key may only read.
+func readOnly(ctx *fasthttp.RequestCtx) bool {
+	ro, _ := ctx.UserValue(userReadOnly).(bool)
+	return ro
+}
+
+// rateLimitedError: the key used up its rate; wait is how long until the
+// next request would be allowed.
+type rateLimitedError struct{ wait time.Duration }
+
+func (e *rateLimitedError) Error() string        { return fmt.Sprintf("rate limited for %v", e.wait) }
+func (e *rateLimitedError) Is(target error) bool { return target == auth.ErrRateLimited }
+
+// retrySeconds is Retry-After for a wait: whole seconds, rounded up, at
+// least 1 (a client that retries at once would only be refused again).
+func retrySeconds(wait time.Duration) int {
+	s := int((wait + time.Second - 1) / time.Second)
+	return max(s, 1)
+}
+
+// mintKey makes a key for database db if it exists: the check and the
+// mint happen under keyMu, as do the sweeps of deleteDatabase, so that no
+// key is made for a database in the middle of its deletion and survives it
+// to open a successor of the same name.
+func (s *Server) mintKey(ctx context.Context, db string, scope auth.Scope, expiresIn time.Duration) (auth.Key, auth.Secret, error) {
+	s.keyMu.Lock()
+	defer s.keyMu.Unlock()
+	if err := s.mustExist(db); err != nil {
+		return auth.Key{}, auth.Secret{}, err
+	}
+	return s.auth.Keys.Create(ctx, db, scope, expiresIn)
+}
+
+// dropKeys forgets every key of database db.
+func (s *Server) dropKeys(ctx context.Context, db string) error {
+	if s.auth.Keys == nil {
+		return nil
+	}
+	s.keyMu.Lock()
+	defer s.keyMu.Unlock()
+	return s.auth.Keys.DeleteDatabase(ctx, db)
+}
+
+// mustExist is nil when database db has its file.
+func (s *Server) mustExist(db string) error {
+	if s.auth.Databases == nil {
+		return nil
+	}
+	ok, err := s.auth.Databases.Exists(db)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%s: %w", db, forge.ErrDatabaseNotFound)
+	}
+	return nil
+}
