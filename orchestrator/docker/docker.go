@@ -344,7 +344,9 @@ func toDocker(s Spec) (*container.Config, *container.HostConfig) {
 		},
 	}
 	pids := s.PidsLimit
+	init := s.Init
 	host := &container.HostConfig{
+		Init:           &init,
 		NetworkMode:    container.NetworkMode(s.NetworkMode),
 		ReadonlyRootfs: s.ReadonlyRootfs,
 		CapDrop:        strslice.StrSlice(s.CapDrop),

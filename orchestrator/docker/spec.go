@@ -73,6 +73,7 @@ type Spec struct {
 	LogDriver      string            `json:"log_driver"`
 	LogOptions     map[string]string `json:"log_options"`
 	Tmpfs          map[string]string `json:"tmpfs"`
+	Init           bool              `json:"init"`
 	StopSignal     string            `json:"stop_signal"`
 	StopTimeout    int               `json:"stop_timeout_seconds"`
 }
@@ -121,7 +122,11 @@ func BuildSpec(db string, c SpecConfig) Spec {
 		LogDriver:      "json-file",
 		LogOptions:     map[string]string{"max-size": "1m", "max-file": "3"},
 		// SQLite's temporary files (large sorts in the sql shell).
-		Tmpfs:       map[string]string{"/tmp": "rw,noexec,nosuid,nodev,size=16m"},
+		Tmpfs: map[string]string{"/tmp": "rw,noexec,nosuid,nodev,size=16m"},
+		// A tiny init as PID 1 (Docker's docker-init): the kernel ignores a
+		// signal to PID 1 that has no handler yet, so a worker stopped in
+		// the first milliseconds of its life would wait out StopTimeout.
+		Init:        true,
 		StopSignal:  "SIGTERM",
 		StopTimeout: int(c.StopTimeout / time.Second),
 	}
