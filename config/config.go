@@ -23,6 +23,9 @@ type Config struct {
 	Backend  string // auto | local | docker
 	Log      string // json | console
 	LogLevel string // debug | info | warn | error
+	LogFlush time.Duration
+	// PprofListen, when set, serves net/http/pprof there (loopback only).
+	PprofListen string
 	// Authentication (docs/SECURITY.md).
 	AdminKey  string  // "" = the admin key file in the data dir
 	Auth      string  // enabled | disabled
@@ -32,6 +35,8 @@ type Config struct {
 	// Engine.
 	MaxOpenDBs   int
 	ReadersPerDB int
+	ReaderIdle   time.Duration
+	DBIdle       time.Duration
 	Synchronous  string // NORMAL | FULL
 	BusyTimeout  time.Duration
 	StmtCache    int
@@ -159,12 +164,16 @@ func Settings() []Setting {
 		{"FORGE_DEPLOYMENT", "db-forge", "docker backend: value of the workers' managed-by label; deployments sharing an engine must differ", str(func(c *Config) *string { return &c.Deployment })},
 		{"FORGE_LOG", "json", "log format: json or console", str(func(c *Config) *string { return &c.Log }, "json", "console")},
 		{"FORGE_LOG_LEVEL", "info", "log level: debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel }, "debug", "info", "warn", "error")},
+		{"FORGE_LOG_FLUSH", "1s", "how often buffered log lines are written out (0 = write every line at once); lines are always flushed at shutdown", duration(func(c *Config) *time.Duration { return &c.LogFlush }, 0, time.Minute)},
+		{"FORGE_PPROF_LISTEN", "", "address of a Go pprof listener for profiling (empty = off; bind it to 127.0.0.1)", str(func(c *Config) *string { return &c.PprofListen })},
 		{"FORGE_AUTH", "enabled", "authentication: enabled, or disabled for local development only (every route open to anyone)", str(func(c *Config) *string { return &c.Auth }, "enabled", "disabled")},
 		{"FORGE_ADMIN_KEY", "", "the admin key, at least 32 characters (e.g. openssl rand -hex 32); empty = a key made at first start and kept in <data dir>/.forge/admin.key", str(func(c *Config) *string { return &c.AdminKey })},
 		{"FORGE_RATE_LIMIT", "1000", "requests per second each API key may make on average (429 RATE_LIMITED beyond); off = no limit; the admin key is never limited", rate(func(c *Config) *float64 { return &c.RateLimit })},
 		{"FORGE_RATE_BURST", "2000", "requests an API key may make at once after a pause", integer(func(c *Config) *int { return &c.RateBurst }, 1, 1<<30)},
 		{"FORGE_MAX_OPEN_DBS", "1024", "databases kept open at once (LRU); others reopen on demand", integer(func(c *Config) *int { return &c.MaxOpenDBs }, 1, 1<<20)},
 		{"FORGE_READERS_PER_DB", "2", "reader connections per open database, beside its one writer", integer(func(c *Config) *int { return &c.ReadersPerDB }, 0, 64)},
+		{"FORGE_READER_IDLE", "30s", "close a reader connection unused this long (0 = never); the writer serves reads while idle", duration(func(c *Config) *time.Duration { return &c.ReaderIdle }, 0, 24*time.Hour)},
+		{"FORGE_DB_IDLE", "10m", "close a database unused this long, before the LRU would (0 = never); it reopens on its next request", duration(func(c *Config) *time.Duration { return &c.DBIdle }, 0, 30*24*time.Hour)},
 		{"FORGE_SYNCHRONOUS", "NORMAL", "SQLite synchronous mode in WAL: NORMAL or FULL", str(func(c *Config) *string { return &c.Synchronous }, "NORMAL", "FULL")},
 		{"FORGE_BUSY_TIMEOUT", "5s", "how long a statement waits on a locked database", duration(func(c *Config) *time.Duration { return &c.BusyTimeout }, 0, time.Hour)},
 		{"FORGE_STMT_CACHE", "128", "prepared statements cached per connection", integer(func(c *Config) *int { return &c.StmtCache }, 1, 1<<16)},

@@ -30,7 +30,4 @@ type Result struct {
 	// RowsAffected is the number of rows returned when ReturnsRows, else the
 	// number of rows the statement inserted, updated or deleted (0 for DDL).
 	RowsAffected int64
-	// LastInsertID is the rowid of the most recent successful INSERT on the
-	// connection, meaningful after an INSERT.
-	LastInsertID int64
 }

@@ -70,12 +70,6 @@ const (
 	needWrite
 )
 
-// User values the guard leaves for the handler and the access log.
-const (
-	userKeyID    = "forge.key_id"    // the key's id (never the token)
-	userReadOnly = "forge.read_only" // true: the key may not write
-)
-
 // Headers of authentication.
 const (
 	headerAuthorization = "Authorization"
@@ -103,7 +97,8 @@ func (s *Server) guard(n need, next fasthttp.RequestHandler) fasthttp.RequestHan
 			s.writeError(ctx, err)
 			return
 		}
-		ctx.SetUserValue(userKeyID, key.ID)
+		st := state(ctx)
+		st.keyID = key.ID // the id, never the token
 		db, _ := ctx.UserValue("db_name").(string)
 		if err := auth.Authorize(key, auth.Access{Admin: n == needAdmin, DB: db, Write: n == needWrite}); err != nil {
 			s.writeError(ctx, err)
@@ -116,7 +111,7 @@ func (s *Server) guard(n need, next fasthttp.RequestHandler) fasthttp.RequestHan
 			}
 		}
 		if !auth.CanWrite(key) {
-			ctx.SetUserValue(userReadOnly, true)
+			st.readOnly = true
 		}
 		next(ctx)
 	}
@@ -124,8 +119,7 @@ func (s *Server) guard(n need, next fasthttp.RequestHandler) fasthttp.RequestHan
 
 // readOnly reports whether the request's key may only read.
 func readOnly(ctx *fasthttp.RequestCtx) bool {
-	ro, _ := ctx.UserValue(userReadOnly).(bool)
-	return ro
+	return state(ctx).readOnly
 }
 
 // rateLimitedError: the key used up its rate; wait is how long until the

@@ -121,7 +121,7 @@ func TestGuard(t *testing.T) {
 			if tc.status == 429 && string(ctx.Response.Header.Peek("Retry-After")) != "2" {
 				t.Errorf("Retry-After %q, want 2 (1.5 s rounded up)", ctx.Response.Header.Peek("Retry-After"))
 			}
-			if id, _ := ctx.UserValue(userKeyID).(string); tc.token != "" && keys.byToken[tc.token].ID != id {
+			if id := state(&ctx).keyID; tc.token != "" && keys.byToken[tc.token].ID != id {
 				t.Errorf("key id for the log %q, want %q", id, keys.byToken[tc.token].ID)
 			}
 		})

@@ -135,7 +135,7 @@ func (p *jparser) object() (jvalue, error) {
 	}
 	defer func() { p.depth-- }()
 	p.pos++ // '{'
-	v := jvalue{kind: jObject}
+	v := jvalue{kind: jObject, obj: make([]jmember, 0, 4)}
 	p.skipSpace()
 	if p.pos < len(p.data) && p.data[p.pos] == '}' {
 		p.pos++
@@ -316,7 +316,7 @@ func (p *jparser) str() (string, error) {
 				return "", p.fail("invalid UTF-8 in string")
 			}
 			p.pos++
-			return string(s), nil
+			return intern(s), nil
 		}
 		if c == '\\' {
 			break
@@ -389,6 +389,30 @@ func (p *jparser) str() (string, error) {
 		p.pos++
 	}
 	return "", p.fail("unterminated string")
+}
+
+// intern returns the body's field names as constants, without copying
+// them: the compiler turns a switch on string(b) into comparisons.
+func intern(b []byte) string {
+	switch string(b) {
+	case "sql":
+		return "sql"
+	case "params":
+		return "params"
+	case "rows":
+		return "rows"
+	case "table_name":
+		return "table_name"
+	case "columns":
+		return "columns"
+	case "name":
+		return "name"
+	case "type":
+		return "type"
+	case "$blob":
+		return "$blob"
+	}
+	return string(b)
 }
 
 func (p *jparser) hex4(at int) (rune, bool) {

@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/fasthttp/router"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -23,31 +22,55 @@ const headerRequestID = "X-Request-Id"
 func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		start := time.Now()
+		var reqID string
 		if id := ctx.Request.Header.Peek(headerRequestID); validRequestID(id) {
-			ctx.Response.Header.SetBytesV(headerRequestID, id)
+			reqID = string(id)
 		} else {
-			ctx.Response.Header.Set(headerRequestID, s.ids.next())
+			reqID = s.ids.next()
 		}
+		ctx.Response.Header.Set(headerRequestID, reqID)
+		st := statePool.Get().(*reqState)
+		ctx.SetUserValue(userState, st)
 		next(ctx)
 		if ce := s.log.Check(zapcore.InfoLevel, "request"); ce != nil {
-			route, _ := ctx.UserValue(router.MatchedRoutePathParam).(string)
+			route := st.route
 			if route == "" {
 				route = "unmatched"
 			}
 			db, _ := ctx.UserValue("db_name").(string)
-			keyID, _ := ctx.UserValue(userKeyID).(string) // the id, never the token
 			ce.Write(
-				zap.ByteString("method", ctx.Method()),
+				zap.String("method", methodName(ctx.Method())),
 				zap.String("route", route),
 				zap.Int("status", ctx.Response.StatusCode()),
 				zap.Duration("duration", time.Since(start)),
 				zap.String("db", db),
-				zap.String("key_id", keyID),
+				zap.String("key_id", st.keyID),
 				zap.Int("bytes", len(ctx.Response.Body())),
-				zap.ByteString("request_id", ctx.Response.Header.Peek(headerRequestID)),
+				zap.String("request_id", reqID),
 			)
 		}
+		ctx.SetUserValue(userState, nil)
+		*st = reqState{}
+		statePool.Put(st)
 	}
+}
+
+// methodName is the method as a constant string for the usual methods, so
+// that logging it does not copy it.
+func methodName(m []byte) string {
+	switch string(m) {
+	case "GET":
+		return "GET"
+	case "POST":
+		return "POST"
+	case "DELETE":
+		return "DELETE"
+	case "PUT":
+		return "PUT"
+	case "HEAD":
+		return "HEAD"
+	}
+	return string(m)
 }
 
 // requestID is the id the middleware gave the request.

@@ -168,29 +168,31 @@ func New(opts Options, engine Engine, orch Orchestrator, log *zap.Logger) *Serve
 
 func (s *Server) routes() *router.Router {
 	r := router.New()
-	r.SaveMatchedRoutePath = true
 	r.RedirectFixedPath = false // never rewrite a database name's case
 	r.HandleOPTIONS = false
+	route := func(method, pattern string, h fasthttp.RequestHandler) {
+		r.Handle(method, pattern, labelled(pattern, h))
+	}
 	// Public.
-	r.GET("/", s.root)
-	r.GET("/health", s.health)
+	route("GET", "/", s.root)
+	route("GET", "/health", s.health)
 	// The control plane: the admin key only.
-	r.POST("/admin/databases/spawn/{db_name}", s.guard(needAdmin, s.spawn))
-	r.POST("/admin/databases/prune/{db_name}", s.guard(needAdmin, s.prune))
-	r.GET("/admin/databases", s.guard(needAdmin, s.list))
-	r.DELETE("/admin/databases/{db_name}", s.guard(needAdmin, s.deleteDatabase))
+	route("POST", "/admin/databases/spawn/{db_name}", s.guard(needAdmin, s.spawn))
+	route("POST", "/admin/databases/prune/{db_name}", s.guard(needAdmin, s.prune))
+	route("GET", "/admin/databases", s.guard(needAdmin, s.list))
+	route("DELETE", "/admin/databases/{db_name}", s.guard(needAdmin, s.deleteDatabase))
 	if s.auth.Keys != nil {
-		r.POST("/admin/databases/{db_name}/keys", s.guard(needAdmin, s.createKey))
-		r.GET("/admin/databases/{db_name}/keys", s.guard(needAdmin, s.listKeys))
-		r.DELETE("/admin/databases/{db_name}/keys/{key_id}", s.guard(needAdmin, s.revokeKey))
+		route("POST", "/admin/databases/{db_name}/keys", s.guard(needAdmin, s.createKey))
+		route("GET", "/admin/databases/{db_name}/keys", s.guard(needAdmin, s.listKeys))
+		route("DELETE", "/admin/databases/{db_name}/keys/{key_id}", s.guard(needAdmin, s.revokeKey))
 	}
 	// The data plane: a key of {db_name} (or the admin key). The query
 	// route reads as far as the gateway knows; the engine refuses a
 	// statement that may write when the key is read-only.
-	r.POST("/api/db/{db_name}/query", s.guard(needRead, s.perDB(s.query)))
-	r.POST("/api/db/{db_name}/tables", s.guard(needWrite, s.perDB(s.createTable)))
-	r.GET("/api/db/{db_name}/tables/{table_name}/rows", s.guard(needRead, s.perDB(s.selectRows)))
-	r.POST("/api/db/{db_name}/tables/{table_name}/rows", s.guard(needWrite, s.perDB(s.insertRows)))
+	route("POST", "/api/db/{db_name}/query", s.guard(needRead, s.perDB(s.query)))
+	route("POST", "/api/db/{db_name}/tables", s.guard(needWrite, s.perDB(s.createTable)))
+	route("GET", "/api/db/{db_name}/tables/{table_name}/rows", s.guard(needRead, s.perDB(s.selectRows)))
+	route("POST", "/api/db/{db_name}/tables/{table_name}/rows", s.guard(needWrite, s.perDB(s.insertRows)))
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {
 		s.writeError(ctx, newError(fasthttp.StatusNotFound, CodeRouteNotFound, "Not Found"))
 	}

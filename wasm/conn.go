@@ -24,6 +24,7 @@ type conn struct {
 	stmts   map[string]*list.Element // SQL text → *stmt
 	lru     list.List                // front = most recently used
 	broken  bool                     // the wasm instance failed; discard it
+	used    time.Time                // readers: when it went back to the pool
 
 	// The sandbox's state for the statement being run (see sandbox.go).
 	stepping bool   // a statement is being stepped, not prepared
@@ -37,9 +38,14 @@ type stmt struct {
 	names    []string // result column names; empty for statements without rows
 	params   []string // parameter names without sigil; "" for positional ones
 	readOnly bool
-	reprep   int // SQLITE_STMTSTATUS_REPREPARE when names were read
+	reprep   int  // SQLITE_STMTSTATUS_REPREPARE when names were read
+	bigBind  bool // a large TEXT or BLOB is bound; clear it at reset
 	row      stmtRow
 }
+
+// bigBinding is the size from which a bound TEXT or BLOB is released
+// after the statement ran rather than kept until its next use.
+const bigBinding = 4 << 10
 
 // refreshColumns re-reads the result column names if SQLite has re-prepared
 // the statement since they were read.
@@ -110,6 +116,7 @@ func openConn(path string, o connOptions) (c *conn, err error) {
 	if err := c.sandbox(o); err != nil {
 		return nil, fmt.Errorf("configure %s: %w", path, err)
 	}
+	dropFunctionCache(db)
 	return c, nil
 }
 
@@ -289,7 +296,7 @@ func (st *stmt) bind(p forge.Params) error {
 			}
 		}
 		for i, v := range p.Positional {
-			if err := bindValue(st.s, i+1, v); err != nil {
+			if err := st.bindValue(i+1, v); err != nil {
 				return err
 			}
 		}
@@ -309,7 +316,7 @@ func (st *stmt) bind(p forge.Params) error {
 				Code:    "SQLITE_RANGE",
 			}
 		}
-		if err := bindValue(st.s, i+1, v); err != nil {
+		if err := st.bindValue(i+1, v); err != nil {
 			return err
 		}
 	}
@@ -325,7 +332,11 @@ func lookupNamed(named []forge.NamedValue, name string) (forge.Value, bool) {
 	return forge.Value{}, false
 }
 
-func bindValue(s *sqlite3.Stmt, i int, v forge.Value) error {
+func (st *stmt) bindValue(i int, v forge.Value) error {
+	s := st.s
+	if len(v.Str) >= bigBinding || len(v.Bytes) >= bigBinding {
+		st.bigBind = true
+	}
 	switch v.Kind {
 	case forge.Integer:
 		return s.BindInt64(i, v.Int)
@@ -340,10 +351,15 @@ func bindValue(s *sqlite3.Stmt, i int, v forge.Value) error {
 	}
 }
 
-// reset readies st for its next use whatever happened to this one.
+// reset readies st for its next use whatever happened to this one. Every
+// use binds every parameter, so bindings need clearing only to release a
+// large TEXT or BLOB copy that would otherwise sit in the cached statement.
 func (st *stmt) reset() {
 	_ = st.s.Reset()
-	_ = st.s.ClearBindings()
+	if st.bigBind {
+		_ = st.s.ClearBindings()
+		st.bigBind = false
+	}
 }
 
 // returningSavepoint holds a statement that writes and returns rows until
@@ -399,6 +415,7 @@ func (c *conn) runRows(st *stmt, w forge.RowWriter) (forge.Result, error) {
 	for ; more; more = st.s.Step() {
 		res.RowsAffected++
 		if w != nil {
+			st.row.next()
 			if err := w.Row(&st.row); err != nil {
 				return res, err
 			}
@@ -407,7 +424,6 @@ func (c *conn) runRows(st *stmt, w forge.RowWriter) (forge.Result, error) {
 	if err := st.s.Err(); err != nil {
 		return res, err
 	}
-	res.LastInsertID = c.db.LastInsertRowID()
 	return res, nil
 }
 
@@ -426,7 +442,6 @@ func (c *conn) runExec(st *stmt) (forge.Result, error) {
 	if c.db.TotalChanges() != before {
 		res.RowsAffected = c.db.Changes()
 	}
-	res.LastInsertID = c.db.LastInsertRowID()
 	return res, nil
 }
 
@@ -474,23 +489,55 @@ func isOutOfMemory(r any) bool {
 	return ok && strings.HasSuffix(e.Error(), "out of memory")
 }
 
-// stmtRow adapts the current row of a statement to forge.Row.
-type stmtRow struct{ s *sqlite3.Stmt }
-
-func (r *stmtRow) Kind(i int) forge.Kind {
-	switch r.s.ColumnType(i) {
-	case sqlite3.INTEGER:
-		return forge.Integer
-	case sqlite3.FLOAT:
-		return forge.Float
-	case sqlite3.TEXT:
-		return forge.Text
-	case sqlite3.BLOB:
-		return forge.Blob
-	}
-	return forge.Null
+// stmtRow adapts the current row of a statement to forge.Row. It reads
+// the whole row in one call into the instance (sqlite3_columns_go) the
+// first time a column is asked for, instead of two calls per column; only
+// TEXT and BLOB, which that call returns alike, need one more to tell them
+// apart.
+type stmtRow struct {
+	s      *sqlite3.Stmt
+	vals   []any
+	kinds  []forge.Kind
+	loaded bool
 }
-func (r *stmtRow) Int(i int) int64     { return r.s.ColumnInt64(i) }
-func (r *stmtRow) Float(i int) float64 { return r.s.ColumnFloat(i) }
-func (r *stmtRow) Text(i int) []byte   { return r.s.ColumnRawText(i) }
-func (r *stmtRow) Blob(i int) []byte   { return r.s.ColumnRawBlob(i) }
+
+// next forgets the row read: the statement stepped.
+func (r *stmtRow) next() { r.loaded = false }
+
+func (r *stmtRow) load() {
+	if r.loaded {
+		return
+	}
+	n := r.s.ColumnCount()
+	if cap(r.vals) < n {
+		r.vals = make([]any, n)
+		r.kinds = make([]forge.Kind, n)
+	}
+	r.vals, r.kinds = r.vals[:n], r.kinds[:n]
+	if err := r.s.ColumnsRaw(r.vals...); err != nil {
+		panic(err) // only on misuse or out of memory: do() contains it
+	}
+	for i, v := range r.vals {
+		switch v.(type) {
+		case int64:
+			r.kinds[i] = forge.Integer
+		case float64:
+			r.kinds[i] = forge.Float
+		case nil:
+			r.kinds[i] = forge.Null
+		default:
+			if r.s.ColumnType(i) == sqlite3.BLOB {
+				r.kinds[i] = forge.Blob
+			} else {
+				r.kinds[i] = forge.Text
+			}
+		}
+	}
+	r.loaded = true
+}
+
+func (r *stmtRow) Kind(i int) forge.Kind { r.load(); return r.kinds[i] }
+func (r *stmtRow) Int(i int) int64       { r.load(); v, _ := r.vals[i].(int64); return v }
+func (r *stmtRow) Float(i int) float64   { r.load(); v, _ := r.vals[i].(float64); return v }
+func (r *stmtRow) Text(i int) []byte     { r.load(); v, _ := r.vals[i].([]byte); return v }
+func (r *stmtRow) Blob(i int) []byte     { r.load(); v, _ := r.vals[i].([]byte); return v }

@@ -53,6 +53,14 @@ type Config struct {
 	MaxDBBytes int64
 	// Limits are SQLite's run-time limits on every connection.
 	Limits Limits
+
+	// ReaderIdle closes a reader connection unused this long (a database
+	// keeps its writer, which serves reads while it is idle); default 30s,
+	// negative never. DBIdle closes a whole database unused this long,
+	// before the LRU would; default 10m, negative never. Memory then
+	// follows the databases in use, not the LRU's bound.
+	ReaderIdle time.Duration
+	DBIdle     time.Duration
 }
 
 // Limits are SQLite's per-connection limits (sqlite3_limit). Zero values
@@ -119,6 +127,12 @@ func (c Config) withDefaults() Config {
 	if c.StmtCache <= 0 {
 		c.StmtCache = 128
 	}
+	if c.ReaderIdle == 0 {
+		c.ReaderIdle = 30 * time.Second
+	}
+	if c.DBIdle == 0 {
+		c.DBIdle = 10 * time.Minute
+	}
 	if c.QueryTimeout <= 0 {
 		c.QueryTimeout = 5 * time.Second
 	}
@@ -158,6 +172,8 @@ type Engine struct {
 	gates  map[string]chan struct{} // names held by Exclusive
 	closed bool
 
+	writes writeHints // SQL texts known to write
+
 	// draining: databases out of the map whose connections are not closed
 	// yet (still held by a request, or being closed). Exclusive and Close
 	// wait for them: their connections are open on the file. Guarded by mu.
@@ -167,6 +183,9 @@ type Engine struct {
 	evicted  atomic.Int64
 	faults   atomic.Int64 // instances discarded after a trap or out-of-memory
 	recycled atomic.Int64 // instances closed because their memory grew
+	idled    atomic.Int64 // databases closed because nobody used them
+
+	stop chan struct{} // ends the janitor
 }
 
 // New starts the process's wasm runtime if needed (compiling SQLite, or
@@ -186,14 +205,34 @@ func New(cfg Config, resolve Resolver, log *zap.Logger) (*Engine, error) {
 		return nil, err
 	}
 	log.Debug("wasm runtime ready", zap.Duration("took", time.Since(start)))
-	return &Engine{
+	e := &Engine{
 		cfg:      cfg,
 		resolve:  resolve,
 		log:      log,
 		dbs:      make(map[string]*database),
 		gates:    make(map[string]chan struct{}),
 		draining: make(map[*database]struct{}),
-	}, nil
+		stop:     make(chan struct{}),
+	}
+	if period := sweepPeriod(cfg); period > 0 {
+		go e.janitor(period, e.stop)
+	}
+	return e, nil
+}
+
+// sweepPeriod is how often the janitor looks: a quarter of the shorter
+// idle time, between 1 and 30 seconds; 0 when nothing ever idles out.
+func sweepPeriod(cfg Config) time.Duration {
+	var shortest time.Duration
+	for _, d := range []time.Duration{cfg.ReaderIdle, cfg.DBIdle} {
+		if d > 0 && (shortest == 0 || d < shortest) {
+			shortest = d
+		}
+	}
+	if shortest == 0 {
+		return 0
+	}
+	return min(max(shortest/4, time.Second), 30*time.Second)
 }
 
 // database is one open database file and its connections.
@@ -207,6 +246,7 @@ type database struct {
 	err   error         // why opening failed; read after ready
 
 	refs    int           // requests holding it; guarded by e.mu
+	used    time.Time     // when the last request let go; guarded by e.mu
 	evicted bool          // out of the map; close when refs drops to 0
 	drained chan struct{} // closed when an evicted database is closed
 
@@ -222,6 +262,7 @@ type Stats struct {
 	Evicted  int64 // databases closed by the LRU since start
 	Faults   int64 // wasm instances discarded after a trap or out-of-memory
 	Recycled int64 // wasm instances closed because their memory grew past RecycleBytes
+	Idled    int64 // databases closed because nobody used them for DBIdle
 }
 
 // Stats returns a snapshot of the engine's counters.
@@ -230,7 +271,7 @@ func (e *Engine) Stats() Stats {
 	n := len(e.dbs)
 	e.mu.Unlock()
 	return Stats{Open: n, Opened: e.opened.Load(), Evicted: e.evicted.Load(),
-		Faults: e.faults.Load(), Recycled: e.recycled.Load()}
+		Faults: e.faults.Load(), Recycled: e.recycled.Load(), Idled: e.idled.Load()}
 }
 
 // Check reports whether the engine takes work.
@@ -254,23 +295,25 @@ func (e *Engine) acquire(ctx context.Context, name string) (*database, error) {
 		}
 		if gate, ok := e.gates[name]; ok {
 			e.mu.Unlock()
+			expired, stop := waitTimer(ctx)
 			select {
 			case <-gate:
+				stop()
 				continue
 			case <-ctx.Done():
-				return nil, ctxErr(ctx)
+			case <-expired:
 			}
+			stop()
+			return nil, ctxErr(ctx)
 		}
 		db, ok := e.dbs[name]
 		if ok {
 			db.refs++
 			e.lru.MoveToFront(db.elem)
 			e.mu.Unlock()
-			select {
-			case <-db.ready:
-			case <-ctx.Done():
+			if err := waitReady(ctx, db.ready); err != nil {
 				e.release(db)
-				return nil, ctxErr(ctx)
+				return nil, err
 			}
 			if db.err != nil {
 				e.release(db)
@@ -369,6 +412,9 @@ func (e *Engine) detachLocked(db *database) {
 func (e *Engine) release(db *database) {
 	e.mu.Lock()
 	db.refs--
+	if db.refs == 0 {
+		db.used = time.Now()
+	}
 	last := db.refs == 0 && db.evicted
 	e.mu.Unlock()
 	if last {
@@ -460,6 +506,7 @@ func (e *Engine) Close(ctx context.Context) error {
 		return nil
 	}
 	e.closed = true
+	close(e.stop)
 	var idle []*database
 	for _, db := range e.dbs {
 		e.detachLocked(db)
@@ -498,9 +545,36 @@ func (db *database) writerConn(ctx context.Context) (*conn, error) {
 	select {
 	case c := <-db.writer:
 		return db.ensureWriter(c)
-	case <-ctx.Done():
-		return nil, ctxErr(ctx)
+	default:
 	}
+	expired, stop := waitTimer(ctx)
+	defer stop()
+	select {
+	case c := <-db.writer:
+		return db.ensureWriter(c)
+	case <-ctx.Done():
+	case <-expired:
+	}
+	return nil, ctxErr(ctx)
+}
+
+// waitReady waits, within ctx, for a database being opened by another
+// request.
+func waitReady(ctx context.Context, ready <-chan struct{}) error {
+	select {
+	case <-ready:
+		return nil
+	default:
+	}
+	expired, stop := waitTimer(ctx)
+	defer stop()
+	select {
+	case <-ready:
+		return nil
+	case <-ctx.Done():
+	case <-expired:
+	}
+	return ctxErr(ctx)
 }
 
 // ensureWriter reopens a writer slot left empty by a discarded instance.
@@ -543,14 +617,17 @@ func (db *database) readConn(ctx context.Context) (*conn, error) {
 	} else {
 		db.nreaders.Add(-1)
 	}
+	expired, stop := waitTimer(ctx)
+	defer stop()
 	select {
 	case c := <-db.idle:
 		return c, nil
 	case c := <-db.writer:
 		return db.ensureWriter(c)
 	case <-ctx.Done():
-		return nil, ctxErr(ctx)
+	case <-expired:
 	}
+	return nil, ctxErr(ctx)
 }
 
 // put returns a connection to its pool. A broken instance is closed, and
@@ -569,6 +646,7 @@ func (db *database) put(c *conn) {
 		if c.writer {
 			db.writer <- c
 		} else {
+			c.used = time.Now()
 			db.idle <- c
 		}
 		return
@@ -594,4 +672,63 @@ func ctxErr(ctx context.Context) error {
 		return forge.ErrTimeout
 	}
 	return forge.ErrCanceled
+}
+
+// janitor closes what has gone idle, every period, until stop closes.
+func (e *Engine) janitor(period time.Duration, stop <-chan struct{}) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			e.sweep(now)
+		}
+	}
+}
+
+// sweep closes readers idle past ReaderIdle and databases idle past DBIdle.
+// It only takes connections out of their pools under the engine's lock
+// (a database still in the map is not being closed by anyone else) and
+// closes them after letting go of it.
+func (e *Engine) sweep(now time.Time) {
+	var readers []*conn
+	var dbs []*database
+	e.mu.Lock()
+	for _, db := range e.dbs {
+		select {
+		case <-db.ready:
+		default:
+			continue // still opening
+		}
+		if e.cfg.DBIdle > 0 && db.refs == 0 && now.Sub(db.used) > e.cfg.DBIdle {
+			e.detachLocked(db)
+			e.idled.Add(1)
+			dbs = append(dbs, db)
+			continue
+		}
+		if e.cfg.ReaderIdle < 0 {
+			continue
+		}
+		for range len(db.idle) {
+			select {
+			case c := <-db.idle:
+				if now.Sub(c.used) > e.cfg.ReaderIdle {
+					db.nreaders.Add(-1)
+					readers = append(readers, c)
+				} else {
+					db.idle <- c // room: it just came out
+				}
+			default:
+			}
+		}
+	}
+	e.mu.Unlock()
+	for _, c := range readers {
+		c.close()
+	}
+	for _, db := range dbs {
+		db.closeConns()
+	}
 }

@@ -26,6 +26,8 @@ var instanceAccess = func() (a struct {
 	ok        bool
 	sqliteOff uintptr // offset of the embedded *sqlite in Conn
 	modOff    uintptr // offset of mod in sqlite
+	funcsOK   bool
+	funcsOff  uintptr // offset of funcs in sqlite
 }) {
 	ct := reflect.TypeFor[sqlite3.Conn]()
 	if ct.Kind() != reflect.Struct || ct.NumField() == 0 {
@@ -40,8 +42,52 @@ var instanceAccess = func() (a struct {
 		return a
 	}
 	a.ok, a.sqliteOff, a.modOff = true, emb.Offset, mod.Offset
+	if f, ok := emb.Type.Elem().FieldByName("funcs"); ok && len(f.Index) == 1 && sameLayout(f.Type, reflect.TypeFor[funcCache]()) {
+		a.funcsOK, a.funcsOff = true, f.Offset
+	}
 	return a
 }()
+
+// funcCache mirrors the library's per-instance cache of exported functions
+// (sqlite.funcs in v0.32): the 32 most recently used, each holding a wazero
+// call engine with its own stack (10 KiB to start, more once grown).
+type funcCache struct {
+	fn   [32]api.Function
+	id   [32]*byte
+	mask uint32
+}
+
+// sameLayout reports whether two struct types have the same fields, of the
+// same types, at the same offsets.
+func sameLayout(a, b reflect.Type) bool {
+	if a.Kind() != reflect.Struct || b.Kind() != reflect.Struct || a.NumField() != b.NumField() || a.Size() != b.Size() {
+		return false
+	}
+	for i := range a.NumField() {
+		fa, fb := a.Field(i), b.Field(i)
+		if fa.Name != fb.Name || fa.Type != fb.Type || fa.Offset != fb.Offset {
+			return false
+		}
+	}
+	return true
+}
+
+// dropFunctionCache empties the library's function cache of a connection
+// that is not running anything. Opening and sandboxing a connection calls
+// some twenty functions once (limits, configuration, the authorizer...);
+// cached, their call engines and stacks stay with the connection for good,
+// about 200 KiB of Go heap each, which is most of what an open database
+// costs. Emptied, the cache refills with the dozen functions requests use.
+func dropFunctionCache(db *sqlite3.Conn) {
+	if !instanceAccess.ok || !instanceAccess.funcsOK || db == nil {
+		return
+	}
+	sp := *(*unsafe.Pointer)(unsafe.Add(unsafe.Pointer(db), instanceAccess.sqliteOff))
+	if sp == nil {
+		return
+	}
+	*(*funcCache)(unsafe.Add(sp, instanceAccess.funcsOff)) = funcCache{}
+}
 
 // module returns the wazero module of a connection's wasm instance.
 func module(db *sqlite3.Conn) (api.Module, bool) {

@@ -3,6 +3,7 @@ package wasm
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,23 +22,23 @@ var errNeedWriter = errors.New("statement needs the writer")
 
 // deadline bounds the request: by ctx's own deadline (a per-request
 // override) up to MaxQueryTimeout, else by QueryTimeout.
-func (e *Engine) deadline(ctx context.Context) (context.Context, context.CancelFunc) {
+func (e *Engine) deadline(ctx context.Context) context.Context {
 	limit := e.cfg.QueryTimeout
-	if _, ok := ctx.Deadline(); ok {
+	d, ok := ctx.Deadline()
+	if ok {
 		limit = e.cfg.MaxQueryTimeout
 	}
-	if d, ok := ctx.Deadline(); ok && time.Until(d) <= limit {
-		return ctx, func() {}
+	if bound := time.Now().Add(limit); !ok || bound.Before(d) {
+		d = bound
 	}
-	return context.WithTimeout(ctx, limit)
+	return &bounded{Context: ctx, deadline: d}
 }
 
 // with runs fn on a connection of the database name: the writer when write
 // is set, else a reader (or the idle writer). It takes care of the LRU hold,
 // the interrupt, open transactions, faults and error translation.
 func (e *Engine) with(ctx context.Context, name string, write bool, fn func(c *conn) error) error {
-	ctx, cancel := e.deadline(ctx)
-	defer cancel()
+	ctx = e.deadline(ctx)
 	db, err := e.acquire(ctx, name)
 	if err != nil {
 		return err
@@ -73,7 +74,8 @@ func (e *Engine) Query(ctx context.Context, name string, q forge.Statement, w fo
 		return forge.Result{}, err
 	}
 	var res forge.Result
-	err := e.with(ctx, name, false, func(c *conn) error {
+	write := !q.ReadOnly && e.writes.has(q.SQL)
+	err := e.with(ctx, name, write, func(c *conn) error {
 		st, err := c.prepare(q.SQL)
 		if err != nil || st == nil {
 			return err
@@ -87,6 +89,7 @@ func (e *Engine) Query(ctx context.Context, name string, q forge.Statement, w fo
 			return forge.ErrReadOnly
 		}
 		if !st.readOnly && !c.writer {
+			e.writes.add(q.SQL)
 			return errNeedWriter
 		}
 		res, err = c.run(st, q.Params, w)
@@ -185,10 +188,14 @@ func (e *Engine) InsertRows(ctx context.Context, name, table string, records []f
 			return err
 		}
 		params := forge.Params{}
+		var st *stmt
 		for i, r := range records {
-			st, err := c.prepare(sqlbuild.Insert(t.name, cols[i]))
-			if err != nil {
-				return err // do() rolls back
+			// Rows usually share their columns: build and look up the
+			// INSERT only when the column list changes.
+			if i == 0 || !slices.Equal(cols[i], cols[i-1]) {
+				if st, err = c.prepare(sqlbuild.Insert(t.name, cols[i])); err != nil {
+					return err // do() rolls back
+				}
 			}
 			params.Positional = params.Positional[:0]
 			for _, f := range r {

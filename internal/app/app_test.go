@@ -58,6 +58,7 @@ func start(t *testing.T, dataDir string, extraEnv ...string) *gateway {
 		"FORGE_LISTEN=127.0.0.1:0",
 		"FORGE_DATA_DIR=" + dataDir,
 		"FORGE_WASM_CACHE_DIR=" + sharedCache,
+		"FORGE_LOG_FLUSH=0", // tests read the log while the gateway runs
 		"FORGE_BACKEND=local",
 		"FORGE_ADMIN_KEY=" + testAdminKey,
 		"PATH=/usr/bin", // non-FORGE variables are ignored
@@ -109,7 +110,8 @@ func start(t *testing.T, dataDir string, extraEnv ...string) *gateway {
 // The seed contract with authentication on, every request carrying the
 // admin key, plus the contract's authentication cases.
 func TestContractLocalBackend(t *testing.T) {
-	g := start(t, t.TempDir())
+	// Buffered logging, as deployed: the last lines must reach the log at shutdown.
+	g := start(t, t.TempDir(), "FORGE_LOG_FLUSH=10s")
 	contracttest.Run(t, contracttest.Config{BaseURL: g.url, Prefix: "ct-", APIKey: g.adminKey})
 	if err := g.stop(); err != nil {
 		t.Fatalf("shutdown: %v", err)
