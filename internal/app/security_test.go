@@ -40,6 +40,37 @@ func (r reply) detail() string {
 }
 
 // send makes one request; hdr is "Name: value" pairs.
+// sendHeadersOnly announces a POST body of length bytes, sends none, and
+// reads the answer.
+func sendHeadersOnly(t testing.TB, base, path string, length int, hdr ...string) reply {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	req := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: %d\r\n", path, length)
+	for _, h := range hdr {
+		req += h + "\r\n"
+	}
+	if _, err := io.WriteString(conn, req+"\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := reply{status: resp.StatusCode, header: resp.Header, raw: raw}
+	_ = json.Unmarshal(raw, &r.body)
+	return r
+}
+
 func send(t testing.TB, base, method, path string, body []byte, hdr ...string) reply {
 	t.Helper()
 	var rd io.Reader
@@ -315,7 +346,6 @@ func TestInputHygieneOverHTTP(t *testing.T) {
 		status             int
 		code, detail       string
 	}{
-		{"body too large", "POST", "/api/db/db/query", sqlBody("SELECT '" + strings.Repeat("x", 70000) + "'"), 413, "BODY_TOO_LARGE", "Request body exceeds the limit of 64 KiB."},
 		{"filter with NUL", "GET", "/api/db/db/tables/t/rows?v=a%00b", nil, 400, "INVALID_VALUE", "Filters must be valid UTF-8 without NUL bytes."},
 		{"filter with invalid UTF-8", "GET", "/api/db/db/tables/t/rows?v=%FF", nil, 400, "INVALID_VALUE", "Filters must be"},
 		{"filter on an unknown column", "GET", "/api/db/db/tables/t/rows?nope=1", nil, 400, "UNKNOWN_COLUMN", "Unknown column 'nope' in table 't'."},
@@ -340,6 +370,16 @@ func TestInputHygieneOverHTTP(t *testing.T) {
 			f.usable(t, "db")
 		})
 	}
+	// The gateway answers an oversized body as soon as it has read the
+	// headers, then closes without reading the body. A client still writing
+	// the body can see that close as a reset before it reads the answer
+	// (ordinary HTTP; a client that wants the status sends the headers
+	// first), so this case speaks HTTP by hand: headers, no body, answer.
+	t.Run("body too large", func(t *testing.T) {
+		r := sendHeadersOnly(t, f.g.url, "/api/db/db/query", 70000, "Authorization: Bearer "+f.g.adminKey)
+		want(t, r, 413, "BODY_TOO_LARGE", "Request body exceeds the limit of 64 KiB.")
+		f.usable(t, "db")
+	})
 	t.Run("headers too large", func(t *testing.T) {
 		r := f.send(t, "POST", "/api/db/db/query", sqlBody("SELECT 1"), "X-Padding: "+strings.Repeat("x", 8000))
 		want(t, r, 431, "HEADERS_TOO_LARGE", "Request headers are too large.")

@@ -60,6 +60,8 @@ type API interface {
 	ContainerCreate(ctx context.Context, config *container.Config, hostConfig *container.HostConfig, networkingConfig *network.NetworkingConfig, platform *ocispec.Platform, containerName string) (container.CreateResponse, error)
 	ContainerStart(ctx context.Context, containerID string, options container.StartOptions) error
 	ContainerStop(ctx context.Context, containerID string, options container.StopOptions) error
+	ContainerKill(ctx context.Context, containerID, signal string) error
+	ContainerWait(ctx context.Context, containerID string, condition container.WaitCondition) (<-chan container.WaitResponse, <-chan error)
 	ContainerRemove(ctx context.Context, containerID string, options container.RemoveOptions) error
 	ContainerInspect(ctx context.Context, containerID string) (container.InspectResponse, error)
 	ContainerList(ctx context.Context, options container.ListOptions) ([]container.Summary, error)
@@ -396,14 +398,38 @@ func (b *Backend) removeWorker(ctx context.Context, name string, o observed) err
 	if !o.present || !o.ours {
 		return nil
 	}
-	timeout := int(b.cfg.Spec.StopTimeout / time.Second)
-	if err := b.api.ContainerStop(ctx, o.id, container.StopOptions{Timeout: &timeout}); err != nil && !cerrdefs.IsNotFound(err) {
+	if err := b.stopWorker(ctx, o.id); err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("stop worker %s: %w", name, unavailable(err))
 	}
 	if err := b.api.ContainerRemove(ctx, o.id, container.RemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("remove worker %s: %w", name, unavailable(err))
 	}
 	return nil
+}
+
+// termGrace is how long a worker gets to exit on a first SIGTERM before it
+// is sent another.
+const termGrace = 500 * time.Millisecond
+
+// stopWorker stops a worker gracefully. A SIGTERM that lands in the first
+// instants of a worker's life, before its init (PID 1) handles signals, is
+// dropped by the kernel, and the worker would then be killed at the end of
+// the stop timeout; so the first SIGTERM gets a short grace, and the stop
+// that follows sends another before any SIGKILL.
+func (b *Backend) stopWorker(ctx context.Context, id string) error {
+	if err := b.api.ContainerKill(ctx, id, "SIGTERM"); err == nil {
+		wctx, cancel := context.WithTimeout(ctx, termGrace)
+		exited, failed := b.api.ContainerWait(wctx, id, container.WaitConditionNotRunning)
+		select {
+		case <-exited:
+			cancel()
+			return nil
+		case <-failed:
+		}
+		cancel()
+	}
+	timeout := int(b.cfg.Spec.StopTimeout / time.Second)
+	return b.api.ContainerStop(ctx, id, container.StopOptions{Timeout: &timeout})
 }
 
 // Delete removes the worker and the data.

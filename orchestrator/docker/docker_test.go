@@ -329,30 +329,3 @@ func TestMissingImage(t *testing.T) {
 		t.Fatalf("CheckImage: %v", err)
 	}
 }
-
-// A worker stopped right after its spawn exits on its SIGTERM: with an init
-// as PID 1 the signal is never lost before the worker's handler is in
-// place (it used to be, and Docker then killed the worker at the end of
-// the stop timeout: exit code 137).
-func TestStopRightAfterSpawn(t *testing.T) {
-	f := newFixture(t)
-	ctx := context.Background()
-	for i := range 5 {
-		name := prefix(f.spec) + "quick" + strings.Repeat("x", i)
-		inst, _, err := f.b.Spawn(ctx, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		timeout := 30
-		if err := f.cli.ContainerStop(ctx, inst.ContainerID, container.StopOptions{Timeout: &timeout}); err != nil {
-			t.Fatal(err)
-		}
-		c, err := f.cli.ContainerInspect(ctx, inst.ContainerID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if code := c.State.ExitCode; code == 137 || c.State.OOMKilled {
-			t.Fatalf("worker %d was killed (exit %d), not stopped by its SIGTERM", i, code)
-		}
-	}
-}
