@@ -62,60 +62,56 @@ func dbName(ctx *fasthttp.RequestCtx) (string, error) {
 	return name, forge.ValidateName(name)
 }
 
-func (s *Server) spawn(ctx *fasthttp.RequestCtx) {
+func (s *Server) spawn(ctx *fasthttp.RequestCtx) error {
 	name, err := dbName(ctx)
 	if err != nil {
-		s.writeError(ctx, err)
-		return
+		return err
 	}
 	c, cancel := s.adminContext()
 	defer cancel()
 	inst, created, err := s.orch.Spawn(c, name)
 	if err != nil {
-		s.writeError(ctx, err)
-		return
+		return err
 	}
 	if !created {
 		// No new key: an idempotent re-spawn must not pile up keys nobody
 		// asked for. POST /admin/databases/{db_name}/keys mints one.
 		writeJSON(ctx, fasthttp.StatusOK, messageBody("Database instance already exists and is running.",
 			"db_name", name, "container_id", inst.ContainerID))
-		return
+		return nil
 	}
 	fields := []string{"db_name", name, "container_id", inst.ContainerID}
 	if s.auth.Keys != nil {
 		_, tok, err := s.mintKey(c, name, auth.ScopeReadWrite, 0)
 		if err != nil {
-			s.writeError(ctx, err)
-			return
+			return err
 		}
 		fields = append(fields, "api_key", tok.Reveal())
 	}
 	writeJSON(ctx, fasthttp.StatusCreated, messageBody("Database instance spawned successfully.", fields...))
+	return nil
 }
 
-func (s *Server) prune(ctx *fasthttp.RequestCtx) {
+func (s *Server) prune(ctx *fasthttp.RequestCtx) error {
 	name, err := dbName(ctx)
 	if err != nil {
-		s.writeError(ctx, err)
-		return
+		return err
 	}
 	c, cancel := s.adminContext()
 	defer cancel()
 	if err := s.orch.Prune(c, name); err != nil {
-		s.writeError(ctx, err)
-		return
+		return err
 	}
 	writeJSON(ctx, fasthttp.StatusOK, messageBody("Database instance pruned successfully.", "db_name", name))
+	return nil
 }
 
-func (s *Server) list(ctx *fasthttp.RequestCtx) {
+func (s *Server) list(ctx *fasthttp.RequestCtx) error {
 	c, cancel := s.adminContext()
 	defer cancel()
 	insts, err := s.orch.List(c)
 	if err != nil {
-		s.writeError(ctx, err)
-		return
+		return err
 	}
 	b := make([]byte, 0, 64+96*len(insts))
 	b = append(b, '[')
@@ -138,13 +134,13 @@ func (s *Server) list(ctx *fasthttp.RequestCtx) {
 	}
 	b = append(b, ']')
 	writeJSON(ctx, fasthttp.StatusOK, b)
+	return nil
 }
 
-func (s *Server) deleteDatabase(ctx *fasthttp.RequestCtx) {
+func (s *Server) deleteDatabase(ctx *fasthttp.RequestCtx) error {
 	name, err := dbName(ctx)
 	if err != nil {
-		s.writeError(ctx, err)
-		return
+		return err
 	}
 	c, cancel := s.adminContext()
 	defer cancel()
@@ -152,97 +148,87 @@ func (s *Server) deleteDatabase(ctx *fasthttp.RequestCtx) {
 	// database no old key opens, never keys that would open a successor
 	// of the same name.
 	if err := s.dropKeys(c, name); err != nil {
-		s.writeError(ctx, err)
-		return
+		return err
 	}
 	// No connection may hold the file while it goes, and none may open it.
 	err = s.engine.Exclusive(c, name, func() error { return s.orch.Delete(c, name) })
 	if err != nil {
-		s.writeError(ctx, err)
-		return
+		return err
 	}
 	// A key minted for it while it was being removed goes too.
 	if err := s.dropKeys(c, name); err != nil {
-		s.writeError(ctx, err)
-		return
+		return err
 	}
 	writeJSON(ctx, fasthttp.StatusOK, messageBody("Database deleted successfully.", "db_name", name))
+	return nil
 }
 
 // createKey mints a key for an existing database; its token is in this
 // response and nowhere else.
-func (s *Server) createKey(ctx *fasthttp.RequestCtx) {
+func (s *Server) createKey(ctx *fasthttp.RequestCtx) error {
 	name, err := dbName(ctx)
 	if err != nil {
-		s.writeError(ctx, err)
-		return
+		return err
 	}
 	req, err := decodeKeyRequest(ctx.PostBody())
 	if err != nil {
-		s.writeError(ctx, err)
-		return
+		return err
 	}
 	c, cancel := s.adminContext()
 	defer cancel()
 	key, tok, err := s.mintKey(c, name, req.scope, req.expiresIn)
 	if err != nil {
-		s.writeError(ctx, err)
-		return
+		return err
 	}
 	writeJSON(ctx, fasthttp.StatusCreated, newKeyBody(key, tok))
+	return nil
 }
 
 // listKeys lists a database's keys, revoked and expired ones included;
 // never a token.
-func (s *Server) listKeys(ctx *fasthttp.RequestCtx) {
+func (s *Server) listKeys(ctx *fasthttp.RequestCtx) error {
 	name, err := dbName(ctx)
 	if err != nil {
-		s.writeError(ctx, err)
-		return
+		return err
 	}
 	if err := s.mustExist(name); err != nil {
-		s.writeError(ctx, err)
-		return
+		return err
 	}
 	writeJSON(ctx, fasthttp.StatusOK, keysBody(s.auth.Keys.List(name)))
+	return nil
 }
 
-func (s *Server) revokeKey(ctx *fasthttp.RequestCtx) {
+func (s *Server) revokeKey(ctx *fasthttp.RequestCtx) error {
 	name, err := dbName(ctx)
 	if err != nil {
-		s.writeError(ctx, err)
-		return
+		return err
 	}
 	if err := s.mustExist(name); err != nil {
-		s.writeError(ctx, err)
-		return
+		return err
 	}
 	id, _ := ctx.UserValue("key_id").(string)
 	c, cancel := s.adminContext()
 	defer cancel()
 	if err := s.auth.Keys.Revoke(c, name, id); err != nil {
-		s.writeError(ctx, err)
-		return
+		return err
 	}
 	writeJSON(ctx, fasthttp.StatusOK, messageBody("API key revoked.", "db_name", name, "id", id))
+	return nil
 }
 
-func (s *Server) query(ctx *fasthttp.RequestCtx) {
+func (s *Server) query(ctx *fasthttp.RequestCtx) error {
 	name, err := dbName(ctx)
 	if err != nil {
-		s.writeError(ctx, err)
-		return
+		return err
 	}
 	q, err := decodeQuery(ctx.PostBody())
 	if err != nil {
-		s.writeError(ctx, err)
-		return
+		return err
 	}
 	q.ReadOnly = readOnly(ctx)
 	c, cancel, err := s.requestContext(ctx)
 	if err != nil {
-		s.writeError(ctx, err)
-		return
+		return err
 	}
 	defer cancel()
 	enc := getEncoder()
@@ -250,51 +236,45 @@ func (s *Server) query(ctx *fasthttp.RequestCtx) {
 	enc.limit = s.opts.MaxResponseBytes
 	res, err := s.engine.Query(c, name, q, enc)
 	if err != nil {
-		s.writeError(ctx, err)
-		return
+		return err
 	}
 	writeJSON(ctx, fasthttp.StatusOK, enc.finish(res))
+	return nil
 }
 
-func (s *Server) createTable(ctx *fasthttp.RequestCtx) {
+func (s *Server) createTable(ctx *fasthttp.RequestCtx) error {
 	name, err := dbName(ctx)
 	if err != nil {
-		s.writeError(ctx, err)
-		return
+		return err
 	}
 	spec, err := decodeTable(ctx.PostBody())
 	if err != nil {
-		s.writeError(ctx, err)
-		return
+		return err
 	}
 	c, cancel, err := s.requestContext(ctx)
 	if err != nil {
-		s.writeError(ctx, err)
-		return
+		return err
 	}
 	defer cancel()
 	if err := s.engine.CreateTable(c, name, spec); err != nil {
-		s.writeError(ctx, err)
-		return
+		return err
 	}
 	writeJSON(ctx, fasthttp.StatusCreated, messageBody("Table '"+spec.Name+"' created successfully."))
+	return nil
 }
 
-func (s *Server) selectRows(ctx *fasthttp.RequestCtx) {
+func (s *Server) selectRows(ctx *fasthttp.RequestCtx) error {
 	name, err := dbName(ctx)
 	if err != nil {
-		s.writeError(ctx, err)
-		return
+		return err
 	}
 	filters, err := decodeFilters(ctx.QueryArgs())
 	if err != nil {
-		s.writeError(ctx, err)
-		return
+		return err
 	}
 	c, cancel, err := s.requestContext(ctx)
 	if err != nil {
-		s.writeError(ctx, err)
-		return
+		return err
 	}
 	defer cancel()
 	table, _ := ctx.UserValue("table_name").(string)
@@ -303,35 +283,32 @@ func (s *Server) selectRows(ctx *fasthttp.RequestCtx) {
 	enc.limit = s.opts.MaxResponseBytes
 	res, err := s.engine.SelectRows(c, name, table, filters, enc)
 	if err != nil {
-		s.writeError(ctx, err)
-		return
+		return err
 	}
 	writeJSON(ctx, fasthttp.StatusOK, enc.finish(res))
+	return nil
 }
 
-func (s *Server) insertRows(ctx *fasthttp.RequestCtx) {
+func (s *Server) insertRows(ctx *fasthttp.RequestCtx) error {
 	name, err := dbName(ctx)
 	if err != nil {
-		s.writeError(ctx, err)
-		return
+		return err
 	}
 	rows, err := decodeRows(ctx.PostBody())
 	if err != nil {
-		s.writeError(ctx, err)
-		return
+		return err
 	}
 	c, cancel, err := s.requestContext(ctx)
 	if err != nil {
-		s.writeError(ctx, err)
-		return
+		return err
 	}
 	defer cancel()
 	table, _ := ctx.UserValue("table_name").(string)
 	n, err := s.engine.InsertRows(c, name, table, rows)
 	if err != nil {
-		s.writeError(ctx, err)
-		return
+		return err
 	}
 	b := append([]byte(`{"message":"Rows inserted successfully.","rows_affected":`), strconv.FormatInt(n, 10)...)
 	writeJSON(ctx, fasthttp.StatusCreated, append(b, '}'))
+	return nil
 }

@@ -166,6 +166,16 @@ func New(opts Options, engine Engine, orch Orchestrator, log *zap.Logger) *Serve
 	return s
 }
 
+// handle adapts a handler that returns its error: the error becomes the
+// answer, through the one mapping of errors.go.
+func (s *Server) handle(h func(ctx *fasthttp.RequestCtx) error) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		if err := h(ctx); err != nil {
+			s.writeError(ctx, err)
+		}
+	}
+}
+
 func (s *Server) routes() *router.Router {
 	r := router.New()
 	r.RedirectFixedPath = false // never rewrite a database name's case
@@ -177,22 +187,22 @@ func (s *Server) routes() *router.Router {
 	route("GET", "/", s.root)
 	route("GET", "/health", s.health)
 	// The control plane: the admin key only.
-	route("POST", "/admin/databases/spawn/{db_name}", s.guard(needAdmin, s.spawn))
-	route("POST", "/admin/databases/prune/{db_name}", s.guard(needAdmin, s.prune))
-	route("GET", "/admin/databases", s.guard(needAdmin, s.list))
-	route("DELETE", "/admin/databases/{db_name}", s.guard(needAdmin, s.deleteDatabase))
+	route("POST", "/admin/databases/spawn/{db_name}", s.guard(needAdmin, s.handle(s.spawn)))
+	route("POST", "/admin/databases/prune/{db_name}", s.guard(needAdmin, s.handle(s.prune)))
+	route("GET", "/admin/databases", s.guard(needAdmin, s.handle(s.list)))
+	route("DELETE", "/admin/databases/{db_name}", s.guard(needAdmin, s.handle(s.deleteDatabase)))
 	if s.auth.Keys != nil {
-		route("POST", "/admin/databases/{db_name}/keys", s.guard(needAdmin, s.createKey))
-		route("GET", "/admin/databases/{db_name}/keys", s.guard(needAdmin, s.listKeys))
-		route("DELETE", "/admin/databases/{db_name}/keys/{key_id}", s.guard(needAdmin, s.revokeKey))
+		route("POST", "/admin/databases/{db_name}/keys", s.guard(needAdmin, s.handle(s.createKey)))
+		route("GET", "/admin/databases/{db_name}/keys", s.guard(needAdmin, s.handle(s.listKeys)))
+		route("DELETE", "/admin/databases/{db_name}/keys/{key_id}", s.guard(needAdmin, s.handle(s.revokeKey)))
 	}
 	// The data plane: a key of {db_name} (or the admin key). The query
 	// route reads as far as the gateway knows; the engine refuses a
 	// statement that may write when the key is read-only.
-	route("POST", "/api/db/{db_name}/query", s.guard(needRead, s.perDB(s.query)))
-	route("POST", "/api/db/{db_name}/tables", s.guard(needWrite, s.perDB(s.createTable)))
-	route("GET", "/api/db/{db_name}/tables/{table_name}/rows", s.guard(needRead, s.perDB(s.selectRows)))
-	route("POST", "/api/db/{db_name}/tables/{table_name}/rows", s.guard(needWrite, s.perDB(s.insertRows)))
+	route("POST", "/api/db/{db_name}/query", s.guard(needRead, s.perDB(s.handle(s.query))))
+	route("POST", "/api/db/{db_name}/tables", s.guard(needWrite, s.perDB(s.handle(s.createTable))))
+	route("GET", "/api/db/{db_name}/tables/{table_name}/rows", s.guard(needRead, s.perDB(s.handle(s.selectRows))))
+	route("POST", "/api/db/{db_name}/tables/{table_name}/rows", s.guard(needWrite, s.perDB(s.handle(s.insertRows))))
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {
 		s.writeError(ctx, newError(fasthttp.StatusNotFound, CodeRouteNotFound, "Not Found"))
 	}
