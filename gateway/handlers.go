@@ -51,6 +51,20 @@ func (s *Server) health(ctx *fasthttp.RequestCtx) {
 	writeJSON(ctx, status, b)
 }
 
+// metricsContentType is the Prometheus text format's media type.
+const metricsContentType = "text/plain; version=0.0.4; charset=utf-8"
+
+// metrics answers GET /metrics: every metric, Prometheus text format.
+func (s *Server) metrics(ctx *fasthttp.RequestCtx) error {
+	if err := s.opts.Metrics.WriteText(ctx); err != nil {
+		ctx.ResetBody()
+		return err
+	}
+	ctx.SetStatusCode(fasthttp.StatusOK)
+	ctx.SetContentType(metricsContentType)
+	return nil
+}
+
 // adminContext bounds one admin operation.
 func (s *Server) adminContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), s.opts.AdminTimeout)

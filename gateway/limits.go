@@ -43,6 +43,12 @@ func (l *inflight) leave() {
 	l.mu.Unlock()
 }
 
+func (l *inflight) inFlight() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.total
+}
+
 // enterDB takes a place on database name.
 func (l *inflight) enterDB(name string) bool {
 	l.mu.Lock()

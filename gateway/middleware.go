@@ -32,20 +32,32 @@ func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandle
 		st := statePool.Get().(*reqState)
 		ctx.SetUserValue(userState, st)
 		next(ctx)
-		if ce := s.log.Check(zapcore.InfoLevel, "request"); ce != nil {
-			route := st.route
-			if route == "" {
-				route = "unmatched"
+		took := time.Since(start)
+		status, size := ctx.Response.StatusCode(), len(ctx.Response.Body())
+		method := methodName(ctx.Method())
+		route := st.route
+		if route == "" {
+			route = routeUnmatched
+		}
+		if obs := st.observe; obs != nil {
+			obs(status, took, size)
+		} else if s.unmatched != nil {
+			obs, ok := s.unmatched[method]
+			if !ok {
+				obs = s.unmatched["OTHER"]
 			}
+			obs(status, took, size)
+		}
+		if ce := s.log.Check(zapcore.InfoLevel, "request"); ce != nil {
 			db, _ := ctx.UserValue("db_name").(string)
 			ce.Write(
-				zap.String("method", methodName(ctx.Method())),
+				zap.String("method", method),
 				zap.String("route", route),
-				zap.Int("status", ctx.Response.StatusCode()),
-				zap.Duration("duration", time.Since(start)),
+				zap.Int("status", status),
+				zap.Duration("duration", took),
 				zap.String("db", db),
 				zap.String("key_id", st.keyID),
-				zap.Int("bytes", len(ctx.Response.Body())),
+				zap.Int("bytes", size),
 				zap.String("request_id", reqID),
 			)
 		}
@@ -69,6 +81,10 @@ func methodName(m []byte) string {
 		return "PUT"
 	case "HEAD":
 		return "HEAD"
+	case "PATCH":
+		return "PATCH"
+	case "OPTIONS":
+		return "OPTIONS"
 	}
 	return string(m)
 }

@@ -12,6 +12,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -43,6 +44,16 @@ type Orchestrator interface {
 	List(ctx context.Context) ([]forge.Instance, error)
 	// Delete removes the instance and the data.
 	Delete(ctx context.Context, name string) error
+}
+
+// Metrics records every answer by route and exposes what it recorded
+// (GET /metrics).
+type Metrics interface {
+	// Route is the recorder of one route, asked for once when the route
+	// is registered. d < 0 means the answer was not timed.
+	Route(method, pattern string) func(status int, d time.Duration, bodyBytes int)
+	// WriteText writes every metric in the Prometheus text format.
+	WriteText(w io.Writer) error
 }
 
 // Check is one readiness check of GET /health.
@@ -81,6 +92,10 @@ type Options struct {
 	// Auth is authentication: the key table, the rate limiter and the
 	// mode. The zero value has no keys: every route is open.
 	Auth Auth
+
+	// Metrics, when set, records every answer and serves GET /metrics
+	// (the admin key's).
+	Metrics Metrics
 }
 
 func (o Options) withDefaults() Options {
@@ -131,6 +146,11 @@ type Server struct {
 	ids    idGenerator
 	load   *inflight
 
+	// The recorders of answers no route took, by method label, and of
+	// requests fasthttp could not read; nil without Metrics.
+	unmatched map[string]observer
+	transport observer
+
 	// keyMu orders minting a key for a database (after checking that it
 	// exists) with the sweeps of the database's keys when it is deleted.
 	keyMu sync.Mutex
@@ -143,6 +163,13 @@ func New(opts Options, engine Engine, orch Orchestrator, log *zap.Logger) *Serve
 	}
 	s := &Server{opts: opts.withDefaults(), engine: engine, orch: orch, auth: opts.Auth, log: log, ids: newIDGenerator()}
 	s.load = newInflight(s.opts.MaxInflight, s.opts.MaxInflightPerDB)
+	if m := s.opts.Metrics; m != nil {
+		s.unmatched = make(map[string]observer, len(metricMethods))
+		for _, method := range metricMethods {
+			s.unmatched[method] = m.Route(method, routeUnmatched)
+		}
+		s.transport = m.Route("OTHER", routeTransport)
+	}
 	s.srv = &fasthttp.Server{
 		Handler: s.middleware(s.limited(s.routes().Handler)),
 		Name:    "db-forge",
@@ -181,11 +208,19 @@ func (s *Server) routes() *router.Router {
 	r.RedirectFixedPath = false // never rewrite a database name's case
 	r.HandleOPTIONS = false
 	route := func(method, pattern string, h fasthttp.RequestHandler) {
-		r.Handle(method, pattern, labelled(pattern, h))
+		var obs observer
+		if s.opts.Metrics != nil {
+			obs = s.opts.Metrics.Route(method, pattern)
+		}
+		r.Handle(method, pattern, labelled(pattern, obs, h))
 	}
 	// Public.
 	route("GET", "/", s.root)
 	route("GET", "/health", s.health)
+	// Operations: the admin key only.
+	if s.opts.Metrics != nil {
+		route("GET", "/metrics", s.guard(needAdmin, s.handle(s.metrics)))
+	}
 	// The control plane: the admin key only.
 	route("POST", "/admin/databases/spawn/{db_name}", s.guard(needAdmin, s.handle(s.spawn)))
 	route("POST", "/admin/databases/prune/{db_name}", s.guard(needAdmin, s.handle(s.prune)))
@@ -217,6 +252,10 @@ func (s *Server) routes() *router.Router {
 // and embedding.
 func (s *Server) Handler() fasthttp.RequestHandler { return s.srv.Handler }
 
+// InFlight is the number of requests being answered now (GET /health
+// aside).
+func (s *Server) InFlight() int { return s.load.inFlight() }
+
 // Serve answers requests on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 
@@ -241,6 +280,9 @@ func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 			"The request was not received in time."))
 	default:
 		s.writeError(ctx, newError(fasthttp.StatusBadRequest, "BAD_REQUEST", "Malformed HTTP request."))
+	}
+	if s.transport != nil {
+		s.transport(ctx.Response.StatusCode(), -1, len(ctx.Response.Body()))
 	}
 }
 

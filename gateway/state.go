@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"sync"
+	"time"
 
 	"github.com/valyala/fasthttp"
 )
@@ -11,9 +12,10 @@ import (
 // so that recording the route, the key id and the key's rights costs no
 // allocation (a string or bool stored in a user value would be boxed).
 type reqState struct {
-	route    string // the matched route pattern, for the access log
-	keyID    string // the verified key's id (never its token)
-	readOnly bool   // the key may only read
+	route    string   // the matched route pattern, for the access log
+	observe  observer // the route's metrics recorder, if any
+	keyID    string   // the verified key's id (never its token)
+	readOnly bool     // the key may only read
 }
 
 const userState = "forge.state"
@@ -31,11 +33,26 @@ func state(ctx *fasthttp.RequestCtx) *reqState {
 	return st
 }
 
-// labelled records the route pattern of the handler it wraps; the pattern
-// is a constant of the route table, so nothing is copied per request.
-func labelled(pattern string, next fasthttp.RequestHandler) fasthttp.RequestHandler {
+// observer records one answer in the metrics (Metrics.Route).
+type observer = func(status int, d time.Duration, bodyBytes int)
+
+// The route labels of answers no route took and of requests fasthttp
+// could not read, and the method labels of the former: the usual methods
+// and OTHER, so that no client can grow the label set.
+const (
+	routeUnmatched = "unmatched"
+	routeTransport = "transport_error"
+)
+
+var metricMethods = []string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "OTHER"}
+
+// labelled records the route pattern and the metrics recorder of the
+// handler it wraps; both are made once with the route table, so nothing is
+// copied per request.
+func labelled(pattern string, obs observer, next fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
-		state(ctx).route = pattern
+		st := state(ctx)
+		st.route, st.observe = pattern, obs
 		next(ctx)
 	}
 }

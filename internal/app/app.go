@@ -22,6 +22,7 @@ import (
 
 	"github.com/praetorian/db-forge/config"
 	"github.com/praetorian/db-forge/gateway"
+	"github.com/praetorian/db-forge/metrics"
 	"github.com/praetorian/db-forge/orchestrator/docker"
 	"github.com/praetorian/db-forge/orchestrator/local"
 	"github.com/praetorian/db-forge/volumes"
@@ -112,6 +113,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 		go watch(wctx)
 	}
 
+	reg := metrics.New()
 	srv := gateway.New(gateway.Options{
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		ReadTimeout:  cfg.ReadTimeout,
@@ -129,7 +131,9 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 			{Name: "engine", Run: eng.Check},
 			{Name: "backend", Run: orch.Check},
 		},
+		Metrics: reg,
 	}, eng, orch, log.Named("http"))
+	registerMetrics(reg, srv, eng, backend)
 
 	if cfg.PprofListen != "" {
 		stopPprof, err := servePprof(cfg.PprofListen, log)
@@ -183,6 +187,24 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	}
 	log.Info("stopped cleanly")
 	return nil
+}
+
+// registerMetrics adds to the registry what the gateway's HTTP metrics do
+// not say: the requests in flight and the engine's counters.
+func registerMetrics(reg *metrics.Registry, srv *gateway.Server, eng *wasm.Engine, backend string) {
+	reg.Gauge("forge_http_requests_in_flight", "Requests being answered now (GET /health aside).",
+		func() float64 { return float64(srv.InFlight()) })
+	reg.Gauge("forge_engine_open_databases", "Databases the engine holds open now (bounded by FORGE_MAX_OPEN_DBS).",
+		func() float64 { return float64(eng.Stats().Open) })
+	stat := func(name, help string, f func(wasm.Stats) int64) {
+		reg.Counter(name, help, func() float64 { return float64(f(eng.Stats())) })
+	}
+	stat("forge_engine_opened_total", "Databases opened since start.", func(s wasm.Stats) int64 { return s.Opened })
+	stat("forge_engine_evicted_total", "Databases closed by the LRU to stay within FORGE_MAX_OPEN_DBS.", func(s wasm.Stats) int64 { return s.Evicted })
+	stat("forge_engine_idled_total", "Databases closed because nobody used them for FORGE_DB_IDLE.", func(s wasm.Stats) int64 { return s.Idled })
+	stat("forge_engine_faults_total", "Wasm instances discarded after a trap or running out of memory.", func(s wasm.Stats) int64 { return s.Faults })
+	stat("forge_engine_recycled_total", "Wasm instances closed because their memory grew past FORGE_WASM_RECYCLE_MB.", func(s wasm.Stats) int64 { return s.Recycled })
+	reg.Info("forge_backend_info", "The orchestrator backend in use (label backend).", map[string]string{"backend": backend})
 }
 
 // recycleBytes maps the setting (0 = never) to the engine's (negative = never).

@@ -97,6 +97,7 @@ func TestAuthMatrix(t *testing.T) {
 		{"POST", "/admin/databases/spawn/new1", "", adminOnly("201")},
 		{"POST", "/admin/databases/prune/p1", "", adminOnly("200")},
 		{"GET", "/admin/databases", "", adminOnly("200")},
+		{"GET", "/metrics", "", adminOnly("200")},
 		{"DELETE", "/admin/databases/d1", "", adminOnly("200")},
 		{"POST", "/admin/databases/a/keys", `{"scope": "read-only"}`, adminOnly("201")},
 		{"GET", "/admin/databases/a/keys", "", adminOnly("200")},

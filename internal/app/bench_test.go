@@ -13,6 +13,7 @@ import (
 
 	"github.com/praetorian/db-forge/auth"
 	"github.com/praetorian/db-forge/gateway"
+	"github.com/praetorian/db-forge/metrics"
 	"github.com/praetorian/db-forge/orchestrator/local"
 	"github.com/praetorian/db-forge/volumes"
 	"github.com/praetorian/db-forge/wasm"
@@ -25,7 +26,9 @@ import (
 // rate limiter too generous to refuse anything, so that its cost is
 // measured), and authz is the Authorization header of bench's read-write
 // key from its spawn; without, there are no keys and authz is "".
-func benchServer(b *testing.B, logger *zap.Logger, withAuth bool) (srv *gateway.Server, authz string) {
+// withMetrics records every answer in a Prometheus registry, as app.Run
+// does.
+func benchServer(b *testing.B, logger *zap.Logger, withAuth, withMetrics bool) (srv *gateway.Server, authz string) {
 	b.Helper()
 	vol, err := volumes.Open(b.TempDir())
 	if err != nil {
@@ -51,7 +54,11 @@ func benchServer(b *testing.B, logger *zap.Logger, withAuth bool) (srv *gateway.
 		a = gateway.Auth{Keys: keys, Databases: vol, Limiter: auth.NewLimiter(auth.LimitConfig{Rate: 1e12, Burst: 1 << 40})}
 		admin = "Bearer " + admin
 	}
-	srv = gateway.New(gateway.Options{Auth: a}, eng, local.New(vol), logger)
+	opts := gateway.Options{Auth: a}
+	if withMetrics {
+		opts.Metrics = metrics.New()
+	}
+	srv = gateway.New(opts, eng, local.New(vol), logger)
 	h := srv.Handler()
 	spawned := do(b, h, "POST", "/admin/databases/spawn/bench", "", admin, 201)
 	if withAuth {
@@ -112,7 +119,7 @@ func pointSelects() [][]byte {
 func BenchmarkHandlerPointSelect(b *testing.B) {
 	for _, withAuth := range []bool{false, true} {
 		b.Run("auth="+onOff(withAuth), func(b *testing.B) {
-			srv, authz := benchServer(b, zap.NewNop(), withAuth)
+			srv, authz := benchServer(b, zap.NewNop(), withAuth, true)
 			h := srv.Handler()
 			bodies := pointSelects()
 			b.ReportAllocs()
@@ -144,10 +151,11 @@ func BenchmarkHandlerPointSelect(b *testing.B) {
 // BenchmarkHandlerPointSelectSerial is one request at a time: the
 // difference between auth=on and auth=off is the latency authentication
 // adds to a request.
+// Likewise metrics=on against metrics=off.
 func BenchmarkHandlerPointSelectSerial(b *testing.B) {
-	for _, withAuth := range []bool{false, true} {
-		b.Run("auth="+onOff(withAuth), func(b *testing.B) {
-			srv, authz := benchServer(b, zap.NewNop(), withAuth)
+	for _, c := range []struct{ auth, metrics bool }{{false, false}, {true, false}, {true, true}} {
+		b.Run("auth="+onOff(c.auth)+"/metrics="+onOff(c.metrics), func(b *testing.B) {
+			srv, authz := benchServer(b, zap.NewNop(), c.auth, c.metrics)
 			h := srv.Handler()
 			bodies := pointSelects()
 			var ctx fasthttp.RequestCtx
@@ -181,7 +189,7 @@ func onOff(on bool) string {
 
 // BenchmarkHandlerInsert is a single-row autocommit INSERT per request.
 func BenchmarkHandlerInsert(b *testing.B) {
-	srv, _ := benchServer(b, zap.NewNop(), false)
+	srv, _ := benchServer(b, zap.NewNop(), false, true)
 	h := srv.Handler()
 	body := []byte(`{"sql":"INSERT INTO kv (name, score) VALUES (?, ?)","params":["x", 1.5]}`)
 	b.ReportAllocs()
@@ -207,7 +215,7 @@ func BenchmarkHandlerInsert(b *testing.B) {
 // over an in-memory listener, with the JSON access log on (to io.Discard).
 func BenchmarkHTTPPointSelect(b *testing.B) {
 	logger := zap.New(zapcoreDiscard())
-	srv, _ := benchServer(b, logger, false)
+	srv, _ := benchServer(b, logger, false, true)
 	ln := fasthttputil.NewInmemoryListener()
 	go func() { _ = srv.Serve(ln) }()
 	b.Cleanup(func() { _ = srv.Shutdown(b.Context()) })
