@@ -125,7 +125,8 @@ func newIDGenerator() idGenerator {
 }
 
 func (g idGenerator) next() string {
-	return g.prefix + strconv.FormatUint(g.n.Add(1), 36)
+	var buf [32]byte // 13 bytes of prefix, at most 13 of counter: one allocation
+	return string(strconv.AppendUint(append(buf[:0], g.prefix...), g.n.Add(1), 36))
 }
 
 func isBodyTooLarge(err error) bool {

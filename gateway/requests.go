@@ -90,7 +90,7 @@ func decodeParams(v jvalue) (forge.Params, error) {
 	case jArray:
 		p.Positional = make([]forge.Value, len(v.arr))
 		for i, el := range v.arr {
-			val, err := decodeValue(el, fmt.Sprintf("params[%d]", i))
+			val, err := decodeValue(el, path{"params", i, ""})
 			if err != nil {
 				return p, err
 			}
@@ -110,7 +110,7 @@ func decodeParams(v jvalue) (forge.Params, error) {
 					return p, invalidValue("Parameter %q is given twice.", name)
 				}
 			}
-			val, err := decodeValue(m.val, "params."+name)
+			val, err := decodeValue(m.val, path{"params", -1, name})
 			if err != nil {
 				return p, err
 			}
@@ -121,10 +121,30 @@ func decodeParams(v jvalue) (forge.Params, error) {
 	return p, invalidShape("Field \"params\" must be an array or an object, not %s.", v.kind)
 }
 
+// path names a value of a body in error messages ("params[2]",
+// "params.id", "rows[0].name"). It is formatted only when there is an
+// error to report, so that decoding a good body builds no string.
+type path struct {
+	base  string
+	index int    // -1: none
+	key   string // "": none
+}
+
+func (p path) String() string {
+	s := p.base
+	if p.index >= 0 {
+		s += "[" + strconv.Itoa(p.index) + "]"
+	}
+	if p.key != "" {
+		s += "." + p.key
+	}
+	return s
+}
+
 // decodeValue turns a JSON value into a SQL value: integers (no fraction,
 // no exponent) bind as int64 and must fit; other numbers as float64;
 // booleans as 1 or 0; {"$blob": "<base64>"} as a BLOB.
-func decodeValue(v jvalue, where string) (forge.Value, error) {
+func decodeValue(v jvalue, where path) (forge.Value, error) {
 	switch v.kind {
 	case jNull:
 		return forge.NullValue(), nil
@@ -150,7 +170,7 @@ func decodeValue(v jvalue, where string) (forge.Value, error) {
 	return forge.Value{}, invalidShape("%s: arrays are not SQL values.", where)
 }
 
-func decodeNumber(lit, where string) (forge.Value, error) {
+func decodeNumber(lit string, where path) (forge.Value, error) {
 	if !strings.ContainsAny(lit, ".eE") {
 		n, err := strconv.ParseInt(lit, 10, 64)
 		if err != nil {
@@ -240,7 +260,7 @@ func decodeColumn(v jvalue, i int) (forge.ColumnSpec, error) {
 		case "unique":
 			c.Unique, err = flag(m)
 		case "default":
-			val, derr := decodeValue(m.val, fmt.Sprintf("columns[%d].default", i))
+			val, derr := decodeValue(m.val, path{"columns", i, "default"})
 			if derr != nil {
 				return c, derr
 			}
@@ -284,7 +304,7 @@ func decodeRows(body []byte) ([]forge.Record, error) {
 			}
 			rec := make(forge.Record, len(r.obj))
 			for j, f := range r.obj {
-				val, err := decodeValue(f.val, fmt.Sprintf("rows[%d].%s", i, f.key))
+				val, err := decodeValue(f.val, path{"rows", i, f.key})
 				if err != nil {
 					return nil, err
 				}
