@@ -138,6 +138,8 @@ bench: build bench-bin
 
 ## bench-full: every scenario, 10 s runs, 1,000 and 10,000 databases; results in bench/results/*-full.*
 bench-full: build bench-bin
+	@if docker info >/dev/null 2>&1; then $(MAKE) --no-print-directory images; \
+	else echo "bench-full: no Docker engine: the docker spawn cycle will be reported as not measured"; fi
 	./$(BIN)/forge-bench -suite full -bin $(BIN) -out bench/results
 
 ## clean: DESTRUCTIVE — the stack, every worker container, the network, and ALL DATA in db-data/
