@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -53,6 +55,27 @@ func labelled(pattern string, obs observer, next fasthttp.RequestHandler) fastht
 	return func(ctx *fasthttp.RequestCtx) {
 		st := state(ctx)
 		st.route, st.observe = pattern, obs
+		unescapeParams(ctx)
 		next(ctx)
+	}
+}
+
+// routeParams are the parameters of the route table.
+var routeParams = [...]string{"db_name", "table_name", "key_id"}
+
+// unescapeParams percent-decodes the route's parameters in place, before
+// the guard or a handler reads them: the router matches the raw path, so
+// "tables/my%20table/rows" names the table "my table", as in the
+// prototype. A parameter that is not valid percent-encoding stays as
+// sent ("100%" is a legal table name; no database name has a '%').
+func unescapeParams(ctx *fasthttp.RequestCtx) {
+	for _, k := range routeParams {
+		v, ok := ctx.UserValue(k).(string)
+		if !ok || strings.IndexByte(v, '%') < 0 {
+			continue
+		}
+		if d, err := url.PathUnescape(v); err == nil {
+			ctx.SetUserValue(k, d)
+		}
 	}
 }
