@@ -52,6 +52,15 @@ func parseBody(body []byte) (jvalue, error) {
 
 // decodeQuery decodes {"sql": "...", "params": [...] | {...}}.
 func decodeQuery(body []byte) (forge.Statement, error) {
+	if q, ok := fastQuery(body); ok {
+		return q, nil
+	}
+	return decodeQueryStrict(body)
+}
+
+// decodeQueryStrict decodes a query body through the strict reader's tree:
+// every body fastQuery does not take, and every error.
+func decodeQueryStrict(body []byte) (forge.Statement, error) {
 	var q forge.Statement
 	v, err := parseBody(body)
 	if err != nil {

@@ -1,0 +1,101 @@
+package gateway
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/praetorian/db-forge/forge"
+)
+
+// The bodies fastQuery must take (else it is dead code, and the point
+// SELECT pays for the tree again), and those it must leave to the strict
+// reader. Either way decodeQuery's answer is the strict reader's.
+func TestFastQueryTakesTheCommonBodies(t *testing.T) {
+	take := []string{
+		`{"sql":"SELECT 1"}`,
+		`{"sql":"SELECT id, name, score FROM kv WHERE id = ?","params":[4711]}`,
+		`{"sql":"INSERT INTO kv (name, score) VALUES (?, ?)","params":["x",1.5]}`,
+		` { "params" : [ 9007199254740993 , -0, 1e3, "é", true, false, null ] , "sql" : "SELECT ?" } `,
+		`{"sql":"SELECT 1","params":null}`,
+		`{"sql":"SELECT 1","params":[]}`,
+		`{"sql":"SELECT 'ünïcödé ✓', ?","params":["✓"]}`,
+	}
+	for _, body := range take {
+		fast, ok := fastQuery([]byte(body))
+		if !ok {
+			t.Errorf("fastQuery left %s to the strict reader", body)
+			continue
+		}
+		strict, err := decodeQueryStrict([]byte(body))
+		if err != nil || !reflect.DeepEqual(fast, strict) {
+			t.Errorf("%s: fast %+v, strict %+v (%v)", body, fast, strict, err)
+		}
+	}
+	leave := []string{
+		`{"sql":"SELECT \"x\""}`,                         // escape
+		`{"sql":"SELECT :x","params":{"x":1}}`,           // named
+		`{"sql":"SELECT ?","params":[{"$blob":"AA=="}]}`, // blob
+		`{"sql":"x","params":[9223372036854775808]}`,     // out of range: strict says why
+		`{"sql":"x","params":[1e400]}`,
+		`{"sql":"x","params":[01]}`,
+		`{"sql":"x","params":[1.]}`,
+		`{"sql":"x","params":[[1]]}`,
+		`{"sql":"a","sql":"b"}`,
+		`{"sql":"a","SQL":"b"}`,
+		`{"sql":"a","params":[],"params":[]}`,
+		`{"sql":"a","other":1}`,
+		`{"sql":" "}`, `{"sql":1}`, `{}`, `[]`, ``, `{`, `{"sql":"a"} x`, `{"sql":"a",}`,
+		"{\"sql\":\"\xff\"}", "{\"sql\":\"a\x00\"}", "{\"sql\":\"SELECT\n1\"}", `{"sql":"a","params":[tru]}`,
+	}
+	for _, body := range leave {
+		if q, ok := fastQuery([]byte(body)); ok {
+			t.Errorf("fastQuery took %q as %+v", body, q)
+		}
+	}
+}
+
+// FuzzFastQueryAgrees: whatever fastQuery takes, the strict reader takes
+// too, with the same statement.
+func FuzzFastQueryAgrees(f *testing.F) {
+	for _, s := range []string{
+		`{"sql":"SELECT 1"}`,
+		`{"sql":"SELECT ?","params":[9007199254740993,1.5,1e3,-0.0e-1,"s",true,false,null]}`,
+		`{"params":[1],"sql":"x"}`, `{"sql":"x","params":null}`, `{"sql":"x","params":[]}`,
+		`{"sql":"x","params":[-9223372036854775808]}`, `{"sql":"x","params":[1e-400]}`,
+		`{"sql":"a","SQL":"b"}`, `{"sql":" "}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		fast, ok := fastQuery(body)
+		if !ok {
+			return
+		}
+		strict, err := decodeQueryStrict(body)
+		if err != nil {
+			t.Fatalf("fastQuery took %q, the strict reader refuses it: %v", body, err)
+		}
+		if !reflect.DeepEqual(fast, strict) {
+			t.Fatalf("%q: fast %+v, strict %+v", body, fast, strict)
+		}
+	})
+}
+
+// BenchmarkDecodeQuery: the point SELECT's body through the fast path and
+// through the strict reader, in one run.
+func BenchmarkDecodeQuery(b *testing.B) {
+	body := []byte(`{"sql":"SELECT id, name, score FROM kv WHERE id = ?","params":[4711]}`)
+	for _, c := range []struct {
+		name   string
+		decode func([]byte) (forge.Statement, error)
+	}{{"fast", decodeQuery}, {"strict", decodeQueryStrict}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.decode(body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
