@@ -350,10 +350,9 @@ func TestInputHygieneOverHTTP(t *testing.T) {
 		{"filter with invalid UTF-8", "GET", "/api/db/db/tables/t/rows?v=%FF", nil, 400, "INVALID_VALUE", "Filters must be"},
 		{"filter on an unknown column", "GET", "/api/db/db/tables/t/rows?nope=1", nil, 400, "UNKNOWN_COLUMN", "Unknown column 'nope' in table 't'."},
 		{"filter twice, case folded", "GET", "/api/db/db/tables/t/rows?v=1&V=2", nil, 400, "INVALID_VALUE", `Column "V" is filtered more than once.`},
-		// Route parameters are the raw path segments: the engine is asked
-		// for the table "t%00x", which it does not have; a NUL never
-		// reaches it.
-		{"table name with an escaped NUL", "GET", "/api/db/db/tables/t%00x/rows", nil, 404, "TABLE_NOT_FOUND", "Table not found."},
+		// Route parameters are percent-decoded: "t%00x" is a name with a
+		// NUL, which the identifier check refuses before SQLite sees it.
+		{"table name with an escaped NUL", "GET", "/api/db/db/tables/t%00x/rows", nil, 400, "INVALID_IDENTIFIER", "Invalid table name."},
 		{"row key not a column", "POST", "/api/db/db/tables/t/rows", []byte(`{"rows": [{"v": 1, "x": 2}]}`), 400, "UNKNOWN_COLUMN", "Unknown column 'x'"},
 		{"row key twice", "POST", "/api/db/db/tables/t/rows", []byte(`{"rows": [{"v": 1, "V": 2}]}`), 400, "INVALID_JSON", "Invalid JSON"},
 		{"table identifier", "POST", "/api/db/db/tables", []byte(`{"table_name": "x; DROP TABLE t", "columns": [{"name": "a", "type": "TEXT"}]}`), 400, "INVALID_IDENTIFIER", "Invalid table name"},
