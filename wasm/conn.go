@@ -29,6 +29,9 @@ type conn struct {
 	// The sandbox's state for the statement being run (see sandbox.go).
 	stepping bool   // a statement is being stepped, not prepared
 	denied   string // the first reason the authorizer refused something
+	// nonDML: while a statement was prepared, the authorizer saw an action
+	// other than reading, inserting, updating or deleting rows (batch.go).
+	nonDML bool
 }
 
 // stmt is a cached prepared statement with what we learnt of it once.
@@ -38,9 +41,12 @@ type stmt struct {
 	names    []string // result column names; empty for statements without rows
 	params   []string // parameter names without sigil; "" for positional ones
 	readOnly bool
-	reprep   int  // SQLITE_STMTSTATUS_REPREPARE when names were read
-	bigBind  bool // a large TEXT or BLOB is bound; clear it at reset
-	row      stmtRow
+	// batchable: plain DML without result rows, which may share a
+	// transaction with others (batch.go).
+	batchable bool
+	reprep    int  // SQLITE_STMTSTATUS_REPREPARE when names were read
+	bigBind   bool // a large TEXT or BLOB is bound; clear it at reset
+	row       stmtRow
 }
 
 // bigBinding is the size from which a bound TEXT or BLOB is released
@@ -217,6 +223,7 @@ func (c *conn) prepare(sql string) (*stmt, error) {
 		c.lru.MoveToFront(e)
 		return e.Value.(*stmt), nil
 	}
+	c.nonDML = false
 	s, tail, err := c.db.Prepare(sql)
 	if err != nil && errors.Is(err, sqlite3.ERROR) && c.reloadSchema() {
 		// This connection's copy of the schema may predate DDL run on
@@ -224,11 +231,13 @@ func (c *conn) prepare(sql string) (*stmt, error) {
 		// some errors ("no such table") occur in prepare, but not all:
 		// ALTER TABLE ... DROP/RENAME COLUMN of a column added since
 		// fails against the old copy. Refresh it and try once more.
+		c.nonDML = false
 		s, tail, err = c.db.Prepare(sql)
 	}
 	if err != nil {
 		return nil, err
 	}
+	nonDML := c.nonDML
 	if s == nil {
 		return nil, nil
 	}
@@ -246,6 +255,7 @@ func (c *conn) prepare(sql string) (*stmt, error) {
 		}
 	}
 	st := &stmt{s: s, sql: sql, readOnly: s.ReadOnly(), reprep: s.Status(sqlite3.STMTSTATUS_REPREPARE, false)}
+	st.batchable = !st.readOnly && !nonDML && s.ColumnCount() == 0
 	st.row.s = s
 	if n := s.ColumnCount(); n > 0 {
 		st.names = make([]string, n)

@@ -61,6 +61,11 @@ type Config struct {
 	// follows the databases in use, not the LRU's bound.
 	ReaderIdle time.Duration
 	DBIdle     time.Duration
+
+	// MaxWriteBatch bounds the write statements that share one
+	// transaction when they queue for a database's writer (group commit,
+	// batch.go); default 64, 1 runs every statement in its own.
+	MaxWriteBatch int
 }
 
 // Limits are SQLite's per-connection limits (sqlite3_limit). Zero values
@@ -112,6 +117,9 @@ func (l Limits) withDefaults() Limits {
 func (c Config) withDefaults() Config {
 	if c.MaxOpen <= 0 {
 		c.MaxOpen = 1024
+	}
+	if c.MaxWriteBatch <= 0 {
+		c.MaxWriteBatch = 64
 	}
 	if c.MaxReaders < 0 {
 		c.MaxReaders = 0
@@ -172,7 +180,8 @@ type Engine struct {
 	gates  map[string]chan struct{} // names held by Exclusive
 	closed bool
 
-	writes writeHints // SQL texts known to write
+	writes    writeHints // SQL texts known to write
+	batchable writeHints // SQL texts known to be plain DML (batch.go)
 
 	// draining: databases out of the map whose connections are not closed
 	// yet (still held by a request, or being closed). Exclusive and Close
@@ -184,6 +193,9 @@ type Engine struct {
 	faults   atomic.Int64 // instances discarded after a trap or out-of-memory
 	recycled atomic.Int64 // instances closed because their memory grew
 	idled    atomic.Int64 // databases closed because nobody used them
+	batches  atomic.Int64 // transactions of two or more queued writes
+	batched  atomic.Int64 // writes run in them
+	redone   atomic.Int64 // writes of a lost batch run again alone
 
 	stop chan struct{} // ends the janitor
 }
@@ -253,6 +265,11 @@ type database struct {
 	writer   chan *conn // capacity 1: the writer, when idle
 	idle     chan *conn // idle readers
 	nreaders atomic.Int32
+
+	// The write queue of group commit (batch.go).
+	qmu     sync.Mutex
+	queue   []*writeReq // waiting for the next batch
+	leading bool        // a request is running a batch
 }
 
 // Stats reports what the engine holds.
@@ -263,6 +280,10 @@ type Stats struct {
 	Faults   int64 // wasm instances discarded after a trap or out-of-memory
 	Recycled int64 // wasm instances closed because their memory grew past RecycleBytes
 	Idled    int64 // databases closed because nobody used them for DBIdle
+
+	WriteBatches  int64 // transactions that committed two or more queued writes at once (group commit)
+	BatchedWrites int64 // write statements run in such a transaction
+	RedoneWrites  int64 // statements of a batch whose transaction was lost, run again alone
 }
 
 // Stats returns a snapshot of the engine's counters.
@@ -271,7 +292,8 @@ func (e *Engine) Stats() Stats {
 	n := len(e.dbs)
 	e.mu.Unlock()
 	return Stats{Open: n, Opened: e.opened.Load(), Evicted: e.evicted.Load(),
-		Faults: e.faults.Load(), Recycled: e.recycled.Load(), Idled: e.idled.Load()}
+		Faults: e.faults.Load(), Recycled: e.recycled.Load(), Idled: e.idled.Load(),
+		WriteBatches: e.batches.Load(), BatchedWrites: e.batched.Load(), RedoneWrites: e.redone.Load()}
 }
 
 // Check reports whether the engine takes work.

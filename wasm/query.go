@@ -73,8 +73,11 @@ func (e *Engine) Query(ctx context.Context, name string, q forge.Statement, w fo
 	if err := checkSQLText(q.SQL, e.cfg.Limits.ExprDepth); err != nil {
 		return forge.Result{}, err
 	}
-	var res forge.Result
 	write := !q.ReadOnly && e.writes.has(q.SQL)
+	if write && e.cfg.MaxWriteBatch > 1 && e.batchable.has(q.SQL) {
+		return e.queued(ctx, name, q)
+	}
+	var res forge.Result
 	err := e.with(ctx, name, write, func(c *conn) error {
 		st, err := c.prepare(q.SQL)
 		if err != nil || st == nil {
@@ -93,9 +96,24 @@ func (e *Engine) Query(ctx context.Context, name string, q forge.Statement, w fo
 			return errNeedWriter
 		}
 		res, err = c.run(st, q.Params, w)
+		if err == nil && st.batchable && e.cfg.MaxWriteBatch > 1 {
+			e.batchable.add(q.SQL)
+		}
 		return err
 	})
 	return res, err
+}
+
+// queued runs a write statement known to be plain DML through the
+// database's write queue (group commit, batch.go).
+func (e *Engine) queued(ctx context.Context, name string, q forge.Statement) (forge.Result, error) {
+	ctx = e.deadline(ctx)
+	db, err := e.acquire(ctx, name)
+	if err != nil {
+		return forge.Result{}, translate(ctx, err)
+	}
+	defer e.release(db)
+	return e.queueWrite(ctx, db, q)
 }
 
 // CreateTable creates a table from spec if none of that name exists.

@@ -154,6 +154,14 @@ func authorizePragma(name, arg string) string {
 // authorizer is the callback installed on a connection. The first denial
 // of a statement is kept for the error the client gets.
 func (c *conn) authorizer(action sqlite3.AuthorizerActionCode, arg3, arg4, schema, _ string) sqlite3.AuthorizerReturnCode {
+	switch action {
+	case sqlite3.AUTH_SELECT, sqlite3.AUTH_READ, sqlite3.AUTH_INSERT, sqlite3.AUTH_UPDATE,
+		sqlite3.AUTH_DELETE, sqlite3.AUTH_FUNCTION, sqlite3.AUTH_RECURSIVE:
+	default:
+		if !c.stepping {
+			c.nonDML = true
+		}
+	}
 	reason := authorize(action, arg3, arg4, schema, c.stepping)
 	if reason == "" {
 		return sqlite3.AUTH_OK

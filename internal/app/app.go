@@ -64,16 +64,17 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	}
 	start := time.Now()
 	eng, err := wasm.New(wasm.Config{
-		MaxOpen:      cfg.MaxOpenDBs,
-		MaxReaders:   readers(cfg.ReadersPerDB),
-		ReaderIdle:   idle(cfg.ReaderIdle),
-		DBIdle:       idle(cfg.DBIdle),
-		Synchronous:  cfg.Synchronous,
-		BusyTimeout:  cfg.BusyTimeout,
-		StmtCache:    cfg.StmtCache,
-		QueryTimeout: cfg.QueryTimeout,
-		MemoryLimit:  int64(cfg.WasmMemoryMB) << 20,
-		CacheDir:     cacheDir,
+		MaxOpen:       cfg.MaxOpenDBs,
+		MaxReaders:    readers(cfg.ReadersPerDB),
+		ReaderIdle:    idle(cfg.ReaderIdle),
+		DBIdle:        idle(cfg.DBIdle),
+		Synchronous:   cfg.Synchronous,
+		BusyTimeout:   cfg.BusyTimeout,
+		StmtCache:     cfg.StmtCache,
+		MaxWriteBatch: cfg.WriteBatch,
+		QueryTimeout:  cfg.QueryTimeout,
+		MemoryLimit:   int64(cfg.WasmMemoryMB) << 20,
+		CacheDir:      cacheDir,
 		// The sandbox's limits (docs/SECURITY.md).
 		MaxQueryTimeout: cfg.MaxQueryTimeout,
 		HeapLimit:       int64(cfg.HeapLimitMB) << 20,
@@ -203,6 +204,9 @@ func registerMetrics(reg *metrics.Registry, srv *gateway.Server, eng *wasm.Engin
 	stat("forge_engine_evicted_total", "Databases closed by the LRU to stay within FORGE_MAX_OPEN_DBS.", func(s wasm.Stats) int64 { return s.Evicted })
 	stat("forge_engine_idled_total", "Databases closed because nobody used them for FORGE_DB_IDLE.", func(s wasm.Stats) int64 { return s.Idled })
 	stat("forge_engine_faults_total", "Wasm instances discarded after a trap or running out of memory.", func(s wasm.Stats) int64 { return s.Faults })
+	stat("forge_engine_write_batches_total", "Transactions that committed two or more queued write statements at once (group commit, FORGE_WRITE_BATCH).", func(s wasm.Stats) int64 { return s.WriteBatches })
+	stat("forge_engine_batched_writes_total", "Write statements committed in such a shared transaction.", func(s wasm.Stats) int64 { return s.BatchedWrites })
+	stat("forge_engine_redone_writes_total", "Statements of a batch whose transaction was lost (a statement rolled it back, a fault), run again alone.", func(s wasm.Stats) int64 { return s.RedoneWrites })
 	stat("forge_engine_recycled_total", "Wasm instances closed because their memory grew past FORGE_WASM_RECYCLE_MB.", func(s wasm.Stats) int64 { return s.Recycled })
 	reg.Info("forge_backend_info", "The orchestrator backend in use (label backend).", map[string]string{"backend": backend})
 }

@@ -108,6 +108,7 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"forge_engine_opened_total", "forge_engine_evicted_total", "forge_engine_faults_total",
+		"forge_engine_write_batches_total", "forge_engine_batched_writes_total", "forge_engine_redone_writes_total",
 		"process_resident_memory_bytes", "go_goroutines"} {
 		if _, ok := got[name]; !ok {
 			t.Errorf("no %s", name)

@@ -1,0 +1,331 @@
+package wasm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/praetorian/db-forge/forge"
+)
+
+// Group commit (batch.go), deterministically: the test holds the
+// database's writer while the statements queue, then lets go, so that
+// they run as one batch.
+
+type batchResult struct {
+	res forge.Result
+	err error
+}
+
+// inOneBatch runs stmts (each with its own context) as one batch on
+// database name and returns their answers in order; the writer is kept
+// for hold more once they have all queued.
+func inOneBatch(t *testing.T, e *Engine, name string, ctxs []context.Context, stmts []forge.Statement, hold time.Duration) []batchResult {
+	t.Helper()
+	for _, s := range stmts {
+		e.writes.add(s.SQL)
+		e.batchable.add(s.SQL)
+	}
+	db, err := e.acquire(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.release(db)
+	c := <-db.writer // hold the writer
+	out := make([]batchResult, len(stmts))
+	var wg sync.WaitGroup
+	for i, s := range stmts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx := context.Background()
+			if ctxs != nil && ctxs[i] != nil {
+				ctx = ctxs[i]
+			}
+			out[i].res, out[i].err = e.Query(ctx, name, s, nil)
+		}()
+		// The first leads; the others queue behind it, in order.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			db.qmu.Lock()
+			n, leading := len(db.queue), db.leading
+			db.qmu.Unlock()
+			if leading && n == i {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("statement %d did not queue (leading %v, queued %d)", i, leading, n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	time.Sleep(hold)
+	db.writer <- c
+	wg.Wait()
+	return out
+}
+
+func wstmt(sql string, args ...any) forge.Statement {
+	vals := make([]forge.Value, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case int:
+			vals[i] = forge.IntValue(int64(v))
+		case string:
+			vals[i] = forge.TextValue(v)
+		}
+	}
+	return forge.Statement{SQL: sql, Params: forge.Params{Positional: vals}}
+}
+
+func values(t *testing.T, e *Engine, db string) string {
+	t.Helper()
+	rec, _ := query(t, e, db, "SELECT group_concat(v, ',') FROM (SELECT v FROM t ORDER BY v)", forge.Params{})
+	return fmt.Sprint(rec.rows[0][0].Str)
+}
+
+func TestBatchCommitsEachStatementOrItsOwnError(t *testing.T) {
+	e, _, db := newDB(t, Config{})
+	exec(t, e, db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER UNIQUE);\nINSERT INTO t (v) VALUES (5)")
+	before := e.Stats()
+	const ins = "INSERT INTO t (v) VALUES (?)"
+	got := inOneBatch(t, e, db, nil, []forge.Statement{
+		wstmt(ins, 1),
+		wstmt(ins, 5), // UNIQUE: fails alone
+		wstmt(ins, 2),
+		wstmt(ins, 3, 4), // wrong number of bindings
+		wstmt("UPDATE t SET v = v + 10 WHERE v = ?", 2), // sees the batch's own earlier insert
+		wstmt("DELETE FROM t WHERE v = ?", 1),
+	}, 0)
+	want := []string{"", "UNIQUE constraint failed", "", "Incorrect number of bindings", "", ""}
+	for i, w := range want {
+		if w == "" && got[i].err != nil || w != "" && (got[i].err == nil || !strings.Contains(got[i].err.Error(), w)) {
+			t.Errorf("statement %d: %v, want %q", i, got[i].err, w)
+		}
+	}
+	if got[0].res.RowsAffected != 1 || got[4].res.RowsAffected != 1 || got[5].res.RowsAffected != 1 {
+		t.Errorf("rows affected: %+v", got)
+	}
+	if v := values(t, e, db); v != "5,12" {
+		t.Errorf("table holds %s, want 5,12", v)
+	}
+	s := e.Stats()
+	if s.WriteBatches-before.WriteBatches != 1 || s.BatchedWrites-before.BatchedWrites != 6 || s.RedoneWrites != before.RedoneWrites {
+		t.Errorf("stats %+v, before %+v: want one batch of 6, none redone", s, before)
+	}
+}
+
+// A statement whose failure rolls back the whole transaction takes the
+// others' work with it: they run again alone, and all commit.
+func TestBatchLostTransactionRunsTheOthersAgain(t *testing.T) {
+	for _, c := range []struct{ name, setup, culprit string }{
+		{"insert or rollback", "", "INSERT OR ROLLBACK INTO t (v) VALUES (5)"},
+		{"trigger raises rollback", "CREATE TRIGGER no99 BEFORE INSERT ON t WHEN new.v = 99 BEGIN SELECT RAISE(ROLLBACK, 'no 99'); END",
+			"INSERT INTO t (v) VALUES (99)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e, _, db := newDB(t, Config{})
+			exec(t, e, db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER UNIQUE);\nINSERT INTO t (v) VALUES (5)")
+			if c.setup != "" {
+				exec(t, e, db, c.setup)
+			}
+			before := e.Stats()
+			const ins = "INSERT INTO t (v) VALUES (?)"
+			got := inOneBatch(t, e, db, nil, []forge.Statement{wstmt(ins, 1), wstmt(ins, 2), wstmt(c.culprit), wstmt(ins, 3)}, 0)
+			for i, r := range got {
+				if (i == 2) != (r.err != nil) {
+					t.Errorf("statement %d: %v", i, r.err)
+				}
+			}
+			if v := values(t, e, db); v != "1,2,3,5" {
+				t.Errorf("table holds %s, want 1,2,3,5", v)
+			}
+			if n := e.Stats().RedoneWrites - before.RedoneWrites; n != 3 {
+				t.Errorf("redone %d, want 3", n)
+			}
+		})
+	}
+}
+
+// A request whose deadline passes while it waits in the queue times out
+// without running; the batch goes on.
+func TestBatchRequestTimesOutInTheQueue(t *testing.T) {
+	e, _, db := newDB(t, Config{})
+	exec(t, e, db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER UNIQUE)")
+	short, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	const ins = "INSERT INTO t (v) VALUES (?)"
+	stmts := []forge.Statement{wstmt(ins, 1), wstmt(ins, 2), wstmt(ins, 3)}
+	ctxs := []context.Context{nil, short, nil}
+	// Hold the writer past the short deadline before the batch runs.
+	got := inOneBatch(t, e, db, ctxs, stmts, 600*time.Millisecond)
+	if got[0].err != nil || got[2].err != nil || !errors.Is(got[1].err, forge.ErrTimeout) {
+		t.Fatalf("answers %+v: want the middle one timed out", got)
+	}
+	if v := values(t, e, db); v != "1,3" {
+		t.Errorf("table holds %s, want 1,3", v)
+	}
+}
+
+// What may join a batch is what SQLite prepares as plain DML without
+// result rows.
+func TestBatchableStatements(t *testing.T) {
+	e, _, db := newDB(t, Config{})
+	exec(t, e, db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v)")
+	cases := []struct {
+		sql  string
+		want bool
+	}{
+		{"INSERT INTO t (v) VALUES (1)", true},
+		{"insert   into t(v) values (2)", true},
+		{"REPLACE INTO t (id, v) VALUES (1, 1)", true},
+		{"UPDATE t SET v = 3 WHERE id = 1", true},
+		{"DELETE FROM t WHERE id = 99", true},
+		{"INSERT INTO t (v) SELECT v FROM t WHERE id = 1", true},
+		{"WITH x(a) AS (SELECT 7) INSERT INTO t (v) SELECT a FROM x", true},
+		{"INSERT OR ROLLBACK INTO t (v) VALUES (4)", true}, // undone as a whole: see above
+		{"INSERT INTO t (v) VALUES (5) RETURNING id", false},
+		{"SELECT * FROM t", false},
+		{"BEGIN", false},
+		{"SAVEPOINT s", false},
+		{"PRAGMA user_version = 3", false},
+		{"CREATE TABLE u (x)", false},
+		{"CREATE INDEX ti ON t (v)", false},
+		{"ANALYZE", false},
+	}
+	db0, err := e.acquire(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.release(db0)
+	c, err := db0.writerConn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db0.put(c)
+	for _, tc := range cases {
+		st, err := c.prepare(tc.sql)
+		if err != nil {
+			t.Errorf("%s: %v", tc.sql, err)
+			continue
+		}
+		if st.batchable != tc.want {
+			t.Errorf("%s: batchable %v, want %v", tc.sql, st.batchable, tc.want)
+		}
+	}
+}
+
+// Many writers at once on one database: every statement is answered and
+// committed exactly once (run with -race).
+func TestBatchConcurrentWriters(t *testing.T) {
+	e, _, db := newDB(t, Config{})
+	exec(t, e, db, "CREATE TABLE t (id INTEGER PRIMARY KEY, w INTEGER, i INTEGER, UNIQUE (w, i))")
+	const writers, each = 16, 100
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*each)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				res, err := e.Query(context.Background(), db, wstmt("INSERT INTO t (w, i) VALUES (?, ?)", w, i), nil)
+				if err == nil && res.RowsAffected != 1 {
+					err = fmt.Errorf("rows affected %d", res.RowsAffected)
+				}
+				if err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := queryInt(t, e, db, "SELECT count(*) FROM t"); n != writers*each {
+		t.Errorf("%d rows, want %d", n, writers*each)
+	}
+	s := e.Stats()
+	t.Logf("batches %d, batched writes %d, redone %d", s.WriteBatches, s.BatchedWrites, s.RedoneWrites)
+}
+
+// MaxWriteBatch 1 turns group commit off: nothing queues.
+func TestBatchOff(t *testing.T) {
+	e, _, db := newDB(t, Config{MaxWriteBatch: 1})
+	exec(t, e, db, "CREATE TABLE t (v)")
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				query(t, e, db, "INSERT INTO t (v) VALUES (1)", forge.Params{})
+			}
+		}()
+	}
+	wg.Wait()
+	if s := e.Stats(); s.WriteBatches != 0 || s.BatchedWrites != 0 {
+		t.Errorf("stats %+v with MaxWriteBatch 1", s)
+	}
+	if n := queryInt(t, e, db, "SELECT count(*) FROM t"); n != 160 {
+		t.Errorf("%d rows", n)
+	}
+}
+
+// A statement that traps its instance inside a batch loses the batch's
+// transaction: the instance is replaced, the culprit gets its fault, the
+// others run again alone and commit.
+func TestBatchFaultAnswersOnlyTheCulprit(t *testing.T) {
+	e, _, db := newDB(t, Config{Limits: Limits{ExprDepth: 1000}})
+	exec(t, e, db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER UNIQUE)")
+	const ins = "INSERT INTO t (v) VALUES (?)"
+	got := inOneBatch(t, e, db, nil, []forge.Statement{
+		wstmt(ins, 1), wstmt("INSERT INTO t (v) SELECT 1" + strings.Repeat("+1", 400)), wstmt(ins, 2),
+	}, 0)
+	if got[0].err != nil || got[2].err != nil || !errors.Is(got[1].err, forge.ErrEngineFault) {
+		t.Fatalf("answers %+v: want only the middle one to fault", got)
+	}
+	if v := values(t, e, db); v != "1,2" {
+		t.Errorf("table holds %s, want 1,2", v)
+	}
+	if s := e.Stats(); s.Faults < 2 || s.RedoneWrites != 3 {
+		t.Errorf("stats %+v: want the batch's instance and the culprit's discarded, all three redone", s)
+	}
+}
+
+// A write past the size quota fails alone; the rest of its batch commits.
+func TestBatchDatabaseFull(t *testing.T) {
+	e, _, db := newDB(t, Config{MaxDBBytes: 128 << 10})
+	exec(t, e, db, "CREATE TABLE t (v)")
+	small, big := wstmt("INSERT INTO t (v) VALUES (randomblob(1000))"), wstmt("INSERT INTO t (v) VALUES (randomblob(300000))")
+	got := inOneBatch(t, e, db, nil, []forge.Statement{small, big, small}, 0)
+	if got[0].err != nil || got[2].err != nil || !errors.Is(got[1].err, forge.ErrDatabaseFull) {
+		t.Fatalf("answers %+v", got)
+	}
+	if n := queryInt(t, e, db, "SELECT count(*) FROM t"); n != 2 {
+		t.Errorf("%d rows, want 2", n)
+	}
+}
+
+// A leader whose deadline passes before the writer is free answers its
+// timeout and hands the lead on: the requests behind it still commit.
+func TestBatchLeaderTimesOutWaitingForTheWriter(t *testing.T) {
+	e, _, db := newDB(t, Config{})
+	exec(t, e, db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER UNIQUE)")
+	short, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	const ins = "INSERT INTO t (v) VALUES (?)"
+	got := inOneBatch(t, e, db, []context.Context{short, nil, nil},
+		[]forge.Statement{wstmt(ins, 1), wstmt(ins, 2), wstmt(ins, 3)}, 600*time.Millisecond)
+	if !errors.Is(got[0].err, forge.ErrTimeout) || got[1].err != nil || got[2].err != nil {
+		t.Fatalf("answers %+v: want the leader timed out, the others committed", got)
+	}
+	if v := values(t, e, db); v != "2,3" {
+		t.Errorf("table holds %s, want 2,3", v)
+	}
+}
