@@ -3,6 +3,7 @@ package wasm
 import (
 	"context"
 	"errors"
+	"runtime"
 
 	"github.com/praetorian/db-forge/forge"
 )
@@ -78,6 +79,10 @@ func (e *Engine) lead(db *database, self *writeReq) {
 	if err != nil {
 		self.err = translate(self.ctx, err)
 	} else {
+		// Let requests that are on their way join: under load, other
+		// goroutines are decoding writes to this database right now. With
+		// nothing else runnable this returns at once.
+		runtime.Gosched()
 		db.qmu.Lock()
 		n := min(len(db.queue), e.cfg.MaxWriteBatch-1)
 		batch = append(batch, db.queue[:n]...)
