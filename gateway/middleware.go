@@ -54,7 +54,7 @@ func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandle
 				zap.String("method", method),
 				zap.String("route", route),
 				zap.Int("status", status),
-				zap.Duration("duration", took),
+				zap.Int64("duration_us", took.Microseconds()),
 				zap.String("db", db),
 				zap.String("key_id", st.keyID),
 				zap.Int("bytes", size),
