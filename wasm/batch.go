@@ -3,7 +3,11 @@ package wasm
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
+	"strings"
+
+	"go.uber.org/zap"
 
 	"github.com/praetorian/db-forge/forge"
 )
@@ -40,6 +44,7 @@ const batchSavepoint = "forge_batch"
 type writeReq struct {
 	ctx context.Context // the request's deadline
 	q   forge.Statement
+	w   forge.RowWriter // used only when the statement runs alone
 	res forge.Result
 	err error
 	// redo: the batch's transaction was lost before this statement's
@@ -51,8 +56,8 @@ type writeReq struct {
 
 // queueWrite runs q on db's writer through the queue and returns its
 // result once committed (or failed). The caller holds db (acquire).
-func (e *Engine) queueWrite(ctx context.Context, db *database, q forge.Statement) (forge.Result, error) {
-	r := &writeReq{ctx: ctx, q: q, done: make(chan struct{})}
+func (e *Engine) queueWrite(ctx context.Context, db *database, q forge.Statement, w forge.RowWriter) (forge.Result, error) {
+	r := &writeReq{ctx: ctx, q: q, w: w, done: make(chan struct{})}
 	db.qmu.Lock()
 	if db.leading {
 		db.queue = append(db.queue, r)
@@ -75,6 +80,17 @@ func (e *Engine) queueWrite(ctx context.Context, db *database, q forge.Statement
 // writer is free answers its own timeout and hands the lead on.
 func (e *Engine) lead(db *database, self *writeReq) {
 	batch := []*writeReq{self}
+	defer func() {
+		// Whatever happens here, the queue must not wedge: answer the
+		// batch with a fault and hand on.
+		if p := recover(); p != nil {
+			e.log.Error("write batch panicked", zap.String("db", db.name), zap.Any("panic", p))
+			for _, r := range batch {
+				r.res, r.err = forge.Result{}, fmt.Errorf("%w: %v", forge.ErrEngineFault, p)
+			}
+			e.handOff(db, batch)
+		}
+	}()
 	c, err := db.writerConn(self.ctx)
 	if err != nil {
 		self.err = translate(self.ctx, err)
@@ -90,7 +106,11 @@ func (e *Engine) lead(db *database, self *writeReq) {
 		db.qmu.Unlock()
 		e.runBatch(db, c, batch)
 	}
+	e.handOff(db, batch)
+}
 
+// handOff answers batch and wakes the next leader, if any.
+func (e *Engine) handOff(db *database, batch []*writeReq) {
 	db.qmu.Lock()
 	var next *writeReq
 	if len(db.queue) > 0 {
@@ -116,7 +136,7 @@ func (e *Engine) runBatch(db *database, c *conn, batch []*writeReq) {
 		r := batch[0]
 		err := c.do(r.ctx, func() error {
 			var err error
-			r.res, err = e.runStatement(c, r.q, nil)
+			r.res, err = e.runStatement(c, r.q, r.w)
 			return err
 		})
 		db.put(c)
@@ -199,18 +219,25 @@ func (e *Engine) inTransaction(c *conn, batch []*writeReq) error {
 // errNotBatchable: a queued statement that did not prepare as batchable.
 var errNotBatchable = errors.New("statement cannot run in a batch")
 
-// runStatement prepares and runs q on c. In a batch (w == nil and the
-// connection inside the batch's transaction) only batchable statements
-// run.
+// runStatement prepares and runs q on c, streaming any rows to w. Inside
+// a batch's transaction only batchable statements run; alone, any. It
+// remembers what it learnt of the text for the next request (hints).
 func (e *Engine) runStatement(c *conn, q forge.Statement, w forge.RowWriter) (forge.Result, error) {
 	st, err := c.prepare(q.SQL)
 	if err != nil || st == nil {
 		return forge.Result{}, err
 	}
+	if !st.readOnly {
+		e.writes.add(q.SQL)
+	}
 	if !st.batchable && !c.db.GetAutocommit() {
 		return forge.Result{}, errNotBatchable
 	}
-	return c.run(st, q.Params, w)
+	res, err := c.run(st, q.Params, w)
+	if err == nil && st.batchable {
+		e.batchable.add(q.SQL)
+	}
+	return res, err
 }
 
 // runAlone runs r's statement as the engine runs any write: on the
@@ -219,8 +246,47 @@ func (e *Engine) runAlone(db *database, r *writeReq) (forge.Result, error) {
 	var res forge.Result
 	err := db.run(r.ctx, true, func(c *conn) error {
 		var err error
-		res, err = e.runStatement(c, r.q, nil)
+		res, err = e.runStatement(c, r.q, r.w)
 		return err
 	})
 	return res, translate(r.ctx, err)
+}
+
+// looksLikeDML tells, from its first keyword (after spaces and comments),
+// a statement that is probably a plain INSERT, UPDATE, DELETE or REPLACE,
+// so that a text never seen before can go to the write queue at once. It
+// only routes: what runs in a batch is what SQLite prepares as batchable
+// (RETURNING, say, runs alone), and a text it misses takes the usual path.
+func looksLikeDML(sql string) bool {
+	i := 0
+	for i < len(sql) {
+		switch c := sql[i]; {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f':
+			i++
+		case c == '-' && i+1 < len(sql) && sql[i+1] == '-':
+			j := strings.IndexByte(sql[i:], '\n')
+			if j < 0 {
+				return false
+			}
+			i += j + 1
+		case c == '/' && i+1 < len(sql) && sql[i+1] == '*':
+			j := strings.Index(sql[i+2:], "*/")
+			if j < 0 {
+				return false
+			}
+			i += j + 4
+		default:
+			for _, kw := range [...]string{"INSERT", "UPDATE", "DELETE", "REPLACE"} {
+				if len(sql)-i > len(kw) && strings.EqualFold(sql[i:i+len(kw)], kw) && !isIdentByte(sql[i+len(kw)]) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	return false
+}
+
+func isIdentByte(c byte) bool {
+	return c == '_' || c == '$' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
 }

@@ -26,6 +26,12 @@ type batchResult struct {
 // for hold more once they have all queued.
 func inOneBatch(t *testing.T, e *Engine, name string, ctxs []context.Context, stmts []forge.Statement, hold time.Duration) []batchResult {
 	t.Helper()
+	return inOneBatchW(t, e, name, ctxs, nil, stmts, hold)
+}
+
+// inOneBatchW is inOneBatch with a row writer per statement (nil: none).
+func inOneBatchW(t *testing.T, e *Engine, name string, ctxs []context.Context, ws []forge.RowWriter, stmts []forge.Statement, hold time.Duration) []batchResult {
+	t.Helper()
 	for _, s := range stmts {
 		e.writes.add(s.SQL)
 		e.batchable.add(s.SQL)
@@ -46,7 +52,11 @@ func inOneBatch(t *testing.T, e *Engine, name string, ctxs []context.Context, st
 			if ctxs != nil && ctxs[i] != nil {
 				ctx = ctxs[i]
 			}
-			out[i].res, out[i].err = e.Query(ctx, name, s, nil)
+			var w forge.RowWriter
+			if ws != nil {
+				w = ws[i]
+			}
+			out[i].res, out[i].err = e.Query(ctx, name, s, w)
 		}()
 		// The first leads; the others queue behind it, in order.
 		deadline := time.Now().Add(10 * time.Second)
@@ -327,5 +337,49 @@ func TestBatchLeaderTimesOutWaitingForTheWriter(t *testing.T) {
 	}
 	if v := values(t, e, db); v != "2,3" {
 		t.Errorf("table holds %s, want 2,3", v)
+	}
+}
+
+// Texts never seen before that read as DML go to the queue at once: an
+// agent that inlines its values still gets group commit. One that turns
+// out not to be batchable (RETURNING) runs alone and streams its rows.
+func TestBatchNewTextsAndReturning(t *testing.T) {
+	e, _, db := newDB(t, Config{})
+	exec(t, e, db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER UNIQUE)")
+	rec := &recorder{}
+	got := inOneBatchW(t, e, db, nil, []forge.RowWriter{nil, rec, nil, nil}, []forge.Statement{
+		{SQL: "INSERT INTO t (v) VALUES (1)"},
+		{SQL: "insert into t (v) values (2) returning id, v"},
+		{SQL: "/* agent */ INSERT INTO t (v) VALUES (3)"},
+		{SQL: "UPDATE nosuch SET v = 1"},
+	}, 0)
+	if got[0].err != nil || got[1].err != nil || got[2].err != nil || got[3].err == nil {
+		t.Fatalf("answers %+v", got)
+	}
+	checkRows(t, "RETURNING", rec.rows, rows(row(3, 2))) // runs after the batch: id 3
+	if !got[1].res.ReturnsRows || got[1].res.RowsAffected != 1 {
+		t.Errorf("RETURNING result %+v", got[1].res)
+	}
+	if v := values(t, e, db); v != "1,2,3" {
+		t.Errorf("table holds %s", v)
+	}
+	if s := e.Stats(); s.WriteBatches != 1 || s.RedoneWrites != 1 {
+		t.Errorf("stats %+v: want one batch, the RETURNING statement run again alone", s)
+	}
+}
+
+func TestLooksLikeDML(t *testing.T) {
+	cases := map[string]bool{
+		"INSERT INTO t VALUES (1)": true, "  insert into t values (1)": true, "Update t SET v=1": true,
+		"DELETE FROM t": true, "REPLACE INTO t VALUES (1)": true, "-- c\nINSERT INTO t VALUES (1)": true,
+		"/* c */INSERT INTO t VALUES (1)": true, "\n\tDELETE\nFROM t": true,
+		"SELECT 1": false, "WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x": false, "BEGIN": false,
+		"INSERTED": false, "insert_x": false, "INSERT": false, "": false, "-- only a comment": false,
+		"/* unterminated": false, "PRAGMA user_version=1": false, "UPDATEX t": false,
+	}
+	for sql, want := range cases {
+		if got := looksLikeDML(sql); got != want {
+			t.Errorf("looksLikeDML(%q) = %v, want %v", sql, got, want)
+		}
 	}
 }

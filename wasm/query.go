@@ -74,8 +74,9 @@ func (e *Engine) Query(ctx context.Context, name string, q forge.Statement, w fo
 		return forge.Result{}, err
 	}
 	write := !q.ReadOnly && e.writes.has(q.SQL)
-	if write && e.cfg.MaxWriteBatch > 1 && e.batchable.has(q.SQL) {
-		return e.queued(ctx, name, q)
+	if !q.ReadOnly && e.cfg.MaxWriteBatch > 1 &&
+		(write && e.batchable.has(q.SQL) || !write && looksLikeDML(q.SQL)) {
+		return e.queued(ctx, name, q, w)
 	}
 	var res forge.Result
 	err := e.with(ctx, name, write, func(c *conn) error {
@@ -106,14 +107,14 @@ func (e *Engine) Query(ctx context.Context, name string, q forge.Statement, w fo
 
 // queued runs a write statement known to be plain DML through the
 // database's write queue (group commit, batch.go).
-func (e *Engine) queued(ctx context.Context, name string, q forge.Statement) (forge.Result, error) {
+func (e *Engine) queued(ctx context.Context, name string, q forge.Statement, w forge.RowWriter) (forge.Result, error) {
 	ctx = e.deadline(ctx)
 	db, err := e.acquire(ctx, name)
 	if err != nil {
 		return forge.Result{}, translate(ctx, err)
 	}
 	defer e.release(db)
-	return e.queueWrite(ctx, db, q)
+	return e.queueWrite(ctx, db, q, w)
 }
 
 // CreateTable creates a table from spec if none of that name exists.
