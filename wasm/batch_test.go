@@ -161,23 +161,34 @@ func TestBatchLostTransactionRunsTheOthersAgain(t *testing.T) {
 	}
 }
 
-// A request whose deadline passes while it waits in the queue times out
-// without running; the batch goes on.
-func TestBatchRequestTimesOutInTheQueue(t *testing.T) {
-	e, _, db := newDB(t, Config{})
-	exec(t, e, db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER UNIQUE)")
-	short, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	const ins = "INSERT INTO t (v) VALUES (?)"
-	stmts := []forge.Statement{wstmt(ins, 1), wstmt(ins, 2), wstmt(ins, 3)}
-	ctxs := []context.Context{nil, short, nil}
-	// Hold the writer past the short deadline before the batch runs.
-	got := inOneBatch(t, e, db, ctxs, stmts, 600*time.Millisecond)
-	if got[0].err != nil || got[2].err != nil || !errors.Is(got[1].err, forge.ErrTimeout) {
-		t.Fatalf("answers %+v: want the middle one timed out", got)
-	}
-	if v := values(t, e, db); v != "1,3" {
-		t.Errorf("table holds %s, want 1,3", v)
+// A request whose deadline passes before its batch runs times out without
+// running; the others commit. A follower times out in the queue; a leader
+// while it waits for the writer, and hands the lead on.
+func TestBatchTimeouts(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		short int // the statement with the short deadline
+		want  string
+	}{{"follower in the queue", 1, "1,3"}, {"leader waiting for the writer", 0, "2,3"}} {
+		t.Run(c.name, func(t *testing.T) {
+			e, _, db := newDB(t, Config{})
+			exec(t, e, db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER UNIQUE)")
+			short, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			ctxs := make([]context.Context, 3)
+			ctxs[c.short] = short
+			const ins = "INSERT INTO t (v) VALUES (?)"
+			// Hold the writer past the short deadline before the batch runs.
+			got := inOneBatch(t, e, db, ctxs, []forge.Statement{wstmt(ins, 1), wstmt(ins, 2), wstmt(ins, 3)}, 600*time.Millisecond)
+			for i, r := range got {
+				if i == c.short && !errors.Is(r.err, forge.ErrTimeout) || i != c.short && r.err != nil {
+					t.Errorf("statement %d: %v", i, r.err)
+				}
+			}
+			if v := values(t, e, db); v != c.want {
+				t.Errorf("table holds %s, want %s", v, c.want)
+			}
+		})
 	}
 }
 
@@ -319,24 +330,6 @@ func TestBatchDatabaseFull(t *testing.T) {
 	}
 	if n := queryInt(t, e, db, "SELECT count(*) FROM t"); n != 2 {
 		t.Errorf("%d rows, want 2", n)
-	}
-}
-
-// A leader whose deadline passes before the writer is free answers its
-// timeout and hands the lead on: the requests behind it still commit.
-func TestBatchLeaderTimesOutWaitingForTheWriter(t *testing.T) {
-	e, _, db := newDB(t, Config{})
-	exec(t, e, db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER UNIQUE)")
-	short, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	const ins = "INSERT INTO t (v) VALUES (?)"
-	got := inOneBatch(t, e, db, []context.Context{short, nil, nil},
-		[]forge.Statement{wstmt(ins, 1), wstmt(ins, 2), wstmt(ins, 3)}, 600*time.Millisecond)
-	if !errors.Is(got[0].err, forge.ErrTimeout) || got[1].err != nil || got[2].err != nil {
-		t.Fatalf("answers %+v: want the leader timed out, the others committed", got)
-	}
-	if v := values(t, e, db); v != "2,3" {
-		t.Errorf("table holds %s, want 2,3", v)
 	}
 }
 
