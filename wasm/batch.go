@@ -37,8 +37,23 @@ import (
 // Clients see no difference but throughput; ordering between concurrent
 // requests was never promised.
 
-// batchSavepoint is the savepoint around each statement of a batch.
-const batchSavepoint = "forge_batch"
+// The savepoint around each statement of a batch.
+const (
+	savepointSQL  = "SAVEPOINT forge_batch"
+	releaseSQL    = "RELEASE forge_batch"
+	rollbackToSQL = "ROLLBACK TO forge_batch"
+)
+
+// control runs a transaction-control statement of the batch from the
+// connection's statement cache: parsing it anew each time (c.db.Exec)
+// would cost as much as the insert it wraps.
+func (c *conn) control(sql string) error {
+	st, err := c.prepare(sql)
+	if err != nil {
+		return err
+	}
+	return st.s.Exec()
+}
 
 // writeReq is one queued write statement.
 type writeReq struct {
@@ -167,7 +182,7 @@ func (e *Engine) runBatch(db *database, c *conn, batch []*writeReq) {
 // nothing of it was committed; a statement is marked redo when its answer
 // is not final.
 func (e *Engine) inTransaction(c *conn, batch []*writeReq) error {
-	if err := c.db.Exec("BEGIN"); err != nil {
+	if err := c.control("BEGIN"); err != nil {
 		return err
 	}
 	for i, r := range batch {
@@ -175,7 +190,7 @@ func (e *Engine) inTransaction(c *conn, batch []*writeReq) error {
 			r.err = ctxErr(r.ctx) // never ran: nothing to undo
 			continue
 		}
-		if err := c.db.Exec("SAVEPOINT " + batchSavepoint); err != nil {
+		if err := c.control(savepointSQL); err != nil {
 			return err
 		}
 		c.denied = ""
@@ -200,20 +215,20 @@ func (e *Engine) inTransaction(c *conn, batch []*writeReq) error {
 			return nil
 		}
 		if errors.Is(r.err, errNotBatchable) {
-			// The cached statement changed under us (schema change):
-			// undo nothing, run it on its own after the batch.
+			// Not plain DML after all (a RETURNING, say, sent here by its
+			// first word): it did not run; it runs alone after the batch.
 			r.redo = true
 		}
 		if r.err != nil {
-			if err := c.db.Exec("ROLLBACK TO " + batchSavepoint); err != nil {
+			if err := c.control(rollbackToSQL); err != nil {
 				return err
 			}
 		}
-		if err := c.db.Exec("RELEASE " + batchSavepoint); err != nil {
+		if err := c.control(releaseSQL); err != nil {
 			return err
 		}
 	}
-	return c.db.Exec("COMMIT")
+	return c.control("COMMIT")
 }
 
 // errNotBatchable: a queued statement that did not prepare as batchable.
