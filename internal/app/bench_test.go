@@ -103,6 +103,21 @@ func do(b *testing.B, h fasthttp.RequestHandler, method, uri, body, authz string
 	return append([]byte(nil), ctx.Response.Body()...)
 }
 
+// queryOnce sends body to POST /api/db/bench/query through h, reusing ctx,
+// with the Authorization header authz ("" = none), and returns the status.
+func queryOnce(ctx *fasthttp.RequestCtx, h fasthttp.RequestHandler, authz string, body []byte) int {
+	ctx.Request.Reset()
+	ctx.Response.Reset()
+	ctx.Request.Header.SetMethod("POST")
+	ctx.Request.SetRequestURI("/api/db/bench/query")
+	if authz != "" {
+		ctx.Request.Header.Set("Authorization", authz)
+	}
+	ctx.Request.SetBody(body)
+	h(ctx)
+	return ctx.Response.StatusCode()
+}
+
 // pointSelects are query bodies of random point SELECTs.
 func pointSelects() [][]byte {
 	bodies := make([][]byte, 1024)
@@ -128,17 +143,8 @@ func BenchmarkHandlerPointSelect(b *testing.B) {
 				var ctx fasthttp.RequestCtx
 				i := rand.IntN(len(bodies))
 				for pb.Next() {
-					ctx.Request.Reset()
-					ctx.Response.Reset()
-					ctx.Request.Header.SetMethod("POST")
-					ctx.Request.SetRequestURI("/api/db/bench/query")
-					if authz != "" {
-						ctx.Request.Header.Set("Authorization", authz)
-					}
-					ctx.Request.SetBody(bodies[i%len(bodies)])
 					i++
-					h(&ctx)
-					if ctx.Response.StatusCode() != 200 {
+					if queryOnce(&ctx, h, authz, bodies[i%len(bodies)]) != 200 {
 						b.Errorf("status %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
 						return
 					}
@@ -162,17 +168,8 @@ func BenchmarkHandlerPointSelectSerial(b *testing.B) {
 			i := 0
 			b.ReportAllocs()
 			for b.Loop() {
-				ctx.Request.Reset()
-				ctx.Response.Reset()
-				ctx.Request.Header.SetMethod("POST")
-				ctx.Request.SetRequestURI("/api/db/bench/query")
-				if authz != "" {
-					ctx.Request.Header.Set("Authorization", authz)
-				}
-				ctx.Request.SetBody(bodies[i%len(bodies)])
 				i++
-				h(&ctx)
-				if ctx.Response.StatusCode() != 200 {
+				if queryOnce(&ctx, h, authz, bodies[i%len(bodies)]) != 200 {
 					b.Fatalf("status %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
 				}
 			}
@@ -197,13 +194,7 @@ func BenchmarkHandlerInsert(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		var ctx fasthttp.RequestCtx
 		for pb.Next() {
-			ctx.Request.Reset()
-			ctx.Response.Reset()
-			ctx.Request.Header.SetMethod("POST")
-			ctx.Request.SetRequestURI("/api/db/bench/query")
-			ctx.Request.SetBody(body)
-			h(&ctx)
-			if ctx.Response.StatusCode() != 200 {
+			if queryOnce(&ctx, h, "", body) != 200 {
 				b.Errorf("status %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
 				return
 			}
