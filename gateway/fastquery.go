@@ -203,11 +203,6 @@ func number(b []byte, i int) (forge.Value, int, bool) {
 		n, err := strconv.ParseInt(string(lit), 10, 64)
 		return forge.IntValue(n), i, err == nil
 	}
-	f, err := strconv.ParseFloat(string(lit), 64)
-	if err != nil || f > maxFloat || f < -maxFloat {
-		return forge.Value{}, i, false
-	}
-	return forge.FloatValue(f), i, true
+	f, err := strconv.ParseFloat(string(lit), 64) // out of range (±Inf) is an error
+	return forge.FloatValue(f), i, err == nil
 }
-
-const maxFloat = 1.7976931348623157e308
