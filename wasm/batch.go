@@ -235,24 +235,23 @@ func (e *Engine) inTransaction(c *conn, batch []*writeReq) error {
 var errNotBatchable = errors.New("statement cannot run in a batch")
 
 // runStatement prepares and runs q on c, streaming any rows to w. Inside
-// a batch's transaction only batchable statements run; alone, any. It
-// remembers what it learnt of the text for the next request (hints).
+// a batch's transaction only batchable statements run; alone, any.
 func (e *Engine) runStatement(c *conn, q forge.Statement, w forge.RowWriter) (forge.Result, error) {
 	st, err := c.prepare(q.SQL)
 	if err != nil || st == nil {
 		return forge.Result{}, err
 	}
-	if !st.readOnly {
+	if !st.batchable && !st.readOnly {
+		// Sent to the queue by its first word but not plain DML
+		// (RETURNING, say): remembered as a write, its next run goes
+		// straight to the writer. A batchable text needs no hint: it
+		// came here by one, or by its first word, and will again.
 		e.writes.add(q.SQL)
 	}
 	if !st.batchable && !c.db.GetAutocommit() {
 		return forge.Result{}, errNotBatchable
 	}
-	res, err := c.run(st, q.Params, w)
-	if err == nil && st.batchable {
-		e.batchable.add(q.SQL)
-	}
-	return res, err
+	return c.run(st, q.Params, w)
 }
 
 // runAlone runs r's statement as the engine runs any write: on the
