@@ -8,6 +8,7 @@ package forge
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Sentinel errors. The gateway maps each to one HTTP status and one code in a
@@ -40,8 +41,14 @@ var (
 	// connection's heap limit; that wasm instance was discarded.
 	ErrOutOfMemory = errors.New("statement out of memory")
 	// ErrDatabaseFull: a write would grow the database past its size quota
-	// (or the disk is full).
+	// (FORGE_MAX_DB_SIZE_MB).
 	ErrDatabaseFull = errors.New("database is full")
+	// ErrDiskFull: the volume that holds the data directory has no space
+	// left (ENOSPC): the write failed and nothing of it was kept.
+	ErrDiskFull = errors.New("volume is full")
+	// ErrDatabaseCorrupt: SQLite found the database file damaged (a bad
+	// header, a malformed page). A *CorruptError carries SQLite's message.
+	ErrDatabaseCorrupt = errors.New("database file is damaged")
 	// ErrNotAuthorized: the SQL sandbox refused the statement. A
 	// *NotAuthorizedError carries the reason.
 	ErrNotAuthorized = errors.New("statement not authorized")
@@ -60,6 +67,23 @@ type NotAuthorizedError struct {
 
 func (e *NotAuthorizedError) Error() string        { return "not authorized: " + e.Reason }
 func (e *NotAuthorizedError) Is(target error) bool { return target == ErrNotAuthorized }
+
+// CorruptError is a damaged database file: SQLite's own message
+// ("database disk image is malformed", "file is not a database").
+type CorruptError struct {
+	Message string
+}
+
+func (e *CorruptError) Error() string        { return "corrupt: " + e.Message }
+func (e *CorruptError) Is(target error) bool { return target == ErrDatabaseCorrupt }
+
+// Damage is a database the engine found damaged, until an integrity check
+// passes or the database is deleted.
+type Damage struct {
+	Name    string
+	Message string    // SQLite's message when it was found
+	Since   time.Time // when it was first found
+}
 
 // SQLError is SQLite refusing a statement: a syntax error, a constraint, a
 // missing table. Message is SQLite's own text, which the contract passes to

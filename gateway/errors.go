@@ -41,6 +41,7 @@ const (
 	CodeNotAuthorized    = "SQL_NOT_AUTHORIZED"
 	CodeOutOfMemory      = "MEMORY_LIMIT_EXCEEDED"
 	CodeDatabaseFull     = "DATABASE_FULL"
+	CodeDatabaseCorrupt  = "DATABASE_CORRUPT"
 	CodeResponseTooLarge = "RESPONSE_TOO_LARGE"
 	CodeTooManyRequests  = "TOO_MANY_REQUESTS"
 	CodeServerBusy       = "SERVER_BUSY"
@@ -106,6 +107,7 @@ func toAPIError(err error) *apiError {
 	var ne *forge.NotAuthorizedError
 	var re *responseTooLargeError
 	var rl *rateLimitedError
+	var ce *forge.CorruptError
 	switch {
 	case errors.As(err, &ae):
 		return ae
@@ -154,6 +156,14 @@ func toAPIError(err error) *apiError {
 	case errors.Is(err, forge.ErrOutOfMemory):
 		return newError(fasthttp.StatusBadRequest, CodeOutOfMemory,
 			"The statement needed more memory than a connection may use; its SQLite instance was replaced and the database is unharmed.")
+	case errors.Is(err, forge.ErrDiskFull):
+		return newError(fasthttp.StatusInsufficientStorage, CodeDatabaseFull,
+			"The volume that holds the database is full (no space left on device); nothing of this request was written. "+
+				"Delete data (DELETE, DROP TABLE, DELETE /admin/databases/{db_name}) or give the volume more space.")
+	case errors.As(err, &ce):
+		return newError(fasthttp.StatusInternalServerError, CodeDatabaseCorrupt,
+			"The database file is damaged ("+ce.Message+"); restore it from a copy or delete it. "+
+				"POST /admin/databases/{db_name}/integrity-check tells what SQLite finds.")
 	case errors.Is(err, forge.ErrDatabaseFull):
 		return newError(fasthttp.StatusInsufficientStorage, CodeDatabaseFull,
 			"Database is full: it has reached its size limit. Delete rows to make room.")
@@ -221,7 +231,7 @@ func unauthenticated(err error) *apiError {
 func (s *Server) writeError(ctx *fasthttp.RequestCtx, err error) {
 	ae := toAPIError(err)
 	if ae.status >= 500 && ae.code != CodeBackendUnavailable && ae.code != CodeShuttingDown &&
-		ae.code != CodeServerBusy && ae.code != CodeDatabaseFull {
+		ae.code != CodeServerBusy && ae.code != CodeDatabaseFull && ae.code != CodeDatabaseCorrupt {
 		s.log.Error("request failed", zap.String("request_id", requestID(ctx)), zap.Error(err))
 	}
 	if ae.retryAfter > 0 {

@@ -251,7 +251,7 @@ func (e *Engine) runStatement(c *conn, q forge.Statement, w forge.RowWriter) (fo
 	if !st.batchable && !c.db.GetAutocommit() {
 		return forge.Result{}, errNotBatchable
 	}
-	return c.run(st, q.Params, w)
+	return e.runMakingRoom(c, st, q.Params, w)
 }
 
 // runAlone runs r's statement as the engine runs any write: on the

@@ -32,7 +32,24 @@ type conn struct {
 	// nonDML: while a statement was prepared, the authorizer saw an action
 	// other than reading, inserting, updating or deleting rows (batch.go).
 	nonDML bool
+	// grows: while a statement was prepared, the authorizer saw an action
+	// other than reading, deleting rows or dropping objects.
+	grows bool
+
+	// txnEnd is how the last transaction on this connection ended, as the
+	// commit and rollback hooks saw it; the engine clears it before a
+	// statement that may commit (see committedDespite).
+	txnEnd txnEnd
 }
+
+// txnEnd is what the commit and rollback hooks saw.
+type txnEnd uint8
+
+const (
+	txnOpen       txnEnd = iota // no transaction ended since it was cleared
+	txnCommitted                // the commit hook ran and no rollback followed
+	txnRolledBack               // a rollback (also of a failed commit)
+)
 
 // stmt is a cached prepared statement with what we learnt of it once.
 type stmt struct {
@@ -44,6 +61,10 @@ type stmt struct {
 	// batchable: plain DML without result rows, which may share a
 	// transaction with others (batch.go).
 	batchable bool
+	// shrinks: a write that only deletes rows or drops objects (no trigger
+	// or clause of it inserts, updates or creates anything): on a full
+	// volume the engine may release reserved space for it (Config.OnDiskFull).
+	shrinks bool
 	reprep    int  // SQLITE_STMTSTATUS_REPREPARE when names were read
 	bigBind   bool // a large TEXT or BLOB is bound; clear it at reset
 	row       stmtRow
@@ -103,6 +124,10 @@ func openConn(path string, o connOptions) (c *conn, err error) {
 	if err := db.BusyTimeout(o.busyTimeout); err != nil {
 		return nil, err
 	}
+	// How transactions end, so that a statement interrupted after its
+	// commit is answered as committed (committedDespite).
+	db.CommitHook(func() bool { c.txnEnd = txnCommitted; return true })
+	db.RollbackHook(func() { c.txnEnd = txnRolledBack })
 	// The gateway's settings, before the sandbox takes them from clients:
 	// temp_store=MEMORY keeps sorts and temporary b-trees inside the
 	// instance's heap (bounded by heapLimit) instead of in files outside
@@ -223,7 +248,7 @@ func (c *conn) prepare(sql string) (*stmt, error) {
 		c.lru.MoveToFront(e)
 		return e.Value.(*stmt), nil
 	}
-	c.nonDML = false
+	c.nonDML, c.grows = false, false
 	s, tail, err := c.db.Prepare(sql)
 	if err != nil && errors.Is(err, sqlite3.ERROR) && c.reloadSchema() {
 		// This connection's copy of the schema may predate DDL run on
@@ -231,13 +256,13 @@ func (c *conn) prepare(sql string) (*stmt, error) {
 		// some errors ("no such table") occur in prepare, but not all:
 		// ALTER TABLE ... DROP/RENAME COLUMN of a column added since
 		// fails against the old copy. Refresh it and try once more.
-		c.nonDML = false
+		c.nonDML, c.grows = false, false
 		s, tail, err = c.db.Prepare(sql)
 	}
 	if err != nil {
 		return nil, err
 	}
-	nonDML := c.nonDML
+	nonDML, grows := c.nonDML, c.grows
 	if s == nil {
 		return nil, nil
 	}
@@ -256,6 +281,7 @@ func (c *conn) prepare(sql string) (*stmt, error) {
 	}
 	st := &stmt{s: s, sql: sql, readOnly: s.ReadOnly(), reprep: s.Status(sqlite3.STMTSTATUS_REPREPARE, false)}
 	st.batchable = !st.readOnly && !nonDML && s.ColumnCount() == 0
+	st.shrinks = !st.readOnly && !grows
 	st.row.s = s
 	if n := s.ColumnCount(); n > 0 {
 		st.names = make([]string, n)
@@ -402,7 +428,7 @@ func (c *conn) run(st *stmt, p forge.Params, w forge.RowWriter) (forge.Result, e
 			return res, err
 		}
 		st.reset() // a pending write statement would block RELEASE
-		return res, c.db.Exec("RELEASE " + returningSavepoint)
+		return res, c.commit("RELEASE " + returningSavepoint)
 	}
 	if len(st.names) > 0 {
 		return c.runRows(st, w)
@@ -440,10 +466,11 @@ func (c *conn) runRows(st *stmt, w forge.RowWriter) (forge.Result, error) {
 // runExec steps a statement without result columns.
 func (c *conn) runExec(st *stmt) (forge.Result, error) {
 	before := c.db.TotalChanges()
+	c.txnEnd = txnOpen
 	for st.s.Step() {
 		// A statement without result columns yields no row; nothing to do.
 	}
-	if err := st.s.Err(); err != nil {
+	if err := st.s.Err(); err != nil && !c.committedDespite(err) {
 		return forge.Result{}, err
 	}
 	var res forge.Result
@@ -453,6 +480,30 @@ func (c *conn) runExec(st *stmt) (forge.Result, error) {
 		res.RowsAffected = c.db.Changes()
 	}
 	return res, nil
+}
+
+// commit runs sql, a statement that may commit a transaction (COMMIT,
+// RELEASE of the outermost savepoint), on the connection's interrupt
+// context; see committedDespite.
+func (c *conn) commit(sql string) error {
+	c.txnEnd = txnOpen
+	if err := c.db.Exec(sql); err != nil && !c.committedDespite(err) {
+		return err
+	}
+	return nil
+}
+
+// committedDespite tells whether err, the failure of a statement that ran
+// since txnEnd was cleared, is an interrupt that came after the statement's
+// transaction had committed. SQLite calls the progress handler once more
+// after OP_Halt has committed an autocommit statement (vdbe_return in
+// sqlite3VdbeExec), so the deadline passing at that moment turns a
+// committed write into SQLITE_INTERRUPT. Such a write is answered as the
+// success it is: a client told "timed out" would retry and write twice.
+// A commit that failed runs the rollback hook after the commit hook, so
+// only a commit that stood counts.
+func (c *conn) committedDespite(err error) bool {
+	return c.txnEnd == txnCommitted && errors.Is(err, sqlite3.INTERRUPT) && c.db.GetAutocommit()
 }
 
 // do runs fn with ctx as the connection's interrupt, then rolls back any

@@ -62,6 +62,12 @@ type Config struct {
 	ReaderIdle time.Duration
 	DBIdle     time.Duration
 
+	// OnDiskFull is called when a statement that only deletes rows or
+	// drops objects fails because the volume is full; if it reports that
+	// it made room (it released reserved space), the statement runs once
+	// more, so that deleting data is possible on a full volume.
+	OnDiskFull func() bool
+
 	// MaxWriteBatch bounds the write statements that share one
 	// transaction when they queue for a database's writer (group commit,
 	// batch.go); default 64, 1 runs every statement in its own.
@@ -180,6 +186,9 @@ type Engine struct {
 	gates  map[string]chan struct{} // names held by Exclusive
 	closed bool
 
+	dmu     sync.Mutex
+	damaged map[string]forge.Damage // databases found damaged (damage.go)
+
 	writes    writeHints // SQL texts known to write
 	batchable writeHints // SQL texts known to be plain DML (batch.go)
 
@@ -196,6 +205,9 @@ type Engine struct {
 	batches  atomic.Int64 // transactions of two or more queued writes
 	batched  atomic.Int64 // writes run in them
 	redone   atomic.Int64 // writes of a lost batch run again alone
+
+	corruptions atomic.Int64 // databases found damaged
+	released    atomic.Int64 // deleting statements retried after OnDiskFull made room
 
 	stop chan struct{} // ends the janitor
 }
@@ -224,6 +236,7 @@ func New(cfg Config, resolve Resolver, log *zap.Logger) (*Engine, error) {
 		dbs:      make(map[string]*database),
 		gates:    make(map[string]chan struct{}),
 		draining: make(map[*database]struct{}),
+		damaged:  make(map[string]forge.Damage),
 		stop:     make(chan struct{}),
 	}
 	if period := sweepPeriod(cfg); period > 0 {
@@ -284,6 +297,9 @@ type Stats struct {
 	WriteBatches  int64 // transactions that committed two or more queued writes at once (group commit)
 	BatchedWrites int64 // write statements run in such a transaction
 	RedoneWrites  int64 // statements of a batch whose transaction was lost, run again alone
+
+	Corruptions  int64 // databases found damaged since start
+	RoomReleased int64 // deleting statements run again after OnDiskFull made room
 }
 
 // Stats returns a snapshot of the engine's counters.
@@ -293,7 +309,8 @@ func (e *Engine) Stats() Stats {
 	e.mu.Unlock()
 	return Stats{Open: n, Opened: e.opened.Load(), Evicted: e.evicted.Load(),
 		Faults: e.faults.Load(), Recycled: e.recycled.Load(), Idled: e.idled.Load(),
-		WriteBatches: e.batches.Load(), BatchedWrites: e.batched.Load(), RedoneWrites: e.redone.Load()}
+		WriteBatches: e.batches.Load(), BatchedWrites: e.batched.Load(), RedoneWrites: e.redone.Load(),
+		Corruptions: e.corruptions.Load(), RoomReleased: e.released.Load()}
 }
 
 // Check reports whether the engine takes work.
@@ -516,7 +533,11 @@ func (e *Engine) Exclusive(ctx context.Context, name string, fn func() error) er
 			return ctxErr(ctx)
 		}
 	}
-	return fn()
+	if err := fn(); err != nil {
+		return err
+	}
+	e.clearDamage(name) // its files are gone or replaced
+	return nil
 }
 
 // Close stops taking work and closes every database once its requests are

@@ -22,7 +22,8 @@ func translate(ctx context.Context, err error) error {
 	if errors.As(err, &fe) || errors.As(err, &ie) || errors.Is(err, forge.ErrEngineFault) ||
 		errors.Is(err, forge.ErrOutOfMemory) || errors.Is(err, forge.ErrNotAuthorized) ||
 		errors.Is(err, forge.ErrTableNotFound) || errors.Is(err, forge.ErrDatabaseNotFound) ||
-		errors.Is(err, forge.ErrReadOnly) {
+		errors.Is(err, forge.ErrReadOnly) || errors.Is(err, forge.ErrDiskFull) ||
+		errors.Is(err, forge.ErrDatabaseFull) || errors.Is(err, forge.ErrDatabaseCorrupt) {
 		return err
 	}
 	// An interrupt is the context ending. So is a lock wait that gave up
@@ -38,8 +39,25 @@ func translate(ctx context.Context, err error) error {
 	if errors.Is(err, sqlite3.BUSY) || errors.Is(err, sqlite3.LOCKED) {
 		return forge.ErrBusy
 	}
+	// ncruces' VFS reports a write that met ENOSPC as SQLITE_IOERR_WRITE
+	// ("disk I/O error") with the system error attached; an I/O error is
+	// not the client's SQL, so the volume being full is said as such.
+	if isDiskFull(err) {
+		return forge.ErrDiskFull
+	}
 	if errors.Is(err, sqlite3.FULL) {
-		return forge.ErrDatabaseFull
+		return forge.ErrDatabaseFull // max_page_count: the quota
+	}
+	if errors.Is(err, sqlite3.CORRUPT) || errors.Is(err, sqlite3.NOTADB) {
+		var se *sqlite3.Error
+		if errors.As(err, &se) {
+			return &forge.CorruptError{Message: sqliteMessage(se)}
+		}
+		var code sqlite3.ErrorCode
+		if errors.As(err, &code) {
+			return &forge.CorruptError{Message: strings.TrimPrefix(code.Error(), "sqlite3: ")}
+		}
+		return &forge.CorruptError{Message: err.Error()}
 	}
 	var se *sqlite3.Error
 	if errors.As(err, &se) {

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/praetorian/db-forge/forge"
 	"github.com/praetorian/db-forge/sqlbuild"
@@ -41,14 +44,14 @@ func (e *Engine) with(ctx context.Context, name string, write bool, fn func(c *c
 	ctx = e.deadline(ctx)
 	db, err := e.acquire(ctx, name)
 	if err != nil {
-		return err
+		return e.noteFault(name, "", translate(ctx, err))
 	}
 	defer e.release(db)
 	err = db.run(ctx, write, fn)
 	if errors.Is(err, errNeedWriter) {
 		err = db.run(ctx, true, fn)
 	}
-	return translate(ctx, err)
+	return e.noteFault(name, db.path, translate(ctx, err))
 }
 
 func (db *database) run(ctx context.Context, write bool, fn func(c *conn) error) error {
@@ -96,7 +99,7 @@ func (e *Engine) Query(ctx context.Context, name string, q forge.Statement, w fo
 			e.writes.add(q.SQL)
 			return errNeedWriter
 		}
-		res, err = c.run(st, q.Params, w)
+		res, err = e.runMakingRoom(c, st, q.Params, w)
 		if err == nil && st.batchable && e.cfg.MaxWriteBatch > 1 {
 			e.batchable.add(q.SQL)
 		}
@@ -105,16 +108,44 @@ func (e *Engine) Query(ctx context.Context, name string, q forge.Statement, w fo
 	return res, err
 }
 
+// runMakingRoom runs st on c; if st only deletes and failed because the
+// volume is full, it asks Config.OnDiskFull for room and, given some, runs
+// st once more. The failed run was an autocommit statement that SQLite
+// rolled back, so running it again cannot apply it twice.
+func (e *Engine) runMakingRoom(c *conn, st *stmt, p forge.Params, w forge.RowWriter) (forge.Result, error) {
+	res, err := c.run(st, p, w)
+	if err != nil && st.shrinks && isDiskFull(err) && c.db.GetAutocommit() &&
+		e.cfg.OnDiskFull != nil && e.cfg.OnDiskFull() {
+		e.released.Add(1)
+		e.log.Warn("volume full: released reserved space for a statement that deletes", zap.String("sql", truncate(st.sql, 80)))
+		res, err = c.run(st, p, w)
+	}
+	return res, err
+}
+
+// isDiskFull tells an error of SQLite's that the volume is full.
+func isDiskFull(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
 // queued runs a write statement known to be plain DML through the
 // database's write queue (group commit, batch.go).
 func (e *Engine) queued(ctx context.Context, name string, q forge.Statement, w forge.RowWriter) (forge.Result, error) {
 	ctx = e.deadline(ctx)
 	db, err := e.acquire(ctx, name)
 	if err != nil {
-		return forge.Result{}, translate(ctx, err)
+		return forge.Result{}, e.noteFault(name, "", translate(ctx, err))
 	}
 	defer e.release(db)
-	return e.queueWrite(ctx, db, q, w)
+	res, err := e.queueWrite(ctx, db, q, w)
+	return res, e.noteFault(name, db.path, err)
 }
 
 // CreateTable creates a table from spec if none of that name exists.
@@ -226,7 +257,7 @@ func (e *Engine) InsertRows(ctx context.Context, name, table string, records []f
 			}
 			total += res.RowsAffected
 		}
-		return c.db.Exec("COMMIT")
+		return c.commit("COMMIT")
 	})
 	if err != nil {
 		return 0, err

@@ -162,6 +162,15 @@ func (c *conn) authorizer(action sqlite3.AuthorizerActionCode, arg3, arg4, schem
 			c.nonDML = true
 		}
 	}
+	switch action {
+	case sqlite3.AUTH_SELECT, sqlite3.AUTH_READ, sqlite3.AUTH_DELETE, sqlite3.AUTH_FUNCTION,
+		sqlite3.AUTH_RECURSIVE, sqlite3.AUTH_DROP_TABLE, sqlite3.AUTH_DROP_INDEX,
+		sqlite3.AUTH_DROP_TRIGGER, sqlite3.AUTH_DROP_VIEW, sqlite3.AUTH_DROP_VTABLE:
+	default:
+		if !c.stepping {
+			c.grows = true
+		}
+	}
 	reason := authorize(action, arg3, arg4, schema, c.stepping)
 	if reason == "" {
 		return sqlite3.AUTH_OK
