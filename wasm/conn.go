@@ -65,9 +65,9 @@ type stmt struct {
 	// or clause of it inserts, updates or creates anything): on a full
 	// volume the engine may release reserved space for it (Config.OnDiskFull).
 	shrinks bool
-	reprep    int  // SQLITE_STMTSTATUS_REPREPARE when names were read
-	bigBind   bool // a large TEXT or BLOB is bound; clear it at reset
-	row       stmtRow
+	reprep  int  // SQLITE_STMTSTATUS_REPREPARE when names were read
+	bigBind bool // a large TEXT or BLOB is bound; clear it at reset
+	row     stmtRow
 }
 
 // bigBinding is the size from which a bound TEXT or BLOB is released
