@@ -24,6 +24,7 @@ type conn struct {
 	stmts   map[string]*list.Element // SQL text → *stmt
 	lru     list.List                // front = most recently used
 	broken  bool                     // the wasm instance failed; discard it
+	demoted bool                     // a writer lent to a read and replaced; guarded by database.wmu
 	used    time.Time                // readers: when it went back to the pool
 
 	// The sandbox's state for the statement being run (see sandbox.go).

@@ -205,6 +205,9 @@ type Engine struct {
 	batches  atomic.Int64 // transactions of two or more queued writes
 	batched  atomic.Int64 // writes run in them
 	redone   atomic.Int64 // writes of a lost batch run again alone
+	// takeovers: writes that found the writer lent to a read and opened
+	// a new one instead of waiting.
+	takeovers atomic.Int64
 
 	corruptions atomic.Int64 // databases found damaged
 	released    atomic.Int64 // deleting statements retried after OnDiskFull made room
@@ -279,6 +282,17 @@ type database struct {
 	idle     chan *conn // idle readers
 	nreaders atomic.Int32
 
+	// A read may take the idle writer (a database used by one client at a
+	// time then lives on one wasm instance), but a write must never wait
+	// for a read, which can run for seconds. So the writer a read took is
+	// lent: a write that finds it lent opens a new writer and the lent
+	// connection becomes a reader when the read gives it back (lend,
+	// takeOverLent, put). wmu guards lent and conn.demoted; lentNote wakes
+	// a write already waiting for the writer when a read takes it.
+	wmu      sync.Mutex
+	lent     *conn
+	lentNote chan struct{}
+
 	// The write queue of group commit (batch.go).
 	qmu     sync.Mutex
 	queue   []*writeReq // waiting for the next batch
@@ -298,6 +312,10 @@ type Stats struct {
 	BatchedWrites int64 // write statements run in such a transaction
 	RedoneWrites  int64 // statements of a batch whose transaction was lost, run again alone
 
+	// WriterTakeovers: writes that found the writer held by a read and
+	// opened a new writer rather than wait for the read to end.
+	WriterTakeovers int64
+
 	Corruptions  int64 // databases found damaged since start
 	RoomReleased int64 // deleting statements run again after OnDiskFull made room
 }
@@ -310,7 +328,7 @@ func (e *Engine) Stats() Stats {
 	return Stats{Open: n, Opened: e.opened.Load(), Evicted: e.evicted.Load(),
 		Faults: e.faults.Load(), Recycled: e.recycled.Load(), Idled: e.idled.Load(),
 		WriteBatches: e.batches.Load(), BatchedWrites: e.batched.Load(), RedoneWrites: e.redone.Load(),
-		Corruptions: e.corruptions.Load(), RoomReleased: e.released.Load()}
+		Corruptions: e.corruptions.Load(), RoomReleased: e.released.Load(), WriterTakeovers: e.takeovers.Load()}
 }
 
 // Check reports whether the engine takes work.
@@ -361,12 +379,13 @@ func (e *Engine) acquire(ctx context.Context, name string) (*database, error) {
 			return db, nil
 		}
 		db = &database{
-			name:   name,
-			e:      e,
-			ready:  make(chan struct{}),
-			refs:   1,
-			writer: make(chan *conn, 1),
-			idle:   make(chan *conn, e.cfg.MaxReaders),
+			name:     name,
+			e:        e,
+			ready:    make(chan struct{}),
+			refs:     1,
+			writer:   make(chan *conn, 1),
+			idle:     make(chan *conn, e.cfg.MaxReaders),
+			lentNote: make(chan struct{}, 1),
 		}
 		db.elem = e.lru.PushFront(db)
 		e.dbs[name] = db
@@ -583,22 +602,70 @@ func (e *Engine) Close(ctx context.Context) error {
 	return nil
 }
 
-// writerConn takes the database's writer, waiting within ctx.
+// writerConn takes the database's writer, waiting within ctx for another
+// write to finish with it, but not for a read: a writer lent to a read is
+// taken over (takeOverLent).
 func (db *database) writerConn(ctx context.Context) (*conn, error) {
 	select {
 	case c := <-db.writer:
 		return db.ensureWriter(c)
 	default:
 	}
+	if c, err, ok := db.takeOverLent(); ok {
+		return c, err
+	}
 	expired, stop := waitTimer(ctx)
 	defer stop()
-	select {
-	case c := <-db.writer:
-		return db.ensureWriter(c)
-	case <-ctx.Done():
-	case <-expired:
+	for {
+		select {
+		case c := <-db.writer:
+			return db.ensureWriter(c)
+		case <-db.lentNote:
+			if c, err, ok := db.takeOverLent(); ok {
+				return c, err
+			}
+			continue
+		case <-ctx.Done():
+		case <-expired:
+		}
+		return nil, ctxErr(ctx)
 	}
-	return nil, ctxErr(ctx)
+}
+
+// lend records that a read took the writer c.
+func (db *database) lend(c *conn) {
+	db.wmu.Lock()
+	db.lent = c
+	db.wmu.Unlock()
+	select {
+	case db.lentNote <- struct{}{}:
+	default:
+	}
+}
+
+// takeOverLent: when a read holds the writer, the writer's role passes to
+// a new connection, returned to the caller (ok); the lent connection is
+// demoted and joins the readers when the read puts it back. If the new
+// connection cannot open, the role goes back to the slot as an empty
+// writer (ensureWriter reopens it) and the caller gets the error.
+func (db *database) takeOverLent() (c *conn, err error, ok bool) {
+	db.wmu.Lock()
+	old := db.lent
+	if old != nil {
+		old.demoted = true
+		db.lent = nil
+	}
+	db.wmu.Unlock()
+	if old == nil {
+		return nil, nil, false
+	}
+	db.e.takeovers.Add(1)
+	c, err = openConn(db.path, db.e.connOptions(true))
+	if err != nil {
+		db.writer <- nil
+		return nil, err, true
+	}
+	return c, nil, true
 }
 
 // waitReady waits, within ctx, for a database being opened by another
@@ -646,7 +713,7 @@ func (db *database) readConn(ctx context.Context) (*conn, error) {
 	}
 	select {
 	case c := <-db.writer:
-		return db.ensureWriter(c)
+		return db.lendWriter(c)
 	default:
 	}
 	if int(db.nreaders.Add(1)) <= cap(db.idle) {
@@ -666,11 +733,21 @@ func (db *database) readConn(ctx context.Context) (*conn, error) {
 	case c := <-db.idle:
 		return c, nil
 	case c := <-db.writer:
-		return db.ensureWriter(c)
+		return db.lendWriter(c)
 	case <-ctx.Done():
 	case <-expired:
 	}
 	return nil, ctxErr(ctx)
+}
+
+// lendWriter readies the writer slot's c for a read.
+func (db *database) lendWriter(c *conn) (*conn, error) {
+	c, err := db.ensureWriter(c)
+	if err != nil {
+		return nil, err
+	}
+	db.lend(c)
+	return c, nil
 }
 
 // put returns a connection to its pool. A broken instance is closed, and
@@ -679,6 +756,24 @@ func (db *database) readConn(ctx context.Context) (*conn, error) {
 // its slot empty, to be reopened by the next request that needs it, and a
 // closed reader shrinks the pool, which regrows.
 func (db *database) put(c *conn) {
+	if c.writer {
+		db.wmu.Lock()
+		if db.lent == c {
+			db.lent = nil
+		}
+		demoted := c.demoted
+		db.wmu.Unlock()
+		if demoted {
+			// A write took over the writer's role while a read held this
+			// connection: it is a reader now, if the pool has room.
+			c.writer, c.demoted = false, false
+			if int(db.nreaders.Add(1)) > cap(db.idle) {
+				db.nreaders.Add(-1)
+				c.close()
+				return
+			}
+		}
+	}
 	var grown int64
 	if !c.broken && db.e.cfg.RecycleBytes > 0 {
 		if n := memorySize(c.db); n > db.e.cfg.RecycleBytes {
