@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 
 	"go.uber.org/zap"
@@ -77,7 +78,9 @@ func (e *Engine) queueWrite(ctx context.Context, db *database, q forge.Statement
 	if db.leading {
 		db.queue = append(db.queue, r)
 		db.qmu.Unlock()
-		<-r.done // the leaders' work is bounded by the requests' deadlines
+		if !db.awaitTurn(r) {
+			return forge.Result{}, ctxErr(ctx) // left the queue: nothing ran
+		}
 		if !r.lead {
 			return r.res, r.err
 		}
@@ -87,6 +90,38 @@ func (e *Engine) queueWrite(ctx context.Context, db *database, q forge.Statement
 	}
 	e.lead(db, r)
 	return r.res, r.err
+}
+
+// awaitTurn waits until r is answered or made leader (true), or until its
+// own deadline passes while it is still queued (false: it left the queue
+// and nothing of it ran). Once a leader has taken r into a batch, r waits
+// for the batch's answer: the batch holds the writer, and checks each
+// statement's deadline before running it.
+func (db *database) awaitTurn(r *writeReq) bool {
+	select {
+	case <-r.done:
+		return true
+	default:
+	}
+	expired, stop := waitTimer(r.ctx)
+	defer stop()
+	select {
+	case <-r.done:
+		return true
+	case <-r.ctx.Done():
+	case <-expired:
+	}
+	db.qmu.Lock()
+	i := slices.Index(db.queue, r)
+	if i >= 0 {
+		db.queue = slices.Delete(db.queue, i, i+1)
+	}
+	db.qmu.Unlock()
+	if i >= 0 {
+		return false
+	}
+	<-r.done
+	return true
 }
 
 // lead takes the writer, then runs self and whatever queued behind it

@@ -376,3 +376,54 @@ func TestLooksLikeDML(t *testing.T) {
 		}
 	}
 }
+
+// TestQueuedWriteKeepsItsOwnDeadline: a write queued behind a leader that
+// waits for the writer (held here, as a long write would) answers at its own
+// deadline, not at the leader's (issue 17, bug 1: a write sent with 100 ms
+// answered after 2 s). It leaves the queue, so nothing of it runs later.
+func TestQueuedWriteKeepsItsOwnDeadline(t *testing.T) {
+	e, _, db := newDB(t, Config{MaxQueryTimeout: time.Minute})
+	exec(t, e, db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER UNIQUE)")
+	const ins = "INSERT INTO t (v) VALUES (?)"
+	e.writes.add(ins)
+	e.batchable.add(ins)
+	d, err := e.acquire(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.release(d)
+	c := <-d.writer // a long write holds the writer
+
+	leaderCtx, cancelLeader := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancelLeader()
+	leader := make(chan error, 1)
+	go func() { _, err := e.Query(leaderCtx, db, wstmt(ins, 1), nil); leader <- err }()
+	for {
+		d.qmu.Lock()
+		leading := d.leading
+		d.qmu.Unlock()
+		if leading {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	shortCtx, cancelShort := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancelShort()
+	short := make(chan error, 1)
+	go func() { _, err := e.Query(shortCtx, db, wstmt(ins, 2), nil); short <- err }()
+	select {
+	case err := <-short:
+		if !errors.Is(err, forge.ErrTimeout) {
+			t.Fatalf("short write: %v, want ErrTimeout", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the short write waited for the leader, past its own deadline")
+	}
+	d.writer <- c
+	if err := <-leader; err != nil {
+		t.Fatal(err)
+	}
+	if v := values(t, e, db); v != "1" {
+		t.Errorf("table holds %s, want 1 (the timed-out write must not run)", v)
+	}
+}
