@@ -104,6 +104,11 @@ func (b *bencher) all(ctx context.Context) error {
 			return err
 		}
 	}
+	if b.want("truth") || b.want("longread") {
+		if err := section("faults", func() error { return b.faults(ctx) }); err != nil {
+			return err
+		}
+	}
 	if b.want("cold") {
 		if err := section("cold start", func() error { return b.coldStart(ctx) }); err != nil {
 			return err
