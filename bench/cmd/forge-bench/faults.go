@@ -270,4 +270,3 @@ func (b *bencher) longRead(ctx context.Context) error {
 		fmt.Sprintf("p50 %s ms, p99 %s ms", fmtMs(lat.P50), fmtMs(lat.P99)))
 	return nil
 }
-
