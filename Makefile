@@ -10,6 +10,7 @@
 #   make clean   remove the stack, every worker, the network and ALL DATA in db-data/
 #   make bench   short benchmark suite (≤ 3 min): bench/results/<date>-<host>.{md,json,png}
 #   make bench-full  every benchmark scenario, longer runs, 10,000 databases
+#   make bench-faults  timeouts checked against the file, writes during a long read (~1.5 min)
 SHELL := /bin/bash
 GO    ?= go
 BIN   := bin
@@ -130,7 +131,7 @@ fuzz-short:
 	done
 
 # --- Benchmarks (bench/, docs/PERFORMANCE.md) --------------------------------
-.PHONY: bench bench-full bench-bin
+.PHONY: bench bench-full bench-bin bench-faults
 
 ## bench-bin: the load generator and the three ceiling programs, in bin/
 bench-bin:
@@ -139,6 +140,10 @@ bench-bin:
 ## bench: the gateway against its ceilings, short suite (≤ 3 min); results in bench/results/
 bench: build bench-bin
 	./$(BIN)/forge-bench -suite short -bin $(BIN) -out bench/results
+
+## bench-faults: the fault scenarios alone (issue 10): is every 504 true, does a write wait for a long read
+bench-faults: build bench-bin
+	./$(BIN)/forge-bench -suite short -only truth,longread -bin $(BIN) -out bench/results
 
 ## bench-full: every scenario, 10 s runs, 1,000 and 10,000 databases; results in bench/results/*-full.*
 bench-full: build bench-bin

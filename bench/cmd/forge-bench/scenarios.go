@@ -104,7 +104,9 @@ func (b *bencher) all(ctx context.Context) error {
 			return err
 		}
 	}
-	if b.want("truth") || b.want("longread") {
+	// The fault scenarios take about 1.5 min: the full suite runs them, the
+	// short one only when asked (-only truth,longread; make bench-faults).
+	if (b.cfg.only != nil || b.cfg.name == "full") && (b.want("truth") || b.want("longread")) {
 		if err := section("faults", func() error { return b.faults(ctx) }); err != nil {
 			return err
 		}
