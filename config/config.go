@@ -176,7 +176,7 @@ func Settings() []Setting {
 		{"FORGE_READER_IDLE", "30s", "close a reader connection unused this long (0 = never); the writer serves reads while idle", duration(func(c *Config) *time.Duration { return &c.ReaderIdle }, 0, 24*time.Hour)},
 		{"FORGE_DB_IDLE", "10m", "close a database unused this long, before the LRU would (0 = never); it reopens on its next request", duration(func(c *Config) *time.Duration { return &c.DBIdle }, 0, 30*24*time.Hour)},
 		{"FORGE_SYNCHRONOUS", "NORMAL", "SQLite synchronous mode in WAL: NORMAL or FULL", str(func(c *Config) *string { return &c.Synchronous }, "NORMAL", "FULL")},
-		{"FORGE_BUSY_TIMEOUT", "5s", "how long a statement waits on a locked database", duration(func(c *Config) *time.Duration { return &c.BusyTimeout }, 0, time.Hour)},
+		{"FORGE_BUSY_TIMEOUT", "5s", "how long a statement waits on a locked database", duration(func(c *Config) *time.Duration { return &c.BusyTimeout }, time.Millisecond, time.Hour)},
 		{"FORGE_STMT_CACHE", "128", "prepared statements cached per connection", integer(func(c *Config) *int { return &c.StmtCache }, 1, 1<<16)},
 		{"FORGE_WRITE_BATCH", "64", "group commit: write statements (plain INSERT/UPDATE/DELETE) queued for a database's writer share one transaction, up to this many, each in its own savepoint, none answered before the COMMIT (1 = off)", integer(func(c *Config) *int { return &c.WriteBatch }, 1, 4096)},
 		{"FORGE_QUERY_TIMEOUT", "5s", "deadline of one statement (or one rows request)", duration(func(c *Config) *time.Duration { return &c.QueryTimeout }, time.Millisecond, time.Hour)},

@@ -48,6 +48,9 @@ func TestLoad(t *testing.T) {
 		{name: "bad enum", env: []string{"FORGE_LOG=xml"}, wantErr: "FORGE_LOG"},
 		{name: "bad integer", env: []string{"FORGE_MAX_OPEN_DBS=-1"}, wantErr: "FORGE_MAX_OPEN_DBS"},
 		{name: "bad duration", args: []string{"-busy-timeout", "forever"}, wantErr: "busy-timeout"},
+		// 0 used to be taken and silently become 5s (issue 17, bug 3).
+		{name: "busy timeout zero", env: []string{"FORGE_BUSY_TIMEOUT=0"}, wantErr: "FORGE_BUSY_TIMEOUT"},
+		{name: "busy timeout 1ms", env: []string{"FORGE_BUSY_TIMEOUT=1ms"}, check: func(c Config) bool { return c.BusyTimeout == time.Millisecond }},
 		{name: "stray argument", args: []string{"serve"}, wantErr: "unexpected argument"},
 		{name: "empty listen", env: []string{"FORGE_LISTEN="}, wantErr: "FORGE_LISTEN"},
 	} {
