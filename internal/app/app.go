@@ -95,6 +95,10 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
+	// Whatever way Run returns, the engine is closed (a second Close is a
+	// no-op): a listener or pprof that fails to start leaves no database
+	// file open and no janitor running.
+	defer func() { _ = eng.Close(context.Background()) }()
 	log.Info("engine ready", zap.Duration("took", time.Since(start)), zap.String("wasm_cache", cacheDir))
 
 	authn, err := newAuth(ctx, cfg, vol, eng, log)

@@ -3,6 +3,8 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -239,5 +241,33 @@ func TestConfigErrors(t *testing.T) {
 				t.Fatalf("err %v (output %q), want mention of %s", err, out.String(), tc.want)
 			}
 		})
+	}
+}
+
+// TestRunClosesTheEngineWhenListenFails: a gateway that cannot listen
+// returns its error and leaves no file of the data directory open (issue
+// 17, bug 2: meta.db stayed open, with the engine's janitor running).
+func TestRunClosesTheEngineWhenListenFails(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	dir := t.TempDir()
+	env := []string{"FORGE_LISTEN=" + busy.Addr().String(), "FORGE_DATA_DIR=" + dir,
+		"FORGE_WASM_CACHE_DIR=" + sharedCache, "FORGE_BACKEND=local", "FORGE_ADMIN_KEY=" + testAdminKey}
+	err = app.Run(context.Background(), nil, env, io.Discard, nil)
+	if err == nil || !strings.Contains(err.Error(), "listen") {
+		t.Fatalf("Run = %v, want a listen error", err)
+	}
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd:", err)
+	}
+	for _, fd := range fds {
+		target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
+		if err == nil && strings.HasPrefix(target, dir) {
+			t.Errorf("fd %s still open on %s", fd.Name(), target)
+		}
 	}
 }
