@@ -211,6 +211,8 @@ func registerMetrics(reg *metrics.Registry, srv *gateway.Server, eng *wasm.Engin
 	stat("forge_engine_write_batches_total", "Transactions that committed two or more queued write statements at once (group commit, FORGE_WRITE_BATCH).", func(s wasm.Stats) int64 { return s.WriteBatches })
 	stat("forge_engine_batched_writes_total", "Write statements committed in such a shared transaction.", func(s wasm.Stats) int64 { return s.BatchedWrites })
 	stat("forge_engine_redone_writes_total", "Statements of a batch whose transaction was lost (a statement rolled it back, a fault), run again alone.", func(s wasm.Stats) int64 { return s.RedoneWrites })
+	stat("forge_engine_writer_takeovers_total", "Writes that found the writer lent to a read and opened a new writer instead of waiting.", func(s wasm.Stats) int64 { return s.WriterTakeovers })
+	stat("forge_engine_room_released_total", "Deleting statements run again after the disk reserve was released for them (full volume).", func(s wasm.Stats) int64 { return s.RoomReleased })
 	stat("forge_engine_recycled_total", "Wasm instances closed because their memory grew past FORGE_WASM_RECYCLE_MB.", func(s wasm.Stats) int64 { return s.Recycled })
 	reg.Info("forge_backend_info", "The orchestrator backend in use (label backend).", map[string]string{"backend": backend})
 }
