@@ -97,7 +97,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	}
 	log.Info("engine ready", zap.Duration("took", time.Since(start)), zap.String("wasm_cache", cacheDir))
 
-	authn, err := newAuth(ctx, cfg, vol, eng, log)
+	authn, closeKeys, err := newAuth(ctx, cfg, vol, eng, log)
 	if err != nil {
 		_ = eng.Close(context.Background())
 		return err
@@ -133,6 +133,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 			{Name: "backend", Run: orch.Check},
 		},
 		Metrics: reg,
+		Damage:  eng,
 	}, eng, orch, log.Named("http"))
 	registerMetrics(reg, srv, eng, backend)
 
@@ -172,6 +173,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	select {
 	case <-ctx.Done():
 	case err := <-served:
+		_ = closeKeys(context.Background())
 		_ = eng.Close(context.Background())
 		return fmt.Errorf("serve: %w", err)
 	}
@@ -179,6 +181,10 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	err = srv.Shutdown(sctx)
+	// The key database's last good copy still due, while the engine runs.
+	if cerr := closeKeys(sctx); cerr != nil {
+		err = errors.Join(err, cerr)
+	}
 	if cerr := eng.Close(sctx); cerr != nil {
 		err = errors.Join(err, cerr)
 	}
@@ -208,6 +214,9 @@ func registerMetrics(reg *metrics.Registry, srv *gateway.Server, eng *wasm.Engin
 	stat("forge_engine_batched_writes_total", "Write statements committed in such a shared transaction.", func(s wasm.Stats) int64 { return s.BatchedWrites })
 	stat("forge_engine_redone_writes_total", "Statements of a batch whose transaction was lost (a statement rolled it back, a fault), run again alone.", func(s wasm.Stats) int64 { return s.RedoneWrites })
 	stat("forge_engine_recycled_total", "Wasm instances closed because their memory grew past FORGE_WASM_RECYCLE_MB.", func(s wasm.Stats) int64 { return s.Recycled })
+	stat("forge_engine_corruptions_total", "Databases SQLite found damaged (SQLITE_CORRUPT, SQLITE_NOTADB) since start; each counts once until it passes an integrity check or is deleted.", func(s wasm.Stats) int64 { return s.Corruptions })
+	reg.Gauge("forge_engine_damaged_databases", "Databases marked damaged now (GET /admin/databases, GET /health); the key database counts as .meta.",
+		func() float64 { return float64(len(eng.Damaged())) })
 	reg.Info("forge_backend_info", "The orchestrator backend in use (label backend).", map[string]string{"backend": backend})
 }
 
