@@ -123,8 +123,11 @@ func newAuth(ctx context.Context, cfg config.Config, vol *volumes.Layout, eng *w
 	defer cancel()
 	good := newGoodCopy(eng, vol.SystemPath(metaGoodFile), log)
 	if err := checkKeyStore(lctx, eng, good, shownStateDir(cfg, vol)); err != nil {
-		log.Error("the key database is damaged: not starting; the error says how to recover",
-			zap.String("file", vol.SystemPath(metaFile)))
+		var damaged *damagedKeyStoreError
+		if errors.As(err, &damaged) {
+			log.Error("the key database is damaged: not starting; the error says how to recover",
+				zap.String("file", vol.SystemPath(metaFile)))
+		}
 		return gateway.Auth{}, nil, err
 	}
 	keys, err := auth.New(lctx, keyStore{e: eng, good: good}, auth.Options{Admin: admin})
