@@ -47,7 +47,9 @@ func (s *Server) health(ctx *fasthttp.RequestCtx) {
 	}
 	b = append(b, `,"checks":{`...)
 	b = append(b, checks...)
-	b = append(b, "}}"...)
+	b = append(b, '}')
+	b = s.appendHealthDamage(ctx, b)
+	b = append(b, '}')
 	writeJSON(ctx, status, b)
 }
 
@@ -127,6 +129,7 @@ func (s *Server) list(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
+	damaged := s.damaged()
 	b := make([]byte, 0, 64+96*len(insts))
 	b = append(b, '[')
 	for i, in := range insts {
@@ -143,6 +146,9 @@ func (s *Server) list(ctx *fasthttp.RequestCtx) error {
 			b = append(b, `,"created_at":"`...)
 			b = in.CreatedAt.UTC().AppendFormat(b, time.RFC3339)
 			b = append(b, '"')
+		}
+		if d, ok := damaged[in.Name]; ok {
+			b = appendDamageFields(b, d)
 		}
 		b = append(b, '}')
 	}

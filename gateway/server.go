@@ -96,6 +96,10 @@ type Options struct {
 	// Metrics, when set, records every answer and serves GET /metrics
 	// (the admin key's).
 	Metrics Metrics
+
+	// Damage, when set, marks damaged databases in GET /admin/databases
+	// and GET /health and serves POST /admin/databases/{db_name}/integrity-check.
+	Damage Damage
 }
 
 func (o Options) withDefaults() Options {
@@ -226,6 +230,9 @@ func (s *Server) routes() *router.Router {
 	route("POST", "/admin/databases/prune/{db_name}", s.guard(needAdmin, s.handle(s.prune)))
 	route("GET", "/admin/databases", s.guard(needAdmin, s.handle(s.list)))
 	route("DELETE", "/admin/databases/{db_name}", s.guard(needAdmin, s.handle(s.deleteDatabase)))
+	if s.opts.Damage != nil {
+		route("POST", "/admin/databases/{db_name}/integrity-check", s.guard(needAdmin, s.handle(s.integrityCheck)))
+	}
 	if s.auth.Keys != nil {
 		route("POST", "/admin/databases/{db_name}/keys", s.guard(needAdmin, s.handle(s.createKey)))
 		route("GET", "/admin/databases/{db_name}/keys", s.guard(needAdmin, s.handle(s.listKeys)))

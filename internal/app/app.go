@@ -101,7 +101,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	defer func() { _ = eng.Close(context.Background()) }()
 	log.Info("engine ready", zap.Duration("took", time.Since(start)), zap.String("wasm_cache", cacheDir))
 
-	authn, err := newAuth(ctx, cfg, vol, eng, log)
+	authn, closeKeys, err := newAuth(ctx, cfg, vol, eng, log)
 	if err != nil {
 		_ = eng.Close(context.Background())
 		return err
@@ -137,6 +137,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 			{Name: "backend", Run: orch.Check},
 		},
 		Metrics: reg,
+		Damage:  eng,
 	}, eng, orch, log.Named("http"))
 	registerMetrics(reg, srv, eng, backend)
 
@@ -176,6 +177,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	select {
 	case <-ctx.Done():
 	case err := <-served:
+		_ = closeKeys(context.Background())
 		_ = eng.Close(context.Background())
 		return fmt.Errorf("serve: %w", err)
 	}
@@ -183,6 +185,10 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	err = srv.Shutdown(sctx)
+	// The key database's last good copy still due, while the engine runs.
+	if cerr := closeKeys(sctx); cerr != nil {
+		err = errors.Join(err, cerr)
+	}
 	if cerr := eng.Close(sctx); cerr != nil {
 		err = errors.Join(err, cerr)
 	}
@@ -214,6 +220,9 @@ func registerMetrics(reg *metrics.Registry, srv *gateway.Server, eng *wasm.Engin
 	stat("forge_engine_writer_takeovers_total", "Writes that found the writer lent to a read and opened a new writer instead of waiting.", func(s wasm.Stats) int64 { return s.WriterTakeovers })
 	stat("forge_engine_room_released_total", "Deleting statements run again after the disk reserve was released for them (full volume).", func(s wasm.Stats) int64 { return s.RoomReleased })
 	stat("forge_engine_recycled_total", "Wasm instances closed because their memory grew past FORGE_WASM_RECYCLE_MB.", func(s wasm.Stats) int64 { return s.Recycled })
+	stat("forge_engine_corruptions_total", "Databases SQLite found damaged (SQLITE_CORRUPT, SQLITE_NOTADB) since start; each counts once until it passes an integrity check or is deleted.", func(s wasm.Stats) int64 { return s.Corruptions })
+	reg.Gauge("forge_engine_damaged_databases", "Databases marked damaged now (GET /admin/databases, GET /health); the key database counts as .meta.",
+		func() float64 { return float64(len(eng.Damaged())) })
 	reg.Info("forge_backend_info", "The orchestrator backend in use (label backend).", map[string]string{"backend": backend})
 }
 

@@ -99,6 +99,8 @@ func TestAuthMatrix(t *testing.T) {
 		{"GET", "/admin/databases", "", adminOnly("200")},
 		{"GET", "/metrics", "", adminOnly("200")},
 		{"DELETE", "/admin/databases/d1", "", adminOnly("200")},
+		{"POST", "/admin/databases/a/integrity-check", "", adminOnly("200")},
+		{"GET", "/admin/databases/a/integrity-check", "", public("405 METHOD_NOT_ALLOWED")},
 		{"POST", "/admin/databases/a/keys", `{"scope": "read-only"}`, adminOnly("201")},
 		{"GET", "/admin/databases/a/keys", "", adminOnly("200")},
 		{"DELETE", "/admin/databases/a/keys/" + spareID, "", adminOnly("200")},

@@ -63,13 +63,22 @@ func ensureMetaFile(path string) error {
 	return errors.Join(f.Sync(), f.Close())
 }
 
-// keyStore is auth.SQL over the engine's key database.
-type keyStore struct{ e *wasm.Engine }
+// keyStore is auth.SQL over the engine's key database. Every statement
+// it runs through Exec changes the keys (the auth package reads through
+// Query), so after each one that succeeded it asks for a new last good
+// copy (good, once the start has enabled it).
+type keyStore struct {
+	e    *wasm.Engine
+	good *goodCopy
+}
 
 var _ auth.SQL = keyStore{}
 
 func (s keyStore) Exec(ctx context.Context, sql string, args ...forge.Value) (int64, error) {
 	res, err := s.e.Query(ctx, metaDB, forge.Statement{SQL: sql, Params: forge.Params{Positional: args}}, nil)
+	if err == nil && s.good != nil {
+		s.good.refresh()
+	}
 	return res.RowsAffected, err
 }
 
@@ -87,12 +96,13 @@ func (f rowFunc) Row(r forge.Row) error  { return f(r) }
 // newAuth loads the key table and the admin key, and says in the log where
 // the admin key is (never what it is). Keys are loaded and minted whether
 // or not authentication is enforced, so that turning it on needs no new
-// keys.
-func newAuth(ctx context.Context, cfg config.Config, vol *volumes.Layout, eng *wasm.Engine, log *zap.Logger) (gateway.Auth, error) {
+// keys. closeKeys takes the last good copy of the key database still due
+// (keycopy.go); call it before the engine closes.
+func newAuth(ctx context.Context, cfg config.Config, vol *volumes.Layout, eng *wasm.Engine, log *zap.Logger) (a gateway.Auth, closeKeys func(context.Context) error, err error) {
 	path := vol.SystemPath(adminKeyFile)
 	admin, created, err := auth.EnsureAdminKey(cfg.AdminKey, path)
 	if err != nil {
-		return gateway.Auth{}, err
+		return gateway.Auth{}, nil, err
 	}
 	switch {
 	case cfg.AdminKey != "":
@@ -111,13 +121,25 @@ func newAuth(ctx context.Context, cfg config.Config, vol *volumes.Layout, eng *w
 	}
 	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	keys, err := auth.New(lctx, keyStore{eng}, auth.Options{Admin: admin})
-	if err != nil {
-		return gateway.Auth{}, fmt.Errorf("keys: %w", err)
+	good := newGoodCopy(eng, vol.SystemPath(metaGoodFile), log)
+	if err := checkKeyStore(lctx, eng, good, shownStateDir(cfg, vol)); err != nil {
+		var damaged *damagedKeyStoreError
+		if errors.As(err, &damaged) {
+			log.Error("the key database is damaged: not starting; the error says how to recover",
+				zap.String("file", vol.SystemPath(metaFile)))
+		}
+		return gateway.Auth{}, nil, err
 	}
-	a := gateway.Auth{Keys: keys, Databases: vol, Disabled: cfg.Auth == "disabled"}
+	keys, err := auth.New(lctx, keyStore{e: eng, good: good}, auth.Options{Admin: admin})
+	if err != nil {
+		return gateway.Auth{}, nil, fmt.Errorf("keys: %w", err)
+	}
+	// The store checked out and loaded: it is the new last good copy, and
+	// every key change from now on refreshes it.
+	good.enable(lctx)
+	a = gateway.Auth{Keys: keys, Databases: vol, Disabled: cfg.Auth == "disabled"}
 	if cfg.RateLimit > 0 {
 		a.Limiter = auth.NewLimiter(auth.LimitConfig{Rate: cfg.RateLimit, Burst: cfg.RateBurst})
 	}
-	return a, nil
+	return a, good.close, nil
 }
