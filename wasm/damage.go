@@ -152,6 +152,9 @@ func (e *Engine) Snapshot(ctx context.Context, name, dest string) error {
 	if err == nil {
 		err = os.Rename(tmp, dest)
 	}
+	if err == nil {
+		err = syncFile(filepath.Dir(dest)) // the rename itself
+	}
 	if err != nil {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("snapshot %s: %w", name, err)
@@ -160,7 +163,7 @@ func (e *Engine) Snapshot(ctx context.Context, name, dest string) error {
 }
 
 func syncFile(p string) error {
-	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	f, err := os.Open(p)
 	if err != nil {
 		return err
 	}
