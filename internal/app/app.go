@@ -127,6 +127,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 		MaxInflight:       cfg.MaxInflight,
 		MaxInflightPerDB:  cfg.MaxInflightPerDB,
 		Auth:              authn,
+		Databases:         vol,
 		Checks: []gateway.Check{
 			{Name: "data_dir", Run: func(context.Context) error { return vol.CheckWritable() }},
 			{Name: "engine", Run: eng.Check},
