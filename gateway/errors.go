@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 
 	"github.com/valyala/fasthttp"
@@ -79,6 +80,10 @@ func (e *responseTooLargeError) Error() string {
 // errNoRows is an insert of no rows ({"rows": []}): 400 with the seed
 // contract's exact detail.
 var errNoRows = newError(fasthttp.StatusBadRequest, CodeNoRows, "No rows provided.")
+
+// errShuttingDown: the request arrived while the gateway drains for
+// shutdown.
+var errShuttingDown = fmt.Errorf("draining: %w", forge.ErrClosed)
 
 // invalidTimeout is a bad X-Query-Timeout header.
 func invalidTimeout(detail string) *apiError {

@@ -16,6 +16,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fasthttp/router"
@@ -162,6 +163,9 @@ type Server struct {
 	unmatched map[string]observer
 	transport observer
 
+	// draining is set when graceful shutdown begins (Drain).
+	draining atomic.Bool
+
 	// keyMu orders minting a key for a database (after checking that it
 	// exists) with the sweeps of the database's keys when it is deleted.
 	keyMu sync.Mutex
@@ -303,8 +307,9 @@ func (s *Server) InFlight() int { return s.load.inFlight() }
 // Serve answers requests on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 
-// Shutdown stops accepting connections and waits, within ctx, for requests
-// in flight to finish.
+// Shutdown closes the listener and the idle connections, and waits,
+// within ctx, for the connections still serving a request. Drain first
+// for a graceful shutdown.
 func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
 
 // transportError answers requests fasthttp could not read: a body over the
