@@ -199,3 +199,17 @@ func TestDrainDeadline(t *testing.T) {
 	close(eng.release)
 	<-done
 }
+
+// TestDrainIdleWithoutTime: with nothing in flight and no connection, a
+// drain whose time is already up (FORGE_SHUTDOWN_TIMEOUT=0) is clean.
+func TestDrainIdleWithoutTime(t *testing.T) {
+	t.Parallel()
+	s := New(Options{}, nil, nil, zap.NewNop())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 100 { // the old select picked either ready case at random
+		if err := s.Drain(ctx, time.Hour); err != nil {
+			t.Fatalf("drain = %v", err)
+		}
+	}
+}

@@ -240,7 +240,7 @@ func (s *Server) existenceFirst(ctx *fasthttp.RequestCtx, err error) error {
 		return err
 	}
 	ae := toAPIError(err)
-	if ae.status != fasthttp.StatusBadRequest && ae.status != fasthttp.StatusUnprocessableEntity ||
+	if (ae.status != fasthttp.StatusBadRequest && ae.status != fasthttp.StatusUnprocessableEntity) ||
 		ae.code == CodeInvalidName {
 		return err
 	}

@@ -33,8 +33,8 @@ import (
 // gracefully: requests on open connections get 503 SHUTTING_DOWN while
 // those in flight finish (the drain, at least FORGE_SHUTDOWN_DRAIN), the
 // listener and the connections close, and every database closes cleanly,
-// all within FORGE_SHUTDOWN_TIMEOUT. ready, if not
-// nil, receives the listening address once requests are accepted.
+// all within FORGE_SHUTDOWN_TIMEOUT. ready, if not nil, receives the
+// listening address once requests are accepted.
 func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready func(addr string)) error {
 	cfg, err := config.Load(args, environ, logOut)
 	if err != nil {
