@@ -71,6 +71,7 @@ type Config struct {
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
 	ShutdownTimeout   time.Duration
+	ShutdownDrain     time.Duration
 }
 
 // SQLLimits are SQLite's per-connection limits (sqlite3_limit).
@@ -204,6 +205,7 @@ func Settings() []Setting {
 		{"FORGE_WRITE_TIMEOUT", "60s", "time to write a response", duration(func(c *Config) *time.Duration { return &c.WriteTimeout }, time.Millisecond, time.Hour)},
 		{"FORGE_IDLE_TIMEOUT", "120s", "keep-alive connection idle time", duration(func(c *Config) *time.Duration { return &c.IdleTimeout }, time.Millisecond, time.Hour)},
 		{"FORGE_SHUTDOWN_TIMEOUT", "30s", "grace period for requests in flight at SIGTERM", duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout }, 0, time.Hour)},
+		{"FORGE_SHUTDOWN_DRAIN", "1s", "at SIGTERM, the least time the gateway keeps answering 503 SHUTTING_DOWN (with Connection: close) to requests on open connections before it closes them; it also waits for the requests in flight, and stops early once no connection is open; all within FORGE_SHUTDOWN_TIMEOUT", duration(func(c *Config) *time.Duration { return &c.ShutdownDrain }, 0, time.Hour)},
 	}
 }
 

@@ -53,6 +53,11 @@ func TestLoad(t *testing.T) {
 		{name: "busy timeout 1ms", env: []string{"FORGE_BUSY_TIMEOUT=1ms"}, check: func(c Config) bool { return c.BusyTimeout == time.Millisecond }},
 		{name: "stray argument", args: []string{"serve"}, wantErr: "unexpected argument"},
 		{name: "empty listen", env: []string{"FORGE_LISTEN="}, wantErr: "FORGE_LISTEN"},
+		{name: "shutdown defaults", check: func(c Config) bool {
+			return c.ShutdownTimeout == 30*time.Second && c.ShutdownDrain == time.Second
+		}},
+		{name: "shutdown drain off", env: []string{"FORGE_SHUTDOWN_DRAIN=0s"}, check: func(c Config) bool { return c.ShutdownDrain == 0 }},
+		{name: "shutdown drain negative", env: []string{"FORGE_SHUTDOWN_DRAIN=-1s"}, wantErr: "FORGE_SHUTDOWN_DRAIN"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -31,7 +31,8 @@ type RateLimiter interface {
 }
 
 // Databases says whether a database exists (has its file): the key routes
-// mint keys only for databases that do.
+// mint keys only for databases that do, and the data routes ask before
+// they refuse a request's body (Options.Databases).
 type Databases interface {
 	Exists(name string) (bool, error)
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 
 	"github.com/valyala/fasthttp"
@@ -30,6 +31,7 @@ const (
 	CodeInvalidJSON        = "INVALID_JSON"
 	CodeUnknownField       = "UNKNOWN_FIELD"
 	CodeValidation         = "VALIDATION_ERROR"
+	CodeNoRows             = "NO_ROWS"
 	CodeInvalidValue       = "INVALID_VALUE"
 	CodeBodyTooLarge       = "BODY_TOO_LARGE"
 	CodeRouteNotFound      = "ROUTE_NOT_FOUND"
@@ -75,6 +77,14 @@ type responseTooLargeError struct{ limit int }
 func (e *responseTooLargeError) Error() string {
 	return "response exceeds " + formatBytes(e.limit)
 }
+
+// errNoRows is an insert of no rows ({"rows": []}): 400 with the seed
+// contract's exact detail.
+var errNoRows = newError(fasthttp.StatusBadRequest, CodeNoRows, "No rows provided.")
+
+// errShuttingDown: the request arrived while the gateway drains for
+// shutdown.
+var errShuttingDown = fmt.Errorf("draining: %w", forge.ErrClosed)
 
 // invalidTimeout is a bad X-Query-Timeout header.
 func invalidTimeout(detail string) *apiError {

@@ -20,6 +20,8 @@ type inflight struct {
 	mu    sync.Mutex
 	total int
 	byDB  map[string]int
+	// zero, when not nil, is closed when total next falls to 0 (idle).
+	zero chan struct{}
 }
 
 func newInflight(max, perDB int) *inflight {
@@ -40,7 +42,27 @@ func (l *inflight) enter() bool {
 func (l *inflight) leave() {
 	l.mu.Lock()
 	l.total--
+	if l.total == 0 && l.zero != nil {
+		close(l.zero)
+		l.zero = nil
+	}
 	l.mu.Unlock()
+}
+
+// idle is a channel closed once no request is in flight (at once if none
+// is).
+func (l *inflight) idle() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.total == 0 {
+		ch := make(chan struct{})
+		close(ch)
+		return ch
+	}
+	if l.zero == nil {
+		l.zero = make(chan struct{})
+	}
+	return l.zero
 }
 
 func (l *inflight) inFlight() int {
@@ -71,10 +93,15 @@ func (l *inflight) leaveDB(name string) {
 	l.mu.Unlock()
 }
 
-// limited applies the overall cap to every request but GET /health, which
-// must answer whatever the load.
+// limited turns every request away while the gateway drains for shutdown
+// (drain.go), and applies the overall cap to every request but GET
+// /health, which must answer whatever the load.
 func (s *Server) limited(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
+		if s.draining.Load() {
+			s.refuseDraining(ctx)
+			return
+		}
 		if string(ctx.Path()) == "/health" {
 			next(ctx)
 			return
@@ -85,6 +112,11 @@ func (s *Server) limited(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 		}
 		defer s.load.leave()
 		next(ctx)
+		if s.draining.Load() {
+			// Admitted before the drain: its answer stands, and it is
+			// the connection's last.
+			ctx.SetConnectionClose()
+		}
 	}
 }
 

@@ -290,7 +290,8 @@ func decodeColumn(v jvalue, i int) (forge.ColumnSpec, error) {
 	return c, nil
 }
 
-// decodeRows decodes {"rows": [{"col": value, ...}, ...]}.
+// decodeRows decodes {"rows": [{"col": value, ...}, ...]}: at least one
+// row ({"rows": []} is 400 NO_ROWS, as the prototype answered).
 func decodeRows(body []byte) ([]forge.Record, error) {
 	v, err := parseBody(body)
 	if err != nil {
@@ -324,6 +325,9 @@ func decodeRows(body []byte) ([]forge.Record, error) {
 	}
 	if !haveRows {
 		return nil, invalidShape("Field \"rows\" is required.")
+	}
+	if len(rows) == 0 {
+		return nil, errNoRows
 	}
 	return rows, nil
 }

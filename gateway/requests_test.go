@@ -396,11 +396,6 @@ func TestDecodeRows(t *testing.T) {
 			want: []forge.Record{{}},
 		},
 		{
-			name: "no rows",
-			body: `{"rows":[]}`,
-			want: []forge.Record{},
-		},
-		{
 			name: "big integer exact",
 			body: `{"rows":[{"n":9007199254740993}]}`,
 			want: []forge.Record{{{Column: "n", Value: forge.IntValue(9007199254740993)}}},
@@ -434,6 +429,7 @@ func TestDecodeRowsErrors(t *testing.T) {
 		detail string
 	}{
 		{"unknown field", `{"rows":[],"table":"t"}`, s400, CodeUnknownField, `Unknown field "table" in the rows body.`},
+		{"no rows", `{"rows":[]}`, s400, CodeNoRows, "No rows provided."},
 		{"missing rows", `{}`, s422, CodeValidation, `Field "rows" is required.`},
 		{"rows object", `{"rows":{"a":1}}`, s422, CodeValidation, `Field "rows" must be an array of objects.`},
 		{"rows null", `{"rows":null}`, s422, CodeValidation, "array of objects"},

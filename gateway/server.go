@@ -12,9 +12,11 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fasthttp/router"
@@ -93,6 +95,13 @@ type Options struct {
 	// mode. The zero value has no keys: every route is open.
 	Auth Auth
 
+	// Databases says whether a database exists, so that a data route can
+	// answer 404 for a missing database before it judges the body (the
+	// seed contract's order). Nil: Auth.Databases; if that is nil too, a
+	// request with a bad body is refused for its body whether or not its
+	// database exists.
+	Databases Databases
+
 	// Metrics, when set, records every answer and serves GET /metrics
 	// (the admin key's).
 	Metrics Metrics
@@ -136,6 +145,9 @@ func (o Options) withDefaults() Options {
 	if o.HealthTimeout <= 0 {
 		o.HealthTimeout = 2 * time.Second
 	}
+	if o.Databases == nil {
+		o.Databases = o.Auth.Databases
+	}
 	return o
 }
 
@@ -154,6 +166,9 @@ type Server struct {
 	// requests fasthttp could not read; nil without Metrics.
 	unmatched map[string]observer
 	transport observer
+
+	// draining is set when graceful shutdown begins (Drain).
+	draining atomic.Bool
 
 	// keyMu orders minting a key for a database (after checking that it
 	// exists) with the sweeps of the database's keys when it is deleted.
@@ -207,6 +222,39 @@ func (s *Server) handle(h func(ctx *fasthttp.RequestCtx) error) fasthttp.Request
 	}
 }
 
+// data adapts a data-plane handler as handle does, and keeps the seed
+// contract's order: a database that does not exist is 404 DATABASE_NOT_FOUND
+// before anything is said about the request's body, query string or
+// headers. Only a request that failed pays for the check (one stat):
+// a request that passed validation reached the engine, which answers 404
+// for a missing database itself, so a point query costs nothing more.
+func (s *Server) data(h func(ctx *fasthttp.RequestCtx) error) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		if err := h(ctx); err != nil {
+			s.writeError(ctx, s.existenceFirst(ctx, err))
+		}
+	}
+}
+
+// existenceFirst is err, or DATABASE_NOT_FOUND when err refuses the
+// request itself (400, 422) and its database does not exist. Should the
+// check fail, the request's own error stands.
+func (s *Server) existenceFirst(ctx *fasthttp.RequestCtx, err error) error {
+	if s.opts.Databases == nil {
+		return err
+	}
+	ae := toAPIError(err)
+	if (ae.status != fasthttp.StatusBadRequest && ae.status != fasthttp.StatusUnprocessableEntity) ||
+		ae.code == CodeInvalidName {
+		return err
+	}
+	name, _ := ctx.UserValue("db_name").(string)
+	if ok, xerr := s.opts.Databases.Exists(name); xerr != nil || ok {
+		return err
+	}
+	return fmt.Errorf("%s: %w", name, forge.ErrDatabaseNotFound)
+}
+
 func (s *Server) routes() *router.Router {
 	r := router.New()
 	r.RedirectFixedPath = false // never rewrite a database name's case
@@ -241,10 +289,10 @@ func (s *Server) routes() *router.Router {
 	// The data plane: a key of {db_name} (or the admin key). The query
 	// route reads as far as the gateway knows; the engine refuses a
 	// statement that may write when the key is read-only.
-	route("POST", "/api/db/{db_name}/query", s.guard(needRead, s.perDB(s.handle(s.query))))
-	route("POST", "/api/db/{db_name}/tables", s.guard(needWrite, s.perDB(s.handle(s.createTable))))
-	route("GET", "/api/db/{db_name}/tables/{table_name}/rows", s.guard(needRead, s.perDB(s.handle(s.selectRows))))
-	route("POST", "/api/db/{db_name}/tables/{table_name}/rows", s.guard(needWrite, s.perDB(s.handle(s.insertRows))))
+	route("POST", "/api/db/{db_name}/query", s.guard(needRead, s.perDB(s.data(s.query))))
+	route("POST", "/api/db/{db_name}/tables", s.guard(needWrite, s.perDB(s.data(s.createTable))))
+	route("GET", "/api/db/{db_name}/tables/{table_name}/rows", s.guard(needRead, s.perDB(s.data(s.selectRows))))
+	route("POST", "/api/db/{db_name}/tables/{table_name}/rows", s.guard(needWrite, s.perDB(s.data(s.insertRows))))
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {
 		s.writeError(ctx, newError(fasthttp.StatusNotFound, CodeRouteNotFound, "Not Found"))
 	}
@@ -266,8 +314,9 @@ func (s *Server) InFlight() int { return s.load.inFlight() }
 // Serve answers requests on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 
-// Shutdown stops accepting connections and waits, within ctx, for requests
-// in flight to finish.
+// Shutdown closes the listener and the idle connections, and waits,
+// within ctx, for the connections still serving a request. Drain first
+// for a graceful shutdown.
 func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
 
 // transportError answers requests fasthttp could not read: a body over the

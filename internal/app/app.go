@@ -30,9 +30,11 @@ import (
 )
 
 // Run starts the gateway and serves until ctx is done, then shuts down
-// gracefully: the listener closes, requests in flight finish (within
-// FORGE_SHUTDOWN_TIMEOUT) and every database closes cleanly. ready, if not
-// nil, receives the listening address once requests are accepted.
+// gracefully: requests on open connections get 503 SHUTTING_DOWN while
+// those in flight finish (the drain, at least FORGE_SHUTDOWN_DRAIN), the
+// listener and the connections close, and every database closes cleanly,
+// all within FORGE_SHUTDOWN_TIMEOUT. ready, if not nil, receives the
+// listening address once requests are accepted.
 func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready func(addr string)) error {
 	cfg, err := config.Load(args, environ, logOut)
 	if err != nil {
@@ -131,6 +133,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 		MaxInflight:       cfg.MaxInflight,
 		MaxInflightPerDB:  cfg.MaxInflightPerDB,
 		Auth:              authn,
+		Databases:         vol,
 		Checks: []gateway.Check{
 			{Name: "data_dir", Run: func(context.Context) error { return vol.CheckWritable() }},
 			{Name: "engine", Run: eng.Check},
@@ -181,10 +184,19 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 		_ = eng.Close(context.Background())
 		return fmt.Errorf("serve: %w", err)
 	}
-	log.Info("shutting down: finishing requests in flight")
+	// Drain, then close: requests on open connections hear 503
+	// SHUTTING_DOWN while those in flight finish (at least
+	// FORGE_SHUTDOWN_DRAIN), then the listener and the idle connections
+	// close; all within FORGE_SHUTDOWN_TIMEOUT.
+	srv.BeginDrain()
+	log.Info("shutting down: draining; new requests get 503 SHUTTING_DOWN",
+		zap.Int("in_flight", srv.InFlight()), zap.Duration("drain", cfg.ShutdownDrain),
+		zap.Duration("timeout", cfg.ShutdownTimeout))
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	err = srv.Shutdown(sctx)
+	err = srv.Drain(sctx, cfg.ShutdownDrain)
+	log.Info("shutting down: closing the listener and connections")
+	err = errors.Join(err, srv.Shutdown(sctx))
 	// The key database's last good copy still due, while the engine runs.
 	if cerr := closeKeys(sctx); cerr != nil {
 		err = errors.Join(err, cerr)

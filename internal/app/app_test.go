@@ -60,7 +60,8 @@ func start(t *testing.T, dataDir string, extraEnv ...string) *gateway {
 		"FORGE_LISTEN=127.0.0.1:0",
 		"FORGE_DATA_DIR=" + dataDir,
 		"FORGE_WASM_CACHE_DIR=" + sharedCache,
-		"FORGE_LOG_FLUSH=0", // tests read the log while the gateway runs
+		"FORGE_LOG_FLUSH=0",      // tests read the log while the gateway runs
+		"FORGE_SHUTDOWN_DRAIN=0", // no grace for idle keep-alive clients: stop at once
 		"FORGE_BACKEND=local",
 		"FORGE_ADMIN_KEY=" + testAdminKey,
 		"PATH=/usr/bin", // non-FORGE variables are ignored

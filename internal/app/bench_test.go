@@ -54,7 +54,7 @@ func benchServer(b *testing.B, logger *zap.Logger, withAuth, withMetrics bool) (
 		a = gateway.Auth{Keys: keys, Databases: vol, Limiter: auth.NewLimiter(auth.LimitConfig{Rate: 1e12, Burst: 1 << 40})}
 		admin = "Bearer " + admin
 	}
-	opts := gateway.Options{Auth: a}
+	opts := gateway.Options{Auth: a, Databases: vol}
 	if withMetrics {
 		opts.Metrics = metrics.New()
 	}

@@ -330,6 +330,44 @@ func runUnknownDatabase(t *testing.T, c Client, db string) {
 		})
 	}
 	ExpectError(t, c.Do(t, "POST", "/admin/databases/prune/"+db, nil), 404, "Database instance not found.")
+
+	// Existence is decided before the request is judged: a missing database
+	// is 404 whatever is wrong with the body (or query string). The
+	// prototype's own test sends the first tables body below.
+	for _, tc := range []struct{ name, method, path, body string }{
+		{"tables, no columns", "POST", "/api/db/" + db + "/tables", `{"table_name": "test", "columns": []}`},
+		{"tables, no table_name", "POST", "/api/db/" + db + "/tables", `{"columns": [{"name": "a", "type": "TEXT"}]}`},
+		{"tables, bad type", "POST", "/api/db/" + db + "/tables", `{"table_name": "t", "columns": [{"name": "a", "type": "TEXT); --"}]}`},
+		{"query, no sql", "POST", "/api/db/" + db + "/query", `{"params": []}`},
+		{"query, sql not a string", "POST", "/api/db/" + db + "/query", `{"sql": 1}`},
+		{"query, unknown field", "POST", "/api/db/" + db + "/query", `{"sql": "SELECT 1", "sqll": 1}`},
+		{"select, filter twice", "GET", "/api/db/" + db + "/tables/t/rows?a=1&a=2", ""},
+		{"insert, no rows", "POST", "/api/db/" + db + "/tables/t/rows", `{"rows": []}`},
+		{"insert, rows not an array", "POST", "/api/db/" + db + "/tables/t/rows", `{"rows": {"a": 1}}`},
+		{"insert, no body", "POST", "/api/db/" + db + "/tables/t/rows", ""},
+	} {
+		t.Run("invalid request/"+tc.name, func(t *testing.T) {
+			var body any
+			if tc.body != "" {
+				body = tc.body
+			}
+			ExpectError(t, c.Do(t, tc.method, tc.path, body), 404, "Database not found.")
+		})
+	}
+	// A body that is not JSON at all may be refused first (FastAPI's 422).
+	for _, path := range []string{"/query", "/tables", "/tables/t/rows"} {
+		t.Run("not JSON/"+path, func(t *testing.T) {
+			r := c.Do(t, "POST", "/api/db/"+db+path, `{"sql": `)
+			switch r.Status {
+			case 404:
+				ExpectError(t, r, 404, "Database not found.")
+			case 400, 422:
+				ExpectError(t, r, r.Status, "*")
+			default:
+				t.Fatalf("status %d, want 404 (or 400/422 for the body); body %s", r.Status, r.Raw)
+			}
+		})
+	}
 }
 
 func runTablesAndRows(t *testing.T, c Client, db string) {
@@ -370,6 +408,9 @@ func runTablesAndRows(t *testing.T, c Client, db string) {
 	r = c.Do(t, "POST", base+"/tables/tasks/rows", `{"rows": [{"description": "x", "nope": 1}]}`)
 	ExpectError(t, r, 400, "Unknown column 'nope' in table 'tasks'.")
 	Expect(t, c.Do(t, "GET", base+"/tables/tasks/rows?description=x'%20OR%20'1'='1", nil), 200, `{"data": [], "rows_affected": 0}`)
+
+	// An insert of no rows is refused with the prototype's words.
+	ExpectError(t, c.Do(t, "POST", base+"/tables/tasks/rows", `{"rows": []}`), 400, "No rows provided.")
 
 	ExpectError(t, c.Do(t, "GET", base+"/tables/missing/rows", nil), 404, "Table not found.")
 	ExpectError(t, c.Do(t, "POST", base+"/tables/missing/rows", `{"rows": [{"a": 1}]}`), 404, "Table not found.")
