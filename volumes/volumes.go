@@ -441,7 +441,14 @@ func (l *Layout) Space(r *Reserve) (Space, error) {
 // access(2), which also says a read-only mount) and not full. A full
 // volume is an error wrapping forge.ErrDiskFull that names it.
 func (l *Layout) Check(r *Reserve) error {
-	if err := syscall.Access(l.SystemPath(), 2 /* W_OK */); err != nil {
+	fi, err := os.Stat(l.SystemPath())
+	if err == nil && !fi.IsDir() {
+		err = errors.New(l.SystemPath() + " is not a directory")
+	}
+	if err == nil {
+		err = syscall.Access(l.SystemPath(), 2|1 /* W_OK|X_OK */)
+	}
+	if err != nil {
 		return fmt.Errorf("data dir %s not writable: %w", l.root, err)
 	}
 	s, err := l.Space(r)
