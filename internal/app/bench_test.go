@@ -47,7 +47,7 @@ func benchServer(b *testing.B, logger *zap.Logger, withAuth, withMetrics bool) (
 	admin := ""
 	if withAuth {
 		admin = "bench-admin-key-0123456789abcdef0123456789abcdef"
-		keys, err := auth.New(b.Context(), keyStore{eng}, auth.Options{Admin: mustAdminKey(b, admin)})
+		keys, err := auth.New(b.Context(), keyStore{e: eng}, auth.Options{Admin: mustAdminKey(b, admin)})
 		if err != nil {
 			b.Fatal(err)
 		}

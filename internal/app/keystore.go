@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -64,13 +65,31 @@ func ensureMetaFile(path string) error {
 }
 
 // keyStore is auth.SQL over the engine's key database.
-type keyStore struct{ e *wasm.Engine }
+type keyStore struct {
+	e *wasm.Engine
+	// room, when set, releases the volume's reserve (volumes.Reserve):
+	// a revocation (an UPDATE) that meets a full volume runs again with
+	// it, as the engine does for deleting statements. Minting a key (an
+	// INSERT) adds data and gets no reserve.
+	room func() bool
+}
 
 var _ auth.SQL = keyStore{}
 
 func (s keyStore) Exec(ctx context.Context, sql string, args ...forge.Value) (int64, error) {
-	res, err := s.e.Query(ctx, metaDB, forge.Statement{SQL: sql, Params: forge.Params{Positional: args}}, nil)
+	q := forge.Statement{SQL: sql, Params: forge.Params{Positional: args}}
+	res, err := s.e.Query(ctx, metaDB, q, nil)
+	if errors.Is(err, forge.ErrDiskFull) && s.room != nil && !isInsert(sql) && s.room() {
+		res, err = s.e.Query(ctx, metaDB, q, nil)
+	}
 	return res.RowsAffected, err
+}
+
+// isInsert tells the key table's INSERTs (package auth's own statements,
+// never client input) from its UPDATEs and DELETEs.
+func isInsert(sql string) bool {
+	sql = strings.TrimLeft(sql, " \t\n")
+	return len(sql) >= 6 && strings.EqualFold(sql[:6], "INSERT")
 }
 
 func (s keyStore) Query(ctx context.Context, sql string, args []forge.Value, each func(forge.Row) error) error {
@@ -88,7 +107,7 @@ func (f rowFunc) Row(r forge.Row) error  { return f(r) }
 // the admin key is (never what it is). Keys are loaded and minted whether
 // or not authentication is enforced, so that turning it on needs no new
 // keys.
-func newAuth(ctx context.Context, cfg config.Config, vol *volumes.Layout, eng *wasm.Engine, log *zap.Logger) (gateway.Auth, error) {
+func newAuth(ctx context.Context, cfg config.Config, vol *volumes.Layout, eng *wasm.Engine, room func() bool, log *zap.Logger) (gateway.Auth, error) {
 	path := vol.SystemPath(adminKeyFile)
 	admin, created, err := auth.EnsureAdminKey(cfg.AdminKey, path)
 	if err != nil {
@@ -111,7 +130,7 @@ func newAuth(ctx context.Context, cfg config.Config, vol *volumes.Layout, eng *w
 	}
 	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	keys, err := auth.New(lctx, keyStore{eng}, auth.Options{Admin: admin})
+	keys, err := auth.New(lctx, keyStore{e: eng, room: room}, auth.Options{Admin: admin})
 	if err != nil {
 		return gateway.Auth{}, fmt.Errorf("keys: %w", err)
 	}
