@@ -80,8 +80,6 @@ func TestFullVolume(t *testing.T) {
 		t.Fatalf("volume not full: %d bytes free", f)
 	}
 	t.Logf("full: database %d bytes, WAL %d bytes", dbSize(), wal())
-	if false {
-	}
 	// Space already in the files (the WAL's, free pages) still takes
 	// rows; then the volume says no again.
 	for i := 0; ; i++ {
