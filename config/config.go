@@ -51,6 +51,9 @@ type Config struct {
 	WasmRecycleMB   int
 	MaxDBSizeMB     int
 	SQLLimits       SQLLimits
+	// DiskReserveMB is the space kept in reserve on the data volume so
+	// that data can be deleted once it is full (0 = none).
+	DiskReserveMB int
 
 	// Docker backend.
 	WorkerImage     string
@@ -187,6 +190,7 @@ func Settings() []Setting {
 		{"FORGE_HEAP_LIMIT_MB", "64", "SQLite heap limit of each connection, in MiB (a statement needing more gets 400 MEMORY_LIMIT_EXCEEDED)", integer(func(c *Config) *int { return &c.HeapLimitMB }, 1, 4095)},
 		{"FORGE_WASM_RECYCLE_MB", "32", "a wasm instance whose memory grew past this many MiB is closed after its request (0 = never)", integer(func(c *Config) *int { return &c.WasmRecycleMB }, 0, 4095)},
 		{"FORGE_MAX_DB_SIZE_MB", "1024", "size quota of each database, in MiB (writes past it get 507 DATABASE_FULL)", integer(func(c *Config) *int { return &c.MaxDBSizeMB }, 1, 1<<22)},
+		{"FORGE_DISK_RESERVE_MB", "32", "space kept in reserve on the data volume, in MiB (a ballast file in <data dir>/.forge), released when the volume is full so that deleting data still works; made again once the volume has room (0 = none)", integer(func(c *Config) *int { return &c.DiskReserveMB }, 0, 1<<16)},
 		{"FORGE_LIMIT_LENGTH", "4194304", "SQLite limit: bytes in one string, blob or row", integer(func(c *Config) *int { return &c.SQLLimits.Length }, 1000, 1_000_000_000)},
 		{"FORGE_LIMIT_SQL_LENGTH", "100000", "SQLite limit: bytes of SQL text in one statement", integer(func(c *Config) *int { return &c.SQLLimits.SQLLength }, 1000, 1_000_000_000)},
 		{"FORGE_LIMIT_COLUMN", "2000", "SQLite limit: columns in a table, index, view, result or ORDER BY", integer(func(c *Config) *int { return &c.SQLLimits.Column }, 1, 32767)},

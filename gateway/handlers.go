@@ -7,7 +7,6 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/praetorian/db-forge/auth"
 	"github.com/praetorian/db-forge/forge"
 )
 
@@ -33,10 +32,18 @@ func (s *Server) health(ctx *fasthttp.RequestCtx) {
 			healthy = false
 			checks = append(checks, `:{"ok":false,"error":`...)
 			checks = appendString(checks, err.Error())
-			checks = append(checks, '}')
 		} else {
-			checks = append(checks, `:{"ok":true}`...)
+			checks = append(checks, `:{"ok":true`...)
 		}
+		if c.Figures != nil {
+			for _, f := range c.Figures() {
+				checks = append(checks, ',')
+				checks = appendString(checks, f.Name)
+				checks = append(checks, ':')
+				checks = strconv.AppendInt(checks, f.Value, 10)
+			}
+		}
+		checks = append(checks, '}')
 	}
 	status := fasthttp.StatusOK
 	if healthy {
@@ -97,11 +104,11 @@ func (s *Server) spawn(ctx *fasthttp.RequestCtx) error {
 		return nil
 	}
 	fields := []string{"db_name", name, "container_id", inst.ContainerID}
-	if s.auth.Keys != nil {
-		_, tok, err := s.mintKey(c, name, auth.ScopeReadWrite, 0)
-		if err != nil {
-			return err
-		}
+	tok, err := s.completeSpawn(c, name)
+	if err != nil {
+		return err
+	}
+	if tok != nil {
 		fields = append(fields, "api_key", tok.Reveal())
 	}
 	writeJSON(ctx, fasthttp.StatusCreated, messageBody("Database instance spawned successfully.", fields...))

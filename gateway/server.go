@@ -62,6 +62,15 @@ type Metrics interface {
 type Check struct {
 	Name string
 	Run  func(ctx context.Context) error
+	// Figures, when set, adds numbers to the check's object whether it
+	// passes or not (the data directory's free_bytes, say).
+	Figures func() []Figure
+}
+
+// Figure is a named number of a health check.
+type Figure struct {
+	Name  string
+	Value int64
 }
 
 // Options configure a Server. Zero values take the defaults noted.
@@ -109,6 +118,10 @@ type Options struct {
 	// Damage, when set, marks damaged databases in GET /admin/databases
 	// and GET /health and serves POST /admin/databases/{db_name}/integrity-check.
 	Damage Damage
+	// Spawns, when set, is told when a spawn is complete (its key is
+	// minted), and says whether a spawn made its database: a spawn that
+	// fails after that removes it.
+	Spawns Spawns
 }
 
 func (o Options) withDefaults() Options {

@@ -8,7 +8,8 @@
 //	<root>/databases/<name>/<key>.json  small sidecar records (e.g. the
 //	                                    local backend's instance record)
 //	<root>/.forge/                      the gateway's own state (wasm
-//	                                    compilation cache, keys, trash)
+//	                                    compilation cache, keys, trash,
+//	                                    the space reserve, pending spawns)
 //
 // One directory per database lets the Docker backend bind-mount exactly
 // that database's files into its worker and nothing else. Database names
@@ -25,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/praetorian/db-forge/forge"
@@ -34,6 +36,7 @@ const (
 	databasesDir = "databases"
 	systemDir    = ".forge"
 	trashDir     = "trash"
+	pendingDir   = "pending"
 	dirMode      = 0o770 // with the gateway's umask 007: no access for others
 	fileMode     = 0o660
 )
@@ -44,8 +47,9 @@ var ErrOutsideRoot = errors.New("path escapes the data root")
 
 // Layout is a data directory.
 type Layout struct {
-	root string // absolute and clean
-	mu   sync.Mutex
+	root      string // absolute and clean
+	mu        sync.Mutex
+	abandoned []string // spawns a crash interrupted, removed by Open
 }
 
 // Open makes (if needed) and returns the data directory at root.
@@ -55,14 +59,22 @@ func Open(root string) (*Layout, error) {
 		return nil, fmt.Errorf("data dir %s: %w", root, err)
 	}
 	l := &Layout{root: filepath.Clean(abs)}
-	for _, d := range []string{filepath.Join(l.root, databasesDir), filepath.Join(l.root, systemDir, trashDir)} {
+	for _, d := range []string{filepath.Join(l.root, databasesDir), filepath.Join(l.root, systemDir, trashDir),
+		filepath.Join(l.root, systemDir, pendingDir)} {
 		if err := os.MkdirAll(d, dirMode); err != nil {
-			return nil, fmt.Errorf("data dir: %w", err)
+			return nil, fmt.Errorf("data dir: %w", diskFull(err))
 		}
 	}
 	l.emptyTrash()
+	if err := l.removePending(); err != nil {
+		return nil, err
+	}
 	return l, nil
 }
+
+// Abandoned lists the databases Open removed because their spawn never
+// completed (a crash between making the file and handing out its key).
+func (l *Layout) Abandoned() []string { return slices.Clone(l.abandoned) }
 
 // Root is the absolute data directory.
 func (l *Layout) Root() string { return l.root }
@@ -130,6 +142,12 @@ func (l *Layout) Exists(name string) (bool, error) {
 // empty file is a valid empty database). created is false when the file was
 // already there. A name that differs from an existing one only by case is
 // refused: it would be the same database on a case-insensitive file system.
+//
+// A database Create makes is pending until Complete: a marker in
+// .forge/pending/ is written before the file and removed by Complete, and
+// Open removes every database still marked (its spawn was cut off before
+// the client got its key). A failed Create leaves nothing behind; one that
+// met a full volume wraps forge.ErrDiskFull.
 func (l *Layout) Create(name string) (created bool, err error) {
 	dir, err := l.Dir(name)
 	if err != nil {
@@ -144,24 +162,93 @@ func (l *Layout) Create(name string) (created bool, err error) {
 	if err := l.checkCaseConflict(name); err != nil {
 		return false, err
 	}
-	if err := os.Mkdir(dir, dirMode); err != nil && !errors.Is(err, fs.ErrExist) {
-		return false, fmt.Errorf("create %s: %w", name, err)
-	}
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, fileMode)
-	if errors.Is(err, fs.ErrExist) {
+	if _, err := os.Lstat(p); err == nil {
 		if _, err := l.Resolve(name); err != nil {
 			return false, fmt.Errorf("create %s: not a regular file: %w", name, err)
 		}
 		return false, nil
 	}
-	if err != nil {
-		return false, fmt.Errorf("create %s: %w", name, err)
+	marker := l.SystemPath(pendingDir, name)
+	if err := touch(marker); err != nil {
+		return false, fmt.Errorf("create %s: %w", name, diskFull(err))
 	}
-	err = errors.Join(f.Sync(), f.Close(), syncDir(dir), syncDir(filepath.Dir(dir)))
+	madeDir := false
+	undo := func(err error) (bool, error) {
+		_ = os.Remove(p)
+		if madeDir {
+			_ = os.Remove(dir)
+		}
+		_ = os.Remove(marker)
+		return false, fmt.Errorf("create %s: %w", name, diskFull(err))
+	}
+	if err := os.Mkdir(dir, dirMode); err == nil {
+		madeDir = true
+	} else if !errors.Is(err, fs.ErrExist) {
+		return undo(err)
+	}
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, fileMode)
 	if err != nil {
-		return false, fmt.Errorf("create %s: %w", name, err)
+		return undo(err)
+	}
+	if err := errors.Join(f.Sync(), f.Close(), syncDir(dir), syncDir(filepath.Dir(dir))); err != nil {
+		return undo(err)
 	}
 	return true, nil
+}
+
+// Complete ends database name's spawn: it is kept from now on, crash or
+// not. Removing the marker needs no space.
+func (l *Layout) Complete(name string) error {
+	if err := forge.ValidateName(name); err != nil {
+		return err
+	}
+	marker := l.SystemPath(pendingDir, name)
+	if err := os.Remove(marker); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("complete %s: %w", name, err)
+	}
+	return syncDir(filepath.Dir(marker))
+}
+
+// Pending reports whether database name was made by a spawn that has not
+// completed.
+func (l *Layout) Pending(name string) bool {
+	if forge.ValidateName(name) != nil {
+		return false
+	}
+	_, err := os.Lstat(l.SystemPath(pendingDir, name))
+	return err == nil
+}
+
+// removePending removes, at start, every database whose spawn a crash
+// interrupted: nobody has a key to it, and it may be half made.
+func (l *Layout) removePending() error {
+	entries, err := os.ReadDir(l.SystemPath(pendingDir))
+	if err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if forge.ValidateName(name) != nil {
+			_ = os.Remove(l.SystemPath(pendingDir, name))
+			continue
+		}
+		if err := l.Remove(name); err != nil && !errors.Is(err, forge.ErrDatabaseNotFound) {
+			return fmt.Errorf("remove interrupted spawn: %w", err)
+		}
+		_ = os.Remove(l.SystemPath(pendingDir, name))
+		l.abandoned = append(l.abandoned, name)
+	}
+	return nil
+}
+
+// touch makes an empty file (which needs no data block) and makes its
+// directory entry durable.
+func touch(p string) error {
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_TRUNC, fileMode)
+	if err != nil {
+		return err
+	}
+	return errors.Join(f.Sync(), f.Close(), syncDir(filepath.Dir(p)))
 }
 
 func (l *Layout) checkCaseConflict(name string) error {
@@ -179,7 +266,9 @@ func (l *Layout) checkCaseConflict(name string) error {
 
 // Remove deletes database name and everything in its directory. The
 // directory is first renamed into the trash, so the database disappears at
-// once and a crash half-way leaves no half-deleted database behind.
+// once and a crash half-way leaves no half-deleted database behind. It
+// needs no free space: a rename and unlinks (a full volume is when it
+// matters most).
 func (l *Layout) Remove(name string) error {
 	dir, err := l.Dir(name)
 	if err != nil {
@@ -188,6 +277,7 @@ func (l *Layout) Remove(name string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		_ = os.Remove(l.SystemPath(pendingDir, name))
 		return fmt.Errorf("%s: %w", name, forge.ErrDatabaseNotFound)
 	}
 	trash := l.SystemPath(trashDir, name+"."+strconv.FormatInt(time.Now().UnixNano(), 36))
@@ -195,6 +285,7 @@ func (l *Layout) Remove(name string) error {
 		return fmt.Errorf("remove %s: %w", name, err)
 	}
 	_ = syncDir(filepath.Dir(dir))
+	_ = os.Remove(l.SystemPath(pendingDir, name))
 	if err := os.RemoveAll(trash); err != nil {
 		return fmt.Errorf("remove %s: %w", name, err)
 	}
@@ -263,7 +354,7 @@ func (l *Layout) WriteSidecar(name, key string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(p, data)
+	return diskFull(writeAtomic(p, data))
 }
 
 // DeleteSidecar removes the record key of database name, if any.
@@ -317,19 +408,65 @@ func (l *Layout) Share(name string, gid int) error {
 	return nil
 }
 
-// CheckWritable proves the data directory accepts writes (for /health).
-func (l *Layout) CheckWritable() error {
-	f, err := os.CreateTemp(l.SystemPath(), ".health-*")
+// Space is the state of the volume holding the data directory.
+type Space struct {
+	Dir         string // the data directory
+	Free        uint64 // bytes an unprivileged writer may still use
+	ReserveSize int64  // the reserve's size; 0 = no reserve
+	ReserveHeld bool   // the reserve is there to be released
+}
+
+// Full reports a volume with less than FullBelow free, or whose reserve
+// was released (some delete needed it; it is made again once there is
+// room).
+func (s Space) Full() bool {
+	return s.Free < FullBelow || s.ReserveSize > 0 && !s.ReserveHeld
+}
+
+// Space reports the volume of the data directory and its reserve r (nil
+// = none). It writes nothing.
+func (l *Layout) Space(r *Reserve) (Space, error) {
+	free, err := Free(l.root)
 	if err != nil {
-		return fmt.Errorf("data dir not writable: %w", err)
+		return Space{Dir: l.root}, err
 	}
-	name := f.Name()
-	_, werr := f.Write([]byte("ok"))
-	err = errors.Join(werr, f.Close(), os.Remove(name))
+	s := Space{Dir: l.root, Free: free}
+	if r != nil {
+		s.ReserveSize, s.ReserveHeld = r.Size(), r.Held()
+	}
+	return s, nil
+}
+
+// Check is the data directory's health: writable (without writing:
+// access(2), which also says a read-only mount) and not full. A full
+// volume is an error wrapping forge.ErrDiskFull that names it.
+func (l *Layout) Check(r *Reserve) error {
+	fi, err := os.Stat(l.SystemPath())
+	if err == nil && !fi.IsDir() {
+		err = errors.New(l.SystemPath() + " is not a directory")
+	}
+	if err == nil {
+		err = syscall.Access(l.SystemPath(), 2|1 /* W_OK|X_OK */)
+	}
 	if err != nil {
-		return fmt.Errorf("data dir not writable: %w", err)
+		return fmt.Errorf("data dir %s not writable: %w", l.root, err)
 	}
-	return nil
+	s, err := l.Space(r)
+	if err != nil {
+		return err
+	}
+	if !s.Full() {
+		return nil
+	}
+	msg := fmt.Sprintf("volume full: data dir %s has %s free", s.Dir, mib(int64(s.Free)))
+	if s.ReserveSize > 0 && !s.ReserveHeld {
+		msg += fmt.Sprintf("; its reserve of %s is released (made again from %s free)", mib(s.ReserveSize), mib(int64(r.RemakeAt())))
+	}
+	return fmt.Errorf("%s: %w", msg, forge.ErrDiskFull)
+}
+
+func mib(n int64) string {
+	return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MiB"
 }
 
 func writeAtomic(p string, data []byte) error {

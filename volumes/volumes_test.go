@@ -182,13 +182,13 @@ func TestOpenEmptiesTrashAndChecksWritable(t *testing.T) {
 	if _, err := os.Stat(half); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("interrupted removal not finished: %v", err)
 	}
-	if err := l.CheckWritable(); err != nil {
+	if err := l.Check(nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.RemoveAll(l.SystemPath()); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.CheckWritable(); err == nil {
-		t.Fatal("CheckWritable passed without a state directory")
+	if err := l.Check(nil); err == nil {
+		t.Fatal("Check passed without a state directory")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +20,7 @@ import (
 // took it from its database's pool.
 type conn struct {
 	db      *sqlite3.Conn
+	dir     string // the database's directory: its volume is asked when a write fails
 	writer  bool
 	maxStmt int
 	stmts   map[string]*list.Element // SQL text → *stmt
@@ -113,7 +115,7 @@ func openConn(path string, o connOptions) (c *conn, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	c = &conn{db: db, writer: o.writer, maxStmt: o.maxStmt, stmts: make(map[string]*list.Element)}
+	c = &conn{db: db, dir: filepath.Dir(path), writer: o.writer, maxStmt: o.maxStmt, stmts: make(map[string]*list.Element)}
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("configure %s: %w: %v", path, forge.ErrEngineFault, r)

@@ -41,6 +41,12 @@ func (e *Engine) noteFault(name, path string, err error) error {
 	if errors.Is(err, forge.ErrDatabaseFull) && path != "" && volumeFree(filepath.Dir(path)) < diskFullMargin {
 		return forge.ErrDiskFull
 	}
+	// A full volume also reaches here as a bare SQLITE_IOERR (see
+	// volumeFullIOErr): said as the volume being full when it is.
+	var se *forge.SQLError
+	if errors.As(err, &se) && se.Code == "SQLITE_IOERR" && path != "" && volumeFree(filepath.Dir(path)) < diskFullMargin {
+		return forge.ErrDiskFull
+	}
 	return err
 }
 

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ncruces/go-sqlite3"
 	"go.uber.org/zap"
 
 	"github.com/praetorian/db-forge/forge"
@@ -114,7 +115,7 @@ func (e *Engine) Query(ctx context.Context, name string, q forge.Statement, w fo
 // rolled back, so running it again cannot apply it twice.
 func (e *Engine) runMakingRoom(c *conn, st *stmt, p forge.Params, w forge.RowWriter) (forge.Result, error) {
 	res, err := c.run(st, p, w)
-	if err != nil && st.shrinks && isDiskFull(err) && c.db.GetAutocommit() &&
+	if err != nil && st.shrinks && (isDiskFull(err) || volumeFullIOErr(c.dir, err)) && c.db.GetAutocommit() &&
 		e.cfg.OnDiskFull != nil && e.cfg.OnDiskFull() {
 		e.released.Add(1)
 		e.log.Warn("volume full: released reserved space for a statement that deletes", zap.String("sql", truncate(st.sql, 80)))
@@ -126,6 +127,16 @@ func (e *Engine) runMakingRoom(c *conn, st *stmt, p forge.Params, w forge.RowWri
 // isDiskFull tells an error of SQLite's that the volume is full.
 func isDiskFull(err error) bool {
 	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+// volumeFullIOErr tells an I/O error of SQLite's met on the full volume
+// holding dir. A real ENOSPC reaches the engine as a bare SQLITE_IOERR
+// ("disk I/O error"): ncruces v0.32's VFS looks for a unix.Errno where
+// os.File returns an *os.PathError (so never says SQLITE_FULL), and the
+// system error it keeps is reset by the calls of the rollback that
+// follows. The volume itself is the witness left.
+func volumeFullIOErr(dir string, err error) bool {
+	return errors.Is(err, sqlite3.IOERR) && dir != "" && volumeFree(dir) < diskFullMargin
 }
 
 func truncate(s string, n int) string {

@@ -53,6 +53,10 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	if err != nil {
 		return err
 	}
+	for _, name := range vol.Abandoned() {
+		log.Warn("removed a database whose spawn was cut off (nobody got its key)", zap.String("db", name))
+	}
+	room := newSpace(vol, cfg.DiskReserveMB, log.Named("volume"))
 	cacheDir := cfg.WasmCacheDir
 	switch cacheDir {
 	case "":
@@ -82,6 +86,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 		HeapLimit:       int64(cfg.HeapLimitMB) << 20,
 		RecycleBytes:    recycleBytes(cfg.WasmRecycleMB),
 		MaxDBBytes:      int64(cfg.MaxDBSizeMB) << 20,
+		OnDiskFull:      room.release,
 		Limits: wasm.Limits{
 			Length:            cfg.SQLLimits.Length,
 			SQLLength:         cfg.SQLLimits.SQLLength,
@@ -103,7 +108,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	defer func() { _ = eng.Close(context.Background()) }()
 	log.Info("engine ready", zap.Duration("took", time.Since(start)), zap.String("wasm_cache", cacheDir))
 
-	authn, closeKeys, err := newAuth(ctx, cfg, vol, eng, log)
+	authn, closeKeys, err := newAuth(ctx, cfg, vol, eng, room.release, log)
 	if err != nil {
 		_ = eng.Close(context.Background())
 		return err
@@ -119,6 +124,10 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 		defer stopWatch()
 		go watch(wctx)
 	}
+	rctx, stopReserve := context.WithCancel(ctx)
+	reserveDone := make(chan struct{})
+	go func() { defer close(reserveDone); room.run(rctx) }()
+	defer func() { stopReserve(); <-reserveDone }()
 
 	reg := metrics.New()
 	srv := gateway.New(gateway.Options{
@@ -135,14 +144,16 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 		Auth:              authn,
 		Databases:         vol,
 		Checks: []gateway.Check{
-			{Name: "data_dir", Run: func(context.Context) error { return vol.CheckWritable() }},
+			room.check(),
 			{Name: "engine", Run: eng.Check},
 			{Name: "backend", Run: orch.Check},
 		},
 		Metrics: reg,
 		Damage:  eng,
+		Spawns:  vol,
 	}, eng, orch, log.Named("http"))
 	registerMetrics(reg, srv, eng, backend)
+	room.register(reg)
 
 	if cfg.PprofListen != "" {
 		stopPprof, err := servePprof(cfg.PprofListen, log)

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -70,16 +71,32 @@ func ensureMetaFile(path string) error {
 type keyStore struct {
 	e    *wasm.Engine
 	good *goodCopy
+	// room, when set, releases the volume's reserve (volumes.Reserve):
+	// a revocation (an UPDATE) that meets a full volume runs again with
+	// it, as the engine does for deleting statements. Minting a key (an
+	// INSERT) adds data and gets no reserve.
+	room func() bool
 }
 
 var _ auth.SQL = keyStore{}
 
 func (s keyStore) Exec(ctx context.Context, sql string, args ...forge.Value) (int64, error) {
-	res, err := s.e.Query(ctx, metaDB, forge.Statement{SQL: sql, Params: forge.Params{Positional: args}}, nil)
+	q := forge.Statement{SQL: sql, Params: forge.Params{Positional: args}}
+	res, err := s.e.Query(ctx, metaDB, q, nil)
+	if errors.Is(err, forge.ErrDiskFull) && s.room != nil && !isInsert(sql) && s.room() {
+		res, err = s.e.Query(ctx, metaDB, q, nil)
+	}
 	if err == nil && s.good != nil {
 		s.good.refresh()
 	}
 	return res.RowsAffected, err
+}
+
+// isInsert tells the key table's INSERTs (package auth's own statements,
+// never client input) from its UPDATEs and DELETEs.
+func isInsert(sql string) bool {
+	sql = strings.TrimLeft(sql, " \t\n")
+	return len(sql) >= 6 && strings.EqualFold(sql[:6], "INSERT")
 }
 
 func (s keyStore) Query(ctx context.Context, sql string, args []forge.Value, each func(forge.Row) error) error {
@@ -98,7 +115,7 @@ func (f rowFunc) Row(r forge.Row) error  { return f(r) }
 // or not authentication is enforced, so that turning it on needs no new
 // keys. closeKeys takes the last good copy of the key database still due
 // (keycopy.go); call it before the engine closes.
-func newAuth(ctx context.Context, cfg config.Config, vol *volumes.Layout, eng *wasm.Engine, log *zap.Logger) (a gateway.Auth, closeKeys func(context.Context) error, err error) {
+func newAuth(ctx context.Context, cfg config.Config, vol *volumes.Layout, eng *wasm.Engine, room func() bool, log *zap.Logger) (a gateway.Auth, closeKeys func(context.Context) error, err error) {
 	path := vol.SystemPath(adminKeyFile)
 	admin, created, err := auth.EnsureAdminKey(cfg.AdminKey, path)
 	if err != nil {
@@ -130,7 +147,7 @@ func newAuth(ctx context.Context, cfg config.Config, vol *volumes.Layout, eng *w
 		}
 		return gateway.Auth{}, nil, err
 	}
-	keys, err := auth.New(lctx, keyStore{e: eng, good: good}, auth.Options{Admin: admin})
+	keys, err := auth.New(lctx, keyStore{e: eng, good: good, room: room}, auth.Options{Admin: admin})
 	if err != nil {
 		return gateway.Auth{}, nil, fmt.Errorf("keys: %w", err)
 	}

@@ -51,14 +51,17 @@ type record struct {
 }
 
 // Spawn creates the database if needed and its instance. created is true
-// when there was no instance (a new database, or one pruned before).
+// when there was no instance (a new database, or one pruned before). A
+// spawn that fails after making the database file (the instance record
+// met a full volume, say) removes the file again: it leaves nothing.
 func (b *Backend) Spawn(ctx context.Context, name string) (forge.Instance, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return forge.Instance{}, false, err
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if _, err := b.vol.Create(name); err != nil {
+	made, err := b.vol.Create(name)
+	if err != nil {
 		return forge.Instance{}, false, fmt.Errorf("spawn %s: %w", name, err)
 	}
 	if inst, ok, err := b.instance(name); err != nil || ok {
@@ -67,6 +70,9 @@ func (b *Backend) Spawn(ctx context.Context, name string) (forge.Instance, bool,
 	rec := record{CreatedAt: b.now().UTC()}
 	data, _ := json.Marshal(rec)
 	if err := b.vol.WriteSidecar(name, recordKey, data); err != nil {
+		if made {
+			err = errors.Join(err, b.vol.Remove(name))
+		}
 		return forge.Instance{}, false, fmt.Errorf("spawn %s: %w", name, err)
 	}
 	return forge.Instance{Name: name, Status: forge.StatusRunning, CreatedAt: rec.CreatedAt}, true, nil

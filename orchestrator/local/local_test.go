@@ -1,7 +1,13 @@
 package local_test
 
 import (
+	"errors"
+	"os"
+	"path/filepath"
 	"testing"
+
+	"github.com/praetorian/db-forge/forge"
+	"github.com/praetorian/db-forge/internal/smallfs"
 
 	"github.com/praetorian/db-forge/orchestrator/local"
 	"github.com/praetorian/db-forge/orchestrator/orchestratortest"
@@ -32,6 +38,9 @@ func TestInstancesSurviveANewBackend(t *testing.T) {
 		if _, _, err := b.Spawn(t.Context(), n); err != nil {
 			t.Fatal(err)
 		}
+		if err := vol.Complete(n); err != nil { // the gateway does, once the key is out
+			t.Fatal(err)
+		}
 	}
 	if err := b.Prune(t.Context(), "b"); err != nil {
 		t.Fatal(err)
@@ -46,5 +55,48 @@ func TestInstancesSurviveANewBackend(t *testing.T) {
 	}
 	if len(list) != 2 || list[0].Name != "a" || list[1].Name != "c" || list[0].CreatedAt.IsZero() {
 		t.Fatalf("after restart: %+v", list)
+	}
+}
+
+// A spawn on a full volume fails with forge.ErrDiskFull and leaves no
+// directory, file or marker behind; one cut off by a crash (never
+// completed) is gone after a restart.
+func TestSpawnOnFullVolumeLeavesNothing(t *testing.T) {
+	root := smallfs.Mount(t, 2)
+	vol, err := volumes.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := local.New(vol)
+	filler := filepath.Join(root, "filler")
+	smallfs.Fill(t, filler)
+	_, _, err = b.Spawn(t.Context(), "full")
+	if !errors.Is(err, forge.ErrDiskFull) {
+		t.Fatalf("Spawn on a full volume = %v; want forge.ErrDiskFull", err)
+	}
+	if _, err := os.Lstat(filepath.Join(root, "databases", "full")); err == nil {
+		t.Fatal("failed spawn left its directory")
+	}
+	if vol.Pending("full") {
+		t.Fatal("failed spawn left its pending marker")
+	}
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	if _, created, err := b.Spawn(t.Context(), "cut"); err != nil || !created {
+		t.Fatalf("Spawn = %v, %v", created, err)
+	}
+	// A crash now: the client never got a key. The next start removes it.
+	vol2, err := volumes.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := local.New(vol2).List(t.Context())
+	if err != nil || len(list) != 0 {
+		t.Fatalf("after restart: %+v, %v; want no instance", list, err)
+	}
+	if ok, _ := vol2.Exists("cut"); ok {
+		t.Fatal("interrupted spawn's database survived the restart")
 	}
 }
