@@ -113,6 +113,10 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 		_ = eng.Close(context.Background())
 		return err
 	}
+	// Like the engine's: a start that fails later still takes the key
+	// database's last copy due and stops its goroutine (a no-op after the
+	// shutdown's own call). Deferred after the engine's, so it runs first.
+	defer func() { _ = closeKeys(context.Background()) }()
 
 	orch, backend, watch, err := newBackend(cfg, vol, log)
 	if err != nil {
