@@ -65,6 +65,11 @@ func newDataDir(tb testing.TB) string {
 	if _, err := layout.Create(metaDB); err != nil {
 		tb.Fatal(err)
 	}
+	// A database stays pending until its spawn completes; one still
+	// pending when the layout is opened again is removed.
+	if err := layout.Complete(metaDB); err != nil {
+		tb.Fatal(err)
+	}
 	return dir
 }
 
