@@ -236,19 +236,19 @@ func unauthenticated(err error) *apiError {
 	return ae
 }
 
-// writeError answers ctx with err as JSON:
+// writeError answers rc with err as JSON:
 // {"detail": "...", "error": {"code": "...", "message": "...", "status": N}}.
-func (s *Server) writeError(ctx *fasthttp.RequestCtx, err error) {
+func (s *Server) writeError(rc *fasthttp.RequestCtx, err error) {
 	ae := toAPIError(err)
 	if ae.status >= 500 && ae.code != CodeBackendUnavailable && ae.code != CodeShuttingDown &&
 		ae.code != CodeServerBusy && ae.code != CodeDatabaseFull && ae.code != CodeDatabaseCorrupt {
-		s.log.Error("request failed", zap.String("request_id", requestID(ctx)), zap.Error(err))
+		s.log.Error("request failed", zap.String("request_id", requestID(rc)), zap.Error(err))
 	}
 	if ae.retryAfter > 0 {
-		ctx.Response.Header.Set("Retry-After", strconv.Itoa(ae.retryAfter))
+		rc.Response.Header.Set("Retry-After", strconv.Itoa(ae.retryAfter))
 	}
 	if ae.challenge != "" {
-		ctx.Response.Header.Set("WWW-Authenticate", ae.challenge)
+		rc.Response.Header.Set("WWW-Authenticate", ae.challenge)
 	}
 	b := make([]byte, 0, 128+2*len(ae.detail))
 	b = append(b, `{"detail":`...)
@@ -264,5 +264,5 @@ func (s *Server) writeError(ctx *fasthttp.RequestCtx, err error) {
 		b = appendString(b, ae.sqliteCode)
 	}
 	b = append(b, "}}"...)
-	writeJSON(ctx, ae.status, b)
+	writeJSON(rc, ae.status, b)
 }
