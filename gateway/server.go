@@ -301,7 +301,7 @@ func (s *Server) transportError(rc *fasthttp.RequestCtx, err error) {
 		s.writeError(rc, newError(fasthttp.StatusRequestTimeout, CodeRequestTimeout,
 			"The request was not received in time."))
 	default:
-		s.writeError(rc, newError(fasthttp.StatusBadRequest, "BAD_REQUEST", "Malformed HTTP request."))
+		s.writeError(rc, newError(fasthttp.StatusBadRequest, CodeBadRequest, "Malformed HTTP request."))
 	}
 	if s.transport != nil {
 		s.transport(rc.Response.StatusCode(), -1, len(rc.Response.Body()))
