@@ -49,6 +49,16 @@ func TestRoutesDocumented(t *testing.T) {
 		t.Errorf("docs/API.md documents\n\t%s\nthe route table has\n\t%s",
 			strings.Join(documented, "\n\t"), strings.Join(table, "\n\t"))
 	}
+	// docs/ARCHITECTURE.md shows the table.
+	arch, err := os.ReadFile("../docs/ARCHITECTURE.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range Routes() {
+		if !strings.Contains(string(arch), "| `"+r.Method+"` | `"+r.Pattern+"` | "+r.Access) {
+			t.Errorf("docs/ARCHITECTURE.md's route table lacks %s %s (%s)", r.Method, r.Pattern, r.Access)
+		}
+	}
 }
 
 // TestRouteTable: the table is well formed — one entry per method and

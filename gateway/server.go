@@ -1,11 +1,13 @@
 // Package gateway is DB-Forge's HTTP surface: the seed contract's control
 // plane (spawn, prune, list, delete), the API key routes and the data plane
-// (SQL and rows), on fasthttp and fasthttp/router. Every route but GET / and
-// GET /health is guarded: after routing, the route says what it needs and
-// the guard checks the request's API key against it (auth.go). Handlers
-// are thin — decode, call a port, encode — and errors become statuses in
-// one place (errors.go). The gateway knows its dependencies only through
-// the interfaces declared here (and package auth's pure policy functions);
+// (SQL and rows), on fasthttp and fasthttp/router. Every route is declared
+// once, in the table of routes.go, from which the router is built. Every
+// route but GET / and GET /health is guarded: after routing, the route says
+// what it needs and the guard checks the request's API key against it
+// (auth.go). Handlers are thin — bind, call a port, encode — and errors
+// become statuses in one place (errors.go's rules). The gateway knows its
+// dependencies only through the interfaces declared here (and package
+// auth's pure policy functions, and package lifecycle's protocols);
 // internal/app wires the concrete engine, orchestrator and key table in.
 package gateway
 
