@@ -8,7 +8,6 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/praetorian/db-forge/auth"
-	"github.com/praetorian/db-forge/forge"
 )
 
 // Keys is the API key table (package auth's *Keys): the request path
@@ -61,8 +60,12 @@ func (a Auth) enforced() bool { return a.Keys != nil && !a.Disabled }
 type need uint8
 
 const (
-	// needAdmin: the control plane (spawn, prune, list, delete, keys).
-	needAdmin need = iota + 1
+	// needNothing: a public route (GET /, GET /health); credentials are
+	// not looked at.
+	needNothing need = iota
+	// needAdmin: the control plane (spawn, prune, list, delete, keys)
+	// and GET /metrics.
+	needAdmin
 	// needRead: a data route of {db_name} that reads (GET rows), or the
 	// query route, whose statement the engine checks once prepared.
 	needRead
@@ -84,43 +87,43 @@ const (
 // admin key is never rate limited: it is the operator's way in when
 // something else is flooding the gateway.
 func (s *Server) guard(n need, next fasthttp.RequestHandler) fasthttp.RequestHandler {
-	if !s.auth.enforced() {
+	if !s.auth.enforced() || n == needNothing {
 		return next
 	}
-	return func(ctx *fasthttp.RequestCtx) {
-		tok, err := auth.Credential(ctx.Request.Header.Peek(headerAuthorization), ctx.Request.Header.Peek(headerAPIKey))
+	return func(rc *fasthttp.RequestCtx) {
+		tok, err := auth.Credential(rc.Request.Header.Peek(headerAuthorization), rc.Request.Header.Peek(headerAPIKey))
 		if err != nil {
-			s.writeError(ctx, err)
+			s.writeError(rc, err)
 			return
 		}
 		key, err := s.auth.Keys.VerifyBytes(tok)
 		if err != nil {
-			s.writeError(ctx, err)
+			s.writeError(rc, err)
 			return
 		}
-		st := state(ctx)
+		st := state(rc)
 		st.keyID = key.ID // the id, never the token
-		db, _ := ctx.UserValue("db_name").(string)
+		db, _ := rc.UserValue("db_name").(string)
 		if err := auth.Authorize(key, auth.Access{Admin: n == needAdmin, DB: db, Write: n == needWrite}); err != nil {
-			s.writeError(ctx, err)
+			s.writeError(rc, err)
 			return
 		}
 		if key.Scope != auth.ScopeAdmin && s.auth.Limiter != nil {
 			if ok, wait := s.auth.Limiter.Allow(key.ID); !ok {
-				s.writeError(ctx, &rateLimitedError{wait: wait})
+				s.writeError(rc, &rateLimitedError{wait: wait})
 				return
 			}
 		}
 		if !auth.CanWrite(key) {
 			st.readOnly = true
 		}
-		next(ctx)
+		next(rc)
 	}
 }
 
 // readOnly reports whether the request's key may only read.
-func readOnly(ctx *fasthttp.RequestCtx) bool {
-	return state(ctx).readOnly
+func readOnly(rc *fasthttp.RequestCtx) bool {
+	return state(rc).readOnly
 }
 
 // rateLimitedError: the key used up its rate; wait is how long until the
@@ -135,42 +138,4 @@ func (e *rateLimitedError) Is(target error) bool { return target == auth.ErrRate
 func retrySeconds(wait time.Duration) int {
 	s := int((wait + time.Second - 1) / time.Second)
 	return max(s, 1)
-}
-
-// mintKey makes a key for database db if it exists: the check and the
-// mint happen under keyMu, as do the sweeps of deleteDatabase, so that no
-// key is made for a database in the middle of its deletion and survives it
-// to open a successor of the same name.
-func (s *Server) mintKey(ctx context.Context, db string, scope auth.Scope, expiresIn time.Duration) (auth.Key, auth.Secret, error) {
-	s.keyMu.Lock()
-	defer s.keyMu.Unlock()
-	if err := s.mustExist(db); err != nil {
-		return auth.Key{}, auth.Secret{}, err
-	}
-	return s.auth.Keys.Create(ctx, db, scope, expiresIn)
-}
-
-// dropKeys forgets every key of database db.
-func (s *Server) dropKeys(ctx context.Context, db string) error {
-	if s.auth.Keys == nil {
-		return nil
-	}
-	s.keyMu.Lock()
-	defer s.keyMu.Unlock()
-	return s.auth.Keys.DeleteDatabase(ctx, db)
-}
-
-// mustExist is nil when database db has its file.
-func (s *Server) mustExist(db string) error {
-	if s.auth.Databases == nil {
-		return nil
-	}
-	ok, err := s.auth.Databases.Exists(db)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("%s: %w", db, forge.ErrDatabaseNotFound)
-	}
-	return nil
 }

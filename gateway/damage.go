@@ -26,18 +26,12 @@ type Damage interface {
 
 // integrityCheck answers POST /admin/databases/{db_name}/integrity-check:
 // 200 with what SQLite found, whether or not the database is sound.
-func (s *Server) integrityCheck(ctx *fasthttp.RequestCtx) error {
-	name, err := dbName(ctx)
+func (s *Server) integrityCheck(ctx context.Context, rc *fasthttp.RequestCtx, req dbRequest) error {
+	problems, err := s.opts.Damage.IntegrityCheck(ctx, req.db)
 	if err != nil {
 		return err
 	}
-	c, cancel := s.adminContext()
-	defer cancel()
-	problems, err := s.opts.Damage.IntegrityCheck(c, name)
-	if err != nil {
-		return err
-	}
-	writeJSON(ctx, fasthttp.StatusOK, integrityBody(name, problems))
+	writeJSON(rc, fasthttp.StatusOK, integrityBody(req.db, problems))
 	return nil
 }
 
@@ -92,7 +86,7 @@ func appendDamageFields(b []byte, d forge.Damage) []byte {
 // database does not make the gateway unready (the others are fine); the
 // names are for the admin key only, since /health is public and a name
 // is not (GET /admin/databases needs the admin key too).
-func (s *Server) appendHealthDamage(ctx *fasthttp.RequestCtx, b []byte) []byte {
+func (s *Server) appendHealthDamage(rc *fasthttp.RequestCtx, b []byte) []byte {
 	if s.opts.Damage == nil {
 		return b
 	}
@@ -102,7 +96,7 @@ func (s *Server) appendHealthDamage(ctx *fasthttp.RequestCtx, b []byte) []byte {
 	}
 	b = append(b, `,"damaged":{"count":`...)
 	b = strconv.AppendInt(b, int64(len(list)), 10)
-	if s.adminRequest(ctx) {
+	if s.adminRequest(rc) {
 		b = append(b, `,"databases":[`...)
 		for i, d := range list {
 			if i > 0 {
@@ -121,11 +115,11 @@ func (s *Server) appendHealthDamage(ctx *fasthttp.RequestCtx, b []byte) []byte {
 // adminRequest reports whether a request to a public route carries the
 // admin key (or authentication is off, which opens everything). A bad
 // key is not an error here: the request just gets the public answer.
-func (s *Server) adminRequest(ctx *fasthttp.RequestCtx) bool {
+func (s *Server) adminRequest(rc *fasthttp.RequestCtx) bool {
 	if !s.auth.enforced() {
 		return true
 	}
-	tok, err := auth.Credential(ctx.Request.Header.Peek(headerAuthorization), ctx.Request.Header.Peek(headerAPIKey))
+	tok, err := auth.Credential(rc.Request.Header.Peek(headerAuthorization), rc.Request.Header.Peek(headerAPIKey))
 	if err != nil {
 		return false
 	}

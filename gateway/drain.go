@@ -20,6 +20,17 @@ import (
 //
 // Shutdown (fasthttp's) then closes the listener and the idle connections
 // and waits for the connections still answering.
+//
+// Every request's context derives from the server's (Server.base). When
+// the drain's context ends with requests still in flight, the server's
+// context ends too: their work is interrupted (the engine answers 503
+// REQUEST_CANCELED, or 504 if their own deadline came first) instead of
+// running on to its own deadline after the gateway has stopped waiting,
+// and the drain gives them up to drainInterruptWait to send that answer.
+
+// drainInterruptWait bounds how long Drain waits, past its context, for
+// the requests it interrupted to answer.
+const drainInterruptWait = time.Second
 
 // drainPoll is how often Drain looks whether any connection is still open
 // while it waits out its grace.
@@ -40,7 +51,9 @@ func (s *Server) Drain(ctx context.Context, grace time.Duration) error {
 		select {
 		case <-idle:
 		case <-ctx.Done():
-			return fmt.Errorf("drain: %d requests still in flight: %w", s.load.inFlight(), ctx.Err())
+			err := fmt.Errorf("drain: %d requests still in flight: %w", s.load.inFlight(), ctx.Err())
+			s.interrupt(idle)
+			return err
 		}
 	}
 	left := grace - time.Since(start)
@@ -68,8 +81,21 @@ func (s *Server) Drain(ctx context.Context, grace time.Duration) error {
 // was in flight when the drain began (InFlight).
 func (s *Server) BeginDrain() { s.draining.Store(true) }
 
+// interrupt ends the server's context, which every request's context
+// derives from, and waits up to drainInterruptWait for the requests in
+// flight to answer (idle is closed when none is left).
+func (s *Server) interrupt(idle <-chan struct{}) {
+	s.stop()
+	t := time.NewTimer(drainInterruptWait)
+	defer t.Stop()
+	select {
+	case <-idle:
+	case <-t.C:
+	}
+}
+
 // refuseDraining answers a request that arrived during the drain.
-func (s *Server) refuseDraining(ctx *fasthttp.RequestCtx) {
-	ctx.SetConnectionClose()
-	s.writeError(ctx, errShuttingDown)
+func (s *Server) refuseDraining(rc *fasthttp.RequestCtx) {
+	rc.SetConnectionClose()
+	s.writeError(rc, errShuttingDown)
 }

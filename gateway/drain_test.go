@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -212,4 +213,86 @@ func TestDrainIdleWithoutTime(t *testing.T) {
 			t.Fatalf("drain = %v", err)
 		}
 	}
+}
+
+// ctxEngine runs a query until its context ends, as the engine does with a
+// statement that never finishes, and answers as the engine would.
+type ctxEngine struct {
+	Engine
+	started chan struct{}
+}
+
+func (e ctxEngine) Query(ctx context.Context, _ string, _ forge.Statement, _ forge.RowWriter) (forge.Result, error) {
+	e.started <- struct{}{}
+	<-ctx.Done()
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return forge.Result{}, forge.ErrTimeout
+	}
+	return forge.Result{}, forge.ErrCanceled
+}
+
+// TestDrainInterruptsInFlight: when the drain's time runs out, the
+// requests still in flight are interrupted and answered (503
+// REQUEST_CANCELED) instead of running on to their own deadlines — a
+// data request with a long X-Query-Timeout, one without (whose context
+// used to be context.Background()), and an admin request.
+func TestDrainInterruptsInFlight(t *testing.T) {
+	t.Parallel()
+	started := make(chan struct{}, 3)
+	s := New(Options{MaxQueryTimeout: time.Hour, AdminTimeout: time.Hour}, ctxEngine{started: started},
+		slowOrch{started: started}, zap.NewNop())
+	h := s.Handler()
+	type answer struct {
+		status int
+		body   string
+	}
+	answers := make(chan answer, 3)
+	send := func(method, uri, body, timeout string) {
+		var rc fasthttp.RequestCtx
+		rc.Request.Header.SetMethod(method)
+		rc.Request.SetRequestURI(uri)
+		if timeout != "" {
+			rc.Request.Header.Set(headerQueryTimeout, timeout)
+		}
+		rc.Request.SetBodyString(body)
+		h(&rc)
+		answers <- answer{rc.Response.StatusCode(), string(rc.Response.Body())}
+	}
+	go send("POST", "/api/db/x/query", `{"sql":"SELECT 1"}`, "1h")
+	go send("POST", "/api/db/x/query", `{"sql":"SELECT 1"}`, "")
+	go send("GET", "/admin/databases", "", "")
+	for range 3 {
+		<-started
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := s.Drain(ctx, 0)
+	if err == nil || !strings.Contains(err.Error(), "3 requests still in flight") {
+		t.Fatalf("drain = %v, want the 3 requests in flight named", err)
+	}
+	for range 3 {
+		a := <-answers
+		if code, _ := errorCodeOf([]byte(a.body)); a.status != 503 || code != CodeCanceled {
+			t.Errorf("a request in flight when the drain ran out: %d %s, want 503 %s", a.status, a.body, CodeCanceled)
+		}
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("the interrupted requests took %v to answer", took)
+	}
+	if n := s.InFlight(); n != 0 {
+		t.Fatalf("%d requests in flight after the drain", n)
+	}
+}
+
+// slowOrch lists instances until its context ends.
+type slowOrch struct {
+	Orchestrator
+	started chan struct{}
+}
+
+func (o slowOrch) List(ctx context.Context) ([]forge.Instance, error) {
+	o.started <- struct{}{}
+	<-ctx.Done()
+	return nil, fmt.Errorf("list: %w", forge.ErrCanceled)
 }

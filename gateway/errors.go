@@ -50,6 +50,7 @@ const (
 	CodeInvalidTimeout   = "INVALID_QUERY_TIMEOUT"
 	CodeRequestTimeout   = "REQUEST_TIMEOUT"
 	CodeHeadersTooLarge  = "HEADERS_TOO_LARGE"
+	CodeBadRequest       = "BAD_REQUEST" // a request fasthttp could not read
 
 	// Authentication (docs/API.md#authentication).
 	CodeUnauthorized  = "UNAUTHORIZED"
@@ -108,104 +109,153 @@ func newError(status int, code, detail string) *apiError {
 	return &apiError{status: status, code: code, detail: detail}
 }
 
-// toAPIError is the one place where errors become statuses and codes.
+// toAPIError is the one place where errors become statuses and codes: the
+// first rule of errorRules that matches err, or 500 INTERNAL_ERROR.
 func toAPIError(err error) *apiError {
-	var ae *apiError
-	var se *forge.SQLError
-	var ie *forge.InputError
-	var be *forge.BackendError
-	var ne *forge.NotAuthorizedError
-	var re *responseTooLargeError
-	var rl *rateLimitedError
-	var ce *forge.CorruptError
-	switch {
-	case errors.As(err, &ae):
-		return ae
-	case errors.Is(err, auth.ErrUnauthenticated):
-		return unauthenticated(err)
-	case errors.Is(err, forge.ErrReadOnly):
-		return newError(fasthttp.StatusForbidden, CodeReadOnlyKey,
-			"This API key is read-only, and SQLite does not report the statement read-only.")
-	case errors.Is(err, auth.ErrReadOnly):
-		return newError(fasthttp.StatusForbidden, CodeReadOnlyKey, "This API key is read-only, and this route writes.")
-	case errors.Is(err, auth.ErrAdminOnly):
-		return newError(fasthttp.StatusForbidden, CodeForbidden, "This route needs the admin key.")
-	case errors.Is(err, auth.ErrOtherDatabase):
-		return newError(fasthttp.StatusForbidden, CodeForbidden, "This API key is for another database.")
-	case errors.Is(err, auth.ErrForbidden):
-		return newError(fasthttp.StatusForbidden, CodeForbidden, "Forbidden.")
-	case errors.As(err, &rl):
-		return &apiError{status: fasthttp.StatusTooManyRequests, code: CodeRateLimited,
-			detail: "This API key has used up its request rate; retry later.", retryAfter: retrySeconds(rl.wait)}
-	case errors.Is(err, auth.ErrRateLimited):
-		return &apiError{status: fasthttp.StatusTooManyRequests, code: CodeRateLimited,
-			detail: "This API key has used up its request rate; retry later.", retryAfter: 1}
-	case errors.Is(err, auth.ErrKeyNotFound):
-		return newError(fasthttp.StatusNotFound, CodeKeyNotFound, "API key not found.")
-	case errors.Is(err, auth.ErrInvalidScope):
-		return newError(fasthttp.StatusUnprocessableEntity, CodeInvalidScope, `Field "scope" must be "read-only" or "read-write".`)
-	case errors.Is(err, auth.ErrInvalidExpiry):
-		return newError(fasthttp.StatusUnprocessableEntity, CodeInvalidExpiry,
-			`Field "expires_in" must be a whole number of seconds from 1 to `+strconv.Itoa(maxExpiresIn)+
-				` (100 years), or null for a key that never expires.`)
-	case errors.As(err, &se):
+	for i := range errorRules {
+		if ae := errorRules[i].apply(err); ae != nil {
+			return ae
+		}
+	}
+	return newError(fasthttp.StatusInternalServerError, CodeInternal, "Internal server error.")
+}
+
+// errorRule turns the errors it matches into one answer. Rules are tried
+// in order, so a more specific error goes before a more general one it
+// may also wrap (forge.ErrReadOnly before auth.ErrForbidden, a typed
+// error before a sentinel it wraps, forge.SQLError before anything).
+type errorRule struct {
+	// code is the rule's error code, for the check against docs/API.md
+	// ("" when the error brings its own: apiError, forge.InputError).
+	code string
+	// apply is the answer to err, or nil when the rule does not match.
+	// The answer may be shared between requests: never change it.
+	apply func(err error) *apiError
+}
+
+// is matches an error that wraps target, and answers status, code and
+// detail (with Retry-After when retry > 0).
+func is(target error, status int, code, detail string, retry int) errorRule {
+	ae := &apiError{status: status, code: code, detail: detail, retryAfter: retry}
+	return errorRule{code: code, apply: func(err error) *apiError {
+		if errors.Is(err, target) {
+			return ae
+		}
+		return nil
+	}}
+}
+
+// as matches an error that wraps an E, and answers what build makes of
+// it.
+func as[E error](code string, build func(e E) *apiError) errorRule {
+	return errorRule{code: code, apply: func(err error) *apiError {
+		var e E
+		if errors.As(err, &e) {
+			return build(e)
+		}
+		return nil
+	}}
+}
+
+// The 507 of a full volume, and the detail of a rate-limited key.
+const (
+	detailDiskFull = "The volume that holds the database is full (no space left on device); nothing of this request was written. " +
+		"Delete data (DELETE, DROP TABLE, DELETE /admin/databases/{db_name}) or give the volume more space."
+	detailRateLimited = "This API key has used up its request rate; retry later."
+)
+
+// errorRules: every error a handler, the guard or a limit returns, in the
+// order they are tried. Codes made elsewhere (the decoders' 400/422, the
+// router's 404/405, the transport's 408/413/431, GET /health's 503) are
+// listed in directCodes.
+var errorRules = []errorRule{
+	// An answer already made (the decoders, the limits) passes through.
+	as("", func(ae *apiError) *apiError { return ae }),
+
+	// Authentication and authorization.
+	{code: CodeUnauthorized, apply: func(err error) *apiError {
+		if errors.Is(err, auth.ErrUnauthenticated) {
+			return unauthenticated(err)
+		}
+		return nil
+	}},
+	is(forge.ErrReadOnly, fasthttp.StatusForbidden, CodeReadOnlyKey,
+		"This API key is read-only, and SQLite does not report the statement read-only.", 0),
+	is(auth.ErrReadOnly, fasthttp.StatusForbidden, CodeReadOnlyKey, "This API key is read-only, and this route writes.", 0),
+	is(auth.ErrAdminOnly, fasthttp.StatusForbidden, CodeForbidden, "This route needs the admin key.", 0),
+	is(auth.ErrOtherDatabase, fasthttp.StatusForbidden, CodeForbidden, "This API key is for another database.", 0),
+	is(auth.ErrForbidden, fasthttp.StatusForbidden, CodeForbidden, "Forbidden.", 0),
+	as(CodeRateLimited, func(rl *rateLimitedError) *apiError {
+		return &apiError{status: fasthttp.StatusTooManyRequests, code: CodeRateLimited, detail: detailRateLimited,
+			retryAfter: retrySeconds(rl.wait)}
+	}),
+	is(auth.ErrRateLimited, fasthttp.StatusTooManyRequests, CodeRateLimited, detailRateLimited, 1),
+	is(auth.ErrKeyNotFound, fasthttp.StatusNotFound, CodeKeyNotFound, "API key not found.", 0),
+	is(auth.ErrInvalidScope, fasthttp.StatusUnprocessableEntity, CodeInvalidScope,
+		`Field "scope" must be "read-only" or "read-write".`, 0),
+	is(auth.ErrInvalidExpiry, fasthttp.StatusUnprocessableEntity, CodeInvalidExpiry,
+		`Field "expires_in" must be a whole number of seconds from 1 to `+strconv.Itoa(maxExpiresIn)+
+			` (100 years), or null for a key that never expires.`, 0),
+
+	// SQL, the sandbox and the limits.
+	as(CodeSQLError, func(se *forge.SQLError) *apiError {
 		return &apiError{status: fasthttp.StatusBadRequest, code: CodeSQLError, detail: "SQL Error: " + se.Message, sqliteCode: se.Code}
-	case errors.As(err, &ne):
+	}),
+	as(CodeNotAuthorized, func(ne *forge.NotAuthorizedError) *apiError {
 		return newError(fasthttp.StatusForbidden, CodeNotAuthorized, "Not authorized: "+ne.Reason)
-	case errors.Is(err, forge.ErrNotAuthorized):
-		return newError(fasthttp.StatusForbidden, CodeNotAuthorized, "Not authorized.")
-	case errors.As(err, &re):
+	}),
+	is(forge.ErrNotAuthorized, fasthttp.StatusForbidden, CodeNotAuthorized, "Not authorized.", 0),
+	as(CodeResponseTooLarge, func(re *responseTooLargeError) *apiError {
 		return newError(fasthttp.StatusRequestEntityTooLarge, CodeResponseTooLarge,
 			"The result exceeds the response limit of "+formatBytes(re.limit)+"; select fewer rows (LIMIT and OFFSET) or columns.")
-	case errors.Is(err, errTooManyForDB):
-		return &apiError{status: fasthttp.StatusTooManyRequests, code: CodeTooManyRequests,
-			detail: "Too many concurrent requests for this database; retry shortly.", retryAfter: 1}
-	case errors.Is(err, errServerBusy):
-		return &apiError{status: fasthttp.StatusServiceUnavailable, code: CodeServerBusy,
-			detail: "The gateway is at its limit of concurrent requests; retry shortly.", retryAfter: 1}
-	case errors.Is(err, forge.ErrOutOfMemory):
-		return newError(fasthttp.StatusBadRequest, CodeOutOfMemory,
-			"The statement needed more memory than a connection may use; its SQLite instance was replaced and the database is unharmed.")
-	case errors.Is(err, forge.ErrDiskFull):
-		return newError(fasthttp.StatusInsufficientStorage, CodeDatabaseFull,
-			"The volume that holds the database is full (no space left on device); nothing of this request was written. "+
-				"Delete data (DELETE, DROP TABLE, DELETE /admin/databases/{db_name}) or give the volume more space.")
-	case errors.As(err, &ce):
+	}),
+	is(errTooManyForDB, fasthttp.StatusTooManyRequests, CodeTooManyRequests,
+		"Too many concurrent requests for this database; retry shortly.", 1),
+	is(errServerBusy, fasthttp.StatusServiceUnavailable, CodeServerBusy,
+		"The gateway is at its limit of concurrent requests; retry shortly.", 1),
+	is(forge.ErrOutOfMemory, fasthttp.StatusBadRequest, CodeOutOfMemory,
+		"The statement needed more memory than a connection may use; its SQLite instance was replaced and the database is unharmed.", 0),
+	is(forge.ErrDiskFull, fasthttp.StatusInsufficientStorage, CodeDatabaseFull, detailDiskFull, 0),
+	as(CodeDatabaseCorrupt, func(ce *forge.CorruptError) *apiError {
 		return newError(fasthttp.StatusInternalServerError, CodeDatabaseCorrupt,
 			"The database file is damaged ("+ce.Message+"); restore it from a copy or delete it. "+
 				"POST /admin/databases/{db_name}/integrity-check tells what SQLite finds.")
-	case errors.Is(err, forge.ErrDatabaseFull):
-		return newError(fasthttp.StatusInsufficientStorage, CodeDatabaseFull,
-			"Database is full: it has reached its size limit. Delete rows to make room.")
-	case errors.As(err, &ie):
-		return newError(fasthttp.StatusBadRequest, ie.Code, ie.Message)
-	case errors.Is(err, forge.ErrInvalidName):
-		return newError(fasthttp.StatusBadRequest, CodeInvalidName, "Invalid database name.")
-	case errors.Is(err, forge.ErrDatabaseNotFound):
-		return newError(fasthttp.StatusNotFound, CodeDatabaseNotFound, "Database not found.")
-	case errors.Is(err, forge.ErrInstanceNotFound):
-		return newError(fasthttp.StatusNotFound, CodeInstanceNotFound, "Database instance not found.")
-	case errors.Is(err, forge.ErrNameConflict):
-		return newError(fasthttp.StatusConflict, CodeNameConflict, "Database name conflicts with an existing database whose name differs only in case.")
-	case errors.As(err, &be):
+	}),
+	is(forge.ErrDatabaseFull, fasthttp.StatusInsufficientStorage, CodeDatabaseFull,
+		"Database is full: it has reached its size limit. Delete rows to make room.", 0),
+	as("", func(ie *forge.InputError) *apiError { return newError(fasthttp.StatusBadRequest, ie.Code, ie.Message) }),
+
+	// Databases, instances and the backend.
+	is(forge.ErrInvalidName, fasthttp.StatusBadRequest, CodeInvalidName, "Invalid database name.", 0),
+	is(forge.ErrDatabaseNotFound, fasthttp.StatusNotFound, CodeDatabaseNotFound, "Database not found.", 0),
+	is(forge.ErrInstanceNotFound, fasthttp.StatusNotFound, CodeInstanceNotFound, "Database instance not found.", 0),
+	is(forge.ErrNameConflict, fasthttp.StatusConflict, CodeNameConflict,
+		"Database name conflicts with an existing database whose name differs only in case.", 0),
+	as(CodeBackendError, func(be *forge.BackendError) *apiError {
 		return newError(fasthttp.StatusBadGateway, CodeBackendError, "Orchestrator backend error: "+be.Message)
-	case errors.Is(err, forge.ErrBackendUnavailable):
-		return &apiError{status: fasthttp.StatusServiceUnavailable, code: CodeBackendUnavailable, detail: "Docker not available.", retryAfter: 5}
-	case errors.Is(err, forge.ErrTableNotFound):
-		return newError(fasthttp.StatusNotFound, CodeTableNotFound, "Table not found.")
-	case errors.Is(err, forge.ErrTimeout):
-		return newError(fasthttp.StatusGatewayTimeout, CodeQueryTimeout, "Query exceeded its time limit and was interrupted.")
-	case errors.Is(err, forge.ErrCanceled):
-		return newError(fasthttp.StatusServiceUnavailable, CodeCanceled, "Request canceled.")
-	case errors.Is(err, forge.ErrBusy):
-		return &apiError{status: fasthttp.StatusServiceUnavailable, code: CodeBusy, detail: "Database is busy; retry shortly.", retryAfter: 1}
-	case errors.Is(err, forge.ErrClosed):
-		return &apiError{status: fasthttp.StatusServiceUnavailable, code: CodeShuttingDown, detail: "Gateway is shutting down.", retryAfter: 1}
-	case errors.Is(err, forge.ErrEngineFault):
-		return newError(fasthttp.StatusInternalServerError, CodeEngineFault,
-			"The statement crashed its SQLite instance; the instance was replaced and the database is unharmed.")
-	}
-	return newError(fasthttp.StatusInternalServerError, CodeInternal, "Internal server error.")
+	}),
+	is(forge.ErrBackendUnavailable, fasthttp.StatusServiceUnavailable, CodeBackendUnavailable, "Docker not available.", 5),
+	is(forge.ErrTableNotFound, fasthttp.StatusNotFound, CodeTableNotFound, "Table not found.", 0),
+
+	// The request's own end.
+	is(forge.ErrTimeout, fasthttp.StatusGatewayTimeout, CodeQueryTimeout, "Query exceeded its time limit and was interrupted.", 0),
+	is(forge.ErrCanceled, fasthttp.StatusServiceUnavailable, CodeCanceled, "Request canceled.", 0),
+	is(forge.ErrBusy, fasthttp.StatusServiceUnavailable, CodeBusy, "Database is busy; retry shortly.", 1),
+	is(forge.ErrClosed, fasthttp.StatusServiceUnavailable, CodeShuttingDown, "Gateway is shutting down.", 1),
+	is(forge.ErrEngineFault, fasthttp.StatusInternalServerError, CodeEngineFault,
+		"The statement crashed its SQLite instance; the instance was replaced and the database is unharmed.", 0),
+}
+
+// directCodes are the codes answered without a rule of errorRules: made
+// as apiErrors where the fault is found (the decoders, the router, the
+// transport, GET /health) or passed through from the engine's
+// forge.InputError (engineCodes in errors_test.go).
+var directCodes = []string{
+	CodeInvalidJSON, CodeUnknownField, CodeValidation, CodeInvalidValue, CodeNoRows, CodeInvalidTimeout, // requests.go, limits.go
+	CodeRouteNotFound, CodeMethodNotAllowed, // routes.go
+	CodeBodyTooLarge, CodeHeadersTooLarge, CodeRequestTimeout, CodeBadRequest, // server.go transportError
+	CodeUnavailable, // health.go
+	CodeInternal,    // toAPIError's fallback, recovered panics
 }
 
 // WWW-Authenticate challenges (RFC 6750): without credentials, the scheme
@@ -236,19 +286,19 @@ func unauthenticated(err error) *apiError {
 	return ae
 }
 
-// writeError answers ctx with err as JSON:
+// writeError answers rc with err as JSON:
 // {"detail": "...", "error": {"code": "...", "message": "...", "status": N}}.
-func (s *Server) writeError(ctx *fasthttp.RequestCtx, err error) {
+func (s *Server) writeError(rc *fasthttp.RequestCtx, err error) {
 	ae := toAPIError(err)
 	if ae.status >= 500 && ae.code != CodeBackendUnavailable && ae.code != CodeShuttingDown &&
 		ae.code != CodeServerBusy && ae.code != CodeDatabaseFull && ae.code != CodeDatabaseCorrupt {
-		s.log.Error("request failed", zap.String("request_id", requestID(ctx)), zap.Error(err))
+		s.log.Error("request failed", zap.String("request_id", requestID(rc)), zap.Error(err))
 	}
 	if ae.retryAfter > 0 {
-		ctx.Response.Header.Set("Retry-After", strconv.Itoa(ae.retryAfter))
+		rc.Response.Header.Set("Retry-After", strconv.Itoa(ae.retryAfter))
 	}
 	if ae.challenge != "" {
-		ctx.Response.Header.Set("WWW-Authenticate", ae.challenge)
+		rc.Response.Header.Set("WWW-Authenticate", ae.challenge)
 	}
 	b := make([]byte, 0, 128+2*len(ae.detail))
 	b = append(b, `{"detail":`...)
@@ -264,5 +314,5 @@ func (s *Server) writeError(ctx *fasthttp.RequestCtx, err error) {
 		b = appendString(b, ae.sqliteCode)
 	}
 	b = append(b, "}}"...)
-	writeJSON(ctx, ae.status, b)
+	writeJSON(rc, ae.status, b)
 }

@@ -6,133 +6,59 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
-
-	"github.com/praetorian/db-forge/forge"
 )
 
-// Handlers: decode, call a port, encode. Nothing else.
+// Handlers: the request arrives bound (requests.go) with its context
+// (routes.go); call a port, encode. Nothing else.
 
-func (s *Server) root(ctx *fasthttp.RequestCtx) {
-	writeJSON(ctx, fasthttp.StatusOK, []byte(`{"message":"Praetorian DB-Forge is online."}`))
-}
-
-func (s *Server) health(ctx *fasthttp.RequestCtx) {
-	b := []byte(`{"status":`)
-	checks := make([]byte, 0, 128)
-	healthy := true
-	for i, c := range s.opts.Checks {
-		cctx, cancel := context.WithTimeout(context.Background(), s.opts.HealthTimeout)
-		err := c.Run(cctx)
-		cancel()
-		if i > 0 {
-			checks = append(checks, ',')
-		}
-		checks = appendString(checks, c.Name)
-		if err != nil {
-			healthy = false
-			checks = append(checks, `:{"ok":false,"error":`...)
-			checks = appendString(checks, err.Error())
-		} else {
-			checks = append(checks, `:{"ok":true`...)
-		}
-		if c.Figures != nil {
-			for _, f := range c.Figures() {
-				checks = append(checks, ',')
-				checks = appendString(checks, f.Name)
-				checks = append(checks, ':')
-				checks = strconv.AppendInt(checks, f.Value, 10)
-			}
-		}
-		checks = append(checks, '}')
-	}
-	status := fasthttp.StatusOK
-	if healthy {
-		b = append(b, `"ok"`...)
-	} else {
-		status = fasthttp.StatusServiceUnavailable
-		b = append(b, `"unavailable","detail":"Service unavailable.","error":{"code":"`+CodeUnavailable+`","message":"Service unavailable.","status":503}`...)
-	}
-	b = append(b, `,"checks":{`...)
-	b = append(b, checks...)
-	b = append(b, '}')
-	b = s.appendHealthDamage(ctx, b)
-	b = append(b, '}')
-	writeJSON(ctx, status, b)
+func (s *Server) root(_ context.Context, rc *fasthttp.RequestCtx, _ noRequest) error {
+	writeJSON(rc, fasthttp.StatusOK, []byte(`{"message":"Praetorian DB-Forge is online."}`))
+	return nil
 }
 
 // metricsContentType is the Prometheus text format's media type.
 const metricsContentType = "text/plain; version=0.0.4; charset=utf-8"
 
 // metrics answers GET /metrics: every metric, Prometheus text format.
-func (s *Server) metrics(ctx *fasthttp.RequestCtx) error {
-	if err := s.opts.Metrics.WriteText(ctx); err != nil {
-		ctx.ResetBody()
+func (s *Server) metrics(_ context.Context, rc *fasthttp.RequestCtx, _ noRequest) error {
+	if err := s.opts.Metrics.WriteText(rc); err != nil {
+		rc.ResetBody()
 		return err
 	}
-	ctx.SetStatusCode(fasthttp.StatusOK)
-	ctx.SetContentType(metricsContentType)
+	rc.SetStatusCode(fasthttp.StatusOK)
+	rc.SetContentType(metricsContentType)
 	return nil
 }
 
-// adminContext bounds one admin operation.
-func (s *Server) adminContext() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), s.opts.AdminTimeout)
-}
-
-// dbName is the validated {db_name} of the route.
-func dbName(ctx *fasthttp.RequestCtx) (string, error) {
-	name, _ := ctx.UserValue("db_name").(string)
-	return name, forge.ValidateName(name)
-}
-
-func (s *Server) spawn(ctx *fasthttp.RequestCtx) error {
-	name, err := dbName(ctx)
+func (s *Server) spawn(ctx context.Context, rc *fasthttp.RequestCtx, req dbRequest) error {
+	sp, err := s.life.Spawn(ctx, req.db)
 	if err != nil {
 		return err
 	}
-	c, cancel := s.adminContext()
-	defer cancel()
-	inst, created, err := s.orch.Spawn(c, name)
-	if err != nil {
-		return err
-	}
-	if !created {
+	fields := []string{"db_name", req.db, "container_id", sp.Instance.ContainerID}
+	if !sp.Created {
 		// No new key: an idempotent re-spawn must not pile up keys nobody
 		// asked for. POST /admin/databases/{db_name}/keys mints one.
-		writeJSON(ctx, fasthttp.StatusOK, messageBody("Database instance already exists and is running.",
-			"db_name", name, "container_id", inst.ContainerID))
+		writeJSON(rc, fasthttp.StatusOK, messageBody("Database instance already exists and is running.", fields...))
 		return nil
 	}
-	fields := []string{"db_name", name, "container_id", inst.ContainerID}
-	tok, err := s.completeSpawn(c, name)
-	if err != nil {
-		return err
+	if sp.Key != nil {
+		fields = append(fields, "api_key", sp.Key.Reveal())
 	}
-	if tok != nil {
-		fields = append(fields, "api_key", tok.Reveal())
-	}
-	writeJSON(ctx, fasthttp.StatusCreated, messageBody("Database instance spawned successfully.", fields...))
+	writeJSON(rc, fasthttp.StatusCreated, messageBody("Database instance spawned successfully.", fields...))
 	return nil
 }
 
-func (s *Server) prune(ctx *fasthttp.RequestCtx) error {
-	name, err := dbName(ctx)
-	if err != nil {
+func (s *Server) prune(ctx context.Context, rc *fasthttp.RequestCtx, req dbRequest) error {
+	if err := s.life.Prune(ctx, req.db); err != nil {
 		return err
 	}
-	c, cancel := s.adminContext()
-	defer cancel()
-	if err := s.orch.Prune(c, name); err != nil {
-		return err
-	}
-	writeJSON(ctx, fasthttp.StatusOK, messageBody("Database instance pruned successfully.", "db_name", name))
+	writeJSON(rc, fasthttp.StatusOK, messageBody("Database instance pruned successfully.", "db_name", req.db))
 	return nil
 }
 
-func (s *Server) list(ctx *fasthttp.RequestCtx) error {
-	c, cancel := s.adminContext()
-	defer cancel()
-	insts, err := s.orch.List(c)
+func (s *Server) list(ctx context.Context, rc *fasthttp.RequestCtx, _ noRequest) error {
+	insts, err := s.orch.List(ctx)
 	if err != nil {
 		return err
 	}
@@ -160,182 +86,90 @@ func (s *Server) list(ctx *fasthttp.RequestCtx) error {
 		b = append(b, '}')
 	}
 	b = append(b, ']')
-	writeJSON(ctx, fasthttp.StatusOK, b)
+	writeJSON(rc, fasthttp.StatusOK, b)
 	return nil
 }
 
-func (s *Server) deleteDatabase(ctx *fasthttp.RequestCtx) error {
-	name, err := dbName(ctx)
-	if err != nil {
+// deleteDatabase removes a database with its keys (lifecycle.Delete says
+// in which order, and why).
+func (s *Server) deleteDatabase(ctx context.Context, rc *fasthttp.RequestCtx, req dbRequest) error {
+	if err := s.life.Delete(ctx, req.db); err != nil {
 		return err
 	}
-	c, cancel := s.adminContext()
-	defer cancel()
-	// The keys go before the data: a delete that fails half-way leaves a
-	// database no old key opens, never keys that would open a successor
-	// of the same name.
-	if err := s.dropKeys(c, name); err != nil {
-		return err
-	}
-	// No connection may hold the file while it goes, and none may open it.
-	err = s.engine.Exclusive(c, name, func() error { return s.orch.Delete(c, name) })
-	if err != nil {
-		return err
-	}
-	// A key minted for it while it was being removed goes too.
-	if err := s.dropKeys(c, name); err != nil {
-		return err
-	}
-	writeJSON(ctx, fasthttp.StatusOK, messageBody("Database deleted successfully.", "db_name", name))
+	writeJSON(rc, fasthttp.StatusOK, messageBody("Database deleted successfully.", "db_name", req.db))
 	return nil
 }
 
 // createKey mints a key for an existing database; its token is in this
 // response and nowhere else.
-func (s *Server) createKey(ctx *fasthttp.RequestCtx) error {
-	name, err := dbName(ctx)
+func (s *Server) createKey(ctx context.Context, rc *fasthttp.RequestCtx, req createKeyRequest) error {
+	key, tok, err := s.life.MintKey(ctx, req.db, req.scope, req.expiresIn)
 	if err != nil {
 		return err
 	}
-	req, err := decodeKeyRequest(ctx.PostBody())
-	if err != nil {
-		return err
-	}
-	c, cancel := s.adminContext()
-	defer cancel()
-	key, tok, err := s.mintKey(c, name, req.scope, req.expiresIn)
-	if err != nil {
-		return err
-	}
-	writeJSON(ctx, fasthttp.StatusCreated, newKeyBody(key, tok))
+	writeJSON(rc, fasthttp.StatusCreated, newKeyBody(key, tok))
 	return nil
 }
 
 // listKeys lists a database's keys, revoked and expired ones included;
 // never a token.
-func (s *Server) listKeys(ctx *fasthttp.RequestCtx) error {
-	name, err := dbName(ctx)
-	if err != nil {
+func (s *Server) listKeys(_ context.Context, rc *fasthttp.RequestCtx, req dbRequest) error {
+	if err := s.life.MustExist(req.db); err != nil {
 		return err
 	}
-	if err := s.mustExist(name); err != nil {
-		return err
-	}
-	writeJSON(ctx, fasthttp.StatusOK, keysBody(s.auth.Keys.List(name)))
+	writeJSON(rc, fasthttp.StatusOK, keysBody(s.auth.Keys.List(req.db)))
 	return nil
 }
 
-func (s *Server) revokeKey(ctx *fasthttp.RequestCtx) error {
-	name, err := dbName(ctx)
-	if err != nil {
+func (s *Server) revokeKey(ctx context.Context, rc *fasthttp.RequestCtx, req revokeRequest) error {
+	if err := s.life.MustExist(req.db); err != nil {
 		return err
 	}
-	if err := s.mustExist(name); err != nil {
+	if err := s.auth.Keys.Revoke(ctx, req.db, req.id); err != nil {
 		return err
 	}
-	id, _ := ctx.UserValue("key_id").(string)
-	c, cancel := s.adminContext()
-	defer cancel()
-	if err := s.auth.Keys.Revoke(c, name, id); err != nil {
-		return err
-	}
-	writeJSON(ctx, fasthttp.StatusOK, messageBody("API key revoked.", "db_name", name, "id", id))
+	writeJSON(rc, fasthttp.StatusOK, messageBody("API key revoked.", "db_name", req.db, "id", req.id))
 	return nil
 }
 
-func (s *Server) query(ctx *fasthttp.RequestCtx) error {
-	name, err := dbName(ctx)
-	if err != nil {
-		return err
-	}
-	q, err := decodeQuery(ctx.PostBody())
-	if err != nil {
-		return err
-	}
-	q.ReadOnly = readOnly(ctx)
-	c, cancel, err := s.requestContext(ctx)
-	if err != nil {
-		return err
-	}
-	defer cancel()
+func (s *Server) query(ctx context.Context, rc *fasthttp.RequestCtx, req queryRequest) error {
 	enc := getEncoder()
 	defer putEncoder(enc)
 	enc.limit = s.opts.MaxResponseBytes
-	res, err := s.engine.Query(c, name, q, enc)
+	res, err := s.engine.Query(ctx, req.db, req.stmt, enc)
 	if err != nil {
 		return err
 	}
-	writeJSON(ctx, fasthttp.StatusOK, enc.finish(res))
+	writeJSON(rc, fasthttp.StatusOK, enc.finish(res))
 	return nil
 }
 
-func (s *Server) createTable(ctx *fasthttp.RequestCtx) error {
-	name, err := dbName(ctx)
-	if err != nil {
+func (s *Server) createTable(ctx context.Context, rc *fasthttp.RequestCtx, req tableRequest) error {
+	if err := s.engine.CreateTable(ctx, req.db, req.spec); err != nil {
 		return err
 	}
-	spec, err := decodeTable(ctx.PostBody())
-	if err != nil {
-		return err
-	}
-	c, cancel, err := s.requestContext(ctx)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	if err := s.engine.CreateTable(c, name, spec); err != nil {
-		return err
-	}
-	writeJSON(ctx, fasthttp.StatusCreated, messageBody("Table '"+spec.Name+"' created successfully."))
+	writeJSON(rc, fasthttp.StatusCreated, messageBody("Table '"+req.spec.Name+"' created successfully."))
 	return nil
 }
 
-func (s *Server) selectRows(ctx *fasthttp.RequestCtx) error {
-	name, err := dbName(ctx)
-	if err != nil {
-		return err
-	}
-	filters, err := decodeFilters(ctx.QueryArgs())
-	if err != nil {
-		return err
-	}
-	c, cancel, err := s.requestContext(ctx)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	table, _ := ctx.UserValue("table_name").(string)
+func (s *Server) selectRows(ctx context.Context, rc *fasthttp.RequestCtx, req selectRequest) error {
 	enc := getEncoder()
 	defer putEncoder(enc)
 	enc.limit = s.opts.MaxResponseBytes
-	res, err := s.engine.SelectRows(c, name, table, filters, enc)
+	res, err := s.engine.SelectRows(ctx, req.db, req.table, req.filters, enc)
 	if err != nil {
 		return err
 	}
-	writeJSON(ctx, fasthttp.StatusOK, enc.finish(res))
+	writeJSON(rc, fasthttp.StatusOK, enc.finish(res))
 	return nil
 }
 
-func (s *Server) insertRows(ctx *fasthttp.RequestCtx) error {
-	name, err := dbName(ctx)
-	if err != nil {
-		return err
-	}
-	rows, err := decodeRows(ctx.PostBody())
-	if err != nil {
-		return err
-	}
-	c, cancel, err := s.requestContext(ctx)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	table, _ := ctx.UserValue("table_name").(string)
-	n, err := s.engine.InsertRows(c, name, table, rows)
+func (s *Server) insertRows(ctx context.Context, rc *fasthttp.RequestCtx, req insertRequest) error {
+	n, err := s.engine.InsertRows(ctx, req.db, req.table, req.rows)
 	if err != nil {
 		return err
 	}
 	b := append([]byte(`{"message":"Rows inserted successfully.","rows_affected":`), strconv.FormatInt(n, 10)...)
-	writeJSON(ctx, fasthttp.StatusCreated, append(b, '}'))
+	writeJSON(rc, fasthttp.StatusCreated, append(b, '}'))
 	return nil
 }

@@ -233,10 +233,10 @@ func (e *rowsEncoder) finish(res forge.Result) []byte {
 	return e.buf
 }
 
-func writeJSON(ctx *fasthttp.RequestCtx, status int, body []byte) {
-	ctx.SetStatusCode(status)
-	ctx.SetContentType("application/json")
-	ctx.SetBody(body)
+func writeJSON(rc *fasthttp.RequestCtx, status int, body []byte) {
+	rc.SetStatusCode(status)
+	rc.SetContentType("application/json")
+	rc.SetBody(body)
 }
 
 // message builds {"message": m} plus string fields, in order.

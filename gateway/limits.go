@@ -95,43 +95,44 @@ func (l *inflight) leaveDB(name string) {
 
 // limited turns every request away while the gateway drains for shutdown
 // (drain.go), and applies the overall cap to every request but GET
-// /health, which must answer whatever the load.
+// /health, which must answer whatever the load (its checks run at most
+// once per healthTTL whatever the rate of calls: health.go).
 func (s *Server) limited(next fasthttp.RequestHandler) fasthttp.RequestHandler {
-	return func(ctx *fasthttp.RequestCtx) {
+	return func(rc *fasthttp.RequestCtx) {
 		if s.draining.Load() {
-			s.refuseDraining(ctx)
+			s.refuseDraining(rc)
 			return
 		}
-		if string(ctx.Path()) == "/health" {
-			next(ctx)
+		if string(rc.Path()) == "/health" {
+			next(rc)
 			return
 		}
 		if !s.load.enter() {
-			s.writeError(ctx, errServerBusy)
+			s.writeError(rc, errServerBusy)
 			return
 		}
 		defer s.load.leave()
-		next(ctx)
+		next(rc)
 		if s.draining.Load() {
 			// Admitted before the drain: its answer stands, and it is
 			// the connection's last.
-			ctx.SetConnectionClose()
+			rc.SetConnectionClose()
 		}
 	}
 }
 
 // perDB applies the per-database cap to a data-plane route.
 func (s *Server) perDB(next fasthttp.RequestHandler) fasthttp.RequestHandler {
-	return func(ctx *fasthttp.RequestCtx) {
+	return func(rc *fasthttp.RequestCtx) {
 		// A copy: fasthttp reuses the request's bytes after the handler.
-		name, _ := ctx.UserValue("db_name").(string)
+		name, _ := rc.UserValue("db_name").(string)
 		name = string([]byte(name))
 		if !s.load.enterDB(name) {
-			s.writeError(ctx, errTooManyForDB)
+			s.writeError(rc, errTooManyForDB)
 			return
 		}
 		defer s.load.leaveDB(name)
-		next(ctx)
+		next(rc)
 	}
 }
 
@@ -139,20 +140,49 @@ func (s *Server) perDB(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 // MaxQueryTimeout: milliseconds ("1500") or a Go duration ("1.5s").
 const headerQueryTimeout = "X-Query-Timeout"
 
+// newContext makes a request's context: ctx, and the function that
+// releases it (nil: nothing to release), or the error that refuses the
+// request.
+type newContext func(rc *fasthttp.RequestCtx) (ctx context.Context, cancel context.CancelFunc, err error)
+
+// contextFor is how the requests of a route that needs n get their
+// context. Every request's context is derived from the server's, which
+// ends when the shutdown's drain runs out of time (drain.go): work still
+// in flight then is interrupted instead of outliving the server.
+//   - a public route: the server's context;
+//   - an admin route: AdminTimeout;
+//   - a data route: its X-Query-Timeout if it sent one, else the server's
+//     context itself (the engine applies FORGE_QUERY_TIMEOUT without a
+//     timer: wasm/deadline.go), so a point query costs nothing here.
+func (s *Server) contextFor(n need) newContext {
+	switch n {
+	case needAdmin:
+		return func(*fasthttp.RequestCtx) (context.Context, context.CancelFunc, error) {
+			ctx, cancel := context.WithTimeout(s.base, s.opts.AdminTimeout)
+			return ctx, cancel, nil
+		}
+	case needRead, needWrite:
+		return s.requestContext
+	}
+	return func(*fasthttp.RequestCtx) (context.Context, context.CancelFunc, error) {
+		return s.base, nil, nil
+	}
+}
+
 // requestContext is the context of a data-plane request: its own deadline
-// if it sent X-Query-Timeout, else none (the engine applies
-// FORGE_QUERY_TIMEOUT).
-func (s *Server) requestContext(ctx *fasthttp.RequestCtx) (context.Context, context.CancelFunc, error) {
-	v := ctx.Request.Header.Peek(headerQueryTimeout)
+// if it sent X-Query-Timeout, else the server's context (the engine
+// applies FORGE_QUERY_TIMEOUT).
+func (s *Server) requestContext(rc *fasthttp.RequestCtx) (context.Context, context.CancelFunc, error) {
+	v := rc.Request.Header.Peek(headerQueryTimeout)
 	if len(v) == 0 {
-		return context.Background(), func() {}, nil
+		return s.base, nil, nil
 	}
 	d, err := parseQueryTimeout(string(v), s.opts.MaxQueryTimeout)
 	if err != nil {
 		return nil, nil, err
 	}
-	c, cancel := context.WithTimeout(context.Background(), d)
-	return c, cancel, nil
+	ctx, cancel := context.WithTimeout(s.base, d)
+	return ctx, cancel, nil
 }
 
 // parseQueryTimeout reads an X-Query-Timeout value: a positive number of

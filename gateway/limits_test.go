@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"go.uber.org/zap"
 
 	"github.com/praetorian/db-forge/forge"
 )
@@ -200,5 +202,40 @@ func TestRowsEncoderLimit(t *testing.T) {
 	putEncoder(e)
 	if e2 := getEncoder(); e2.limit != 0 {
 		t.Fatalf("pooled encoder kept limit %d", e2.limit)
+	}
+}
+
+// BenchmarkRequestContext: what a data request's context costs. Without
+// X-Query-Timeout it is the server's context itself (nothing); with it,
+// a timer context under the server's (cancelled at the drain's end), which
+// registers with its parent, against one under context.Background(), which
+// does not. WithCancel is what every request would pay for a context of
+// its own.
+func BenchmarkRequestContext(b *testing.B) {
+	s := New(Options{}, nil, nil, zap.NewNop())
+	cases := []struct {
+		name string
+		make func() (context.Context, context.CancelFunc)
+	}{
+		{"server", func() (context.Context, context.CancelFunc) { return s.base, func() {} }},
+		{"WithCancel(server)", func() (context.Context, context.CancelFunc) { return context.WithCancel(s.base) }},
+		{"WithTimeout(Background)", func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), time.Second)
+		}},
+		{"WithTimeout(server)", func() (context.Context, context.CancelFunc) { return context.WithTimeout(s.base, time.Second) }},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					ctx, cancel := c.make()
+					if ctx.Err() != nil {
+						b.Fatal(ctx.Err())
+					}
+					cancel()
+				}
+			})
+		})
 	}
 }

@@ -20,21 +20,21 @@ const headerRequestID = "X-Request-Id"
 // names the API key by its id (never its token) once the route's guard
 // has verified it.
 func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandler {
-	return func(ctx *fasthttp.RequestCtx) {
+	return func(rc *fasthttp.RequestCtx) {
 		start := time.Now()
 		var reqID string
-		if id := ctx.Request.Header.Peek(headerRequestID); validRequestID(id) {
+		if id := rc.Request.Header.Peek(headerRequestID); validRequestID(id) {
 			reqID = string(id)
 		} else {
 			reqID = s.ids.next()
 		}
-		ctx.Response.Header.Set(headerRequestID, reqID)
+		rc.Response.Header.Set(headerRequestID, reqID)
 		st := statePool.Get().(*reqState)
-		ctx.SetUserValue(userState, st)
-		next(ctx)
+		rc.SetUserValue(userState, st)
+		next(rc)
 		took := time.Since(start)
-		status, size := ctx.Response.StatusCode(), len(ctx.Response.Body())
-		method := methodName(ctx.Method())
+		status, size := rc.Response.StatusCode(), len(rc.Response.Body())
+		method := methodName(rc.Method())
 		route := st.route
 		if route == "" {
 			route = routeUnmatched
@@ -49,7 +49,7 @@ func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandle
 			obs(status, took, size)
 		}
 		if ce := s.log.Check(zapcore.InfoLevel, "request"); ce != nil {
-			db, _ := ctx.UserValue("db_name").(string)
+			db, _ := rc.UserValue("db_name").(string)
 			ce.Write(
 				zap.String("method", method),
 				zap.String("route", route),
@@ -61,7 +61,7 @@ func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandle
 				zap.String("request_id", reqID),
 			)
 		}
-		ctx.SetUserValue(userState, nil)
+		rc.SetUserValue(userState, nil)
 		*st = reqState{}
 		statePool.Put(st)
 	}
@@ -90,8 +90,8 @@ func methodName(m []byte) string {
 }
 
 // requestID is the id the middleware gave the request.
-func requestID(ctx *fasthttp.RequestCtx) string {
-	return string(ctx.Response.Header.Peek(headerRequestID))
+func requestID(rc *fasthttp.RequestCtx) string {
+	return string(rc.Response.Header.Peek(headerRequestID))
 }
 
 // validRequestID accepts a client's id if it is short and plain enough to

@@ -416,3 +416,117 @@ func decodeKeyRequest(body []byte) (keyRequest, error) {
 	}
 	return kr, nil
 }
+
+// Requests as handlers receive them, each made by its binder from the
+// route's parameters and the strict decoders above: the binder checks
+// {db_name} first, then the body or the query string, so a request with a
+// bad name and a bad body is refused for its name.
+
+// noRequest is the input of a route that takes none.
+type noRequest struct{}
+
+func bindNothing(*fasthttp.RequestCtx) (noRequest, error) { return noRequest{}, nil }
+
+// dbRequest is a route of {db_name} without a body.
+type dbRequest struct{ db string }
+
+func bindDB(rc *fasthttp.RequestCtx) (dbRequest, error) {
+	db, err := dbName(rc)
+	return dbRequest{db: db}, err
+}
+
+// dbName is the validated {db_name} of the route.
+func dbName(rc *fasthttp.RequestCtx) (string, error) {
+	name, _ := rc.UserValue("db_name").(string)
+	return name, forge.ValidateName(name)
+}
+
+// queryRequest: POST /api/db/{db_name}/query.
+type queryRequest struct {
+	db   string
+	stmt forge.Statement
+}
+
+func bindQuery(rc *fasthttp.RequestCtx) (queryRequest, error) {
+	db, err := dbName(rc)
+	if err != nil {
+		return queryRequest{}, err
+	}
+	q, err := decodeQuery(rc.PostBody())
+	if err != nil {
+		return queryRequest{}, err
+	}
+	q.ReadOnly = readOnly(rc)
+	return queryRequest{db: db, stmt: q}, nil
+}
+
+// tableRequest: POST /api/db/{db_name}/tables.
+type tableRequest struct {
+	db   string
+	spec forge.TableSpec
+}
+
+func bindTable(rc *fasthttp.RequestCtx) (tableRequest, error) {
+	db, err := dbName(rc)
+	if err != nil {
+		return tableRequest{}, err
+	}
+	spec, err := decodeTable(rc.PostBody())
+	return tableRequest{db: db, spec: spec}, err
+}
+
+// selectRequest: GET /api/db/{db_name}/tables/{table_name}/rows.
+type selectRequest struct {
+	db, table string
+	filters   []forge.Filter
+}
+
+func bindSelect(rc *fasthttp.RequestCtx) (selectRequest, error) {
+	db, err := dbName(rc)
+	if err != nil {
+		return selectRequest{}, err
+	}
+	filters, err := decodeFilters(rc.QueryArgs())
+	table, _ := rc.UserValue("table_name").(string)
+	return selectRequest{db: db, table: table, filters: filters}, err
+}
+
+// insertRequest: POST /api/db/{db_name}/tables/{table_name}/rows.
+type insertRequest struct {
+	db, table string
+	rows      []forge.Record
+}
+
+func bindInsert(rc *fasthttp.RequestCtx) (insertRequest, error) {
+	db, err := dbName(rc)
+	if err != nil {
+		return insertRequest{}, err
+	}
+	rows, err := decodeRows(rc.PostBody())
+	table, _ := rc.UserValue("table_name").(string)
+	return insertRequest{db: db, table: table, rows: rows}, err
+}
+
+// createKeyRequest: POST /admin/databases/{db_name}/keys.
+type createKeyRequest struct {
+	db string
+	keyRequest
+}
+
+func bindKey(rc *fasthttp.RequestCtx) (createKeyRequest, error) {
+	db, err := dbName(rc)
+	if err != nil {
+		return createKeyRequest{}, err
+	}
+	kr, err := decodeKeyRequest(rc.PostBody())
+	return createKeyRequest{db: db, keyRequest: kr}, err
+}
+
+// revokeRequest: DELETE /admin/databases/{db_name}/keys/{key_id}.
+type revokeRequest struct{ db, id string }
+
+func bindRevoke(rc *fasthttp.RequestCtx) (revokeRequest, error) {
+	db, err := dbName(rc)
+	id, _ := rc.UserValue("key_id").(string)
+	return revokeRequest{db: db, id: id}, err
+}

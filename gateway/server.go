@@ -1,11 +1,13 @@
 // Package gateway is DB-Forge's HTTP surface: the seed contract's control
 // plane (spawn, prune, list, delete), the API key routes and the data plane
-// (SQL and rows), on fasthttp and fasthttp/router. Every route but GET / and
-// GET /health is guarded: after routing, the route says what it needs and
-// the guard checks the request's API key against it (auth.go). Handlers
-// are thin — decode, call a port, encode — and errors become statuses in
-// one place (errors.go). The gateway knows its dependencies only through
-// the interfaces declared here (and package auth's pure policy functions);
+// (SQL and rows), on fasthttp and fasthttp/router. Every route is declared
+// once, in the table of routes.go, from which the router is built. Every
+// route but GET / and GET /health is guarded: after routing, the route says
+// what it needs and the guard checks the request's API key against it
+// (auth.go). Handlers are thin — bind, call a port, encode — and errors
+// become statuses in one place (errors.go's rules). The gateway knows its
+// dependencies only through the interfaces declared here (and package
+// auth's pure policy functions, and package lifecycle's protocols);
 // internal/app wires the concrete engine, orchestrator and key table in.
 package gateway
 
@@ -15,15 +17,14 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/fasthttp/router"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
 
 	"github.com/praetorian/db-forge/forge"
+	"github.com/praetorian/db-forge/lifecycle"
 )
 
 // Engine runs SQL against databases by name.
@@ -122,6 +123,13 @@ type Options struct {
 	// minted), and says whether a spawn made its database: a spawn that
 	// fails after that removes it.
 	Spawns Spawns
+
+	// Lifecycle runs spawn and delete with their keys. Give the process's
+	// one Service (a CLI or MCP server beside the gateway shares it: its
+	// lock orders key mints with deletions); nil builds one from the
+	// gateway's own ports (engine, orchestrator, Auth.Keys,
+	// Auth.Databases, Spawns).
+	Lifecycle *lifecycle.Service
 }
 
 func (o Options) withDefaults() Options {
@@ -180,12 +188,20 @@ type Server struct {
 	unmatched map[string]observer
 	transport observer
 
+	// life runs the lifecycle protocols (spawn, delete, minting keys).
+	life *lifecycle.Service
+
 	// draining is set when graceful shutdown begins (Drain).
 	draining atomic.Bool
 
-	// keyMu orders minting a key for a database (after checking that it
-	// exists) with the sweeps of the database's keys when it is deleted.
-	keyMu sync.Mutex
+	// base is the context every request's context derives from; stop
+	// ends it when the drain runs out of time (drain.go) or at Shutdown,
+	// interrupting the work still in flight.
+	base context.Context
+	stop context.CancelFunc
+
+	// checked is GET /health's last round of checks (health.go).
+	checked healthCache
 }
 
 // New builds the gateway around its ports.
@@ -194,6 +210,13 @@ func New(opts Options, engine Engine, orch Orchestrator, log *zap.Logger) *Serve
 		log = zap.NewNop()
 	}
 	s := &Server{opts: opts.withDefaults(), engine: engine, orch: orch, auth: opts.Auth, log: log, ids: newIDGenerator()}
+	s.base, s.stop = context.WithCancel(context.Background())
+	s.checked.ttl = healthTTL
+	s.life = s.opts.Lifecycle
+	if s.life == nil {
+		s.life = lifecycle.New(lifecycle.Ports{Engine: engine, Orchestrator: orch, Keys: s.auth.Keys,
+			Databases: s.auth.Databases, Spawns: s.opts.Spawns, Log: log})
+	}
 	s.load = newInflight(s.opts.MaxInflight, s.opts.MaxInflightPerDB)
 	if m := s.opts.Metrics; m != nil {
 		s.unmatched = make(map[string]observer, len(metricMethods))
@@ -225,34 +248,10 @@ func New(opts Options, engine Engine, orch Orchestrator, log *zap.Logger) *Serve
 	return s
 }
 
-// handle adapts a handler that returns its error: the error becomes the
-// answer, through the one mapping of errors.go.
-func (s *Server) handle(h func(ctx *fasthttp.RequestCtx) error) fasthttp.RequestHandler {
-	return func(ctx *fasthttp.RequestCtx) {
-		if err := h(ctx); err != nil {
-			s.writeError(ctx, err)
-		}
-	}
-}
-
-// data adapts a data-plane handler as handle does, and keeps the seed
-// contract's order: a database that does not exist is 404 DATABASE_NOT_FOUND
-// before anything is said about the request's body, query string or
-// headers. Only a request that failed pays for the check (one stat):
-// a request that passed validation reached the engine, which answers 404
-// for a missing database itself, so a point query costs nothing more.
-func (s *Server) data(h func(ctx *fasthttp.RequestCtx) error) fasthttp.RequestHandler {
-	return func(ctx *fasthttp.RequestCtx) {
-		if err := h(ctx); err != nil {
-			s.writeError(ctx, s.existenceFirst(ctx, err))
-		}
-	}
-}
-
 // existenceFirst is err, or DATABASE_NOT_FOUND when err refuses the
 // request itself (400, 422) and its database does not exist. Should the
 // check fail, the request's own error stands.
-func (s *Server) existenceFirst(ctx *fasthttp.RequestCtx, err error) error {
+func (s *Server) existenceFirst(rc *fasthttp.RequestCtx, err error) error {
 	if s.opts.Databases == nil {
 		return err
 	}
@@ -261,59 +260,11 @@ func (s *Server) existenceFirst(ctx *fasthttp.RequestCtx, err error) error {
 		ae.code == CodeInvalidName {
 		return err
 	}
-	name, _ := ctx.UserValue("db_name").(string)
+	name, _ := rc.UserValue("db_name").(string)
 	if ok, xerr := s.opts.Databases.Exists(name); xerr != nil || ok {
 		return err
 	}
 	return fmt.Errorf("%s: %w", name, forge.ErrDatabaseNotFound)
-}
-
-func (s *Server) routes() *router.Router {
-	r := router.New()
-	r.RedirectFixedPath = false // never rewrite a database name's case
-	r.HandleOPTIONS = false
-	route := func(method, pattern string, h fasthttp.RequestHandler) {
-		var obs observer
-		if s.opts.Metrics != nil {
-			obs = s.opts.Metrics.Route(method, pattern)
-		}
-		r.Handle(method, pattern, labelled(pattern, obs, h))
-	}
-	// Public.
-	route("GET", "/", s.root)
-	route("GET", "/health", s.health)
-	// Operations: the admin key only.
-	if s.opts.Metrics != nil {
-		route("GET", "/metrics", s.guard(needAdmin, s.handle(s.metrics)))
-	}
-	// The control plane: the admin key only.
-	route("POST", "/admin/databases/spawn/{db_name}", s.guard(needAdmin, s.handle(s.spawn)))
-	route("POST", "/admin/databases/prune/{db_name}", s.guard(needAdmin, s.handle(s.prune)))
-	route("GET", "/admin/databases", s.guard(needAdmin, s.handle(s.list)))
-	route("DELETE", "/admin/databases/{db_name}", s.guard(needAdmin, s.handle(s.deleteDatabase)))
-	if s.opts.Damage != nil {
-		route("POST", "/admin/databases/{db_name}/integrity-check", s.guard(needAdmin, s.handle(s.integrityCheck)))
-	}
-	if s.auth.Keys != nil {
-		route("POST", "/admin/databases/{db_name}/keys", s.guard(needAdmin, s.handle(s.createKey)))
-		route("GET", "/admin/databases/{db_name}/keys", s.guard(needAdmin, s.handle(s.listKeys)))
-		route("DELETE", "/admin/databases/{db_name}/keys/{key_id}", s.guard(needAdmin, s.handle(s.revokeKey)))
-	}
-	// The data plane: a key of {db_name} (or the admin key). The query
-	// route reads as far as the gateway knows; the engine refuses a
-	// statement that may write when the key is read-only.
-	route("POST", "/api/db/{db_name}/query", s.guard(needRead, s.perDB(s.data(s.query))))
-	route("POST", "/api/db/{db_name}/tables", s.guard(needWrite, s.perDB(s.data(s.createTable))))
-	route("GET", "/api/db/{db_name}/tables/{table_name}/rows", s.guard(needRead, s.perDB(s.data(s.selectRows))))
-	route("POST", "/api/db/{db_name}/tables/{table_name}/rows", s.guard(needWrite, s.perDB(s.data(s.insertRows))))
-	r.NotFound = func(ctx *fasthttp.RequestCtx) {
-		s.writeError(ctx, newError(fasthttp.StatusNotFound, CodeRouteNotFound, "Not Found"))
-	}
-	r.MethodNotAllowed = func(ctx *fasthttp.RequestCtx) {
-		s.writeError(ctx, newError(fasthttp.StatusMethodNotAllowed, CodeMethodNotAllowed, "Method Not Allowed"))
-	}
-	r.PanicHandler = s.recovered
-	return r
 }
 
 // Handler is the gateway's request handler with its middleware, for tests
@@ -330,34 +281,38 @@ func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 // Shutdown closes the listener and the idle connections, and waits,
 // within ctx, for the connections still serving a request. Drain first
 // for a graceful shutdown.
-func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
+// Requests still running when it returns are interrupted.
+func (s *Server) Shutdown(ctx context.Context) error {
+	defer s.stop()
+	return s.srv.ShutdownWithContext(ctx)
+}
 
 // transportError answers requests fasthttp could not read: a body over the
 // cap, a malformed request line, a read timeout.
-func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
+func (s *Server) transportError(rc *fasthttp.RequestCtx, err error) {
 	var small *fasthttp.ErrSmallBuffer
 	var ne net.Error
 	switch {
 	case isBodyTooLarge(err):
-		s.writeError(ctx, newError(fasthttp.StatusRequestEntityTooLarge, CodeBodyTooLarge,
+		s.writeError(rc, newError(fasthttp.StatusRequestEntityTooLarge, CodeBodyTooLarge,
 			"Request body exceeds the limit of "+formatBytes(s.opts.MaxBodyBytes)+"."))
 	case errors.As(err, &small):
-		s.writeError(ctx, newError(fasthttp.StatusRequestHeaderFieldsTooLarge, CodeHeadersTooLarge,
+		s.writeError(rc, newError(fasthttp.StatusRequestHeaderFieldsTooLarge, CodeHeadersTooLarge,
 			"Request headers are too large."))
 	case errors.As(err, &ne) && ne.Timeout():
-		s.writeError(ctx, newError(fasthttp.StatusRequestTimeout, CodeRequestTimeout,
+		s.writeError(rc, newError(fasthttp.StatusRequestTimeout, CodeRequestTimeout,
 			"The request was not received in time."))
 	default:
-		s.writeError(ctx, newError(fasthttp.StatusBadRequest, "BAD_REQUEST", "Malformed HTTP request."))
+		s.writeError(rc, newError(fasthttp.StatusBadRequest, CodeBadRequest, "Malformed HTTP request."))
 	}
 	if s.transport != nil {
-		s.transport(ctx.Response.StatusCode(), -1, len(ctx.Response.Body()))
+		s.transport(rc.Response.StatusCode(), -1, len(rc.Response.Body()))
 	}
 }
 
-func (s *Server) recovered(ctx *fasthttp.RequestCtx, v any) {
-	s.log.Error("handler panic", zap.String("request_id", requestID(ctx)), zap.Any("panic", v), zap.Stack("stack"))
-	s.writeError(ctx, newError(fasthttp.StatusInternalServerError, CodeInternal, "Internal server error."))
+func (s *Server) recovered(rc *fasthttp.RequestCtx, v any) {
+	s.log.Error("handler panic", zap.String("request_id", requestID(rc)), zap.Any("panic", v), zap.Stack("stack"))
+	s.writeError(rc, newError(fasthttp.StatusInternalServerError, CodeInternal, "Internal server error."))
 }
 
 // zapPrintf adapts zap to fasthttp's Logger.

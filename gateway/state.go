@@ -26,11 +26,11 @@ var statePool = sync.Pool{New: func() any { return new(reqState) }}
 
 // state is the request's shared state. The middleware puts it in place;
 // a handler called without the middleware (a unit test) gets a fresh one.
-func state(ctx *fasthttp.RequestCtx) *reqState {
-	st, _ := ctx.UserValue(userState).(*reqState)
+func state(rc *fasthttp.RequestCtx) *reqState {
+	st, _ := rc.UserValue(userState).(*reqState)
 	if st == nil {
 		st = new(reqState)
-		ctx.SetUserValue(userState, st)
+		rc.SetUserValue(userState, st)
 	}
 	return st
 }
@@ -52,11 +52,11 @@ var metricMethods = []string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "O
 // handler it wraps; both are made once with the route table, so nothing is
 // copied per request.
 func labelled(pattern string, obs observer, next fasthttp.RequestHandler) fasthttp.RequestHandler {
-	return func(ctx *fasthttp.RequestCtx) {
-		st := state(ctx)
+	return func(rc *fasthttp.RequestCtx) {
+		st := state(rc)
 		st.route, st.observe = pattern, obs
-		unescapeParams(ctx)
-		next(ctx)
+		unescapeParams(rc)
+		next(rc)
 	}
 }
 
@@ -68,14 +68,14 @@ var routeParams = [...]string{"db_name", "table_name", "key_id"}
 // "tables/my%20table/rows" names the table "my table", as in the
 // prototype. A parameter that is not valid percent-encoding stays as
 // sent ("100%" is a legal table name; no database name has a '%').
-func unescapeParams(ctx *fasthttp.RequestCtx) {
+func unescapeParams(rc *fasthttp.RequestCtx) {
 	for _, k := range routeParams {
-		v, ok := ctx.UserValue(k).(string)
+		v, ok := rc.UserValue(k).(string)
 		if !ok || strings.IndexByte(v, '%') < 0 {
 			continue
 		}
 		if d, err := url.PathUnescape(v); err == nil {
-			ctx.SetUserValue(k, d)
+			rc.SetUserValue(k, d)
 		}
 	}
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/praetorian/db-forge/config"
 	"github.com/praetorian/db-forge/gateway"
+	"github.com/praetorian/db-forge/lifecycle"
 	"github.com/praetorian/db-forge/metrics"
 	"github.com/praetorian/db-forge/orchestrator/docker"
 	"github.com/praetorian/db-forge/orchestrator/local"
@@ -133,6 +134,10 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	go func() { defer close(reserveDone); room.run(rctx) }()
 	defer func() { stopReserve(); <-reserveDone }()
 
+	// The lifecycle protocols (spawn, delete, keys), one per process: the
+	// gateway and any other front end share its key lock.
+	life := lifecycle.New(lifecycle.Ports{Engine: eng, Orchestrator: orch, Keys: authn.Keys,
+		Databases: vol, Spawns: vol, Log: log.Named("lifecycle")})
 	reg := metrics.New()
 	srv := gateway.New(gateway.Options{
 		MaxBodyBytes: cfg.MaxBodyBytes,
@@ -152,9 +157,10 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 			{Name: "engine", Run: eng.Check},
 			{Name: "backend", Run: orch.Check},
 		},
-		Metrics: reg,
-		Damage:  eng,
-		Spawns:  vol,
+		Metrics:   reg,
+		Damage:    eng,
+		Spawns:    vol,
+		Lifecycle: life,
 	}, eng, orch, log.Named("http"))
 	registerMetrics(reg, srv, eng, backend)
 	room.register(reg)

@@ -6,10 +6,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	gw "github.com/praetorian/db-forge/gateway"
 	"github.com/praetorian/db-forge/internal/app"
 	"github.com/praetorian/db-forge/internal/contracttest"
 )
@@ -125,6 +127,14 @@ func TestAuthMatrix(t *testing.T) {
 		{"POST", "/api/db/ghost/query", `{"sql": "SELECT 1"}`,
 			[8]string{unauth, unauth, forbid, forbid, forbid, unauth, unauth, "404 DATABASE_NOT_FOUND"}},
 	}
+	// The matrix covers the route table: every route the gateway declares
+	// has a row, whose refusals are those of the access it declares.
+	matrix := make([]matrixRow, len(rows))
+	for i, r := range rows {
+		matrix[i] = matrixRow{r.method, r.path, r.want}
+	}
+	checkMatrixCoversRoutes(t, matrix)
+
 	for _, row := range rows {
 		for i, kind := range kinds {
 			name := row.method + " " + row.path
@@ -168,6 +178,74 @@ func TestAuthMatrix(t *testing.T) {
 	for _, k := range kinds[1:] {
 		if strings.Contains(logs, k.key) || strings.Contains(logs, k.key[4:]) {
 			t.Errorf("the log holds the %s", k.name)
+		}
+	}
+}
+
+// matrixRow is one row of TestAuthMatrix: a request and what each kind of
+// credential gets (no key, wrong key, another database's key, read-only
+// key, read-write key, revoked, expired, admin key).
+type matrixRow struct {
+	method, path string
+	want         [8]string
+}
+
+// checkMatrixCoversRoutes checks rows against gateway.Routes(): each
+// route has a row whose path matches its pattern, and the row's answers
+// follow the route's access.
+func checkMatrixCoversRoutes(t *testing.T, rows []matrixRow) {
+	t.Helper()
+	matches := func(pattern, path string) bool {
+		ps, qs := strings.Split(pattern, "/"), strings.Split(path, "/")
+		if len(ps) != len(qs) {
+			return false
+		}
+		for i := range ps {
+			if strings.HasPrefix(ps[i], "{") {
+				if qs[i] == "" {
+					return false
+				}
+			} else if ps[i] != qs[i] {
+				return false
+			}
+		}
+		return true
+	}
+	const forbid, rdonly = "403 FORBIDDEN", "403 READ_ONLY_KEY"
+	for _, r := range gw.Routes() {
+		found := false
+		for _, row := range rows {
+			if row.method != r.Method || !matches(r.Pattern, row.path) {
+				continue
+			}
+			// "spawn" is a database name to DELETE /admin/databases/{db_name}
+			// too: a row belongs to the route the router picks, the
+			// literal one.
+			if strings.Contains(r.Pattern, "{db_name}") && (strings.Contains(row.path, "/spawn/") || strings.Contains(row.path, "/prune/")) &&
+				!strings.Contains(r.Pattern, "/spawn/") && !strings.Contains(r.Pattern, "/prune/") {
+				continue
+			}
+			found = true
+			w := row.want
+			var bad bool
+			switch r.Access {
+			case "public":
+				bad = slices.ContainsFunc(w[:], func(s string) bool { return s != w[0] })
+			case "admin":
+				bad = w[4] != forbid || strings.HasPrefix(w[7], "40")
+			case "read":
+				bad = w[4] != forbid && w[3] == forbid
+			case "write":
+				bad = w[4] != forbid && w[3] != rdonly
+			default:
+				t.Errorf("%s %s: unknown access %q", r.Method, r.Pattern, r.Access)
+			}
+			if bad {
+				t.Errorf("auth matrix row %s %s %v does not follow the %s access of %s %s", row.method, row.path, w, r.Access, r.Method, r.Pattern)
+			}
+		}
+		if !found {
+			t.Errorf("the auth matrix has no row for %s %s", r.Method, r.Pattern)
 		}
 	}
 }

@@ -177,3 +177,46 @@ func TestShutdownDrain(t *testing.T) {
 		t.Fatalf("no clean stop:\n%s", logs)
 	}
 }
+
+// TestShutdownInterruptsInFlight: a request still running when the
+// shutdown's time (FORGE_SHUTDOWN_TIMEOUT) runs out is interrupted and
+// answered 503 REQUEST_CANCELED, instead of running on to its own
+// deadline after the gateway has given up on it.
+func TestShutdownInterruptsInFlight(t *testing.T) {
+	g := start(t, t.TempDir(), "FORGE_SHUTDOWN_TIMEOUT=500ms")
+	oneShot := contracttest.Client{Base: g.url, APIKey: g.adminKey,
+		HTTP: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}}
+	contracttest.Expect(t, oneShot.Do(t, "POST", "/admin/databases/spawn/endless", nil), 201, "")
+
+	busy := dialKeptAlive(t, g.url)
+	slow := make(chan answer, 1)
+	sent := time.Now()
+	go func() {
+		slow <- busy.do("POST", "/api/db/endless/query",
+			`{"sql": "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c) SELECT count(*) AS n FROM c"}`,
+			"X-Query-Timeout", "30s")
+	}()
+	for inFlight := 0; inFlight < 2; {
+		r := oneShot.Do(t, "GET", "/metrics", nil)
+		for _, line := range strings.Split(string(r.Raw), "\n") {
+			if v, ok := strings.CutPrefix(line, "forge_http_requests_in_flight "); ok {
+				inFlight, _ = strconv.Atoi(strings.TrimSpace(v))
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	err := g.stop()
+	if err == nil || !strings.Contains(err.Error(), "1 requests still in flight") {
+		t.Errorf("Run = %v, want the request in flight named", err)
+	}
+	a := <-slow
+	if a.err != nil {
+		t.Fatalf("the request in flight lost its answer: %v", a.err)
+	}
+	if code, _ := errorCode(a.body); a.status != 503 || code != "REQUEST_CANCELED" {
+		t.Fatalf("the request in flight: %d %s, want 503 REQUEST_CANCELED", a.status, a.body)
+	}
+	if took := time.Since(sent); took > 20*time.Second {
+		t.Fatalf("answered after %v: it ran on towards its own 30s deadline", took)
+	}
+}
