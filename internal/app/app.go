@@ -69,36 +69,10 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 		return err
 	}
 	start := time.Now()
-	eng, err := wasm.New(wasm.Config{
-		MaxOpen:       cfg.MaxOpenDBs,
-		MaxReaders:    readers(cfg.ReadersPerDB),
-		ReaderIdle:    idle(cfg.ReaderIdle),
-		DBIdle:        idle(cfg.DBIdle),
-		Synchronous:   cfg.Synchronous,
-		BusyTimeout:   cfg.BusyTimeout,
-		StmtCache:     cfg.StmtCache,
-		MaxWriteBatch: cfg.WriteBatch,
-		QueryTimeout:  cfg.QueryTimeout,
-		MemoryLimit:   int64(cfg.WasmMemoryMB) << 20,
-		CacheDir:      cacheDir,
-		// The sandbox's limits (docs/SECURITY.md).
-		MaxQueryTimeout: cfg.MaxQueryTimeout,
-		HeapLimit:       int64(cfg.HeapLimitMB) << 20,
-		RecycleBytes:    recycleBytes(cfg.WasmRecycleMB),
-		MaxDBBytes:      int64(cfg.MaxDBSizeMB) << 20,
-		OnDiskFull:      room.release,
-		Limits: wasm.Limits{
-			Length:            cfg.SQLLimits.Length,
-			SQLLength:         cfg.SQLLimits.SQLLength,
-			Column:            cfg.SQLLimits.Column,
-			ExprDepth:         cfg.SQLLimits.ExprDepth,
-			CompoundSelect:    cfg.SQLLimits.CompoundSelect,
-			VDBEOp:            cfg.SQLLimits.VDBEOp,
-			LikePatternLength: cfg.SQLLimits.LikePatternLength,
-			VariableNumber:    cfg.SQLLimits.VariableNumber,
-			TriggerDepth:      cfg.SQLLimits.TriggerDepth,
-		},
-	}, withMeta(vol.Resolve, metaPath), log.Named("engine"))
+	ecfg := engineConfig(cfg)
+	ecfg.CacheDir = cacheDir
+	ecfg.OnDiskFull = room.release
+	eng, err := wasm.New(ecfg, withMeta(vol.Resolve, metaPath), log.Named("engine"))
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
@@ -134,28 +108,18 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	defer func() { stopReserve(); <-reserveDone }()
 
 	reg := metrics.New()
-	srv := gateway.New(gateway.Options{
-		MaxBodyBytes: cfg.MaxBodyBytes,
-		ReadTimeout:  cfg.ReadTimeout,
-		WriteTimeout: cfg.WriteTimeout,
-		IdleTimeout:  cfg.IdleTimeout,
-		// The server's limits (docs/SECURITY.md).
-		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-		MaxResponseBytes:  cfg.MaxResponseBytes,
-		MaxQueryTimeout:   cfg.MaxQueryTimeout,
-		MaxInflight:       cfg.MaxInflight,
-		MaxInflightPerDB:  cfg.MaxInflightPerDB,
-		Auth:              authn,
-		Databases:         vol,
-		Checks: []gateway.Check{
-			room.check(),
-			{Name: "engine", Run: eng.Check},
-			{Name: "backend", Run: orch.Check},
-		},
-		Metrics: reg,
-		Damage:  eng,
-		Spawns:  vol,
-	}, eng, orch, log.Named("http"))
+	opts := serverOptions(cfg)
+	opts.Auth = authn
+	opts.Databases = vol
+	opts.Checks = []gateway.Check{
+		room.check(),
+		{Name: "engine", Run: eng.Check},
+		{Name: "backend", Run: orch.Check},
+	}
+	opts.Metrics = reg
+	opts.Damage = eng
+	opts.Spawns = vol
+	srv := gateway.New(opts, eng, orch, log.Named("http"))
 	registerMetrics(reg, srv, eng, backend)
 	room.register(reg)
 
@@ -253,30 +217,50 @@ func registerMetrics(reg *metrics.Registry, srv *gateway.Server, eng *wasm.Engin
 	reg.Info("forge_backend_info", "The orchestrator backend in use (label backend).", map[string]string{"backend": backend})
 }
 
-// recycleBytes maps the setting (0 = never) to the engine's (negative = never).
-func recycleBytes(mb int) int64 {
-	if mb == 0 {
-		return -1
+// engineConfig binds the engine's settings to wasm.Config: field to
+// field, MiB to bytes. "Off" needs no mapping: the settings table stores
+// it as config.Off, which is the engine's "off" (negative) too. The cache
+// directory and the full-volume hook are the wiring's.
+func engineConfig(cfg config.Config) wasm.Config {
+	return wasm.Config{
+		MaxOpen:       cfg.MaxOpenDBs,
+		MaxReaders:    cfg.ReadersPerDB,
+		ReaderIdle:    cfg.ReaderIdle,
+		DBIdle:        cfg.DBIdle,
+		Synchronous:   cfg.Synchronous,
+		BusyTimeout:   cfg.BusyTimeout,
+		StmtCache:     cfg.StmtCache,
+		MaxWriteBatch: cfg.WriteBatch,
+		QueryTimeout:  cfg.QueryTimeout,
+		MemoryLimit:   mib(cfg.WasmMemoryMB),
+		// The sandbox's limits (docs/SECURITY.md).
+		MaxQueryTimeout: cfg.MaxQueryTimeout,
+		HeapLimit:       mib(cfg.HeapLimitMB),
+		RecycleBytes:    mib(cfg.WasmRecycleMB),
+		MaxDBBytes:      mib(cfg.MaxDBSizeMB),
+		Limits:          wasm.Limits(cfg.SQLLimits),
 	}
-	return int64(mb) << 20
 }
 
-// idle maps an idle-time setting (0 = never) to the engine's (negative =
-// never, 0 = its default).
-func idle(d time.Duration) time.Duration {
-	if d == 0 {
-		return -1
+// serverOptions binds the HTTP server's settings to gateway.Options; the
+// ports are the wiring's.
+func serverOptions(cfg config.Config) gateway.Options {
+	return gateway.Options{
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		ReadTimeout:  cfg.ReadTimeout,
+		WriteTimeout: cfg.WriteTimeout,
+		IdleTimeout:  cfg.IdleTimeout,
+		// The server's limits (docs/SECURITY.md).
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		MaxResponseBytes:  cfg.MaxResponseBytes,
+		MaxQueryTimeout:   cfg.MaxQueryTimeout,
+		MaxInflight:       cfg.MaxInflight,
+		MaxInflightPerDB:  cfg.MaxInflightPerDB,
 	}
-	return d
 }
 
-// readers maps the setting (0 = no readers) to the engine's (negative = none).
-func readers(n int) int {
-	if n == 0 {
-		return -1
-	}
-	return n
-}
+// mib is n MiB in bytes; config.Off stays negative (off).
+func mib(n int) int64 { return int64(n) << 20 }
 
 // backend is what Run needs of an orchestrator.
 type backend interface {
