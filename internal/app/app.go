@@ -92,11 +92,12 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	// shutdown's own call). Deferred after the engine's, so it runs first.
 	defer func() { _ = closeKeys(context.Background()) }()
 
-	orch, backend, watch, err := newBackend(cfg, vol, log)
+	orch, backend, watch, closeBackend, err := newBackend(cfg, vol, log)
 	if err != nil {
 		_ = eng.Close(context.Background())
 		return err
 	}
+	defer closeBackend() // the Docker client's connections, on every return
 	if watch != nil {
 		wctx, stopWatch := context.WithCancel(ctx)
 		defer stopWatch()
@@ -273,18 +274,20 @@ type backend interface {
 // says which and why. With docker chosen explicitly the gateway starts even
 // while Docker is down: the data plane serves, admin routes answer 503, and
 // the backend recovers when the engine answers. watch, when not nil, runs
-// the Docker reconciler until its context ends.
-func newBackend(cfg config.Config, vol *volumes.Layout, log *zap.Logger) (b backend, name string, watch func(context.Context), err error) {
+// the Docker reconciler until its context ends. closeBackend releases the
+// Docker client (a no-op for the local backend); the caller defers it.
+func newBackend(cfg config.Config, vol *volumes.Layout, log *zap.Logger) (b backend, name string, watch func(context.Context), closeBackend func(), err error) {
+	noop := func() {}
 	if cfg.Backend == "local" {
-		return local.New(vol), "local", nil, nil
+		return local.New(vol), "local", nil, noop, nil
 	}
 	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
 		if cfg.Backend == "docker" {
-			return nil, "", nil, fmt.Errorf("docker client: %w", err)
+			return nil, "", nil, noop, fmt.Errorf("docker client: %w", err)
 		}
 		log.Info("FORGE_BACKEND=auto: no usable Docker client; using the local backend", zap.Error(err))
-		return local.New(vol), "local", nil, nil
+		return local.New(vol), "local", nil, noop, nil
 	}
 	uid, gid := os.Geteuid(), os.Getegid()
 	user := docker.WorkerUser(cfg.WorkerUser, uid, gid)
@@ -317,14 +320,14 @@ func newBackend(cfg config.Config, vol *volumes.Layout, log *zap.Logger) (b back
 	if cfg.Backend == "auto" && probe != nil {
 		log.Info("FORGE_BACKEND=auto: using the local backend", zap.String("reason", probe.Error()))
 		_ = cli.Close()
-		return local.New(vol), "local", nil, nil
+		return local.New(vol), "local", nil, noop, nil
 	}
 	if probe != nil {
 		log.Warn("docker backend: not ready yet; admin routes answer 503 until it is", zap.Error(probe))
 	}
 	log.Info("docker backend", zap.String("worker_image", cfg.WorkerImage), zap.String("worker_user", user),
 		zap.String("host_data_dir", hostDir), zap.String("deployment", cfg.Deployment))
-	return d, "docker", d.Watch, nil
+	return d, "docker", d.Watch, func() { _ = cli.Close() }, nil
 }
 
 func newLogger(cfg config.Config, out io.Writer) (*zap.Logger, func(), error) {
