@@ -66,7 +66,10 @@ type Options struct {
 
 // Keys is the key table: every key in memory, every change written to the
 // store first. Verify, the per-request path, takes no lock and runs no
-// SQL; the other methods are for the admin routes and are serialised.
+// SQL. The changes of one database's keys are serialised (store, then
+// memory) by that database's write lock; memory itself is guarded by a
+// mutex held only for map updates, never across SQL, so List and the
+// changes of other databases never wait for a slow store write.
 type Keys struct {
 	store SQL
 	now   func() time.Time
@@ -78,9 +81,16 @@ type Keys struct {
 
 	table table // digest → entry, read without locks
 
-	mu   sync.Mutex          // serialises writers (store, then memory) and List
+	writes dbLocks // per database: one store write at a time, then memory
+
+	mu   sync.Mutex          // guards the maps and table writes; never held across SQL
 	byID map[string]*entry   // stored keys by id (not the admin key)
 	byDB map[string][]string // ids of each database's stored keys
+	// minting holds the ids and digests of keys being written to the
+	// store, so that two mints (of different databases, which do not wait
+	// for each other) never draw the same one.
+	minting     map[string]bool
+	mintingHash map[digest]bool
 }
 
 // entry is one key in memory. Entries are never modified once published
@@ -99,6 +109,9 @@ func New(ctx context.Context, store SQL, opts Options) (*Keys, error) {
 		equal: constantTimeEqual,
 		byID:  make(map[string]*entry),
 		byDB:  make(map[string][]string),
+
+		minting:     make(map[string]bool),
+		mintingHash: make(map[digest]bool),
 	}
 	if k.now == nil {
 		k.now = time.Now
@@ -230,40 +243,65 @@ func (k *Keys) Create(ctx context.Context, db string, scope Scope, expiresIn tim
 	if expiresIn < 0 || expiresIn > maxLifetime {
 		return Key{}, Secret{}, fmt.Errorf("create key: expires in %v: %w", expiresIn, ErrInvalidExpiry)
 	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	var (
-		e   *entry
-		tok Secret
-	)
-	for e == nil {
-		id, err := newKeyID()
-		if err != nil {
-			return Key{}, Secret{}, fmt.Errorf("create key: %w", err)
-		}
-		tok, err = newToken()
-		if err != nil {
-			return Key{}, Secret{}, fmt.Errorf("create key: %w", err)
-		}
-		h := hashToken(tok.Reveal())
-		if k.byID[id] != nil || k.table.get(&h) != nil {
-			continue // a clash of 48 random bits; draw again
-		}
-		e = &entry{hash: h, key: Key{ID: id, Prefix: displayPrefix(tok.Reveal()), DB: db, Scope: scope, CreatedAt: k.stamp()}}
+	unlock, err := k.writes.lock(ctx, db)
+	if err != nil {
+		return Key{}, Secret{}, fmt.Errorf("create key: %w", err)
 	}
+	defer unlock()
+	e, tok, err := k.draw(db, scope)
+	if err != nil {
+		return Key{}, Secret{}, fmt.Errorf("create key: %w", err)
+	}
+	defer k.drawn(e)
 	expires := forge.NullValue()
 	if expiresIn > 0 {
 		e.key.ExpiresAt = fromMillis(e.key.CreatedAt.Add(expiresIn).UnixMilli())
 		expires = forge.IntValue(e.key.ExpiresAt.UnixMilli())
 	}
-	_, err := k.store.Exec(ctx, insertKey,
+	_, err = k.store.Exec(ctx, insertKey,
 		forge.TextValue(e.key.ID), forge.BlobValue(e.hash[:]), forge.TextValue(e.key.Prefix),
 		forge.TextValue(db), forge.TextValue(string(scope)), forge.IntValue(e.key.CreatedAt.UnixMilli()), expires)
 	if err != nil {
 		return Key{}, Secret{}, fmt.Errorf("create key: %w", err)
 	}
+	k.mu.Lock()
 	k.install(e)
+	k.mu.Unlock()
 	return e.key, tok, nil
+}
+
+// draw makes a new key of db: an id and a token that no stored key and no
+// key being minted has, reserved until drawn is called.
+func (k *Keys) draw(db string, scope Scope) (*entry, Secret, error) {
+	for {
+		id, err := newKeyID()
+		if err != nil {
+			return nil, Secret{}, err
+		}
+		tok, err := newToken()
+		if err != nil {
+			return nil, Secret{}, err
+		}
+		h := hashToken(tok.Reveal())
+		k.mu.Lock()
+		clash := k.byID[id] != nil || k.table.get(&h) != nil || k.minting[id] || k.mintingHash[h]
+		if !clash {
+			k.minting[id], k.mintingHash[h] = true, true
+		}
+		k.mu.Unlock()
+		if clash {
+			continue // a clash of 48 random bits; draw again
+		}
+		return &entry{hash: h, key: Key{ID: id, Prefix: displayPrefix(tok.Reveal()), DB: db, Scope: scope, CreatedAt: k.stamp()}}, tok, nil
+	}
+}
+
+// drawn ends the reservation of draw: e is installed, or was not stored.
+func (k *Keys) drawn(e *entry) {
+	k.mu.Lock()
+	delete(k.minting, e.key.ID)
+	delete(k.mintingHash, e.hash)
+	k.mu.Unlock()
 }
 
 // List returns the keys of database db ("" lists stored admin keys),
@@ -295,9 +333,16 @@ func (k *Keys) List(db string) []Key {
 // key at all, is ErrKeyNotFound: an id alone does not reveal which
 // database it is for. Revoking a revoked key changes nothing.
 func (k *Keys) Revoke(ctx context.Context, db, id string) error {
+	unlock, err := k.writes.lock(ctx, db)
+	if err != nil {
+		return fmt.Errorf("revoke %s: %w", id, err)
+	}
+	defer unlock()
+	// Only a change of db's keys could change a key of db, and this one
+	// holds db's write lock.
 	k.mu.Lock()
-	defer k.mu.Unlock()
 	old := k.byID[id]
+	k.mu.Unlock()
 	if old == nil || old.key.DB != db {
 		return fmt.Errorf("revoke %s: %w", id, ErrKeyNotFound)
 	}
@@ -313,7 +358,9 @@ func (k *Keys) Revoke(ctx context.Context, db, id string) error {
 	}
 	e := &entry{hash: old.hash, key: old.key}
 	e.key.RevokedAt = at
+	k.mu.Lock()
 	k.install(e)
+	k.mu.Unlock()
 	return nil
 }
 
@@ -326,11 +373,16 @@ func (k *Keys) DeleteDatabase(ctx context.Context, db string) error {
 	if db == "" {
 		return fmt.Errorf("delete keys: %w", forge.ErrInvalidName)
 	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
+	unlock, err := k.writes.lock(ctx, db)
+	if err != nil {
+		return fmt.Errorf("delete keys of %s: %w", db, err)
+	}
+	defer unlock()
 	if _, err := k.store.Exec(ctx, deleteKeys, forge.TextValue(db)); err != nil {
 		return fmt.Errorf("delete keys of %s: %w", db, err)
 	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	for _, id := range k.byDB[db] {
 		e := k.byID[id]
 		k.table.del(&e.hash)
@@ -387,7 +439,8 @@ func constantTimeEqual(x, y digest) bool {
 // the digest's first byte), each an immutable map replaced whole on a
 // write (copy-on-write). Reads are one atomic load and a map look-up, with
 // no shared cache line written, so they scale with cores; a write copies
-// one shard, about 1/256 of the keys. Writers hold Keys.mu.
+// one shard, about 1/256 of the keys. Writers hold Keys.mu (briefly:
+// never across SQL).
 type table struct {
 	shards [256]atomic.Pointer[map[digest]*entry]
 }

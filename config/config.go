@@ -17,6 +17,16 @@ import (
 )
 
 // Config is the gateway's whole configuration.
+//
+// "Off" is decided here, in the settings table, and nowhere else: a
+// setting whose documented "0" turns a feature off (FORGE_READERS_PER_DB,
+// FORGE_READER_IDLE, FORGE_DB_IDLE, FORGE_WASM_RECYCLE_MB) is stored as
+// Off, a negative value, because the package it configures takes 0 as
+// "its default" and a negative value as "off" (wasm.Config). The wiring
+// passes such fields on unchanged, scaled to bytes at most. FORGE_RATE_LIMIT
+// reads "off" the same way. The other settings accept no "off", or mean
+// "none" by 0 in the package they configure too (FORGE_DISK_RESERVE_MB,
+// FORGE_LOG_FLUSH, FORGE_SHUTDOWN_DRAIN).
 type Config struct {
 	Listen   string
 	DataDir  string
@@ -34,10 +44,10 @@ type Config struct {
 
 	// Engine.
 	MaxOpenDBs   int
-	ReadersPerDB int
-	ReaderIdle   time.Duration
-	DBIdle       time.Duration
-	Synchronous  string // NORMAL | FULL
+	ReadersPerDB int           // Off = no readers
+	ReaderIdle   time.Duration // Off = never closed
+	DBIdle       time.Duration // Off = never closed
+	Synchronous  string        // NORMAL | FULL
 	BusyTimeout  time.Duration
 	StmtCache    int
 	WriteBatch   int
@@ -48,7 +58,7 @@ type Config struct {
 	// Sandbox and limits (docs/SECURITY.md).
 	MaxQueryTimeout time.Duration
 	HeapLimitMB     int
-	WasmRecycleMB   int
+	WasmRecycleMB   int // Off = never recycled
 	MaxDBSizeMB     int
 	SQLLimits       SQLLimits
 	// DiskReserveMB is the space kept in reserve on the data volume so
@@ -82,6 +92,9 @@ type SQLLimits struct {
 	Length, SQLLength, Column, ExprDepth, CompoundSelect, VDBEOp,
 	LikePatternLength, VariableNumber, TriggerDepth int
 }
+
+// Off is what a setting turned off holds in Config (see Config).
+const Off = -1
 
 // Setting describes one configuration variable.
 type Setting struct {
@@ -136,23 +149,43 @@ func duration(p func(*Config) *time.Duration, lo, hi time.Duration) func(*Config
 	}
 }
 
+// zeroOff is set, then turns the setting's documented "0" into Off: the
+// one place where "0 = off" becomes the configured package's own "off".
+func zeroOff[T int | time.Duration](p func(*Config) *T, set func(*Config, string) error) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if err := set(c, v); err != nil {
+			return err
+		}
+		if *p(c) == 0 {
+			*p(c) = Off
+		}
+		return nil
+	}
+}
+
 // rate reads a rate limit: a positive number of requests per second, or
 // "off" (also any negative number) for none.
 func rate(p func(*Config) *float64) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		v = strings.TrimSpace(v)
 		if strings.EqualFold(v, "off") {
-			*p(c) = -1
+			*p(c) = Off
 			return nil
 		}
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f == 0 || math.IsNaN(f) || math.IsInf(f, 0) {
 			return errors.New("want a positive number of requests per second, or off")
 		}
-		*p(c) = max(f, -1)
+		*p(c) = max(f, Off)
 		return nil
 	}
 }
+
+// The fields of the settings whose "0" is Off.
+func readersPerDB(c *Config) *int         { return &c.ReadersPerDB }
+func readerIdle(c *Config) *time.Duration { return &c.ReaderIdle }
+func dbIdle(c *Config) *time.Duration     { return &c.DBIdle }
+func wasmRecycleMB(c *Config) *int        { return &c.WasmRecycleMB }
 
 // Settings lists every variable, in the order documented in .env.example.
 func Settings() []Setting {
@@ -176,9 +209,9 @@ func Settings() []Setting {
 		{"FORGE_RATE_LIMIT", "1000", "requests per second each API key may make on average (429 RATE_LIMITED beyond); off = no limit; the admin key is never limited", rate(func(c *Config) *float64 { return &c.RateLimit })},
 		{"FORGE_RATE_BURST", "2000", "requests an API key may make at once after a pause", integer(func(c *Config) *int { return &c.RateBurst }, 1, 1<<30)},
 		{"FORGE_MAX_OPEN_DBS", "1024", "databases kept open at once (LRU); others reopen on demand", integer(func(c *Config) *int { return &c.MaxOpenDBs }, 1, 1<<20)},
-		{"FORGE_READERS_PER_DB", "2", "reader connections per open database, beside its one writer", integer(func(c *Config) *int { return &c.ReadersPerDB }, 0, 64)},
-		{"FORGE_READER_IDLE", "30s", "close a reader connection unused this long (0 = never); the writer serves reads while idle", duration(func(c *Config) *time.Duration { return &c.ReaderIdle }, 0, 24*time.Hour)},
-		{"FORGE_DB_IDLE", "10m", "close a database unused this long, before the LRU would (0 = never); it reopens on its next request", duration(func(c *Config) *time.Duration { return &c.DBIdle }, 0, 30*24*time.Hour)},
+		{"FORGE_READERS_PER_DB", "2", "reader connections per open database, beside its one writer", zeroOff(readersPerDB, integer(readersPerDB, 0, 64))},
+		{"FORGE_READER_IDLE", "30s", "close a reader connection unused this long (0 = never); the writer serves reads while idle", zeroOff(readerIdle, duration(readerIdle, 0, 24*time.Hour))},
+		{"FORGE_DB_IDLE", "10m", "close a database unused this long, before the LRU would (0 = never); it reopens on its next request", zeroOff(dbIdle, duration(dbIdle, 0, 30*24*time.Hour))},
 		{"FORGE_SYNCHRONOUS", "NORMAL", "SQLite synchronous mode in WAL: NORMAL or FULL", str(func(c *Config) *string { return &c.Synchronous }, "NORMAL", "FULL")},
 		{"FORGE_BUSY_TIMEOUT", "5s", "how long a statement waits on a locked database", duration(func(c *Config) *time.Duration { return &c.BusyTimeout }, time.Millisecond, time.Hour)},
 		{"FORGE_STMT_CACHE", "128", "prepared statements cached per connection", integer(func(c *Config) *int { return &c.StmtCache }, 1, 1<<16)},
@@ -188,7 +221,7 @@ func Settings() []Setting {
 		{"FORGE_WASM_CACHE_DIR", "", "wazero compilation cache (empty = <data dir>/.forge/wasm-cache, off = none)", str(func(c *Config) *string { return &c.WasmCacheDir })},
 		{"FORGE_MAX_QUERY_TIMEOUT", "30s", "longest deadline a request may ask for with its X-Query-Timeout header", duration(func(c *Config) *time.Duration { return &c.MaxQueryTimeout }, time.Millisecond, time.Hour)},
 		{"FORGE_HEAP_LIMIT_MB", "64", "SQLite heap limit of each connection, in MiB (a statement needing more gets 400 MEMORY_LIMIT_EXCEEDED)", integer(func(c *Config) *int { return &c.HeapLimitMB }, 1, 4095)},
-		{"FORGE_WASM_RECYCLE_MB", "32", "a wasm instance whose memory grew past this many MiB is closed after its request (0 = never)", integer(func(c *Config) *int { return &c.WasmRecycleMB }, 0, 4095)},
+		{"FORGE_WASM_RECYCLE_MB", "32", "a wasm instance whose memory grew past this many MiB is closed after its request (0 = never)", zeroOff(wasmRecycleMB, integer(wasmRecycleMB, 0, 4095))},
 		{"FORGE_MAX_DB_SIZE_MB", "1024", "size quota of each database, in MiB (writes past it get 507 DATABASE_FULL)", integer(func(c *Config) *int { return &c.MaxDBSizeMB }, 1, 1<<22)},
 		{"FORGE_DISK_RESERVE_MB", "32", "space kept in reserve on the data volume, in MiB (a ballast file in <data dir>/.forge), released when the volume is full so that deleting data still works; made again once the volume has room (0 = none)", integer(func(c *Config) *int { return &c.DiskReserveMB }, 0, 1<<16)},
 		{"FORGE_LIMIT_LENGTH", "4194304", "SQLite limit: bytes in one string, blob or row", integer(func(c *Config) *int { return &c.SQLLimits.Length }, 1000, 1_000_000_000)},

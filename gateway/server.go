@@ -132,39 +132,44 @@ type Options struct {
 	Lifecycle *lifecycle.Service
 }
 
+// DefaultOptions are the server's limits and timeouts when nothing is set:
+// what New takes for a zero field. The settings table (package config)
+// starts from the same values; a test in internal/app keeps them equal.
+func DefaultOptions() Options {
+	return Options{
+		MaxBodyBytes:      8 << 20,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		AdminTimeout:      60 * time.Second,
+		HealthTimeout:     2 * time.Second,
+		MaxResponseBytes:  16 << 20,
+		MaxQueryTimeout:   30 * time.Second,
+		MaxInflight:       1024,
+		MaxInflightPerDB:  64,
+	}
+}
+
 func (o Options) withDefaults() Options {
-	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = 8 << 20
+	d := DefaultOptions()
+	for _, p := range []struct{ v, def *int }{
+		{&o.MaxBodyBytes, &d.MaxBodyBytes}, {&o.MaxResponseBytes, &d.MaxResponseBytes},
+		{&o.MaxInflight, &d.MaxInflight}, {&o.MaxInflightPerDB, &d.MaxInflightPerDB},
+	} {
+		if *p.v <= 0 {
+			*p.v = *p.def
+		}
 	}
-	if o.ReadHeaderTimeout <= 0 {
-		o.ReadHeaderTimeout = 10 * time.Second
-	}
-	if o.ReadTimeout <= 0 {
-		o.ReadTimeout = 30 * time.Second
-	}
-	if o.MaxResponseBytes <= 0 {
-		o.MaxResponseBytes = 16 << 20
-	}
-	if o.MaxQueryTimeout <= 0 {
-		o.MaxQueryTimeout = 30 * time.Second
-	}
-	if o.MaxInflight <= 0 {
-		o.MaxInflight = 1024
-	}
-	if o.MaxInflightPerDB <= 0 {
-		o.MaxInflightPerDB = 64
-	}
-	if o.WriteTimeout <= 0 {
-		o.WriteTimeout = 60 * time.Second
-	}
-	if o.IdleTimeout <= 0 {
-		o.IdleTimeout = 120 * time.Second
-	}
-	if o.AdminTimeout <= 0 {
-		o.AdminTimeout = 60 * time.Second
-	}
-	if o.HealthTimeout <= 0 {
-		o.HealthTimeout = 2 * time.Second
+	for _, p := range []struct{ v, def *time.Duration }{
+		{&o.ReadHeaderTimeout, &d.ReadHeaderTimeout}, {&o.ReadTimeout, &d.ReadTimeout},
+		{&o.WriteTimeout, &d.WriteTimeout}, {&o.IdleTimeout, &d.IdleTimeout},
+		{&o.AdminTimeout, &d.AdminTimeout}, {&o.HealthTimeout, &d.HealthTimeout},
+		{&o.MaxQueryTimeout, &d.MaxQueryTimeout},
+	} {
+		if *p.v <= 0 {
+			*p.v = *p.def
+		}
 	}
 	if o.Databases == nil {
 		o.Databases = o.Auth.Databases

@@ -25,7 +25,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -46,10 +46,19 @@ const (
 var ErrOutsideRoot = errors.New("path escapes the data root")
 
 // Layout is a data directory.
+//
+// Create, Remove and Share of one name (case-folded) are serialized by that
+// name's lock, which covers only a few file-system calls on that name: a
+// check and a create, or a rename into the trash. No lock is held while a
+// removed database's files are deleted, and operations on different names
+// never wait for one another.
 type Layout struct {
 	root      string // absolute and clean
-	mu        sync.Mutex
+	names     nameLocks
 	abandoned []string // spawns a crash interrupted, removed by Open
+	// removeAll deletes a tree (os.RemoveAll); a test slows it down.
+	removeAll func(path string) error
+	trashSeq  atomic.Uint64 // makes trash entries unique within the process
 }
 
 // Open makes (if needed) and returns the data directory at root.
@@ -58,7 +67,7 @@ func Open(root string) (*Layout, error) {
 	if err != nil {
 		return nil, fmt.Errorf("data dir %s: %w", root, err)
 	}
-	l := &Layout{root: filepath.Clean(abs)}
+	l := &Layout{root: filepath.Clean(abs), removeAll: os.RemoveAll}
 	for _, d := range []string{filepath.Join(l.root, databasesDir), filepath.Join(l.root, systemDir, trashDir),
 		filepath.Join(l.root, systemDir, pendingDir)} {
 		if err := os.MkdirAll(d, dirMode); err != nil {
@@ -157,8 +166,11 @@ func (l *Layout) Create(name string) (created bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	// The name's lock makes the check and the create one step: a Create
+	// of the same name in another case waits, and sees this one's
+	// directory. Creates of other names do not wait.
+	unlock := l.names.lock(name)
+	defer unlock()
 	if err := l.checkCaseConflict(name); err != nil {
 		return false, err
 	}
@@ -268,35 +280,54 @@ func (l *Layout) checkCaseConflict(name string) error {
 // directory is first renamed into the trash, so the database disappears at
 // once and a crash half-way leaves no half-deleted database behind. It
 // needs no free space: a rename and unlinks (a full volume is when it
-// matters most).
+// matters most). Only the rename waits for other operations on the name;
+// the files are deleted after, holding no lock, so a spawn of any name,
+// this one included, goes ahead meanwhile.
 func (l *Layout) Remove(name string) error {
 	dir, err := l.Dir(name)
 	if err != nil {
 		return err
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
-		_ = os.Remove(l.SystemPath(pendingDir, name))
-		return fmt.Errorf("%s: %w", name, forge.ErrDatabaseNotFound)
+	trash, err := l.toTrash(name, dir)
+	if err != nil {
+		return err
 	}
-	trash := l.SystemPath(trashDir, name+"."+strconv.FormatInt(time.Now().UnixNano(), 36))
-	if err := os.Rename(dir, trash); err != nil {
-		return fmt.Errorf("remove %s: %w", name, err)
-	}
-	_ = syncDir(filepath.Dir(dir))
-	_ = os.Remove(l.SystemPath(pendingDir, name))
-	if err := os.RemoveAll(trash); err != nil {
+	// The trash entry's name is unique and nothing else looks at it: its
+	// files are deleted without the name's lock, so a spawn of this name
+	// (or of any other) need not wait for a large database to go.
+	if err := l.removeAll(trash); err != nil {
 		return fmt.Errorf("remove %s: %w", name, err)
 	}
 	return nil
+}
+
+// toTrash moves database name's directory dir into the trash under the
+// name's lock, and drops its pending marker: a Create of the same name
+// waits for both, so it never finds the old directory half gone, and its
+// own marker is never the one removed.
+func (l *Layout) toTrash(name, dir string) (trash string, err error) {
+	unlock := l.names.lock(name)
+	defer unlock()
+	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		_ = os.Remove(l.SystemPath(pendingDir, name))
+		return "", fmt.Errorf("%s: %w", name, forge.ErrDatabaseNotFound)
+	}
+	// Unique even for two removals of one name in the same clock tick: the
+	// first may still be deleting its entry.
+	trash = l.SystemPath(trashDir, name+"."+strconv.FormatInt(time.Now().UnixNano(), 36)+"."+strconv.FormatUint(l.trashSeq.Add(1), 36))
+	if err := os.Rename(dir, trash); err != nil {
+		return "", fmt.Errorf("remove %s: %w", name, err)
+	}
+	_ = syncDir(filepath.Dir(dir))
+	_ = os.Remove(l.SystemPath(pendingDir, name))
+	return trash, nil
 }
 
 // emptyTrash finishes removals a crash interrupted.
 func (l *Layout) emptyTrash() {
 	entries, _ := os.ReadDir(l.SystemPath(trashDir))
 	for _, e := range entries {
-		_ = os.RemoveAll(l.SystemPath(trashDir, e.Name()))
+		_ = l.removeAll(l.SystemPath(trashDir, e.Name()))
 	}
 }
 
@@ -381,8 +412,8 @@ func (l *Layout) Share(name string, gid int) error {
 	if err != nil {
 		return err
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	unlock := l.names.lock(name)
+	defer unlock()
 	if err := os.Lchown(dir, -1, gid); err != nil {
 		return fmt.Errorf("share %s: %w", name, err)
 	}

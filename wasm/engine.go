@@ -120,51 +120,84 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
+// DefaultConfig is the engine's configuration when nothing is set: what
+// New takes for a zero field. The settings table (package config) starts
+// from the same values; a test in internal/app keeps the two equal.
+func DefaultConfig() Config {
+	return Config{
+		MaxOpen:         1024,
+		MaxReaders:      2,
+		Synchronous:     "NORMAL",
+		BusyTimeout:     5 * time.Second,
+		StmtCache:       128,
+		QueryTimeout:    5 * time.Second,
+		MaxQueryTimeout: 30 * time.Second,
+		MemoryLimit:     256 << 20,
+		HeapLimit:       64 << 20,
+		RecycleBytes:    32 << 20,
+		MaxDBBytes:      1 << 30,
+		Limits:          DefaultLimits(),
+		ReaderIdle:      30 * time.Second,
+		DBIdle:          10 * time.Minute,
+		MaxWriteBatch:   64,
+	}
+}
+
+// Validate reports a configuration New refuses.
+func (c Config) Validate() error {
+	switch c.Synchronous {
+	case "", "NORMAL", "FULL":
+		return nil
+	}
+	return fmt.Errorf("synchronous %q: want NORMAL or FULL", c.Synchronous)
+}
+
 func (c Config) withDefaults() Config {
+	d := DefaultConfig()
 	if c.MaxOpen <= 0 {
-		c.MaxOpen = 1024
+		c.MaxOpen = d.MaxOpen
 	}
 	if c.MaxWriteBatch <= 0 {
-		c.MaxWriteBatch = 64
+		c.MaxWriteBatch = d.MaxWriteBatch
 	}
 	if c.MaxReaders < 0 {
 		c.MaxReaders = 0
 	} else if c.MaxReaders == 0 {
-		c.MaxReaders = 2
+		c.MaxReaders = d.MaxReaders
 	}
 	if c.Synchronous == "" {
-		c.Synchronous = "NORMAL"
+		c.Synchronous = d.Synchronous
 	}
 	if c.BusyTimeout <= 0 {
-		c.BusyTimeout = 5 * time.Second
+		c.BusyTimeout = d.BusyTimeout
 	}
 	if c.StmtCache <= 0 {
-		c.StmtCache = 128
+		c.StmtCache = d.StmtCache
 	}
 	if c.ReaderIdle == 0 {
-		c.ReaderIdle = 30 * time.Second
+		c.ReaderIdle = d.ReaderIdle
 	}
 	if c.DBIdle == 0 {
-		c.DBIdle = 10 * time.Minute
+		c.DBIdle = d.DBIdle
 	}
 	if c.QueryTimeout <= 0 {
-		c.QueryTimeout = 5 * time.Second
+		c.QueryTimeout = d.QueryTimeout
 	}
 	if c.MaxQueryTimeout <= 0 {
-		c.MaxQueryTimeout = 30 * time.Second
+		c.MaxQueryTimeout = d.MaxQueryTimeout
 	}
 	c.MaxQueryTimeout = max(c.MaxQueryTimeout, c.QueryTimeout)
 	if c.MemoryLimit <= 0 {
-		c.MemoryLimit = 256 << 20
+		c.MemoryLimit = d.MemoryLimit
 	}
 	if c.HeapLimit <= 0 {
-		c.HeapLimit = 64 << 20
+		c.HeapLimit = d.HeapLimit
 	}
 	if c.RecycleBytes == 0 {
-		c.RecycleBytes = 32 << 20
+		c.RecycleBytes = d.RecycleBytes
 	}
 	if c.MaxDBBytes <= 0 {
-		c.MaxDBBytes = 1 << 30
+		c.MaxDBBytes = d.MaxDBBytes
 	}
 	c.Limits = c.Limits.withDefaults()
 	return c
@@ -218,12 +251,10 @@ type Engine struct {
 // New starts the process's wasm runtime if needed (compiling SQLite, or
 // loading it from the cache) and returns an engine.
 func New(cfg Config, resolve Resolver, log *zap.Logger) (*Engine, error) {
-	cfg = cfg.withDefaults()
-	switch cfg.Synchronous {
-	case "NORMAL", "FULL":
-	default:
-		return nil, fmt.Errorf("synchronous %q: want NORMAL or FULL", cfg.Synchronous)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
+	cfg = cfg.withDefaults()
 	if log == nil {
 		log = zap.NewNop()
 	}

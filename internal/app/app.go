@@ -70,36 +70,10 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 		return err
 	}
 	start := time.Now()
-	eng, err := wasm.New(wasm.Config{
-		MaxOpen:       cfg.MaxOpenDBs,
-		MaxReaders:    readers(cfg.ReadersPerDB),
-		ReaderIdle:    idle(cfg.ReaderIdle),
-		DBIdle:        idle(cfg.DBIdle),
-		Synchronous:   cfg.Synchronous,
-		BusyTimeout:   cfg.BusyTimeout,
-		StmtCache:     cfg.StmtCache,
-		MaxWriteBatch: cfg.WriteBatch,
-		QueryTimeout:  cfg.QueryTimeout,
-		MemoryLimit:   int64(cfg.WasmMemoryMB) << 20,
-		CacheDir:      cacheDir,
-		// The sandbox's limits (docs/SECURITY.md).
-		MaxQueryTimeout: cfg.MaxQueryTimeout,
-		HeapLimit:       int64(cfg.HeapLimitMB) << 20,
-		RecycleBytes:    recycleBytes(cfg.WasmRecycleMB),
-		MaxDBBytes:      int64(cfg.MaxDBSizeMB) << 20,
-		OnDiskFull:      room.release,
-		Limits: wasm.Limits{
-			Length:            cfg.SQLLimits.Length,
-			SQLLength:         cfg.SQLLimits.SQLLength,
-			Column:            cfg.SQLLimits.Column,
-			ExprDepth:         cfg.SQLLimits.ExprDepth,
-			CompoundSelect:    cfg.SQLLimits.CompoundSelect,
-			VDBEOp:            cfg.SQLLimits.VDBEOp,
-			LikePatternLength: cfg.SQLLimits.LikePatternLength,
-			VariableNumber:    cfg.SQLLimits.VariableNumber,
-			TriggerDepth:      cfg.SQLLimits.TriggerDepth,
-		},
-	}, withMeta(vol.Resolve, metaPath), log.Named("engine"))
+	ecfg := engineConfig(cfg)
+	ecfg.CacheDir = cacheDir
+	ecfg.OnDiskFull = room.release
+	eng, err := wasm.New(ecfg, withMeta(vol.Resolve, metaPath), log.Named("engine"))
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
@@ -119,11 +93,12 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	// shutdown's own call). Deferred after the engine's, so it runs first.
 	defer func() { _ = closeKeys(context.Background()) }()
 
-	orch, backend, watch, err := newBackend(cfg, vol, log)
+	orch, backend, watch, closeBackend, err := newBackend(cfg, vol, log)
 	if err != nil {
 		_ = eng.Close(context.Background())
 		return err
 	}
+	defer closeBackend() // the Docker client's connections, on every return
 	if watch != nil {
 		wctx, stopWatch := context.WithCancel(ctx)
 		defer stopWatch()
@@ -139,29 +114,19 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	life := lifecycle.New(lifecycle.Ports{Engine: eng, Orchestrator: orch, Keys: authn.Keys,
 		Databases: vol, Spawns: vol, Log: log.Named("lifecycle")})
 	reg := metrics.New()
-	srv := gateway.New(gateway.Options{
-		MaxBodyBytes: cfg.MaxBodyBytes,
-		ReadTimeout:  cfg.ReadTimeout,
-		WriteTimeout: cfg.WriteTimeout,
-		IdleTimeout:  cfg.IdleTimeout,
-		// The server's limits (docs/SECURITY.md).
-		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-		MaxResponseBytes:  cfg.MaxResponseBytes,
-		MaxQueryTimeout:   cfg.MaxQueryTimeout,
-		MaxInflight:       cfg.MaxInflight,
-		MaxInflightPerDB:  cfg.MaxInflightPerDB,
-		Auth:              authn,
-		Databases:         vol,
-		Checks: []gateway.Check{
-			room.check(),
-			{Name: "engine", Run: eng.Check},
-			{Name: "backend", Run: orch.Check},
-		},
-		Metrics:   reg,
-		Damage:    eng,
-		Spawns:    vol,
-		Lifecycle: life,
-	}, eng, orch, log.Named("http"))
+	opts := serverOptions(cfg)
+	opts.Auth = authn
+	opts.Databases = vol
+	opts.Checks = []gateway.Check{
+		room.check(),
+		{Name: "engine", Run: eng.Check},
+		{Name: "backend", Run: orch.Check},
+	}
+	opts.Metrics = reg
+	opts.Damage = eng
+	opts.Spawns = vol
+	opts.Lifecycle = life
+	srv := gateway.New(opts, eng, orch, log.Named("http"))
 	registerMetrics(reg, srv, eng, backend)
 	room.register(reg)
 
@@ -259,30 +224,50 @@ func registerMetrics(reg *metrics.Registry, srv *gateway.Server, eng *wasm.Engin
 	reg.Info("forge_backend_info", "The orchestrator backend in use (label backend).", map[string]string{"backend": backend})
 }
 
-// recycleBytes maps the setting (0 = never) to the engine's (negative = never).
-func recycleBytes(mb int) int64 {
-	if mb == 0 {
-		return -1
+// engineConfig binds the engine's settings to wasm.Config: field to
+// field, MiB to bytes. "Off" needs no mapping: the settings table stores
+// it as config.Off, which is the engine's "off" (negative) too. The cache
+// directory and the full-volume hook are the wiring's.
+func engineConfig(cfg config.Config) wasm.Config {
+	return wasm.Config{
+		MaxOpen:       cfg.MaxOpenDBs,
+		MaxReaders:    cfg.ReadersPerDB,
+		ReaderIdle:    cfg.ReaderIdle,
+		DBIdle:        cfg.DBIdle,
+		Synchronous:   cfg.Synchronous,
+		BusyTimeout:   cfg.BusyTimeout,
+		StmtCache:     cfg.StmtCache,
+		MaxWriteBatch: cfg.WriteBatch,
+		QueryTimeout:  cfg.QueryTimeout,
+		MemoryLimit:   mib(cfg.WasmMemoryMB),
+		// The sandbox's limits (docs/SECURITY.md).
+		MaxQueryTimeout: cfg.MaxQueryTimeout,
+		HeapLimit:       mib(cfg.HeapLimitMB),
+		RecycleBytes:    mib(cfg.WasmRecycleMB),
+		MaxDBBytes:      mib(cfg.MaxDBSizeMB),
+		Limits:          wasm.Limits(cfg.SQLLimits),
 	}
-	return int64(mb) << 20
 }
 
-// idle maps an idle-time setting (0 = never) to the engine's (negative =
-// never, 0 = its default).
-func idle(d time.Duration) time.Duration {
-	if d == 0 {
-		return -1
+// serverOptions binds the HTTP server's settings to gateway.Options; the
+// ports are the wiring's.
+func serverOptions(cfg config.Config) gateway.Options {
+	return gateway.Options{
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		ReadTimeout:  cfg.ReadTimeout,
+		WriteTimeout: cfg.WriteTimeout,
+		IdleTimeout:  cfg.IdleTimeout,
+		// The server's limits (docs/SECURITY.md).
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		MaxResponseBytes:  cfg.MaxResponseBytes,
+		MaxQueryTimeout:   cfg.MaxQueryTimeout,
+		MaxInflight:       cfg.MaxInflight,
+		MaxInflightPerDB:  cfg.MaxInflightPerDB,
 	}
-	return d
 }
 
-// readers maps the setting (0 = no readers) to the engine's (negative = none).
-func readers(n int) int {
-	if n == 0 {
-		return -1
-	}
-	return n
-}
+// mib is n MiB in bytes; config.Off stays negative (off).
+func mib(n int) int64 { return int64(n) << 20 }
 
 // backend is what Run needs of an orchestrator.
 type backend interface {
@@ -295,18 +280,20 @@ type backend interface {
 // says which and why. With docker chosen explicitly the gateway starts even
 // while Docker is down: the data plane serves, admin routes answer 503, and
 // the backend recovers when the engine answers. watch, when not nil, runs
-// the Docker reconciler until its context ends.
-func newBackend(cfg config.Config, vol *volumes.Layout, log *zap.Logger) (b backend, name string, watch func(context.Context), err error) {
+// the Docker reconciler until its context ends. closeBackend releases the
+// Docker client (a no-op for the local backend); the caller defers it.
+func newBackend(cfg config.Config, vol *volumes.Layout, log *zap.Logger) (b backend, name string, watch func(context.Context), closeBackend func(), err error) {
+	noop := func() {}
 	if cfg.Backend == "local" {
-		return local.New(vol), "local", nil, nil
+		return local.New(vol), "local", nil, noop, nil
 	}
 	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
 		if cfg.Backend == "docker" {
-			return nil, "", nil, fmt.Errorf("docker client: %w", err)
+			return nil, "", nil, noop, fmt.Errorf("docker client: %w", err)
 		}
 		log.Info("FORGE_BACKEND=auto: no usable Docker client; using the local backend", zap.Error(err))
-		return local.New(vol), "local", nil, nil
+		return local.New(vol), "local", nil, noop, nil
 	}
 	uid, gid := os.Geteuid(), os.Getegid()
 	user := docker.WorkerUser(cfg.WorkerUser, uid, gid)
@@ -339,14 +326,14 @@ func newBackend(cfg config.Config, vol *volumes.Layout, log *zap.Logger) (b back
 	if cfg.Backend == "auto" && probe != nil {
 		log.Info("FORGE_BACKEND=auto: using the local backend", zap.String("reason", probe.Error()))
 		_ = cli.Close()
-		return local.New(vol), "local", nil, nil
+		return local.New(vol), "local", nil, noop, nil
 	}
 	if probe != nil {
 		log.Warn("docker backend: not ready yet; admin routes answer 503 until it is", zap.Error(probe))
 	}
 	log.Info("docker backend", zap.String("worker_image", cfg.WorkerImage), zap.String("worker_user", user),
 		zap.String("host_data_dir", hostDir), zap.String("deployment", cfg.Deployment))
-	return d, "docker", d.Watch, nil
+	return d, "docker", d.Watch, func() { _ = cli.Close() }, nil
 }
 
 func newLogger(cfg config.Config, out io.Writer) (*zap.Logger, func(), error) {

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io/fs"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -89,20 +90,31 @@ type Backend struct {
 	now   func() time.Time
 	locks keyedMutex
 
-	negMu      sync.Mutex
-	negotiated bool
+	// negotiating is a one-slot semaphore held while a Ping negotiates
+	// the API version; a caller waits for it no longer than its context.
+	negotiating chan struct{}
+	negotiated  atomic.Bool
 }
 
 // connect negotiates the API version once, before any other call. The
 // client would do it lazily on the first request, but its own version field
 // is then read by concurrent requests without a lock (a data race the race
-// detector sees); negotiating here, under our lock, settles it first. Until
+// detector sees); negotiating here, one caller at a time, settles it first
+// (the version is written before negotiated is set, and read after). A
+// caller waits for another's Ping no longer than its own context. Until
 // Docker answers, every call fails with forge.ErrBackendUnavailable and the
 // next one tries again.
 func (b *Backend) connect(ctx context.Context) error {
-	b.negMu.Lock()
-	defer b.negMu.Unlock()
-	if b.negotiated {
+	if b.negotiated.Load() {
+		return nil
+	}
+	select {
+	case b.negotiating <- struct{}{}:
+	case <-ctx.Done():
+		return unavailable(ctx.Err())
+	}
+	defer func() { <-b.negotiating }()
+	if b.negotiated.Load() {
 		return nil
 	}
 	p, err := b.api.Ping(ctx)
@@ -110,7 +122,7 @@ func (b *Backend) connect(ctx context.Context) error {
 		return unavailable(err)
 	}
 	b.api.NegotiateAPIVersionPing(p)
-	b.negotiated = true
+	b.negotiated.Store(true)
 	return nil
 }
 
@@ -123,7 +135,7 @@ func New(api API, vol Volumes, cfg Config, log *zap.Logger) *Backend {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Backend{api: api, vol: vol, cfg: cfg, log: log, now: time.Now}
+	return &Backend{api: api, vol: vol, cfg: cfg, log: log, now: time.Now, negotiating: make(chan struct{}, 1)}
 }
 
 // unavailable maps errors that mean "the engine does not answer" to
@@ -243,7 +255,10 @@ func (b *Backend) Spawn(ctx context.Context, name string) (forge.Instance, bool,
 	if err := forge.ValidateName(name); err != nil {
 		return forge.Instance{}, false, err
 	}
-	unlock := b.locks.lock(name)
+	unlock, err := b.locks.lock(ctx, name)
+	if err != nil {
+		return forge.Instance{}, false, fmt.Errorf("spawn %s: %w", name, err)
+	}
 	defer unlock()
 	// Ask Docker first: when it is down, nothing on disk changes.
 	o, err := b.inspect(ctx, name)
@@ -374,7 +389,10 @@ func (b *Backend) Prune(ctx context.Context, name string) error {
 	if err := forge.ValidateName(name); err != nil {
 		return err
 	}
-	unlock := b.locks.lock(name)
+	unlock, err := b.locks.lock(ctx, name)
+	if err != nil {
+		return fmt.Errorf("prune %s: %w", name, err)
+	}
 	defer unlock()
 	o, err := b.inspect(ctx, name)
 	if err != nil {
@@ -437,7 +455,10 @@ func (b *Backend) Delete(ctx context.Context, name string) error {
 	if err := forge.ValidateName(name); err != nil {
 		return err
 	}
-	unlock := b.locks.lock(name)
+	unlock, err := b.locks.lock(ctx, name)
+	if err != nil {
+		return fmt.Errorf("delete %s: %w", name, err)
+	}
 	defer unlock()
 	o, err := b.inspect(ctx, name)
 	if err != nil {
@@ -517,39 +538,56 @@ func (b *Backend) labelFilter() filters.Args {
 	)
 }
 
-// keyedMutex serialises lifecycle operations per database name.
+// keyedMutex serialises lifecycle operations per database name. Each name
+// is a one-slot semaphore that a waiter leaves when its context ends, so a
+// Docker call stuck on one name holds up only that name, and an admin
+// request on it no longer than its deadline.
 type keyedMutex struct {
 	mu sync.Mutex
 	m  map[string]*keyedEntry
 }
 
 type keyedEntry struct {
-	mu   sync.Mutex
-	refs int
+	held chan struct{} // full while held
+	refs int           // holders and waiters; the entry goes at 0
 }
 
-func (k *keyedMutex) lock(name string) (unlock func()) {
+// lock takes name's lock. If ctx is done first it returns ctx's error; a
+// deadline that passed while waiting is forge.ErrBackendUnavailable too
+// (503, retry): the operation ahead on that name is waiting for Docker.
+func (k *keyedMutex) lock(ctx context.Context, name string) (unlock func(), err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, unavailable(err)
+	}
 	k.mu.Lock()
 	if k.m == nil {
 		k.m = make(map[string]*keyedEntry)
 	}
 	e := k.m[name]
 	if e == nil {
-		e = &keyedEntry{}
+		e = &keyedEntry{held: make(chan struct{}, 1)}
 		k.m[name] = e
 	}
 	e.refs++
 	k.mu.Unlock()
-	e.mu.Lock()
-	return func() {
-		e.mu.Unlock()
-		k.mu.Lock()
-		e.refs--
-		if e.refs == 0 {
-			delete(k.m, name)
+	select {
+	case e.held <- struct{}{}:
+		return func() { <-e.held; k.release(name, e) }, nil
+	case <-ctx.Done():
+		k.release(name, e)
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, fmt.Errorf("waited for another operation on %s: %w: %w", name, forge.ErrBackendUnavailable, ctx.Err())
 		}
-		k.mu.Unlock()
+		return nil, ctx.Err()
 	}
+}
+
+func (k *keyedMutex) release(name string, e *keyedEntry) {
+	k.mu.Lock()
+	if e.refs--; e.refs == 0 {
+		delete(k.m, name)
+	}
+	k.mu.Unlock()
 }
 
 var _ API = (*client.Client)(nil)

@@ -60,7 +60,10 @@ func (b *Backend) Reconcile(ctx context.Context) (int, error) {
 // reconcileOne restores one instance's worker, under the name's lock so that
 // it never races a prune or delete. It reports whether it changed anything.
 func (b *Backend) reconcileOne(ctx context.Context, name string) (bool, error) {
-	unlock := b.locks.lock(name)
+	unlock, err := b.locks.lock(ctx, name)
+	if err != nil {
+		return false, err
+	}
 	defer unlock()
 	if _, ok, err := b.readRecord(name); err != nil || !ok {
 		return false, err // pruned or deleted meanwhile

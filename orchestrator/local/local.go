@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"sync"
 	"time"
 
 	"github.com/praetorian/db-forge/forge"
@@ -38,7 +37,9 @@ type Volumes interface {
 type Backend struct {
 	vol Volumes
 	now func() time.Time
-	mu  sync.Mutex // orders lifecycle changes; reads need no lock
+	// names orders lifecycle changes of each name (they do file I/O:
+	// a delete removes a whole database); reads need no lock.
+	names nameLocks
 }
 
 // New returns a local backend over vol.
@@ -55,11 +56,11 @@ type record struct {
 // spawn that fails after making the database file (the instance record
 // met a full volume, say) removes the file again: it leaves nothing.
 func (b *Backend) Spawn(ctx context.Context, name string) (forge.Instance, bool, error) {
-	if err := ctx.Err(); err != nil {
-		return forge.Instance{}, false, err
+	unlock, err := b.names.lock(ctx, name)
+	if err != nil {
+		return forge.Instance{}, false, fmt.Errorf("spawn %s: %w", name, err)
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	defer unlock()
 	made, err := b.vol.Create(name)
 	if err != nil {
 		return forge.Instance{}, false, fmt.Errorf("spawn %s: %w", name, err)
@@ -80,11 +81,11 @@ func (b *Backend) Spawn(ctx context.Context, name string) (forge.Instance, bool,
 
 // Prune removes the instance and keeps the data.
 func (b *Backend) Prune(ctx context.Context, name string) error {
-	if err := ctx.Err(); err != nil {
-		return err
+	unlock, err := b.names.lock(ctx, name)
+	if err != nil {
+		return fmt.Errorf("prune %s: %w", name, err)
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	defer unlock()
 	if _, ok, err := b.instance(name); err != nil {
 		return err
 	} else if !ok {
@@ -117,11 +118,11 @@ func (b *Backend) List(ctx context.Context) ([]forge.Instance, error) {
 
 // Delete removes the instance and the data.
 func (b *Backend) Delete(ctx context.Context, name string) error {
-	if err := ctx.Err(); err != nil {
-		return err
+	unlock, err := b.names.lock(ctx, name)
+	if err != nil {
+		return fmt.Errorf("delete %s: %w", name, err)
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	defer unlock()
 	if err := b.vol.Remove(name); err != nil {
 		return fmt.Errorf("delete %s: %w", name, err)
 	}
