@@ -9,6 +9,7 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -78,10 +79,47 @@ type Ports struct {
 // front end of the process must share it.
 type Service struct {
 	p Ports
-	// keyMu orders mints with the key sweeps of Delete, so that no key
-	// is made for a database in the middle of its deletion and survives
-	// it to open a successor of the same name.
-	keyMu sync.Mutex
+	// keyLocks order, per database, mints with the key sweeps of Delete,
+	// so that no key is made for a database in the middle of its deletion
+	// and survives it to open a successor of the same name. Per name: a
+	// slow key write of one database holds up no other.
+	keyLocks nameLocks
+}
+
+// nameLocks is a lock per name whose waiters watch their context.
+type nameLocks struct {
+	mu   sync.Mutex
+	held map[string]chan struct{} // closed when released
+}
+
+func (l *nameLocks) lock(ctx context.Context, name string) (unlock func(), err error) {
+	for {
+		l.mu.Lock()
+		ch, busy := l.held[name]
+		if !busy {
+			if l.held == nil {
+				l.held = make(map[string]chan struct{})
+			}
+			ch = make(chan struct{})
+			l.held[name] = ch
+			l.mu.Unlock()
+			return func() {
+				l.mu.Lock()
+				delete(l.held, name)
+				l.mu.Unlock()
+				close(ch)
+			}, nil
+		}
+		l.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return nil, forge.ErrTimeout
+			}
+			return nil, forge.ErrCanceled
+		}
+	}
 }
 
 // New makes the Service of p.
@@ -192,8 +230,11 @@ func (s *Service) MintKey(ctx context.Context, db string, scope auth.Scope, expi
 	if s.p.Keys == nil {
 		return auth.Key{}, auth.Secret{}, fmt.Errorf("mint key for %s: no key table", db)
 	}
-	s.keyMu.Lock()
-	defer s.keyMu.Unlock()
+	unlock, err := s.keyLocks.lock(ctx, db)
+	if err != nil {
+		return auth.Key{}, auth.Secret{}, err
+	}
+	defer unlock()
 	if err := s.MustExist(db); err != nil {
 		return auth.Key{}, auth.Secret{}, err
 	}
@@ -221,7 +262,10 @@ func (s *Service) dropKeys(ctx context.Context, db string) error {
 	if s.p.Keys == nil {
 		return nil
 	}
-	s.keyMu.Lock()
-	defer s.keyMu.Unlock()
+	unlock, err := s.keyLocks.lock(ctx, db)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	return s.p.Keys.DeleteDatabase(ctx, db)
 }

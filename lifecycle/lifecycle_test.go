@@ -171,3 +171,4 @@ func TestImports(t *testing.T) {
 		}
 	}
 }
+

@@ -1,0 +1,36 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/praetorian/db-forge/forge"
+)
+
+// TestKeyLocksArePerDatabase: a key write held up on one database holds
+// up no other, and a waiter on the same database gives up at its deadline.
+func TestKeyLocksArePerDatabase(t *testing.T) {
+	var l nameLocks
+	unlock, err := l.lock(context.Background(), "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := l.lock(context.Background(), "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if _, err := l.lock(ctx, "a"); !errors.Is(err, forge.ErrTimeout) {
+		t.Fatalf("waiting on a held name: %v, want ErrTimeout", err)
+	}
+	unlock()
+	again, err := l.lock(context.Background(), "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again()
+}
