@@ -171,4 +171,3 @@ func TestImports(t *testing.T) {
 		}
 	}
 }
-
