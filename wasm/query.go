@@ -56,13 +56,16 @@ func (e *Engine) with(ctx context.Context, name string, write bool, fn func(c *c
 }
 
 func (db *database) run(ctx context.Context, write bool, fn func(c *conn) error) error {
-	var c *conn
-	var err error
 	if write {
-		c, err = db.writerConn(ctx)
-	} else {
-		c, err = db.readConn(ctx)
+		l, err := db.lease(ctx)
+		if err != nil {
+			return err
+		}
+		defer db.endLease(l)
+		c := l.conn
+		return c.do(ctx, func() error { return fn(c) })
 	}
+	c, err := db.readConn(ctx)
 	if err != nil {
 		return err
 	}
@@ -79,8 +82,8 @@ func (e *Engine) Query(ctx context.Context, name string, q forge.Statement, w fo
 	}
 	write := !q.ReadOnly && e.writes.has(q.SQL)
 	if !q.ReadOnly && e.cfg.MaxWriteBatch > 1 &&
-		(write && e.batchable.has(q.SQL) || !write && looksLikeDML(q.SQL)) {
-		return e.queued(ctx, name, q, w)
+		(write && e.groupable.has(q.SQL) || !write && looksLikeDML(q.SQL)) {
+		return e.viaGroupCommit(ctx, name, q, w)
 	}
 	var res forge.Result
 	err := e.with(ctx, name, write, func(c *conn) error {
@@ -101,8 +104,8 @@ func (e *Engine) Query(ctx context.Context, name string, q forge.Statement, w fo
 			return errNeedWriter
 		}
 		res, err = e.runMakingRoom(c, st, q.Params, w)
-		if err == nil && st.batchable && e.cfg.MaxWriteBatch > 1 {
-			e.batchable.add(q.SQL)
+		if err == nil && st.groupable && e.cfg.MaxWriteBatch > 1 {
+			e.groupable.add(q.SQL)
 		}
 		return err
 	})
@@ -146,16 +149,16 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// queued runs a write statement known to be plain DML through the
-// database's write queue (group commit, batch.go).
-func (e *Engine) queued(ctx context.Context, name string, q forge.Statement, w forge.RowWriter) (forge.Result, error) {
+// viaGroupCommit runs a write statement known to be plain DML through the
+// database's writer queue (group commit, groupcommit.go).
+func (e *Engine) viaGroupCommit(ctx context.Context, name string, q forge.Statement, w forge.RowWriter) (forge.Result, error) {
 	ctx = e.deadline(ctx)
 	db, err := e.acquire(ctx, name)
 	if err != nil {
 		return forge.Result{}, e.noteFault(name, "", translate(ctx, err))
 	}
 	defer e.release(db)
-	res, err := e.queueWrite(ctx, db, q, w)
+	res, err := e.groupWrite(ctx, db, q, w)
 	return res, e.noteFault(name, db.path, err)
 }
 
