@@ -122,6 +122,9 @@ type tx struct {
 	parent context.Context // the caller's context the unit's was made from
 	write  bool
 	lost   error // a statement's failure ended the transaction
+	// last is the statement the previous Run ran successfully, still at
+	// the front of the connection's cache (no prepare since).
+	last *stmt
 
 	// For the full-volume retry of a write unit (Write).
 	ran      int  // statements run
@@ -142,47 +145,52 @@ func (t *tx) Run(ctx context.Context, q forge.Statement, w forge.RowWriter) (for
 		return forge.Result{}, t.lost
 	}
 	sctx := t.stmtContext(ctx)
-	if sctx.Err() != nil {
-		return forge.Result{}, ctxErr(sctx)
-	}
-	if err := checkSQLText(q.SQL, t.e.cfg.Limits.ExprDepth); err != nil {
-		return forge.Result{}, err
-	}
 	if sctx != t.ctx {
 		c.db.SetInterrupt(sctx)
 		defer c.db.SetInterrupt(t.ctx)
 	}
 	c.denied = ""
-	st, err := c.prepare(q.SQL)
-	if err != nil {
-		return forge.Result{}, t.fail(sctx, err)
-	}
-	if st == nil {
-		return forge.Result{}, nil // only spaces and comments
-	}
-	if st.txControl {
-		return forge.Result{}, forge.ErrTxControl
-	}
-	if !st.readOnly && !t.write {
-		return forge.Result{}, forge.ErrReadOnly
+	st := t.last
+	if st == nil || st.sql != q.SQL {
+		// The same text as the statement before (the rows of an
+		// insert) is the statement before: checked and prepared, and
+		// kept at the front of the cache since.
+		t.last = nil
+		if err := checkSQLText(q.SQL, t.e.cfg.Limits.ExprDepth); err != nil {
+			return forge.Result{}, err
+		}
+		var err error
+		if st, err = c.prepare(q.SQL); err != nil {
+			return forge.Result{}, t.fail(sctx, err)
+		}
+		if st == nil {
+			return forge.Result{}, nil // only spaces and comments
+		}
+		if st.txControl {
+			return forge.Result{}, forge.ErrTxControl
+		}
+		if !st.readOnly && !t.write {
+			return forge.Result{}, forge.ErrReadOnly
+		}
 	}
 	t.ran++
 	t.grows = t.grows || !st.readOnly && !st.shrinks
 	t.streamed = t.streamed || w != nil && len(st.names) > 0
 	res, err := c.run(st, q.Params, w)
-	if err != nil {
-		if len(st.names) > 0 && !st.readOnly && !c.db.GetAutocommit() {
-			// A write that returns rows runs in a savepoint until its
-			// last row is out (conn.run); it failed before: undo it, so
-			// that the unit goes on without it, as after any failed
-			// statement.
-			if c.control("ROLLBACK TO "+returningSavepoint) == nil {
-				_ = c.control("RELEASE " + returningSavepoint)
-			}
-		}
-		return res, t.fail(sctx, err)
+	if err == nil {
+		t.last = st
+		return res, nil
 	}
-	return res, nil
+	t.last = nil
+	if len(st.names) > 0 && !st.readOnly && !c.db.GetAutocommit() {
+		// A write that returns rows runs in a savepoint until its last
+		// row is out (conn.run); it failed before: undo it, so that the
+		// unit goes on without it, as after any failed statement.
+		if c.control("ROLLBACK TO "+returningSavepoint) == nil {
+			_ = c.control("RELEASE " + returningSavepoint)
+		}
+	}
+	return res, t.fail(sctx, err)
 }
 
 // Describe prepares sql and tells what it is, without running it
@@ -200,6 +208,7 @@ func (t *tx) Describe(ctx context.Context, sql string) (forge.StatementInfo, err
 		return forge.StatementInfo{}, err
 	}
 	c.denied = ""
+	t.last = nil // preparing may evict it from the cache
 	st, err := c.prepare(sql)
 	if err != nil {
 		return forge.StatementInfo{}, t.fail(sctx, err)
