@@ -688,7 +688,7 @@ func (db *database) readConn(ctx context.Context) (*conn, error) {
 	select {
 	case c := <-db.idle:
 		return c, nil
-	case c := <-db.wq.slot:
+	case c := <-db.wq.idleWriter():
 		return db.lendWriter(c)
 	case <-ctx.Done():
 	case <-expired:

@@ -16,8 +16,9 @@ import (
 // after a schema change, and when a pragma table-valued function prepares
 // its inner PRAGMA), so a statement is refused before it runs.
 //
-// The engine's own statements (the rows routes' pragma_table_list and
-// pragma_table_info look-ups, BEGIN IMMEDIATE/COMMIT, SAVEPOINT, ROLLBACK)
+// The engine's own statements (BEGIN IMMEDIATE/COMMIT, SAVEPOINT, ROLLBACK)
+// and those of the units of work above it (the rows routes' pragma_table_list
+// and pragma_table_info look-ups, package tables)
 // use only allowed actions; the gateway's settings (journal_mode,
 // synchronous, max_page_count, ...) are applied when a connection opens,
 // before the authorizer is installed.

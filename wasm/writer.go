@@ -9,7 +9,7 @@ import (
 // The writer queue: who holds a database's writer, who waits for it, and
 // where the writer connection is. One writerQueue per open database owns
 // all of it; nothing else touches the slot, the lent connection or the
-// waiters.
+// waiters but through its methods.
 //
 // The writer's role is held by at most one holder at a time. Its states:
 //
@@ -55,9 +55,10 @@ import (
 //     happen outside it.
 //
 // A lease is held for the span of one request today. An interactive
-// transaction will hold one across requests: the lease then carries its
-// deadline (lease.expires), past which the queue takes the role back and
-// the transaction's connection rolls back.
+// transaction will hold one across requests: the lease will then carry a
+// deadline of its own, past which the queue takes the role back (rolling
+// the transaction's connection back) and hands it to the next waiter, so
+// that a client that walks away cannot keep the writer.
 type writerQueue struct {
 	slot     chan *conn    // capacity 1: the writer connection while idle
 	lentNote chan struct{} // capacity 1: a read borrowed the writer (wakes a holder waiting for it)
@@ -312,6 +313,11 @@ func (q *writerQueue) giveBack(c *conn) (demoted bool) {
 	q.mu.Unlock()
 	return demoted
 }
+
+// idleWriter is the slot for a read to wait on beside the idle readers
+// (readConn): what it receives is borrowed, and the read records the loan
+// (lend) as after borrow.
+func (q *writerQueue) idleWriter() <-chan *conn { return q.slot }
 
 // putIdle returns the writer a read borrowed to the slot (nil: closed).
 func (q *writerQueue) putIdle(c *conn) { q.slot <- c }
