@@ -43,16 +43,13 @@ type Service struct {
 // New returns the routes' logic over e.
 func New(e Engine) *Service { return &Service{e: e} }
 
-// CreateTable creates a table from spec if none of that name exists.
+// CreateTable creates a table from spec if none of that name exists. A
+// spec that is invalid is refused before the database is opened.
 func (s *Service) CreateTable(ctx context.Context, db string, spec forge.TableSpec) error {
-	sql, err := sqlbuild.CreateTable(spec, 0)
-	if err != nil {
+	if _, err := sqlbuild.CreateTable(spec, 0); err != nil {
 		return err
 	}
-	return s.e.Write(ctx, db, func(tx forge.Tx) error {
-		_, err := tx.Run(ctx, forge.Statement{SQL: sql}, nil)
-		return err
-	})
+	return s.e.Write(ctx, db, func(tx forge.Tx) error { return Create(ctx, tx, spec) })
 }
 
 // SelectRows streams the rows of table matching every filter (equality,
@@ -86,6 +83,17 @@ func (s *Service) InsertRows(ctx context.Context, db, table string, records []fo
 		return 0, err
 	}
 	return n, nil
+}
+
+// Create runs the tables route's CREATE TABLE IF NOT EXISTS for spec on
+// tx, which must be a write unit's.
+func Create(ctx context.Context, tx forge.Tx, spec forge.TableSpec) error {
+	sql, err := sqlbuild.CreateTable(spec, 0)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Run(ctx, forge.Statement{SQL: sql}, nil)
+	return err
 }
 
 // Select runs the rows route's SELECT on tx: the rows of table (its name

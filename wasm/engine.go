@@ -588,18 +588,17 @@ func (e *Engine) Close(ctx context.Context) error {
 	return nil
 }
 
-// lease takes the writer's role for a write (writer.go), waiting in turn
-// within ctx, with its connection ready. Release it with endLease.
-func (db *database) lease(ctx context.Context) (*lease, error) {
-	l, err := db.wq.acquire(ctx, nil)
-	if err != nil {
-		return nil, err
+// lease takes the writer's role for a write into l (writer.go), waiting
+// in turn within ctx, with its connection ready. Release it with endLease.
+func (db *database) lease(ctx context.Context, l *lease) error {
+	if _, err := db.wq.acquire(ctx, nil, l); err != nil {
+		return err
 	}
 	if err := db.readyWriter(l); err != nil {
 		l.release(nil)
-		return nil, err
+		return err
 	}
-	return l, nil
+	return nil
 }
 
 // readyWriter opens the writer for a holder that has the role but no

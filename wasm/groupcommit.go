@@ -77,12 +77,13 @@ type groupStmt struct {
 // result once committed (or failed). The caller holds db (acquire).
 func (e *Engine) groupWrite(ctx context.Context, db *database, q forge.Statement, w forge.RowWriter) (forge.Result, error) {
 	g := &groupStmt{ctx: ctx, q: q, w: w}
-	l, err := db.wq.acquire(ctx, g)
+	var l lease
+	granted, err := db.wq.acquire(ctx, g, &l)
 	if err != nil {
 		return forge.Result{}, err // left the queue: nothing ran
 	}
-	if l != nil {
-		e.lead(db, l, g)
+	if granted {
+		e.lead(db, &l, g)
 	}
 	return g.res, g.err
 }
@@ -109,7 +110,7 @@ func (e *Engine) lead(db *database, l *lease, self *groupStmt) {
 			}
 		}
 		for _, w := range followers {
-			close(w.ready)
+			answered(w)
 		}
 	}()
 	if err := db.readyWriter(l); err != nil {

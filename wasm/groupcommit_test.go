@@ -70,8 +70,8 @@ func holdTheWriter(t *testing.T, e *Engine, name string) (*database, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := db.lease(context.Background())
-	if err != nil {
+	l := new(lease)
+	if err := db.lease(context.Background(), l); err != nil {
 		e.release(db)
 		t.Fatal(err)
 	}
@@ -246,11 +246,11 @@ func TestGroupCommitableStatements(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.release(db0)
-	l, err := db0.lease(context.Background())
-	if err != nil {
+	var l lease
+	if err := db0.lease(context.Background(), &l); err != nil {
 		t.Fatal(err)
 	}
-	defer db0.endLease(l)
+	defer db0.endLease(&l)
 	c := l.conn
 	for _, tc := range cases {
 		st, err := c.prepare(tc.sql)

@@ -50,11 +50,11 @@ func (e *Engine) with(ctx context.Context, name string, write bool, fn func(c *c
 // write is set (writer.go), else on a reader (or the idle writer, lent).
 func (db *database) run(ctx context.Context, write bool, fn func(c *conn) error) error {
 	if write {
-		l, err := db.lease(ctx)
-		if err != nil {
+		var l lease
+		if err := db.lease(ctx, &l); err != nil {
 			return err
 		}
-		defer db.endLease(l)
+		defer db.endLease(&l)
 		c := l.conn
 		return c.do(ctx, func() error { return fn(c) })
 	}

@@ -71,18 +71,18 @@ func (e *Engine) Write(ctx context.Context, name string, fn func(forge.Tx) error
 		return e.noteFault(name, "", translate(ctx, err))
 	}
 	defer e.release(db)
-	l, err := db.lease(ctx)
-	if err != nil {
+	var l lease
+	if err := db.lease(ctx, &l); err != nil {
 		return e.noteFault(name, db.path, translate(ctx, err))
 	}
-	defer func() { db.endLease(l) }()
+	defer db.endLease(&l)
 	t := &tx{e: e, ctx: ctx, parent: parent, write: true}
-	err = e.writeUnit(db, l, t, fn)
+	err = e.writeUnit(db, &l, t, fn)
 	if err != nil && t.full && t.ran > 0 && !t.grows && !t.streamed && e.cfg.OnDiskFull != nil && e.cfg.OnDiskFull() {
 		e.released.Add(1)
 		e.log.Warn("volume full: released reserved space for a unit of work that deletes", zap.String("db", name))
 		t = &tx{e: e, ctx: ctx, parent: parent, write: true}
-		err = e.writeUnit(db, l, t, fn)
+		err = e.writeUnit(db, &l, t, fn)
 	}
 	return e.noteFault(name, db.path, err)
 }

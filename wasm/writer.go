@@ -67,7 +67,11 @@ type writerQueue struct {
 	state   writerState
 	lent    *conn     // the writer, borrowed by a read while idle
 	waiters []*waiter // in arrival order
+	free    []*waiter // done with, for the next to wait (no allocation per write)
 }
+
+// maxFreeWaiters bounds the waiters kept for reuse.
+const maxFreeWaiters = 64
 
 // writerState is what the writer's role is doing.
 type writerState uint8
@@ -93,19 +97,21 @@ func newWriterQueue() *writerQueue {
 }
 
 // waiter is one request for the writer's role: a lease, or a statement of
-// group commit (g set).
+// group commit (g set). Waiters are reused (free): once its acquire has
+// returned, nothing refers to a waiter.
 type waiter struct {
 	ctx context.Context
 	g   *groupStmt // a group commit statement; nil for a lease
-	// ready is closed when the role is granted to this waiter (lease set),
-	// or, for a group statement another's group took, once its leader has
-	// answered it.
+	// ready (capacity 1) is signalled once: when the role is granted to
+	// this waiter (l set), or, for a group statement another's group
+	// took, once its leader has answered it.
 	ready chan struct{}
-	lease *lease
+	l     lease
 }
 
 // lease is the writer's role, held by a Write unit of work, a lone write
-// or a group commit's leader: release it exactly once.
+// or a group commit's leader: release it exactly once. It is a value its
+// holder keeps (no allocation per write).
 type lease struct {
 	q    *writerQueue
 	conn *conn // the writer connection; nil: closed by a fault, the holder opens a new one
@@ -114,11 +120,11 @@ type lease struct {
 	tookOver bool
 }
 
-// acquire takes the writer's role, waiting in turn, within ctx, for the
-// holders before it. g is the statement of group commit it is for, nil for
-// a lease. A nil lease and nil error mean g was taken into another's group
-// and has been answered.
-func (q *writerQueue) acquire(ctx context.Context, g *groupStmt) (*lease, error) {
+// acquire takes the writer's role into l, waiting in turn, within ctx,
+// for the holders before it. g is the statement of group commit it is for,
+// nil for a lease. Not granted (and no error) means g was taken into
+// another's group and has been answered.
+func (q *writerQueue) acquire(ctx context.Context, g *groupStmt, l *lease) (granted bool, err error) {
 	state := writerLeased
 	if g != nil {
 		state = writerGroup
@@ -129,17 +135,32 @@ func (q *writerQueue) acquire(ctx context.Context, g *groupStmt) (*lease, error)
 		q.mu.Unlock()
 		// Fetched outside the lock: the connection may be on its way
 		// back from a read.
-		l := &lease{q: q}
+		*l = lease{q: q}
 		l.conn, l.tookOver = q.idleConn()
-		return l, nil
+		return true, nil
 	}
-	w := &waiter{ctx: ctx, g: g, ready: make(chan struct{})}
+	var w *waiter
+	if n := len(q.free); n > 0 {
+		w = q.free[n-1]
+		q.free[n-1] = nil
+		q.free = q.free[:n-1]
+	} else {
+		w = &waiter{ready: make(chan struct{}, 1)}
+	}
+	w.ctx, w.g = ctx, g
 	q.waiters = append(q.waiters, w)
 	q.mu.Unlock()
-	if err := q.wait(w); err != nil {
-		return nil, err
+	err = q.wait(w)
+	if err == nil && w.l.q != nil {
+		*l, granted = w.l, true
 	}
-	return w.lease, nil
+	*w = waiter{ready: w.ready}
+	q.mu.Lock()
+	if len(q.free) < maxFreeWaiters {
+		q.free = append(q.free, w)
+	}
+	q.mu.Unlock()
+	return granted, err
 }
 
 // wait blocks until w is granted the role or answered by a group's
@@ -229,20 +250,20 @@ func (l *lease) release(c *conn) {
 	}
 	next := q.waiters[0]
 	q.waiters = q.waiters[1:]
-	next.lease = &lease{q: q, conn: c}
+	next.l = lease{q: q, conn: c}
 	if next.g != nil {
 		q.state = writerGroup
 	} else {
 		q.state = writerLeased
 	}
 	q.mu.Unlock()
-	close(next.ready)
+	next.ready <- struct{}{}
 }
 
 // takeGroup removes up to n group statements from the waiters, in order,
 // for the group its caller leads. They stop watching their deadlines: the
-// leader checks each before running it, and closes their ready once they
-// are answered (answer).
+// leader checks each before running it, and signals their ready once they
+// are answered (answered).
 func (q *writerQueue) takeGroup(n int) []*waiter {
 	if n <= 0 {
 		return nil
@@ -325,6 +346,10 @@ func (q *writerQueue) putIdle(c *conn) { q.slot <- c }
 // closeIdle closes the writer of a database nobody holds: the queue is
 // idle and the connection in the slot.
 func (q *writerQueue) closeIdle() { (<-q.slot).close() }
+
+// answered wakes a group statement its leader took (takeGroup) and
+// answered. The leader must not touch w after.
+func answered(w *waiter) { w.ready <- struct{}{} }
 
 // snapshot is the seam for tests: the state and how many wait.
 func (q *writerQueue) snapshot() (writerState, int) {

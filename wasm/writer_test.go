@@ -14,9 +14,10 @@ import (
 
 // queueStep is one acquire running in the background.
 type queueStep struct {
-	l   *lease
-	err error
-	g   *groupStmt
+	l       *lease
+	granted bool
+	err     error
+	g       *groupStmt
 }
 
 func startAcquire(q *writerQueue, ctx context.Context, group bool) (*queueStep, <-chan struct{}) {
@@ -27,7 +28,8 @@ func startAcquire(q *writerQueue, ctx context.Context, group bool) (*queueStep, 
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		s.l, s.err = q.acquire(ctx, s.g)
+		s.l = new(lease)
+		s.granted, s.err = q.acquire(ctx, s.g, s.l)
 	}()
 	return s, done
 }
@@ -56,8 +58,8 @@ func TestWriterQueueStates(t *testing.T) {
 	waitSnapshot(t, q, writerIdle, 0)
 
 	// idle → leased: the connection comes with the role.
-	first, err := q.acquire(ctx, nil)
-	if err != nil || first.conn != w {
+	first := new(lease)
+	if _, err := q.acquire(ctx, nil, first); err != nil || first.conn != w {
 		t.Fatalf("acquire: %v, %+v", err, first)
 	}
 	waitSnapshot(t, q, writerLeased, 0)
@@ -82,7 +84,7 @@ func TestWriterQueueStates(t *testing.T) {
 	// commit, and the leader takes the group statements behind it.
 	lease2.l.release(w)
 	waitFor(t, done3, 10*time.Second, "the group's leader")
-	if group3.err != nil || group3.l == nil || group3.l.conn != w {
+	if group3.err != nil || !group3.granted || group3.l.conn != w {
 		t.Fatalf("leader: %+v", group3)
 	}
 	waitSnapshot(t, q, writerGroup, 1)
@@ -92,9 +94,9 @@ func TestWriterQueueStates(t *testing.T) {
 	}
 	waitSnapshot(t, q, writerGroup, 0)
 	notYet(t, done4, 50*time.Millisecond, "a follower answered before its leader")
-	close(followers[0].ready) // its leader answers it
+	answered(followers[0]) // its leader answers it
 	waitFor(t, done4, 10*time.Second, "the follower")
-	if group4.err != nil || group4.l != nil {
+	if group4.err != nil || group4.granted {
 		t.Fatalf("follower: %+v, want answered without the role", group4)
 	}
 
@@ -114,8 +116,8 @@ func TestWriterQueueGroupSkipsLeases(t *testing.T) {
 	q := newWriterQueue()
 	q.putIdle(nil)
 	ctx := context.Background()
-	holder, err := q.acquire(ctx, nil)
-	if err != nil {
+	holder := new(lease)
+	if _, err := q.acquire(ctx, nil, holder); err != nil {
 		t.Fatal(err)
 	}
 	g1, done1 := startAcquire(q, ctx, true)
@@ -130,7 +132,7 @@ func TestWriterQueueGroupSkipsLeases(t *testing.T) {
 	if len(got) != 1 || got[0].g != g3.g {
 		t.Fatalf("took %d", len(got))
 	}
-	close(got[0].ready)
+	answered(got[0])
 	waitSnapshot(t, q, writerGroup, 1)
 	waitFor(t, done1, 10*time.Second, "the group's leader")
 	g1.l.release(nil)
@@ -147,8 +149,8 @@ func TestWriterQueueWaiterDeadline(t *testing.T) {
 	for _, group := range []bool{false, true} {
 		q := newWriterQueue()
 		q.putIdle(nil)
-		holder, err := q.acquire(context.Background(), nil)
-		if err != nil {
+		holder := new(lease)
+		if _, err := q.acquire(context.Background(), nil, holder); err != nil {
 			t.Fatal(err)
 		}
 		long, doneLong := startAcquire(q, context.Background(), group)
@@ -157,13 +159,13 @@ func TestWriterQueueWaiterDeadline(t *testing.T) {
 		short, doneShort := startAcquire(q, ctx, group)
 		waitFor(t, doneShort, 10*time.Second, "the short waiter's deadline")
 		cancel()
-		if !errors.Is(short.err, forge.ErrTimeout) || short.l != nil {
+		if !errors.Is(short.err, forge.ErrTimeout) || short.granted {
 			t.Fatalf("group %v: short waiter %+v (%v), want ErrTimeout", group, short, short.err)
 		}
 		waitSnapshot(t, q, writerLeased, 1)
 		holder.release(nil)
 		waitFor(t, doneLong, 10*time.Second, "the long waiter")
-		if long.err != nil || long.l == nil {
+		if long.err != nil || !long.granted {
 			t.Fatalf("group %v: long waiter %+v", group, long)
 		}
 		long.l.release(nil)
@@ -184,8 +186,8 @@ func TestWriterQueueTakeOver(t *testing.T) {
 		t.Fatal("borrow")
 	}
 	q.lend(c)
-	l, err := q.acquire(context.Background(), nil)
-	if err != nil {
+	l := new(lease)
+	if _, err := q.acquire(context.Background(), nil, l); err != nil {
 		t.Fatal(err)
 	}
 	if l.conn != nil || !l.tookOver {
