@@ -150,7 +150,7 @@ func BenchmarkInsertRows1000(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		n, err := e.InsertRows(ctx, db, "t", recs)
+		n, err := routes(e).InsertRows(ctx, db, "t", recs)
 		if err != nil || n != int64(len(recs)) {
 			b.Fatalf("%d, %v", n, err)
 		}

@@ -26,15 +26,19 @@ type conn struct {
 	stmts   map[string]*list.Element // SQL text → *stmt
 	lru     list.List                // front = most recently used
 	broken  bool                     // the wasm instance failed; discard it
-	demoted bool                     // a writer lent to a read and replaced; guarded by database.wmu
+	demoted bool                     // a writer lent to a read and replaced; guarded by writerQueue.mu
 	used    time.Time                // readers: when it went back to the pool
 
 	// The sandbox's state for the statement being run (see sandbox.go).
 	stepping bool   // a statement is being stepped, not prepared
 	denied   string // the first reason the authorizer refused something
 	// nonDML: while a statement was prepared, the authorizer saw an action
-	// other than reading, inserting, updating or deleting rows (batch.go).
+	// other than reading, inserting, updating or deleting rows (groupcommit.go).
 	nonDML bool
+	// txControl: while a statement was prepared, the authorizer saw BEGIN,
+	// COMMIT or ROLLBACK (not a savepoint): only a unit of work's own
+	// statements may end its transaction (tx.go).
+	txControl bool
 	// grows: while a statement was prepared, the authorizer saw an action
 	// other than reading, deleting rows or dropping objects.
 	grows bool
@@ -61,9 +65,11 @@ type stmt struct {
 	names    []string // result column names; empty for statements without rows
 	params   []string // parameter names without sigil; "" for positional ones
 	readOnly bool
-	// batchable: plain DML without result rows, which may share a
-	// transaction with others (batch.go).
-	batchable bool
+	// groupable: plain DML without result rows, which may share a
+	// transaction with others (groupcommit.go).
+	groupable bool
+	// txControl: BEGIN, COMMIT, END or ROLLBACK (not ROLLBACK TO).
+	txControl bool
 	// shrinks: a write that only deletes rows or drops objects (no trigger
 	// or clause of it inserts, updates or creates anything): on a full
 	// volume the engine may release reserved space for it (Config.OnDiskFull).
@@ -251,7 +257,7 @@ func (c *conn) prepare(sql string) (*stmt, error) {
 		c.lru.MoveToFront(e)
 		return e.Value.(*stmt), nil
 	}
-	c.nonDML, c.grows = false, false
+	c.nonDML, c.grows, c.txControl = false, false, false
 	s, tail, err := c.db.Prepare(sql)
 	if err != nil && errors.Is(err, sqlite3.ERROR) && c.reloadSchema() {
 		// This connection's copy of the schema may predate DDL run on
@@ -259,13 +265,13 @@ func (c *conn) prepare(sql string) (*stmt, error) {
 		// some errors ("no such table") occur in prepare, but not all:
 		// ALTER TABLE ... DROP/RENAME COLUMN of a column added since
 		// fails against the old copy. Refresh it and try once more.
-		c.nonDML, c.grows = false, false
+		c.nonDML, c.grows, c.txControl = false, false, false
 		s, tail, err = c.db.Prepare(sql)
 	}
 	if err != nil {
 		return nil, err
 	}
-	nonDML, grows := c.nonDML, c.grows
+	nonDML, grows, txControl := c.nonDML, c.grows, c.txControl
 	if s == nil {
 		return nil, nil
 	}
@@ -283,7 +289,8 @@ func (c *conn) prepare(sql string) (*stmt, error) {
 		}
 	}
 	st := &stmt{s: s, sql: sql, readOnly: s.ReadOnly(), reprep: s.Status(sqlite3.STMTSTATUS_REPREPARE, false)}
-	st.batchable = !st.readOnly && !nonDML && s.ColumnCount() == 0
+	st.groupable = !st.readOnly && !nonDML && s.ColumnCount() == 0
+	st.txControl = txControl
 	st.shrinks = !st.readOnly && !grows
 	st.row.s = s
 	if n := s.ColumnCount(); n > 0 {

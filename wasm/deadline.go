@@ -43,3 +43,28 @@ func waitTimer(ctx context.Context) (<-chan time.Time, func()) {
 	t := time.NewTimer(time.Until(d))
 	return t.C, func() { t.Stop() }
 }
+
+// both is a statement's context inside a unit of work when the caller
+// gave the statement a context of its own: it ends when the unit's or the
+// statement's does. Like bounded it only serves as a connection's
+// interrupt and for telling a timeout from a cancellation (Err), so Done
+// is the unit's; it never leaves the engine.
+type both struct {
+	context.Context // the unit's
+	stmt            context.Context
+}
+
+func (b *both) Deadline() (time.Time, bool) {
+	d, ok := b.Context.Deadline()
+	if sd, sok := b.stmt.Deadline(); sok && (!ok || sd.Before(d)) {
+		return sd, true
+	}
+	return d, ok
+}
+
+func (b *both) Err() error {
+	if err := b.Context.Err(); err != nil {
+		return err
+	}
+	return b.stmt.Err()
+}

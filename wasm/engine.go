@@ -70,7 +70,7 @@ type Config struct {
 
 	// MaxWriteBatch bounds the write statements that share one
 	// transaction when they queue for a database's writer (group commit,
-	// batch.go); default 64, 1 runs every statement in its own.
+	// groupcommit.go); default 64, 1 runs every statement in its own.
 	MaxWriteBatch int
 }
 
@@ -223,7 +223,7 @@ type Engine struct {
 	damaged map[string]forge.Damage // databases found damaged (damage.go)
 
 	writes    writeHints // SQL texts known to write
-	batchable writeHints // SQL texts known to be plain DML (batch.go)
+	groupable writeHints // SQL texts known to be plain DML (groupcommit.go)
 
 	// draining: databases out of the map whose connections are not closed
 	// yet (still held by a request, or being closed). Exclusive and Close
@@ -235,9 +235,9 @@ type Engine struct {
 	faults   atomic.Int64 // instances discarded after a trap or out-of-memory
 	recycled atomic.Int64 // instances closed because their memory grew
 	idled    atomic.Int64 // databases closed because nobody used them
-	batches  atomic.Int64 // transactions of two or more queued writes
-	batched  atomic.Int64 // writes run in them
-	redone   atomic.Int64 // writes of a lost batch run again alone
+	groups   atomic.Int64 // group commits: transactions of two or more queued writes
+	grouped  atomic.Int64 // writes run in them
+	redone   atomic.Int64 // writes of a lost group run again alone
 	// takeovers: writes that found the writer lent to a read and opened
 	// a new one instead of waiting.
 	takeovers atomic.Int64
@@ -309,25 +309,11 @@ type database struct {
 	evicted bool          // out of the map; close when refs drops to 0
 	drained chan struct{} // closed when an evicted database is closed
 
-	writer   chan *conn // capacity 1: the writer, when idle
+	// wq owns the writer: its connection, who holds its role and who
+	// waits for it (writer.go).
+	wq       *writerQueue
 	idle     chan *conn // idle readers
 	nreaders atomic.Int32
-
-	// A read may take the idle writer (a database used by one client at a
-	// time then lives on one wasm instance), but a write must never wait
-	// for a read, which can run for seconds. So the writer a read took is
-	// lent: a write that finds it lent opens a new writer and the lent
-	// connection becomes a reader when the read gives it back (lend,
-	// takeOverLent, put). wmu guards lent and conn.demoted; lentNote wakes
-	// a write already waiting for the writer when a read takes it.
-	wmu      sync.Mutex
-	lent     *conn
-	lentNote chan struct{}
-
-	// The write queue of group commit (batch.go).
-	qmu     sync.Mutex
-	queue   []*writeReq // waiting for the next batch
-	leading bool        // a request is running a batch
 }
 
 // Stats reports what the engine holds.
@@ -339,9 +325,10 @@ type Stats struct {
 	Recycled int64 // wasm instances closed because their memory grew past RecycleBytes
 	Idled    int64 // databases closed because nobody used them for DBIdle
 
-	WriteBatches  int64 // transactions that committed two or more queued writes at once (group commit)
+	// Group commit (groupcommit.go); the names predate the word "group".
+	WriteBatches  int64 // transactions that committed two or more queued writes at once
 	BatchedWrites int64 // write statements run in such a transaction
-	RedoneWrites  int64 // statements of a batch whose transaction was lost, run again alone
+	RedoneWrites  int64 // statements of a group whose transaction was lost, run again alone
 
 	// WriterTakeovers: writes that found the writer held by a read and
 	// opened a new writer rather than wait for the read to end.
@@ -358,7 +345,7 @@ func (e *Engine) Stats() Stats {
 	e.mu.Unlock()
 	return Stats{Open: n, Opened: e.opened.Load(), Evicted: e.evicted.Load(),
 		Faults: e.faults.Load(), Recycled: e.recycled.Load(), Idled: e.idled.Load(),
-		WriteBatches: e.batches.Load(), BatchedWrites: e.batched.Load(), RedoneWrites: e.redone.Load(),
+		WriteBatches: e.groups.Load(), BatchedWrites: e.grouped.Load(), RedoneWrites: e.redone.Load(),
 		Corruptions: e.corruptions.Load(), RoomReleased: e.released.Load(), WriterTakeovers: e.takeovers.Load()}
 }
 
@@ -410,13 +397,12 @@ func (e *Engine) acquire(ctx context.Context, name string) (*database, error) {
 			return db, nil
 		}
 		db = &database{
-			name:     name,
-			e:        e,
-			ready:    make(chan struct{}),
-			refs:     1,
-			writer:   make(chan *conn, 1),
-			idle:     make(chan *conn, e.cfg.MaxReaders),
-			lentNote: make(chan struct{}, 1),
+			name:  name,
+			e:     e,
+			ready: make(chan struct{}),
+			refs:  1,
+			wq:    newWriterQueue(),
+			idle:  make(chan *conn, e.cfg.MaxReaders),
 		}
 		db.elem = e.lru.PushFront(db)
 		e.dbs[name] = db
@@ -455,7 +441,7 @@ func (db *database) open() {
 		return
 	}
 	db.e.opened.Add(1)
-	db.writer <- w
+	db.wq.putIdle(w)
 }
 
 func (e *Engine) connOptions(writer bool) connOptions {
@@ -515,7 +501,7 @@ func (e *Engine) release(db *database) {
 // Holders include the opener, so a database nobody holds is past ready.
 func (db *database) closeConns() {
 	if db.err == nil {
-		(<-db.writer).close()
+		db.wq.closeIdle()
 		for db.nreaders.Load() > 0 {
 			(<-db.idle).close()
 			db.nreaders.Add(-1)
@@ -633,70 +619,55 @@ func (e *Engine) Close(ctx context.Context) error {
 	return nil
 }
 
-// writerConn takes the database's writer, waiting within ctx for another
-// write to finish with it, but not for a read: a writer lent to a read is
-// taken over (takeOverLent).
-func (db *database) writerConn(ctx context.Context) (*conn, error) {
-	select {
-	case c := <-db.writer:
-		return db.ensureWriter(c)
-	default:
+// lease takes the writer's role for a write into l (writer.go), waiting
+// in turn within ctx, with its connection ready. Release it with endLease.
+func (db *database) lease(ctx context.Context, l *lease) error {
+	if _, err := db.wq.acquire(ctx, nil, l); err != nil {
+		return err
 	}
-	if c, err, ok := db.takeOverLent(); ok {
-		return c, err
+	if err := db.readyWriter(l); err != nil {
+		l.release(nil)
+		return err
 	}
-	expired, stop := waitTimer(ctx)
-	defer stop()
-	for {
-		select {
-		case c := <-db.writer:
-			return db.ensureWriter(c)
-		case <-db.lentNote:
-			if c, err, ok := db.takeOverLent(); ok {
-				return c, err
-			}
-			continue
-		case <-ctx.Done():
-		case <-expired:
-		}
-		return nil, ctxErr(ctx)
-	}
+	return nil
 }
 
-// lend records that a read took the writer c.
-func (db *database) lend(c *conn) {
-	db.wmu.Lock()
-	db.lent = c
-	db.wmu.Unlock()
-	select {
-	case db.lentNote <- struct{}{}:
-	default:
+// readyWriter opens the writer for a holder that has the role but no
+// connection: the last one was closed (a fault, recycling), or a read has
+// it and a write must never wait for a read (a takeover).
+func (db *database) readyWriter(l *lease) error {
+	if l.tookOver {
+		l.tookOver = false
+		db.e.takeovers.Add(1)
 	}
-}
-
-// takeOverLent: when a read holds the writer, the writer's role passes to
-// a new connection, returned to the caller (ok); the lent connection is
-// demoted and joins the readers when the read puts it back. If the new
-// connection cannot open, the role goes back to the slot as an empty
-// writer (ensureWriter reopens it) and the caller gets the error.
-func (db *database) takeOverLent() (c *conn, err error, ok bool) {
-	db.wmu.Lock()
-	old := db.lent
-	if old != nil {
-		old.demoted = true
-		db.lent = nil
+	if l.conn != nil {
+		return nil
 	}
-	db.wmu.Unlock()
-	if old == nil {
-		return nil, nil, false
-	}
-	db.e.takeovers.Add(1)
-	c, err = openConn(db.path, db.e.connOptions(true))
+	c, err := openConn(db.path, db.e.connOptions(true))
 	if err != nil {
-		db.writer <- nil
-		return nil, err, true
+		return err
 	}
-	return c, nil, true
+	l.conn = c
+	return nil
+}
+
+// renewWriter replaces l's connection if it broke or grew (keep), and
+// readies it.
+func (db *database) renewWriter(l *lease) error {
+	if l.conn != nil && !db.keep(l.conn) {
+		l.conn = nil
+	}
+	return db.readyWriter(l)
+}
+
+// endLease gives the writer's role and its connection on (closed instead
+// if it broke or grew: the next holder opens a new one).
+func (db *database) endLease(l *lease) {
+	c := l.conn
+	if c != nil && !db.keep(c) {
+		c = nil
+	}
+	l.release(c)
 }
 
 // waitReady waits, within ctx, for a database being opened by another
@@ -718,20 +689,6 @@ func waitReady(ctx context.Context, ready <-chan struct{}) error {
 	return ctxErr(ctx)
 }
 
-// ensureWriter reopens a writer slot left empty by a discarded instance.
-// On failure the slot stays empty for the next request to try again.
-func (db *database) ensureWriter(c *conn) (*conn, error) {
-	if c != nil {
-		return c, nil
-	}
-	c, err := openConn(db.path, db.e.connOptions(true))
-	if err != nil {
-		db.writer <- nil
-		return nil, err
-	}
-	return c, nil
-}
-
 // readConn takes a connection for a statement that may only read: an idle
 // reader, else the writer if it is idle, else a new reader while the pool is
 // below its bound, else whichever of them comes back first. Databases used
@@ -742,10 +699,8 @@ func (db *database) readConn(ctx context.Context) (*conn, error) {
 		return c, nil
 	default:
 	}
-	select {
-	case c := <-db.writer:
+	if c, ok := db.wq.borrow(); ok {
 		return db.lendWriter(c)
-	default:
 	}
 	if int(db.nreaders.Add(1)) <= cap(db.idle) {
 		c, err := openConn(db.path, db.e.connOptions(false))
@@ -763,7 +718,7 @@ func (db *database) readConn(ctx context.Context) (*conn, error) {
 	select {
 	case c := <-db.idle:
 		return c, nil
-	case c := <-db.writer:
+	case c := <-db.wq.idleWriter():
 		return db.lendWriter(c)
 	case <-ctx.Done():
 	case <-expired:
@@ -771,40 +726,66 @@ func (db *database) readConn(ctx context.Context) (*conn, error) {
 	return nil, ctxErr(ctx)
 }
 
-// lendWriter readies the writer slot's c for a read.
+// lendWriter lends the writer c, just taken from the idle queue's slot,
+// to a read. A nil c (the writer was closed) is opened anew; the loan is
+// recorded before the open, so that a write arriving meanwhile takes the
+// role over at once instead of waiting for it.
 func (db *database) lendWriter(c *conn) (*conn, error) {
-	c, err := db.ensureWriter(c)
+	if c != nil {
+		db.wq.lend(c)
+		return c, nil
+	}
+	hold := &conn{writer: true} // stands for the connection being opened
+	db.wq.lend(hold)
+	c, err := openConn(db.path, db.e.connOptions(true))
 	if err != nil {
+		if !db.wq.giveBack(hold) {
+			db.wq.putIdle(nil)
+		}
 		return nil, err
 	}
-	db.lend(c)
+	db.wq.replaceLent(hold, c)
 	return c, nil
 }
 
-// put returns a connection to its pool. A broken instance is closed, and
-// so is one whose linear memory grew past RecycleBytes (wasm memory never
-// shrinks: closing is the only way to give it back). A closed writer leaves
-// its slot empty, to be reopened by the next request that needs it, and a
-// closed reader shrinks the pool, which regrows.
+// put returns a connection a read used to its pool: a reader, or the
+// writer it borrowed (a holder's writer goes back through endLease). A
+// broken instance is closed, and so is one whose linear memory grew past
+// RecycleBytes (keep). A closed writer leaves its slot empty, to be
+// reopened by the next request that needs it, and a closed reader shrinks
+// the pool, which regrows.
 func (db *database) put(c *conn) {
 	if c.writer {
-		db.wmu.Lock()
-		if db.lent == c {
-			db.lent = nil
-		}
-		demoted := c.demoted
-		db.wmu.Unlock()
-		if demoted {
-			// A write took over the writer's role while a read held this
-			// connection: it is a reader now, if the pool has room.
-			c.writer, c.demoted = false, false
-			if int(db.nreaders.Add(1)) > cap(db.idle) {
-				db.nreaders.Add(-1)
-				c.close()
-				return
+		if !db.wq.giveBack(c) {
+			if db.keep(c) {
+				db.wq.putIdle(c)
+			} else {
+				db.wq.putIdle(nil)
 			}
+			return
+		}
+		// A write took over the writer's role while this read held the
+		// connection: it is a reader now, if the pool has room.
+		c.writer, c.demoted = false, false
+		if int(db.nreaders.Add(1)) > cap(db.idle) {
+			db.nreaders.Add(-1)
+			c.close()
+			return
 		}
 	}
+	if db.keep(c) {
+		c.used = time.Now()
+		db.idle <- c
+		return
+	}
+	db.nreaders.Add(-1)
+}
+
+// keep tells whether c may serve another request. A broken instance, or
+// one whose linear memory grew past RecycleBytes (wasm memory never
+// shrinks: closing is the only way to give it back), is counted, logged
+// and closed.
+func (db *database) keep(c *conn) bool {
 	var grown int64
 	if !c.broken && db.e.cfg.RecycleBytes > 0 {
 		if n := memorySize(c.db); n > db.e.cfg.RecycleBytes {
@@ -812,13 +793,7 @@ func (db *database) put(c *conn) {
 		}
 	}
 	if !c.broken && grown == 0 {
-		if c.writer {
-			db.writer <- c
-		} else {
-			c.used = time.Now()
-			db.idle <- c
-		}
-		return
+		return true
 	}
 	if c.broken {
 		db.e.faults.Add(1)
@@ -829,15 +804,17 @@ func (db *database) put(c *conn) {
 			zap.Bool("writer", c.writer), zap.Int64("memory_bytes", grown))
 	}
 	c.close()
-	if c.writer {
-		db.writer <- nil
-	} else {
-		db.nreaders.Add(-1)
-	}
+	return false
 }
 
+// ctxErr is why a wait for ctx ended. A wait's timer (waitTimer) can fire
+// a moment before a context of the standard library marks its own
+// deadline passed: that is a timeout too.
 func ctxErr(ctx context.Context) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return forge.ErrTimeout
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
 		return forge.ErrTimeout
 	}
 	return forge.ErrCanceled

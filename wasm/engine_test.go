@@ -90,7 +90,7 @@ func TestConcurrentReadsAndWrites(t *testing.T) {
 					for j := range recs {
 						recs[j] = record("g", w, "v", 1)
 					}
-					got, err := e.InsertRows(ctx, db, "t", recs)
+					got, err := routes(e).InsertRows(ctx, db, "t", recs)
 					if err != nil || got != int64(n) {
 						fail("InsertRows: %d, %v", got, err)
 						return
@@ -111,7 +111,7 @@ func TestConcurrentReadsAndWrites(t *testing.T) {
 					}
 				case 4: // SelectRows
 					rec := &recorder{}
-					res, err := e.SelectRows(ctx, db, "t", []forge.Filter{{Column: "g", Value: g}}, rec)
+					res, err := routes(e).SelectRows(ctx, db, "t", []forge.Filter{{Column: "g", Value: g}}, rec)
 					if err != nil || res.RowsAffected != inserted[w][d] || int64(len(rec.rows)) != inserted[w][d] {
 						fail("SelectRows %s: %d rows, want %d, %v", db, res.RowsAffected, inserted[w][d], err)
 						return

@@ -137,7 +137,7 @@ func TestFaultWhileHoldingTheWriteLock(t *testing.T) {
 	}
 	exec(t, f.e, "db", strings.Join(ddl, ";\n"))
 	ctx := context.Background()
-	_, err := f.e.InsertRows(ctx, "db", "c0", []forge.Record{{{Column: "x", Value: forge.IntValue(1)}}})
+	_, err := routes(f.e).InsertRows(ctx, "db", "c0", []forge.Record{{{Column: "x", Value: forge.IntValue(1)}}})
 	if !errors.Is(err, forge.ErrEngineFault) {
 		t.Fatalf("error %v, want ErrEngineFault", err)
 	}
@@ -146,7 +146,7 @@ func TestFaultWhileHoldingTheWriteLock(t *testing.T) {
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("the next write waited %v: the lock outlived its instance", d)
 	}
-	if _, err := f.e.InsertRows(ctx, "db", "c199", []forge.Record{{{Column: "x", Value: forge.IntValue(1)}}}); err != nil {
+	if _, err := routes(f.e).InsertRows(ctx, "db", "c199", []forge.Record{{{Column: "x", Value: forge.IntValue(1)}}}); err != nil {
 		t.Fatalf("InsertRows after the fault: %v", err)
 	}
 }
@@ -191,7 +191,7 @@ func TestQuota(t *testing.T) {
 	if n == 0 || n > 13 {
 		t.Errorf("%d rows of 10 kB fit in 128 KiB", n)
 	}
-	_, err = e.InsertRows(ctx, db, "t", []forge.Record{
+	_, err = routes(e).InsertRows(ctx, db, "t", []forge.Record{
 		{{Column: "b", Value: forge.BlobValue(make([]byte, 1000))}},
 		{{Column: "b", Value: forge.BlobValue(make([]byte, 100000))}},
 	})

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/praetorian/db-forge/forge"
+	"github.com/praetorian/db-forge/tables"
 	"github.com/praetorian/db-forge/volumes"
 )
 
@@ -251,4 +252,18 @@ func notYet[T any](tb testing.TB, ch <-chan T, d time.Duration, what string) {
 		tb.Fatalf("%s happened too early", what)
 	case <-time.After(d):
 	}
+}
+
+// routes is the tables and rows routes over e's units of work (package
+// tables, above the engine), for the tests that drive the engine through
+// them.
+func routes(e *Engine) *tables.Service { return tables.New(e) }
+
+// record builds a row to insert from column, value pairs.
+func record(kv ...any) forge.Record {
+	r := forge.Record{}
+	for i := 0; i < len(kv); i += 2 {
+		r = append(r, forge.Field{Column: kv[i].(string), Value: row(kv[i+1])[0]})
+	}
+	return r
 }

@@ -3,8 +3,6 @@ package wasm
 import (
 	"context"
 	"errors"
-	"slices"
-	"strings"
 	"syscall"
 	"time"
 
@@ -12,13 +10,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/praetorian/db-forge/forge"
-	"github.com/praetorian/db-forge/sqlbuild"
-)
-
-// Input error codes of the rows routes.
-const (
-	CodeUnknownColumn   = "UNKNOWN_COLUMN"
-	CodeDuplicateColumn = "DUPLICATE_COLUMN"
 )
 
 // errNeedWriter: a statement prepared on a reader turned out to write.
@@ -55,14 +46,19 @@ func (e *Engine) with(ctx context.Context, name string, write bool, fn func(c *c
 	return e.noteFault(name, db.path, translate(ctx, err))
 }
 
+// run runs fn on a connection of db: under a lease of the writer when
+// write is set (writer.go), else on a reader (or the idle writer, lent).
 func (db *database) run(ctx context.Context, write bool, fn func(c *conn) error) error {
-	var c *conn
-	var err error
 	if write {
-		c, err = db.writerConn(ctx)
-	} else {
-		c, err = db.readConn(ctx)
+		var l lease
+		if err := db.lease(ctx, &l); err != nil {
+			return err
+		}
+		defer db.endLease(&l)
+		c := l.conn
+		return c.do(ctx, func() error { return fn(c) })
 	}
+	c, err := db.readConn(ctx)
 	if err != nil {
 		return err
 	}
@@ -79,8 +75,8 @@ func (e *Engine) Query(ctx context.Context, name string, q forge.Statement, w fo
 	}
 	write := !q.ReadOnly && e.writes.has(q.SQL)
 	if !q.ReadOnly && e.cfg.MaxWriteBatch > 1 &&
-		(write && e.batchable.has(q.SQL) || !write && looksLikeDML(q.SQL)) {
-		return e.queued(ctx, name, q, w)
+		(write && e.groupable.has(q.SQL) || !write && looksLikeDML(q.SQL)) {
+		return e.viaGroupCommit(ctx, name, q, w)
 	}
 	var res forge.Result
 	err := e.with(ctx, name, write, func(c *conn) error {
@@ -101,8 +97,8 @@ func (e *Engine) Query(ctx context.Context, name string, q forge.Statement, w fo
 			return errNeedWriter
 		}
 		res, err = e.runMakingRoom(c, st, q.Params, w)
-		if err == nil && st.batchable && e.cfg.MaxWriteBatch > 1 {
-			e.batchable.add(q.SQL)
+		if err == nil && st.groupable && e.cfg.MaxWriteBatch > 1 {
+			e.groupable.add(q.SQL)
 		}
 		return err
 	})
@@ -146,190 +142,15 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// queued runs a write statement known to be plain DML through the
-// database's write queue (group commit, batch.go).
-func (e *Engine) queued(ctx context.Context, name string, q forge.Statement, w forge.RowWriter) (forge.Result, error) {
+// viaGroupCommit runs a write statement known to be plain DML through the
+// database's writer queue (group commit, groupcommit.go).
+func (e *Engine) viaGroupCommit(ctx context.Context, name string, q forge.Statement, w forge.RowWriter) (forge.Result, error) {
 	ctx = e.deadline(ctx)
 	db, err := e.acquire(ctx, name)
 	if err != nil {
 		return forge.Result{}, e.noteFault(name, "", translate(ctx, err))
 	}
 	defer e.release(db)
-	res, err := e.queueWrite(ctx, db, q, w)
+	res, err := e.groupWrite(ctx, db, q, w)
 	return res, e.noteFault(name, db.path, err)
-}
-
-// CreateTable creates a table from spec if none of that name exists.
-func (e *Engine) CreateTable(ctx context.Context, name string, spec forge.TableSpec) error {
-	sql, err := sqlbuild.CreateTable(spec, 0)
-	if err != nil {
-		return err
-	}
-	return e.with(ctx, name, true, func(c *conn) error {
-		st, err := c.prepare(sql)
-		if err != nil {
-			return err
-		}
-		_, err = c.run(st, forge.Params{}, nil)
-		return err
-	})
-}
-
-// SelectRows streams the rows of table matching every filter (equality,
-// ANDed), in rowid order for ordinary tables.
-func (e *Engine) SelectRows(ctx context.Context, name, table string, filters []forge.Filter, w forge.RowWriter) (forge.Result, error) {
-	if err := sqlbuild.ValidateExistingIdentifier("table", table); err != nil {
-		return forge.Result{}, err
-	}
-	var res forge.Result
-	err := e.with(ctx, name, false, func(c *conn) error {
-		t, err := c.tableInfo(table)
-		if err != nil {
-			return err
-		}
-		cols := make([]string, len(filters))
-		params := forge.Params{Positional: make([]forge.Value, len(filters))}
-		for i, f := range filters {
-			real, err := t.column(f.Column)
-			if err != nil {
-				return err
-			}
-			for _, prev := range cols[:i] {
-				if prev == real {
-					return forge.Inputf(CodeDuplicateColumn, "Column '%s' is filtered more than once.", real)
-				}
-			}
-			cols[i] = real
-			params.Positional[i] = f.Value
-		}
-		order := ""
-		if t.kind == "table" && !t.withoutRowid {
-			order = sqlbuild.RowidAlias(t.columns)
-		}
-		st, err := c.prepare(sqlbuild.Select(t.name, cols, order))
-		if err != nil {
-			return err
-		}
-		res, err = c.run(st, params, w)
-		return err
-	})
-	return res, err
-}
-
-// InsertRows inserts records into table in one transaction: every row or
-// none. A record's missing columns take their defaults.
-func (e *Engine) InsertRows(ctx context.Context, name, table string, records []forge.Record) (int64, error) {
-	if err := sqlbuild.ValidateExistingIdentifier("table", table); err != nil {
-		return 0, err
-	}
-	var total int64
-	err := e.with(ctx, name, true, func(c *conn) error {
-		t, err := c.tableInfo(table)
-		if err != nil {
-			return err
-		}
-		// Check every row before writing any.
-		cols := make([][]string, len(records))
-		for i, r := range records {
-			cols[i] = make([]string, len(r))
-			for j, f := range r {
-				real, err := t.column(f.Column)
-				if err != nil {
-					return err
-				}
-				for _, prev := range cols[i][:j] {
-					if prev == real {
-						return forge.Inputf(CodeDuplicateColumn, "Column '%s' appears twice in row %d.", real, i)
-					}
-				}
-				cols[i][j] = real
-			}
-		}
-		if err := c.db.Exec("BEGIN IMMEDIATE"); err != nil {
-			return err
-		}
-		params := forge.Params{}
-		var st *stmt
-		for i, r := range records {
-			// Rows usually share their columns: build and look up the
-			// INSERT only when the column list changes.
-			if i == 0 || !slices.Equal(cols[i], cols[i-1]) {
-				if st, err = c.prepare(sqlbuild.Insert(t.name, cols[i])); err != nil {
-					return err // do() rolls back
-				}
-			}
-			params.Positional = params.Positional[:0]
-			for _, f := range r {
-				params.Positional = append(params.Positional, f.Value)
-			}
-			res, err := c.run(st, params, nil)
-			if err != nil {
-				return err
-			}
-			total += res.RowsAffected
-		}
-		return c.commit("COMMIT")
-	})
-	if err != nil {
-		return 0, err
-	}
-	return total, nil
-}
-
-// tableInfo describes a table (or view) for the rows routes.
-type tableInfo struct {
-	name         string // as declared, whatever case the client used
-	kind         string // "table", "view", "virtual", "shadow"
-	withoutRowid bool
-	columns      []string
-}
-
-// column maps a client's column name to the table's, ignoring case as
-// SQLite does; unknown names are an input error.
-func (t *tableInfo) column(name string) (string, error) {
-	for _, c := range t.columns {
-		if strings.EqualFold(c, name) {
-			return c, nil
-		}
-	}
-	return "", forge.Inputf(CodeUnknownColumn, "Unknown column '%s' in table '%s'.", name, t.name)
-}
-
-func (c *conn) tableInfo(table string) (*tableInfo, error) {
-	st, err := c.prepare(sqlbuild.TableInfoSQL)
-	if err != nil {
-		return nil, err
-	}
-	t := &tableInfo{}
-	err = func() error {
-		defer st.reset()
-		if err := st.s.BindText(1, table); err != nil {
-			return err
-		}
-		if !st.s.Step() {
-			if err := st.s.Err(); err != nil {
-				return err
-			}
-			return forge.ErrTableNotFound
-		}
-		t.name = st.s.ColumnText(0)
-		t.kind = st.s.ColumnText(1)
-		t.withoutRowid = st.s.ColumnInt(2) != 0
-		return nil
-	}()
-	if err != nil {
-		return nil, err
-	}
-	st, err = c.prepare(sqlbuild.ColumnsSQL)
-	if err != nil {
-		return nil, err
-	}
-	defer st.reset()
-	if err := st.s.BindText(1, t.name); err != nil {
-		return nil, err
-	}
-	for st.s.Step() {
-		t.columns = append(t.columns, st.s.ColumnText(0))
-	}
-	return t, st.s.Err()
 }

@@ -467,7 +467,7 @@ func TestOpenTransactionRolledBack(t *testing.T) {
 			if _, err := e.Query(ctx, db, forge.Statement{SQL: "INSERT INTO t(x) VALUES (1)"}, nil); err != nil {
 				t.Fatalf("insert after an open %s: %v", begin, err)
 			}
-			if _, err := e.InsertRows(ctx, db, "t", []forge.Record{{{Column: "x", Value: forge.IntValue(2)}}}); err != nil {
+			if _, err := routes(e).InsertRows(ctx, db, "t", []forge.Record{{{Column: "x", Value: forge.IntValue(2)}}}); err != nil {
 				t.Fatalf("InsertRows after an open %s: %v", begin, err)
 			}
 			// The inserts were committed on their own: nothing is left
@@ -584,10 +584,10 @@ func TestClose(t *testing.T) {
 	}{
 		{"Query", func() error { _, err := e.Query(ctx, db, forge.Statement{SQL: "SELECT 1"}, nil); return err }},
 		{"Query other", func() error { _, err := e.Query(ctx, "other", forge.Statement{SQL: "SELECT 1"}, nil); return err }},
-		{"SelectRows", func() error { _, err := e.SelectRows(ctx, db, "t", nil, nil); return err }},
-		{"InsertRows", func() error { _, err := e.InsertRows(ctx, db, "t", []forge.Record{{}}); return err }},
+		{"SelectRows", func() error { _, err := routes(e).SelectRows(ctx, db, "t", nil, nil); return err }},
+		{"InsertRows", func() error { _, err := routes(e).InsertRows(ctx, db, "t", []forge.Record{{}}); return err }},
 		{"CreateTable", func() error {
-			return e.CreateTable(ctx, db, forge.TableSpec{Name: "u", Columns: []forge.ColumnSpec{{Name: "x"}}})
+			return routes(e).CreateTable(ctx, db, forge.TableSpec{Name: "u", Columns: []forge.ColumnSpec{{Name: "x"}}})
 		}},
 		{"Exclusive", func() error { return e.Exclusive(ctx, db, func() error { return nil }) }},
 		{"Check", func() error { return e.Check(ctx) }},
@@ -622,15 +622,15 @@ func TestUnknownDatabase(t *testing.T) {
 			return err
 		}},
 		{"SelectRows", "nope", forge.ErrDatabaseNotFound, func(db string) error {
-			_, err := e.SelectRows(ctx, db, "t", nil, nil)
+			_, err := routes(e).SelectRows(ctx, db, "t", nil, nil)
 			return err
 		}},
 		{"InsertRows", "nope", forge.ErrDatabaseNotFound, func(db string) error {
-			_, err := e.InsertRows(ctx, db, "t", nil)
+			_, err := routes(e).InsertRows(ctx, db, "t", nil)
 			return err
 		}},
 		{"CreateTable", "nope", forge.ErrDatabaseNotFound, func(db string) error {
-			return e.CreateTable(ctx, db, forge.TableSpec{Name: "t", Columns: []forge.ColumnSpec{{Name: "x"}}})
+			return routes(e).CreateTable(ctx, db, forge.TableSpec{Name: "t", Columns: []forge.ColumnSpec{{Name: "x"}}})
 		}},
 		{"invalid name", "../etc", forge.ErrInvalidName, func(db string) error {
 			_, err := e.Query(ctx, db, forge.Statement{SQL: "SELECT 1"}, nil)

@@ -16,8 +16,9 @@ import (
 // after a schema change, and when a pragma table-valued function prepares
 // its inner PRAGMA), so a statement is refused before it runs.
 //
-// The engine's own statements (the rows routes' pragma_table_list and
-// pragma_table_info look-ups, BEGIN IMMEDIATE/COMMIT, SAVEPOINT, ROLLBACK)
+// The engine's own statements (BEGIN IMMEDIATE/COMMIT, SAVEPOINT, ROLLBACK)
+// and those of the units of work above it (the rows routes' pragma_table_list
+// and pragma_table_info look-ups, package tables)
 // use only allowed actions; the gateway's settings (journal_mode,
 // synchronous, max_page_count, ...) are applied when a connection opens,
 // before the authorizer is installed.
@@ -161,6 +162,9 @@ func (c *conn) authorizer(action sqlite3.AuthorizerActionCode, arg3, arg4, schem
 		if !c.stepping {
 			c.nonDML = true
 		}
+	}
+	if action == sqlite3.AUTH_TRANSACTION && !c.stepping {
+		c.txControl = true
 	}
 	switch action {
 	case sqlite3.AUTH_SELECT, sqlite3.AUTH_READ, sqlite3.AUTH_DELETE, sqlite3.AUTH_FUNCTION,

@@ -376,18 +376,18 @@ func TestSandboxRowsRoutes(t *testing.T) {
 	t.Parallel()
 	f := newSandboxFixture(t, Config{MaxReaders: 1})
 	ctx := context.Background()
-	if _, err := f.e.InsertRows(ctx, "db", "t", []forge.Record{{{Column: "v", Value: forge.TextValue("x")}}}); err != nil {
+	if _, err := routes(f.e).InsertRows(ctx, "db", "t", []forge.Record{{{Column: "v", Value: forge.TextValue("x")}}}); err != nil {
 		t.Fatal(err)
 	}
 	rec := &recorder{}
-	if _, err := f.e.SelectRows(ctx, "db", "t", []forge.Filter{{Column: "V", Value: forge.TextValue("x")}}, rec); err != nil {
+	if _, err := routes(f.e).SelectRows(ctx, "db", "t", []forge.Filter{{Column: "V", Value: forge.TextValue("x")}}, rec); err != nil {
 		t.Fatal(err)
 	}
 	checkRows(t, "select rows", rec.rows, rows(row(1, "x")))
 	// The same on a reader, while the writer is held.
 	release := holdWriter(t, f.e, "db")
 	rec = &recorder{}
-	if _, err := f.e.SelectRows(ctx, "db", "t", nil, rec); err != nil {
+	if _, err := routes(f.e).SelectRows(ctx, "db", "t", nil, rec); err != nil {
 		t.Fatal(err)
 	}
 	release()

@@ -20,9 +20,9 @@ import (
 // timeouts (issue 10, finding 1: 66 of 5,000 on the bare engine).
 //
 // Every path a write can take: alone (group commit off), queued and
-// batched (group commit on, where a lost batch is redone alone), INSERT
+// grouped (group commit on, where a lost group is redone alone), INSERT
 // ... RETURNING (committed by RELEASE), and the rows route's multi-row
-// insert (committed by COMMIT).
+// insert (a Write unit of work, committed by COMMIT).
 func TestTimeoutMeansNothingWritten(t *testing.T) {
 	const writers = 4
 	n := 5000
@@ -47,7 +47,7 @@ func TestTimeoutMeansNothingWritten(t *testing.T) {
 			return err
 		}},
 		{"rows route", 1, func(e *Engine, ctx context.Context, id int) error {
-			_, err := e.InsertRows(ctx, "db", "t", []forge.Record{
+			_, err := routes(e).InsertRows(ctx, "db", "t", []forge.Record{
 				{{Column: "id", Value: forge.IntValue(int64(id))}},
 				{{Column: "id", Value: forge.IntValue(int64(-id))}},
 			})

@@ -26,6 +26,7 @@ import (
 	"github.com/praetorian/db-forge/metrics"
 	"github.com/praetorian/db-forge/orchestrator/docker"
 	"github.com/praetorian/db-forge/orchestrator/local"
+	"github.com/praetorian/db-forge/tables"
 	"github.com/praetorian/db-forge/volumes"
 	"github.com/praetorian/db-forge/wasm"
 )
@@ -126,7 +127,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	opts.Damage = eng
 	opts.Spawns = vol
 	opts.Lifecycle = life
-	srv := gateway.New(opts, eng, orch, log.Named("http"))
+	srv := gateway.New(opts, newGatewayEngine(eng), orch, log.Named("http"))
 	registerMetrics(reg, srv, eng, backend)
 	room.register(reg)
 
@@ -197,6 +198,16 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	log.Info("stopped cleanly")
 	return nil
 }
+
+// gatewayEngine is the gateway's Engine port: the engine's single
+// statements and exclusive access, and the tables and rows routes over its
+// units of work.
+type gatewayEngine struct {
+	*wasm.Engine
+	*tables.Service
+}
+
+func newGatewayEngine(eng *wasm.Engine) gatewayEngine { return gatewayEngine{eng, tables.New(eng)} }
 
 // registerMetrics adds to the registry what the gateway's HTTP metrics do
 // not say: the requests in flight and the engine's counters.

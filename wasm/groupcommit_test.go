@@ -12,37 +12,32 @@ import (
 	"github.com/praetorian/db-forge/forge"
 )
 
-// Group commit (batch.go), deterministically: the test holds the
-// database's writer while the statements queue, then lets go, so that
-// they run as one batch.
+// Group commit (groupcommit.go), deterministically: the test holds the
+// database's writer (a lease, through the writer queue's own methods)
+// while the statements queue, then lets go, so that they run as one group.
 
-type batchResult struct {
+type groupResult struct {
 	res forge.Result
 	err error
 }
 
-// inOneBatch runs stmts (each with its own context) as one batch on
+// inOneGroup runs stmts (each with its own context) as one group on
 // database name and returns their answers in order; the writer is kept
 // for hold more once they have all queued.
-func inOneBatch(t *testing.T, e *Engine, name string, ctxs []context.Context, stmts []forge.Statement, hold time.Duration) []batchResult {
+func inOneGroup(t *testing.T, e *Engine, name string, ctxs []context.Context, stmts []forge.Statement, hold time.Duration) []groupResult {
 	t.Helper()
-	return inOneBatchW(t, e, name, ctxs, nil, stmts, hold)
+	return inOneGroupW(t, e, name, ctxs, nil, stmts, hold)
 }
 
-// inOneBatchW is inOneBatch with a row writer per statement (nil: none).
-func inOneBatchW(t *testing.T, e *Engine, name string, ctxs []context.Context, ws []forge.RowWriter, stmts []forge.Statement, hold time.Duration) []batchResult {
+// inOneGroupW is inOneGroup with a row writer per statement (nil: none).
+func inOneGroupW(t *testing.T, e *Engine, name string, ctxs []context.Context, ws []forge.RowWriter, stmts []forge.Statement, hold time.Duration) []groupResult {
 	t.Helper()
 	for _, s := range stmts {
 		e.writes.add(s.SQL)
-		e.batchable.add(s.SQL)
+		e.groupable.add(s.SQL)
 	}
-	db, err := e.acquire(context.Background(), name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.release(db)
-	c := <-db.writer // hold the writer
-	out := make([]batchResult, len(stmts))
+	db, release := holdTheWriter(t, e, name)
+	out := make([]groupResult, len(stmts))
 	var wg sync.WaitGroup
 	for i, s := range stmts {
 		wg.Add(1)
@@ -58,25 +53,53 @@ func inOneBatchW(t *testing.T, e *Engine, name string, ctxs []context.Context, w
 			}
 			out[i].res, out[i].err = e.Query(ctx, name, s, w)
 		}()
-		// The first leads; the others queue behind it, in order.
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			db.qmu.Lock()
-			n, leading := len(db.queue), db.leading
-			db.qmu.Unlock()
-			if leading && n == i {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("statement %d did not queue (leading %v, queued %d)", i, leading, n)
-			}
-			time.Sleep(time.Millisecond)
-		}
+		// They queue in order; the first will lead the group.
+		waitQueued(t, db, i+1)
 	}
 	time.Sleep(hold)
-	db.writer <- c
+	release()
 	wg.Wait()
 	return out
+}
+
+// holdTheWriter leases database name's writer, as a long write would,
+// until release.
+func holdTheWriter(t *testing.T, e *Engine, name string) (*database, func()) {
+	t.Helper()
+	db, err := e.acquire(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := new(lease)
+	if err := db.lease(context.Background(), l); err != nil {
+		e.release(db)
+		t.Fatal(err)
+	}
+	var once sync.Once
+	release := func() {
+		once.Do(func() {
+			db.endLease(l)
+			e.release(db)
+		})
+	}
+	t.Cleanup(release)
+	return db, release
+}
+
+// waitQueued waits until n requests wait for db's writer.
+func waitQueued(t *testing.T, db *database, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		state, queued := db.wq.snapshot()
+		if queued == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests wait for the writer (%s), want %d", queued, state, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func wstmt(sql string, args ...any) forge.Statement {
@@ -98,17 +121,17 @@ func values(t *testing.T, e *Engine, db string) string {
 	return fmt.Sprint(rec.rows[0][0].Str)
 }
 
-func TestBatchCommitsEachStatementOrItsOwnError(t *testing.T) {
+func TestGroupCommitCommitsEachStatementOrItsOwnError(t *testing.T) {
 	e, _, db := newDB(t, Config{})
 	exec(t, e, db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER UNIQUE);\nINSERT INTO t (v) VALUES (5)")
 	before := e.Stats()
 	const ins = "INSERT INTO t (v) VALUES (?)"
-	got := inOneBatch(t, e, db, nil, []forge.Statement{
+	got := inOneGroup(t, e, db, nil, []forge.Statement{
 		wstmt(ins, 1),
 		wstmt(ins, 5), // UNIQUE: fails alone
 		wstmt(ins, 2),
 		wstmt(ins, 3, 4), // wrong number of bindings
-		wstmt("UPDATE t SET v = v + 10 WHERE v = ?", 2), // sees the batch's own earlier insert
+		wstmt("UPDATE t SET v = v + 10 WHERE v = ?", 2), // sees the group's own earlier insert
 		wstmt("DELETE FROM t WHERE v = ?", 1),
 	}, 0)
 	want := []string{"", "UNIQUE constraint failed", "", "Incorrect number of bindings", "", ""}
@@ -125,13 +148,13 @@ func TestBatchCommitsEachStatementOrItsOwnError(t *testing.T) {
 	}
 	s := e.Stats()
 	if s.WriteBatches-before.WriteBatches != 1 || s.BatchedWrites-before.BatchedWrites != 6 || s.RedoneWrites != before.RedoneWrites {
-		t.Errorf("stats %+v, before %+v: want one batch of 6, none redone", s, before)
+		t.Errorf("stats %+v, before %+v: want one group of 6, none redone", s, before)
 	}
 }
 
 // A statement whose failure rolls back the whole transaction takes the
 // others' work with it: they run again alone, and all commit.
-func TestBatchLostTransactionRunsTheOthersAgain(t *testing.T) {
+func TestGroupCommitLostTransactionRunsTheOthersAgain(t *testing.T) {
 	for _, c := range []struct{ name, setup, culprit string }{
 		{"insert or rollback", "", "INSERT OR ROLLBACK INTO t (v) VALUES (5)"},
 		{"trigger raises rollback", "CREATE TRIGGER no99 BEFORE INSERT ON t WHEN new.v = 99 BEGIN SELECT RAISE(ROLLBACK, 'no 99'); END",
@@ -145,7 +168,7 @@ func TestBatchLostTransactionRunsTheOthersAgain(t *testing.T) {
 			}
 			before := e.Stats()
 			const ins = "INSERT INTO t (v) VALUES (?)"
-			got := inOneBatch(t, e, db, nil, []forge.Statement{wstmt(ins, 1), wstmt(ins, 2), wstmt(c.culprit), wstmt(ins, 3)}, 0)
+			got := inOneGroup(t, e, db, nil, []forge.Statement{wstmt(ins, 1), wstmt(ins, 2), wstmt(c.culprit), wstmt(ins, 3)}, 0)
 			for i, r := range got {
 				if (i == 2) != (r.err != nil) {
 					t.Errorf("statement %d: %v", i, r.err)
@@ -161,10 +184,10 @@ func TestBatchLostTransactionRunsTheOthersAgain(t *testing.T) {
 	}
 }
 
-// A request whose deadline passes before its batch runs times out without
+// A request whose deadline passes before its group runs times out without
 // running; the others commit. A follower times out in the queue; a leader
 // while it waits for the writer, and hands the lead on.
-func TestBatchTimeouts(t *testing.T) {
+func TestGroupCommitTimeouts(t *testing.T) {
 	for _, c := range []struct {
 		name  string
 		short int // the statement with the short deadline
@@ -178,8 +201,8 @@ func TestBatchTimeouts(t *testing.T) {
 			ctxs := make([]context.Context, 3)
 			ctxs[c.short] = short
 			const ins = "INSERT INTO t (v) VALUES (?)"
-			// Hold the writer past the short deadline before the batch runs.
-			got := inOneBatch(t, e, db, ctxs, []forge.Statement{wstmt(ins, 1), wstmt(ins, 2), wstmt(ins, 3)}, 600*time.Millisecond)
+			// Hold the writer past the short deadline before the group runs.
+			got := inOneGroup(t, e, db, ctxs, []forge.Statement{wstmt(ins, 1), wstmt(ins, 2), wstmt(ins, 3)}, 600*time.Millisecond)
 			for i, r := range got {
 				if i == c.short && !errors.Is(r.err, forge.ErrTimeout) || i != c.short && r.err != nil {
 					t.Errorf("statement %d: %v", i, r.err)
@@ -192,9 +215,9 @@ func TestBatchTimeouts(t *testing.T) {
 	}
 }
 
-// What may join a batch is what SQLite prepares as plain DML without
+// What may join a group is what SQLite prepares as plain DML without
 // result rows.
-func TestBatchableStatements(t *testing.T) {
+func TestGroupCommitableStatements(t *testing.T) {
 	e, _, db := newDB(t, Config{})
 	exec(t, e, db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v)")
 	cases := []struct {
@@ -223,26 +246,27 @@ func TestBatchableStatements(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.release(db0)
-	c, err := db0.writerConn(context.Background())
-	if err != nil {
+	var l lease
+	if err := db0.lease(context.Background(), &l); err != nil {
 		t.Fatal(err)
 	}
-	defer db0.put(c)
+	defer db0.endLease(&l)
+	c := l.conn
 	for _, tc := range cases {
 		st, err := c.prepare(tc.sql)
 		if err != nil {
 			t.Errorf("%s: %v", tc.sql, err)
 			continue
 		}
-		if st.batchable != tc.want {
-			t.Errorf("%s: batchable %v, want %v", tc.sql, st.batchable, tc.want)
+		if st.groupable != tc.want {
+			t.Errorf("%s: groupable %v, want %v", tc.sql, st.groupable, tc.want)
 		}
 	}
 }
 
 // Many writers at once on one database: every statement is answered and
 // committed exactly once (run with -race).
-func TestBatchConcurrentWriters(t *testing.T) {
+func TestGroupCommitConcurrentWriters(t *testing.T) {
 	e, _, db := newDB(t, Config{})
 	exec(t, e, db, "CREATE TABLE t (id INTEGER PRIMARY KEY, w INTEGER, i INTEGER, UNIQUE (w, i))")
 	const writers, each = 16, 100
@@ -272,11 +296,11 @@ func TestBatchConcurrentWriters(t *testing.T) {
 		t.Errorf("%d rows, want %d", n, writers*each)
 	}
 	s := e.Stats()
-	t.Logf("batches %d, batched writes %d, redone %d", s.WriteBatches, s.BatchedWrites, s.RedoneWrites)
+	t.Logf("groups %d, grouped writes %d, redone %d", s.WriteBatches, s.BatchedWrites, s.RedoneWrites)
 }
 
 // MaxWriteBatch 1 turns group commit off: nothing queues.
-func TestBatchOff(t *testing.T) {
+func TestGroupCommitOff(t *testing.T) {
 	e, _, db := newDB(t, Config{MaxWriteBatch: 1})
 	exec(t, e, db, "CREATE TABLE t (v)")
 	var wg sync.WaitGroup
@@ -298,14 +322,14 @@ func TestBatchOff(t *testing.T) {
 	}
 }
 
-// A statement that traps its instance inside a batch loses the batch's
+// A statement that traps its instance inside a group loses the group's
 // transaction: the instance is replaced, the culprit gets its fault, the
 // others run again alone and commit.
-func TestBatchFaultAnswersOnlyTheCulprit(t *testing.T) {
+func TestGroupCommitFaultAnswersOnlyTheCulprit(t *testing.T) {
 	e, _, db := newDB(t, Config{Limits: Limits{ExprDepth: 1000}})
 	exec(t, e, db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER UNIQUE)")
 	const ins = "INSERT INTO t (v) VALUES (?)"
-	got := inOneBatch(t, e, db, nil, []forge.Statement{
+	got := inOneGroup(t, e, db, nil, []forge.Statement{
 		wstmt(ins, 1), wstmt("INSERT INTO t (v) SELECT 1" + strings.Repeat("+1", 400)), wstmt(ins, 2),
 	}, 0)
 	if got[0].err != nil || got[2].err != nil || !errors.Is(got[1].err, forge.ErrEngineFault) {
@@ -315,16 +339,16 @@ func TestBatchFaultAnswersOnlyTheCulprit(t *testing.T) {
 		t.Errorf("table holds %s, want 1,2", v)
 	}
 	if s := e.Stats(); s.Faults < 2 || s.RedoneWrites != 3 {
-		t.Errorf("stats %+v: want the batch's instance and the culprit's discarded, all three redone", s)
+		t.Errorf("stats %+v: want the group's instance and the culprit's discarded, all three redone", s)
 	}
 }
 
-// A write past the size quota fails alone; the rest of its batch commits.
-func TestBatchDatabaseFull(t *testing.T) {
+// A write past the size quota fails alone; the rest of its group commits.
+func TestGroupCommitDatabaseFull(t *testing.T) {
 	e, _, db := newDB(t, Config{MaxDBBytes: 128 << 10})
 	exec(t, e, db, "CREATE TABLE t (v)")
 	small, big := wstmt("INSERT INTO t (v) VALUES (randomblob(1000))"), wstmt("INSERT INTO t (v) VALUES (randomblob(300000))")
-	got := inOneBatch(t, e, db, nil, []forge.Statement{small, big, small}, 0)
+	got := inOneGroup(t, e, db, nil, []forge.Statement{small, big, small}, 0)
 	if got[0].err != nil || got[2].err != nil || !errors.Is(got[1].err, forge.ErrDatabaseFull) {
 		t.Fatalf("answers %+v", got)
 	}
@@ -335,12 +359,12 @@ func TestBatchDatabaseFull(t *testing.T) {
 
 // Texts never seen before that read as DML go to the queue at once: an
 // agent that inlines its values still gets group commit. One that turns
-// out not to be batchable (RETURNING) runs alone and streams its rows.
-func TestBatchNewTextsAndReturning(t *testing.T) {
+// out not to be groupable (RETURNING) runs alone and streams its rows.
+func TestGroupCommitNewTextsAndReturning(t *testing.T) {
 	e, _, db := newDB(t, Config{})
 	exec(t, e, db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER UNIQUE)")
 	rec := &recorder{}
-	got := inOneBatchW(t, e, db, nil, []forge.RowWriter{nil, rec, nil, nil}, []forge.Statement{
+	got := inOneGroupW(t, e, db, nil, []forge.RowWriter{nil, rec, nil, nil}, []forge.Statement{
 		{SQL: "INSERT INTO t (v) VALUES (1)"},
 		{SQL: "insert into t (v) values (2) returning id, v"},
 		{SQL: "/* agent */ INSERT INTO t (v) VALUES (3)"},
@@ -349,7 +373,7 @@ func TestBatchNewTextsAndReturning(t *testing.T) {
 	if got[0].err != nil || got[1].err != nil || got[2].err != nil || got[3].err == nil {
 		t.Fatalf("answers %+v", got)
 	}
-	checkRows(t, "RETURNING", rec.rows, rows(row(3, 2))) // runs after the batch: id 3
+	checkRows(t, "RETURNING", rec.rows, rows(row(3, 2))) // runs after the group: id 3
 	if !got[1].res.ReturnsRows || got[1].res.RowsAffected != 1 {
 		t.Errorf("RETURNING result %+v", got[1].res)
 	}
@@ -357,7 +381,7 @@ func TestBatchNewTextsAndReturning(t *testing.T) {
 		t.Errorf("table holds %s", v)
 	}
 	if s := e.Stats(); s.WriteBatches != 1 || s.RedoneWrites != 1 {
-		t.Errorf("stats %+v: want one batch, the RETURNING statement run again alone", s)
+		t.Errorf("stats %+v: want one group, the RETURNING statement run again alone", s)
 	}
 }
 
@@ -386,27 +410,14 @@ func TestQueuedWriteKeepsItsOwnDeadline(t *testing.T) {
 	exec(t, e, db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER UNIQUE)")
 	const ins = "INSERT INTO t (v) VALUES (?)"
 	e.writes.add(ins)
-	e.batchable.add(ins)
-	d, err := e.acquire(context.Background(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.release(d)
-	c := <-d.writer // a long write holds the writer
+	e.groupable.add(ins)
+	d, release := holdTheWriter(t, e, db) // a long write holds the writer
 
 	leaderCtx, cancelLeader := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancelLeader()
 	leader := make(chan error, 1)
 	go func() { _, err := e.Query(leaderCtx, db, wstmt(ins, 1), nil); leader <- err }()
-	for {
-		d.qmu.Lock()
-		leading := d.leading
-		d.qmu.Unlock()
-		if leading {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitQueued(t, d, 1)
 	shortCtx, cancelShort := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancelShort()
 	short := make(chan error, 1)
@@ -419,7 +430,7 @@ func TestQueuedWriteKeepsItsOwnDeadline(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the short write waited for the leader, past its own deadline")
 	}
-	d.writer <- c
+	release()
 	if err := <-leader; err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package wasm
+package tables
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/praetorian/db-forge/forge"
 	"github.com/praetorian/db-forge/sqlbuild"
+	"github.com/praetorian/db-forge/wasm"
 )
 
 func filters(kv ...any) []forge.Filter {
@@ -38,7 +39,7 @@ func inputError(t *testing.T, err error, code string) {
 
 func TestSelectRows(t *testing.T) {
 	t.Parallel()
-	e, _, db := newDB(t, Config{})
+	e, _, db := newDB(t, wasm.Config{})
 	exec(t, e, db, `CREATE TABLE people(id INTEGER PRIMARY KEY, Name TEXT, age INTEGER, city TEXT);
 INSERT INTO people VALUES (3, 'Cy', 30, 'Paris');
 INSERT INTO people VALUES (1, 'Al', 30, 'Oslo');
@@ -136,7 +137,7 @@ INSERT INTO "we""ird" VALUES ('q')`)
 func TestInsertRows(t *testing.T) {
 	t.Parallel()
 	const schema = `CREATE TABLE items(id INTEGER PRIMARY KEY, sku TEXT UNIQUE, qty INTEGER DEFAULT 7, note TEXT DEFAULT 'none', price REAL DEFAULT 1100.0, extra)`
-	all := func(t *testing.T, e *Engine, db string) [][]forge.Value {
+	all := func(t *testing.T, e *fixture, db string) [][]forge.Value {
 		t.Helper()
 		rec := &recorder{}
 		if _, err := e.SelectRows(context.Background(), db, "items", nil, rec); err != nil {
@@ -183,7 +184,7 @@ func TestInsertRows(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e, _, db := newDB(t, Config{})
+			e, _, db := newDB(t, wasm.Config{})
 			exec(t, e, db, schema+";\nINSERT INTO items VALUES (1, 'seed', 1, 's', 1.5, NULL)")
 			n, err := e.InsertRows(context.Background(), db, tc.table, tc.records)
 			if tc.wantErr != nil {
@@ -204,7 +205,7 @@ func TestInsertRows(t *testing.T) {
 
 	t.Run("every kind", func(t *testing.T) {
 		t.Parallel()
-		e, _, db := newDB(t, Config{})
+		e, _, db := newDB(t, wasm.Config{})
 		exec(t, e, db, "CREATE TABLE v(x)")
 		vals := []forge.Value{
 			forge.IntValue(9007199254740993), forge.FloatValue(1100), forge.TextValue(unicodeText),
@@ -229,7 +230,7 @@ func TestInsertRows(t *testing.T) {
 
 	t.Run("large batch", func(t *testing.T) {
 		t.Parallel()
-		e, _, db := newDB(t, Config{StmtCache: 2})
+		e, _, db := newDB(t, wasm.Config{StmtCache: 2})
 		exec(t, e, db, "CREATE TABLE big(id INTEGER PRIMARY KEY, a, b, c)")
 		var recs []forge.Record
 		// Rows name different column sets, more than the statement cache holds.
@@ -258,7 +259,7 @@ func TestInsertRows(t *testing.T) {
 
 func TestCreateTable(t *testing.T) {
 	t.Parallel()
-	e, _, db := newDB(t, Config{})
+	e, _, db := newDB(t, wasm.Config{})
 	ctx := context.Background()
 	def := func(v forge.Value) *forge.Value { return &v }
 	spec := forge.TableSpec{Name: "things", Columns: []forge.ColumnSpec{

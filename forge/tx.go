@@ -1,0 +1,72 @@
+package forge
+
+import (
+	"context"
+	"errors"
+)
+
+// Units of work. The engine offers two ways into a database besides its
+// single-statement fast path: a read unit and a write unit, each handed a
+// Tx for as long as its callback runs:
+//
+//	Read(ctx, db, func(Tx) error) error   // a consistent snapshot; only statements SQLite calls read-only
+//	Write(ctx, db, func(Tx) error) error  // the database's writer, one transaction: committed if
+//	                                      // the callback returns nil, rolled back otherwise
+//
+// Features that are "a few statements in one transaction" (the rows
+// routes, batches, dry runs, idempotency records, functions) are written
+// above the engine on a Tx, and need no engine method of their own.
+
+// Tx runs statements inside a unit of work. It is valid only during the
+// callback it was handed to; a Tx used after that fails with ErrTxDone.
+// A Tx is not safe for concurrent use.
+//
+// Transaction control belongs to the unit: a statement that would begin,
+// commit or roll back the unit's transaction (BEGIN, COMMIT, END,
+// ROLLBACK) fails with ErrTxControl. Savepoints nest inside it and are
+// allowed.
+type Tx interface {
+	// Run prepares q (from the connection's statement cache), binds its
+	// parameters and runs it, streaming any rows to w (nil: rows are
+	// counted, not written). It stops when ctx or the unit's own context
+	// ends, whichever comes first. In a read unit a statement SQLite does
+	// not call read-only fails with ErrReadOnly before it runs.
+	//
+	// A failed statement leaves the unit's transaction open, with the
+	// statement's effects undone, unless the failure was of the kind that
+	// ends the transaction (INSERT OR ROLLBACK, RAISE(ROLLBACK), an
+	// interrupt, a full database, a fault): then Run's error wraps
+	// ErrTxLost and every later call fails with it.
+	Run(ctx context.Context, q Statement, w RowWriter) (Result, error)
+	// Describe prepares sql without running it and tells what it is: what
+	// a dry run or a client's "explain" needs, and what a batch checks
+	// before it runs anything.
+	Describe(ctx context.Context, sql string) (StatementInfo, error)
+}
+
+// StatementInfo is what SQLite says of a prepared statement.
+type StatementInfo struct {
+	// Empty: the text holds no statement (only spaces and comments).
+	Empty bool
+	// ReadOnly is sqlite3_stmt_readonly: the statement does not change the
+	// database file. Transaction control counts as read-only.
+	ReadOnly bool
+	// Columns are the names of the result columns; empty for a statement
+	// that returns no rows.
+	Columns []string
+	// Params has one entry per parameter, in order: its name without the
+	// sigil (":", "@" or "$"), or "" for a positional one ("?", "?NNN").
+	Params []string
+}
+
+// Errors of units of work.
+var (
+	// ErrTxDone: a Tx was used after its unit's callback returned.
+	ErrTxDone = errors.New("transaction is over")
+	// ErrTxLost: a statement's failure rolled back the unit's whole
+	// transaction; nothing of the unit will be committed.
+	ErrTxLost = errors.New("transaction rolled back by a failed statement")
+	// ErrTxControl: the statement begins, commits or rolls back a
+	// transaction, which only the unit of work does.
+	ErrTxControl = errors.New("transaction control is not allowed inside a unit of work")
+)
