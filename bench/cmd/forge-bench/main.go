@@ -5,6 +5,7 @@
 //
 //	forge-bench -suite short   # make bench: at most 3 minutes
 //	forge-bench -suite full    # make bench-full: longer runs, 10,000 databases
+//	forge-bench -suite soak    # make soak: memory under a long mixed load
 package main
 
 import (
@@ -69,8 +70,11 @@ func main() {
 }
 
 func run(ctx context.Context, args []string) error {
+	if soakSuite(args) {
+		return runSoak(ctx, args)
+	}
 	fs := flag.NewFlagSet("forge-bench", flag.ContinueOnError)
-	suiteName := fs.String("suite", "short", "short (make bench, ≤ 3 min) or full (make bench-full)")
+	suiteName := fs.String("suite", "short", "short (make bench, ≤ 3 min), full (make bench-full) or soak (make soak; its own flags: -suite soak -h)")
 	binDir := fs.String("bin", "bin", "directory of forge-gateway and the ceiling binaries")
 	outDir := fs.String("out", "bench/results", "directory of the results")
 	conns := fs.Int("conns", 0, "connections (closed-loop workers); 0 = the suite's")
@@ -194,4 +198,17 @@ func loadAvg() string {
 		return ""
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// soakSuite reports whether args ask for the soak, which has flags of its own.
+func soakSuite(args []string) bool {
+	for i, a := range args {
+		switch {
+		case a == "-suite=soak" || a == "--suite=soak":
+			return true
+		case (a == "-suite" || a == "--suite") && i+1 < len(args) && args[i+1] == "soak":
+			return true
+		}
+	}
+	return false
 }
