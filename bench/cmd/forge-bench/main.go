@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -83,6 +84,7 @@ func run(ctx context.Context, args []string) error {
 	only := fs.String("only", "", "comma-separated scenarios to run: point,insert,bulk,mix,spawn,many,docker,cold (default all)")
 	keep := fs.Bool("keep", false, "keep the temporary data directories and logs")
 	logLevel := fs.String("log-level", "info", "the gateway's FORGE_LOG_LEVEL (info = access log on)")
+	fs.Var(envFlags(gatewayExtra), "env", "a FORGE_NAME=value setting for every gateway the suite starts (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -128,6 +130,9 @@ func run(ctx context.Context, args []string) error {
 			GoVersion: runtime.Version(), Commit: gitCommit(), LoadAvg: loadAvg()},
 		Method: bench.Method{Conns: s.conns, RunSeconds: s.run.Seconds(), WarmSeconds: s.warmup.Seconds(), Rounds: s.rounds,
 			Rows: s.rows, ZipfS: cfg.zipfS, Gateway: "bin/forge-gateway, FORGE_BACKEND=local, FORGE_LOG_LEVEL=" + cfg.logLevel + ", FORGE_ADMIN_KEY set and sent as a bearer token by every request (to every system), other settings default"},
+	}
+	if len(gatewayExtra) > 0 {
+		rep.Method.Gateway += " but " + envText(gatewayExtra)
 	}
 	b := &bencher{cfg: cfg, rep: rep, key: adminKey}
 	err = b.all(ctx)
@@ -211,4 +216,14 @@ func soakSuite(args []string) bool {
 		}
 	}
 	return false
+}
+
+// envText lists settings as "A=1, B=2", sorted.
+func envText(env map[string]string) string {
+	parts := make([]string, 0, len(env))
+	for k, v := range env {
+		parts = append(parts, k+"="+v)
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
 }
