@@ -40,6 +40,7 @@ type Config struct {
 	Synchronous  string // NORMAL | FULL
 	BusyTimeout  time.Duration
 	StmtCache    int
+	PageCacheKB  int
 	WriteBatch   int
 	QueryTimeout time.Duration
 	WasmMemoryMB int
@@ -178,6 +179,7 @@ func Settings() []Setting {
 		{"FORGE_SYNCHRONOUS", "NORMAL", "SQLite synchronous mode in WAL: NORMAL or FULL", str(func(c *Config) *string { return &c.Synchronous }, "NORMAL", "FULL")},
 		{"FORGE_BUSY_TIMEOUT", "5s", "how long a statement waits on a locked database", duration(func(c *Config) *time.Duration { return &c.BusyTimeout }, 0, time.Hour)},
 		{"FORGE_STMT_CACHE", "128", "prepared statements cached per connection", integer(func(c *Config) *int { return &c.StmtCache }, 1, 1<<16)},
+		{"FORGE_PAGE_CACHE_KB", "512", "SQLite page cache of each connection, in KiB (PRAGMA cache_size): the bound of each wasm instance's memory under load (0 = SQLite's default, 2000)", integer(func(c *Config) *int { return &c.PageCacheKB }, 0, 1<<20)},
 		{"FORGE_WRITE_BATCH", "64", "group commit: write statements (plain INSERT/UPDATE/DELETE) queued for a database's writer share one transaction, up to this many, each in its own savepoint, none answered before the COMMIT (1 = off)", integer(func(c *Config) *int { return &c.WriteBatch }, 1, 4096)},
 		{"FORGE_QUERY_TIMEOUT", "5s", "deadline of one statement (or one rows request)", duration(func(c *Config) *time.Duration { return &c.QueryTimeout }, time.Millisecond, time.Hour)},
 		{"FORGE_WASM_MEMORY_MB", "256", "linear memory cap of each SQLite wasm instance, in MiB", integer(func(c *Config) *int { return &c.WasmMemoryMB }, 1, 4095)},

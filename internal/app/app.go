@@ -71,6 +71,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 		Synchronous:   cfg.Synchronous,
 		BusyTimeout:   cfg.BusyTimeout,
 		StmtCache:     cfg.StmtCache,
+		PageCache:     pageCache(cfg.PageCacheKB),
 		MaxWriteBatch: cfg.WriteBatch,
 		QueryTimeout:  cfg.QueryTimeout,
 		MemoryLimit:   int64(cfg.WasmMemoryMB) << 20,
@@ -212,6 +213,15 @@ func registerMetrics(reg *metrics.Registry, srv *gateway.Server, eng *wasm.Engin
 }
 
 // recycleBytes maps the setting (0 = never) to the engine's (negative = never).
+// pageCache maps FORGE_PAGE_CACHE_KB (0 = SQLite's default) to the
+// engine's PageCache (negative = SQLite's default, 0 = the engine's).
+func pageCache(kb int) int64 {
+	if kb == 0 {
+		return -1
+	}
+	return int64(kb) << 10
+}
+
 func recycleBytes(mb int) int64 {
 	if mb == 0 {
 		return -1
