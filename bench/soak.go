@@ -80,25 +80,46 @@ type SoakLoad struct {
 // SoakSummary is the shape of the curve: where it started, where it ended,
 // and how fast it was still moving at the end.
 type SoakSummary struct {
-	StartRSS, EndRSS, PeakRSS int64
-	// EndSlope is the RSS growth over the last third of the samples, in
-	// bytes per minute (least squares); FirstSlope over the first third.
+	// StartRSS is at the first sample, EndRSS at the last one under load,
+	// SettledRSS at the last one after the load stopped (0: none).
+	StartRSS, EndRSS, SettledRSS, PeakRSS int64
+	// EndSlope is the RSS growth over the last third of the samples under
+	// load, in bytes per minute (least squares); FirstSlope over the first
+	// third.
 	FirstSlope, EndSlope float64
-	// PerInstance is the wasm RSS per live instance at the last sample.
+	// PerInstance is the wasm RSS per live instance at the last sample
+	// under load.
 	PerInstance int64
 	// MaxInstances is the most instances seen in a sample.
 	MaxInstances int
 }
 
-// Summarize computes the summary from the samples.
+// Summarize computes the summary from the samples. Samples taken after the
+// load stopped (past Result.Seconds, or Load.Seconds) count only for
+// SettledRSS and the peaks.
 func (r *SoakReport) Summarize() {
 	s := SoakSummary{}
 	if len(r.Samples) == 0 {
 		r.Summary = s
 		return
 	}
-	s.StartRSS = r.Samples[0].RSS
-	last := r.Samples[len(r.Samples)-1]
+	end := r.Result.Seconds
+	if end <= 0 {
+		end = r.Load.Seconds
+	}
+	loaded := r.Samples
+	if end > 0 {
+		n := 1
+		for n < len(r.Samples) && r.Samples[n].Seconds <= end+1 {
+			n++
+		}
+		loaded = r.Samples[:n]
+		if n < len(r.Samples) {
+			s.SettledRSS = r.Samples[len(r.Samples)-1].RSS
+		}
+	}
+	s.StartRSS = loaded[0].RSS
+	last := loaded[len(loaded)-1]
 	s.EndRSS = last.RSS
 	for _, x := range r.Samples {
 		s.PeakRSS = max(s.PeakRSS, x.RSS, x.HWM)
@@ -107,10 +128,10 @@ func (r *SoakReport) Summarize() {
 	if last.WasmInstances > 0 {
 		s.PerInstance = last.WasmRSS / int64(last.WasmInstances)
 	}
-	third := max(len(r.Samples)/3, 2)
-	if len(r.Samples) >= 2 {
-		s.FirstSlope = slopePerMinute(r.Samples[:min(third, len(r.Samples))])
-		s.EndSlope = slopePerMinute(r.Samples[max(len(r.Samples)-third, 0):])
+	third := max(len(loaded)/3, 2)
+	if len(loaded) >= 2 {
+		s.FirstSlope = slopePerMinute(loaded[:min(third, len(loaded))])
+		s.EndSlope = slopePerMinute(loaded[max(len(loaded)-third, 0):])
 	}
 	r.Summary = s
 }
@@ -185,8 +206,12 @@ func (r *SoakReport) Markdown() []byte {
 	}
 	s := r.Summary
 	res := r.Result
-	fmt.Fprintf(&b, "**RSS %s → %s MiB** (peak %s MiB); growth %s MiB/min over the first third of the samples, **%s MiB/min over the last third**. %d wasm instances at most; at the end %s MiB of wasm RSS per instance. %s requests, %s req/s, p50 %s ms, p99 %s ms, errors %s.\n\n",
-		mib(s.StartRSS), mib(s.EndRSS), mib(s.PeakRSS), signedMiB(s.FirstSlope), signedMiB(s.EndSlope),
+	settled := ""
+	if s.SettledRSS > 0 {
+		settled = fmt.Sprintf(", %s MiB once the load stopped and idle readers closed", mib(s.SettledRSS))
+	}
+	fmt.Fprintf(&b, "**RSS %s → %s MiB under load** (peak %s MiB%s); growth %s MiB/min over the first third of the samples under load, **%s MiB/min over the last third**. %d wasm instances at most; at the end of the load %s MiB of wasm RSS per instance. %s requests, %s req/s, p50 %s ms, p99 %s ms, errors %s.\n\n",
+		mib(s.StartRSS), mib(s.EndRSS), mib(s.PeakRSS), settled, signedMiB(s.FirstSlope), signedMiB(s.EndSlope),
 		s.MaxInstances, mib(s.PerInstance), fmtThroughput(float64(res.Requests)), fmtThroughput(res.Throughput),
 		fmtMs(res.Latency.P50), fmtMs(res.Latency.P99), fmtErrors(res.Errors))
 	if res.FirstError != "" {

@@ -91,16 +91,20 @@ func TestWasmMemory(t *testing.T) {
 	}
 }
 
-// soakReport is a small soak with RSS rising 60 MiB/min, then flat.
+// soakReport is a small soak with RSS rising 60 MiB/min, then flat, and
+// a last sample after the load stopped.
 func soakReport() *SoakReport {
 	r := &SoakReport{Label: "test", Date: "2026-11-30", Host: "box",
 		Machine:  Machine{OS: "linux", Arch: "amd64", CPUs: 2, GoVersion: "go1.26.0"},
 		Load:     SoakLoad{Databases: 300, Rows: 16000, DBBytes: 2 << 20, Conns: 64, Seconds: 60, ZipfS: 0.99, Mix: "mix", Keys: "keys", SampleEvery: 10},
 		Settings: map[string]string{"FORGE_WASM_RECYCLE_MB": "8", "FORGE_READERS_PER_DB": "1"},
-		Result:   Result{Requests: 1000, OK: 990, Throughput: 16.5, Errors: map[string]int64{"429": 10}},
+		Result:   Result{Requests: 1000, OK: 990, Seconds: 70, Throughput: 16.5, Errors: map[string]int64{"429": 10}},
 	}
 	for i := range 9 {
 		rss := int64(100+10*min(i, 6)) << 20 // +10 MiB per 10 s for a minute, then flat
+		if i == 8 {
+			rss = 120 << 20 // settled, after the load
+		}
 		r.Samples = append(r.Samples, SoakSample{Seconds: float64(10 * i), RSS: rss, HWM: rss, WasmInstances: 10 + i,
 			WasmRSS: int64(10+i) << 20, HeapInuse: 20 << 20, GoSys: 40 << 20, OpenDBs: 300, Requests: int64(100 * i)})
 	}
@@ -111,7 +115,8 @@ func soakReport() *SoakReport {
 func TestSoakSummary(t *testing.T) {
 	t.Parallel()
 	s := soakReport().Summary
-	if s.StartRSS != 100<<20 || s.EndRSS != 160<<20 || s.PeakRSS != 160<<20 || s.MaxInstances != 18 || s.PerInstance != 1<<20 {
+	if s.StartRSS != 100<<20 || s.EndRSS != 160<<20 || s.SettledRSS != 120<<20 || s.PeakRSS != 160<<20 ||
+		s.MaxInstances != 18 || s.PerInstance != 1<<20 {
 		t.Errorf("summary %+v", s)
 	}
 	if got := s.FirstSlope / (1 << 20); math.Abs(got-60) > 0.01 {
@@ -134,7 +139,7 @@ func TestSoakOutputs(t *testing.T) {
 	for _, want := range []string{
 		"# DB-Forge soak: 2026-11-30, box (test)",
 		"`FORGE_READERS_PER_DB=1`, `FORGE_WASM_RECYCLE_MB=8`",
-		"**RSS 100.0 → 160.0 MiB**",
+		"**RSS 100.0 → 160.0 MiB under load** (peak 160.0 MiB, 120.0 MiB once the load stopped",
 		"| 30 | 130.0 | 13.0 | 13 | 1.00 | 20.0 | 40.0 | 300 | 0 | 10.0 |",
 		"10×429",
 	} {

@@ -226,7 +226,9 @@ func soak(ctx context.Context, c soakConfig) error {
 	}
 	close(stopSampling)
 	wg.Wait()
-	smp.take() // the last look
+	if n := len(smp.samples); n == 0 || time.Since(smp.start).Seconds()-smp.samples[n-1].Seconds > 1 {
+		smp.take() // the last look
+	}
 	rep.Samples = smp.samples
 	if len(smp.errs) > 0 {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("%d sample(s) incomplete; first: %s", len(smp.errs), smp.errs[0]))
