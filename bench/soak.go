@@ -75,6 +75,10 @@ type SoakLoad struct {
 	Mix         string  `json:"mix"`      // the statements and their shares
 	Keys        string  `json:"keys"`     // which API keys the load sent
 	SampleEvery float64 `json:"sample_every_seconds"`
+	// InstanceBound is the most wasm instances the settings allow for
+	// these databases: min(databases, FORGE_MAX_OPEN_DBS) × (1 +
+	// FORGE_READERS_PER_DB).
+	InstanceBound int `json:"instance_bound,omitempty"`
 }
 
 // SoakSummary is the shape of the curve: where it started, where it ended,
@@ -187,9 +191,13 @@ func (r *SoakReport) Markdown() []byte {
 		fmt.Fprintf(&b, ", load average at start %s", m.LoadAvg)
 	}
 	l := r.Load
-	fmt.Fprintf(&b, ".\n\n%d closed-loop clients over %d databases (%d rows, about %s MiB each at the start; Zipf s=%s over the databases) for %s; %s. Keys: %s. A sample every %s.\n\n",
+	bound := ""
+	if l.InstanceBound > 0 {
+		bound = fmt.Sprintf(" The settings allow at most %d wasm instances for them (databases × (1 + readers)).", l.InstanceBound)
+	}
+	fmt.Fprintf(&b, ".\n\n%d closed-loop clients over %d databases (%d rows, about %s MiB each at the start; Zipf s=%s over the databases) for %s; %s. Keys: %s. A sample every %s.%s\n\n",
 		l.Conns, l.Databases, l.Rows, mib(l.DBBytes), strconv.FormatFloat(l.ZipfS, 'g', -1, 64),
-		time.Duration(l.Seconds*float64(time.Second)), l.Mix, l.Keys, time.Duration(l.SampleEvery*float64(time.Second)))
+		time.Duration(l.Seconds*float64(time.Second)), l.Mix, l.Keys, time.Duration(l.SampleEvery*float64(time.Second)), bound)
 	if len(r.Settings) > 0 {
 		keys := make([]string, 0, len(r.Settings))
 		for k := range r.Settings {
@@ -327,6 +335,16 @@ func (r *SoakReport) Chart(width, height vg.Length) ([]byte, error) {
 		line.Width = vg.Points(1.5)
 		bottom.Add(line)
 		bottom.Legend.Add(s.name, line)
+	}
+	if b := r.Load.InstanceBound; b > 0 {
+		line, err := plotter.NewLine(plotter.XYs{{X: 0, Y: float64(b)}, {X: r.Samples[len(r.Samples)-1].Seconds / 60, Y: float64(b)}})
+		if err != nil {
+			return nil, err
+		}
+		line.Color = color.RGBA{R: 127, G: 127, B: 127, A: 255}
+		line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+		bottom.Add(line)
+		bottom.Legend.Add("instance bound: databases × (1 + readers)", line)
 	}
 	bottom.Y.Min = 0
 	bottom.Legend.Top = true

@@ -96,7 +96,7 @@ func TestWasmMemory(t *testing.T) {
 func soakReport() *SoakReport {
 	r := &SoakReport{Label: "test", Date: "2026-11-30", Host: "box",
 		Machine:  Machine{OS: "linux", Arch: "amd64", CPUs: 2, GoVersion: "go1.26.0"},
-		Load:     SoakLoad{Databases: 300, Rows: 16000, DBBytes: 2 << 20, Conns: 64, Seconds: 60, ZipfS: 0.99, Mix: "mix", Keys: "keys", SampleEvery: 10},
+		Load:     SoakLoad{Databases: 300, Rows: 16000, DBBytes: 2 << 20, Conns: 64, Seconds: 60, ZipfS: 0.99, Mix: "mix", Keys: "keys", SampleEvery: 10, InstanceBound: 600},
 		Settings: map[string]string{"FORGE_WASM_RECYCLE_MB": "8", "FORGE_READERS_PER_DB": "1"},
 		Result:   Result{Requests: 1000, OK: 990, Seconds: 70, Throughput: 16.5, Errors: map[string]int64{"429": 10}},
 	}
@@ -142,6 +142,7 @@ func TestSoakOutputs(t *testing.T) {
 		"**RSS 100.0 → 160.0 MiB under load** (peak 160.0 MiB, 120.0 MiB once the load stopped",
 		"| 30 | 130.0 | 13.0 | 13 | 1.00 | 20.0 | 40.0 | 300 | 0 | 10.0 |",
 		"10×429",
+		"at most 600 wasm instances",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)

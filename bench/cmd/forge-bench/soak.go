@@ -143,6 +143,14 @@ func soak(ctx context.Context, c soakConfig) error {
 	if c.adminOnly {
 		rep.Load.Keys = "the admin key"
 	}
+	openDBs, readers := c.dbs, 2
+	if v, err := strconv.Atoi(c.env["FORGE_MAX_OPEN_DBS"]); err == nil && v > 0 {
+		openDBs = min(openDBs, v)
+	}
+	if v, err := strconv.Atoi(c.env["FORGE_READERS_PER_DB"]); err == nil && v >= 0 {
+		readers = v
+	}
+	rep.Load.InstanceBound = openDBs * (1 + readers)
 	bin, err := binPath(c.binDir, "forge-gateway")
 	if err != nil {
 		return err
