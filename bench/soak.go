@@ -57,9 +57,12 @@ type SoakReport struct {
 	Settings map[string]string `json:"settings,omitempty"` // FORGE_* settings other than the bench's own
 	Samples  []SoakSample      `json:"samples"`
 	Result   Result            `json:"result"`
-	Notes    []string          `json:"notes,omitempty"`
-	Profiles []string          `json:"profiles,omitempty"` // heap profiles saved, relative to the report
-	Summary  SoakSummary       `json:"summary"`
+	// CPUPerRequest is the gateway's CPU time (user + system) per request
+	// under load, in µs: steadier than throughput on a shared machine.
+	CPUPerRequest float64     `json:"cpu_us_per_request,omitempty"`
+	Notes         []string    `json:"notes,omitempty"`
+	Profiles      []string    `json:"profiles,omitempty"` // heap profiles saved, relative to the report
+	Summary       SoakSummary `json:"summary"`
 	// ChartFile is the PNG, relative to the report.
 	ChartFile string `json:"chart_file,omitempty"`
 }
@@ -218,9 +221,9 @@ func (r *SoakReport) Markdown() []byte {
 	if s.SettledRSS > 0 {
 		settled = fmt.Sprintf(", %s MiB once the load stopped and idle readers closed", mib(s.SettledRSS))
 	}
-	fmt.Fprintf(&b, "**RSS %s → %s MiB under load** (peak %s MiB%s); growth %s MiB/min over the first third of the samples under load, **%s MiB/min over the last third**. %d wasm instances at most; at the end of the load %s MiB of wasm RSS per instance. %s requests, %s req/s, p50 %s ms, p99 %s ms, errors %s.\n\n",
+	fmt.Fprintf(&b, "**RSS %s → %s MiB under load** (peak %s MiB%s); growth %s MiB/min over the first third of the samples under load, **%s MiB/min over the last third**. %d wasm instances at most; at the end of the load %s MiB of wasm RSS per instance. %s requests, %s req/s, %s µs of gateway CPU per request, p50 %s ms, p99 %s ms, errors %s.\n\n",
 		mib(s.StartRSS), mib(s.EndRSS), mib(s.PeakRSS), settled, signedMiB(s.FirstSlope), signedMiB(s.EndSlope),
-		s.MaxInstances, mib(s.PerInstance), fmtThroughput(float64(res.Requests)), fmtThroughput(res.Throughput),
+		s.MaxInstances, mib(s.PerInstance), fmtThroughput(float64(res.Requests)), fmtThroughput(res.Throughput), fmtMs(r.CPUPerRequest),
 		fmtMs(res.Latency.P50), fmtMs(res.Latency.P99), fmtErrors(res.Errors))
 	if res.FirstError != "" {
 		fmt.Fprintf(&b, "First error: `%s`\n\n", strings.ReplaceAll(res.FirstError, "`", "'"))

@@ -218,10 +218,21 @@ func soak(ctx context.Context, c soakConfig) error {
 		defer wg.Done()
 		smp.loop(c.every, stopSampling)
 	}()
+	var cpu0, cpu1 time.Duration // the gateway's CPU time when the load starts and ends
 	load := bench.Load{Name: "soak", Addr: gw.addr, Conns: c.conns, Duration: c.duration, Timeout: 30 * time.Second,
-		NewSource: soakSource(names, keys, c.rows, c.zipfS), Seed: 7, Progress: soakProgress{}}
+		NewSource: soakSource(names, keys, c.rows, c.zipfS), Seed: 7, Progress: soakProgress{},
+		OnMeasure: func(start bool) {
+			if cpu, err := bench.ProcCPU(gw.pid()); err == nil && start {
+				cpu0 = cpu
+			} else if err == nil {
+				cpu1 = cpu
+			}
+		}}
 	res, lerr := load.Run(ctx)
 	rep.Result = res
+	if cpu1 > cpu0 && res.Requests > 0 {
+		rep.CPUPerRequest = float64(cpu1-cpu0) / float64(time.Microsecond) / float64(res.Requests)
+	}
 	saveHeap("end")
 	if c.settle > 0 && ctx.Err() == nil {
 		fmt.Fprintf(os.Stderr, "\n== soak: load stopped; sampling %s more with no load (%s)\n", c.settle, time.Now().Format("15:04:05"))
