@@ -217,13 +217,17 @@ func (r *SoakReport) Markdown() []byte {
 	}
 	s := r.Summary
 	res := r.Result
+	cpu := ""
+	if r.CPUPerRequest > 0 {
+		cpu = ", " + fmtMs(r.CPUPerRequest) + " µs of gateway CPU per request"
+	}
 	settled := ""
 	if s.SettledRSS > 0 {
 		settled = fmt.Sprintf(", %s MiB once the load stopped and idle readers closed", mib(s.SettledRSS))
 	}
-	fmt.Fprintf(&b, "**RSS %s → %s MiB under load** (peak %s MiB%s); growth %s MiB/min over the first third of the samples under load, **%s MiB/min over the last third**. %d wasm instances at most; at the end of the load %s MiB of wasm RSS per instance. %s requests, %s req/s, %s µs of gateway CPU per request, p50 %s ms, p99 %s ms, errors %s.\n\n",
+	fmt.Fprintf(&b, "**RSS %s → %s MiB under load** (peak %s MiB%s); growth %s MiB/min over the first third of the samples under load, **%s MiB/min over the last third**. %d wasm instances at most; at the end of the load %s MiB of wasm RSS per instance. %s requests, %s req/s%s, p50 %s ms, p99 %s ms, errors %s.\n\n",
 		mib(s.StartRSS), mib(s.EndRSS), mib(s.PeakRSS), settled, signedMiB(s.FirstSlope), signedMiB(s.EndSlope),
-		s.MaxInstances, mib(s.PerInstance), fmtThroughput(float64(res.Requests)), fmtThroughput(res.Throughput), fmtMs(r.CPUPerRequest),
+		s.MaxInstances, mib(s.PerInstance), fmtThroughput(float64(res.Requests)), fmtThroughput(res.Throughput), cpu,
 		fmtMs(res.Latency.P50), fmtMs(res.Latency.P99), fmtErrors(res.Errors))
 	if res.FirstError != "" {
 		fmt.Fprintf(&b, "First error: `%s`\n\n", strings.ReplaceAll(res.FirstError, "`", "'"))
