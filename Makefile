@@ -11,6 +11,7 @@
 #   make bench   short benchmark suite (≤ 3 min): bench/results/<date>-<host>.{md,json,png}
 #   make bench-full  every benchmark scenario, longer runs, 10,000 databases
 #   make bench-faults  timeouts checked against the file, writes during a long read (~1.5 min)
+#   make soak    memory under a mixed load on 300 databases, ~11 min (SOAK_DURATION=30m for longer): bench/results/<date>-<host>-soak.{md,json,png}
 SHELL := /bin/bash
 GO    ?= go
 BIN   := bin
@@ -131,7 +132,7 @@ fuzz-short:
 	done
 
 # --- Benchmarks (bench/, docs/PERFORMANCE.md) --------------------------------
-.PHONY: bench bench-full bench-bin bench-faults
+.PHONY: bench bench-full bench-bin bench-faults soak
 
 ## bench-bin: the load generator and the three ceiling programs, in bin/
 bench-bin:
@@ -150,6 +151,14 @@ bench-full: build bench-bin
 	@if docker info >/dev/null 2>&1; then $(MAKE) --no-print-directory images; \
 	else echo "bench-full: no Docker engine: the docker spawn cycle will be reported as not measured"; fi
 	./$(BIN)/forge-bench -suite full -bin $(BIN) -out bench/results
+
+## soak: 64 clients, mixed SQL on 300 databases for SOAK_DURATION while the gateway's RSS,
+## wasm and Go memory are sampled every 10 s (docs/OPERATIONS.md#memory); SOAK_FLAGS adds
+## forge-bench flags, e.g. SOAK_FLAGS="-dbs 500 -env FORGE_READERS_PER_DB=1 -label r1"
+SOAK_DURATION ?= 10m
+SOAK_FLAGS    ?=
+soak: build bench-bin
+	./$(BIN)/forge-bench -suite soak -duration $(SOAK_DURATION) -bin $(BIN) -out bench/results $(SOAK_FLAGS)
 
 ## clean: DESTRUCTIVE — the stack, every worker container, the network, and ALL DATA in db-data/
 clean:

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -23,6 +24,9 @@ type Request struct {
 	Path   string // path and query, "/api/db/bench/query"
 	Body   []byte
 	Want   int // the expected status; any other counts as an error
+	// Auth, if set, is the request's Authorization header ("Bearer
+	// <key>", a database's own key, say) instead of the Load's Bearer.
+	Auth string
 }
 
 // Source picks the next request of one worker; it is called only from that
@@ -117,6 +121,10 @@ func (l Load) Run(ctx context.Context) (Result, error) {
 	if l.Warmup <= 0 {
 		phase.Store(phaseMeasure)
 	}
+	auth := ""
+	if l.Bearer != "" {
+		auth = "Bearer " + l.Bearer
+	}
 	workers := make([]*worker, conns)
 	for i := range workers {
 		w := &worker{errors: map[string]int64{}}
@@ -129,9 +137,7 @@ func (l Load) Run(ctx context.Context) (Result, error) {
 			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
-			if l.Bearer != "" {
-				req.Header.Set("Authorization", "Bearer "+l.Bearer)
-			}
+			sent := "" // the Authorization header req carries
 			for {
 				p := phase.Load()
 				if p == phaseStop {
@@ -143,8 +149,16 @@ func (l Load) Run(ctx context.Context) (Result, error) {
 				}
 				r := src(rng)
 				req.Header.SetMethod(r.Method)
-				req.Header.SetRequestURI(r.Path)
+				// Request.SetRequestURI, not Header.SetRequestURI: the client parses
+				// the URI of a request once and writes that parsed URI from then
+				// on, so the header alone would send every request to the path of
+				// the worker's first one.
+				req.SetRequestURI(r.Path)
 				req.Header.SetHost(l.Addr)
+				if want := cmp.Or(r.Auth, auth); want != sent {
+					req.Header.Set("Authorization", want)
+					sent = want
+				}
 				if len(r.Body) > 0 {
 					req.Header.SetContentType("application/json")
 					req.SetBodyRaw(r.Body)

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -184,5 +185,42 @@ func TestResultMerge(t *testing.T) {
 				t.Errorf("p50 %v ms, want %v", r.Latency.P50, tt.wantP50)
 			}
 		})
+	}
+}
+
+// TestLoadPathsAndAuth: every request goes to its own path with its own
+// Authorization header. (Header.SetRequestURI alone sent a worker's every
+// request to its first path: the client caches the parsed URI.)
+func TestLoadPathsAndAuth(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	seen := map[string]int{}
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		path, auth := string(ctx.Path()), string(ctx.Request.Header.Peek("Authorization"))
+		if auth != "Bearer "+strings.TrimPrefix(path, "/") && !(path == "/c" && auth == "Bearer load") {
+			ctx.SetStatusCode(fasthttp.StatusForbidden)
+			return
+		}
+		mu.Lock()
+		seen[path]++
+		mu.Unlock()
+	}}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	reqs := []Request{{Method: "GET", Path: "/a", Auth: "Bearer a", Want: 200}, {Method: "GET", Path: "/b", Auth: "Bearer b", Want: 200},
+		{Method: "GET", Path: "/c", Want: 200}} // /c: the Load's own Bearer
+	res, err := Load{Addr: ln.Addr().String(), Conns: 1, Requests: 30, Bearer: "load", NewSource: func(int) Source {
+		i := 0
+		return func(*rand.Rand) *Request { i++; return &reqs[i%len(reqs)] }
+	}}.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OK != 30 || seen["/a"] != 10 || seen["/b"] != 10 || seen["/c"] != 10 {
+		t.Errorf("ok %d, errors %v (%s), paths seen %v", res.OK, res.Errors, res.FirstError, seen)
 	}
 }

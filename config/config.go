@@ -20,7 +20,8 @@ import (
 //
 // "Off" is decided here, in the settings table, and nowhere else: a
 // setting whose documented "0" turns a feature off (FORGE_READERS_PER_DB,
-// FORGE_READER_IDLE, FORGE_DB_IDLE, FORGE_WASM_RECYCLE_MB) is stored as
+// FORGE_READER_IDLE, FORGE_DB_IDLE, FORGE_WASM_RECYCLE_MB, and
+// FORGE_PAGE_CACHE_KB, whose 0 leaves SQLite's own cache size) is stored as
 // Off, a negative value, because the package it configures takes 0 as
 // "its default" and a negative value as "off" (wasm.Config). The wiring
 // passes such fields on unchanged, scaled to bytes at most. FORGE_RATE_LIMIT
@@ -50,6 +51,7 @@ type Config struct {
 	Synchronous  string        // NORMAL | FULL
 	BusyTimeout  time.Duration
 	StmtCache    int
+	PageCacheKB  int // Off = SQLite's own cache size
 	WriteBatch   int
 	QueryTimeout time.Duration
 	WasmMemoryMB int
@@ -183,6 +185,7 @@ func rate(p func(*Config) *float64) func(*Config, string) error {
 
 // The fields of the settings whose "0" is Off.
 func readersPerDB(c *Config) *int         { return &c.ReadersPerDB }
+func pageCacheKB(c *Config) *int          { return &c.PageCacheKB }
 func readerIdle(c *Config) *time.Duration { return &c.ReaderIdle }
 func dbIdle(c *Config) *time.Duration     { return &c.DBIdle }
 func wasmRecycleMB(c *Config) *int        { return &c.WasmRecycleMB }
@@ -215,6 +218,7 @@ func Settings() []Setting {
 		{"FORGE_SYNCHRONOUS", "NORMAL", "SQLite synchronous mode in WAL: NORMAL or FULL", str(func(c *Config) *string { return &c.Synchronous }, "NORMAL", "FULL")},
 		{"FORGE_BUSY_TIMEOUT", "5s", "how long a statement waits on a locked database", duration(func(c *Config) *time.Duration { return &c.BusyTimeout }, time.Millisecond, time.Hour)},
 		{"FORGE_STMT_CACHE", "128", "prepared statements cached per connection", integer(func(c *Config) *int { return &c.StmtCache }, 1, 1<<16)},
+		{"FORGE_PAGE_CACHE_KB", "512", "SQLite page cache of each connection, in KiB (PRAGMA cache_size): the bound of each wasm instance's memory under load (0 = SQLite's default, 2000)", zeroOff(pageCacheKB, integer(pageCacheKB, 0, 1<<20))},
 		{"FORGE_WRITE_BATCH", "64", "group commit: write statements (plain INSERT/UPDATE/DELETE) queued for a database's writer share one transaction, up to this many, each in its own savepoint, none answered before the COMMIT (1 = off)", integer(func(c *Config) *int { return &c.WriteBatch }, 1, 4096)},
 		{"FORGE_QUERY_TIMEOUT", "5s", "deadline of one statement (or one rows request)", duration(func(c *Config) *time.Duration { return &c.QueryTimeout }, time.Millisecond, time.Hour)},
 		{"FORGE_WASM_MEMORY_MB", "256", "linear memory cap of each SQLite wasm instance, in MiB", integer(func(c *Config) *int { return &c.WasmMemoryMB }, 1, 4095)},

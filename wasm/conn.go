@@ -105,6 +105,7 @@ type connOptions struct {
 	synchronous string
 	busyTimeout time.Duration
 	maxStmt     int
+	pageCacheKB int64 // PRAGMA cache_size in KiB; 0 or less: SQLite's default
 	heapLimit   int64
 	maxDBBytes  int64
 	limits      Limits
@@ -143,6 +144,11 @@ func openConn(path string, o connOptions) (c *conn, err error) {
 	// the database's directory.
 	pragmas := "PRAGMA synchronous=" + o.synchronous + ";PRAGMA temp_store=MEMORY;" +
 		"PRAGMA journal_size_limit=" + strconv.Itoa(walSizeLimit) + ";"
+	if o.pageCacheKB > 0 {
+		// The page cache is most of an instance's memory, which wasm never
+		// gives back: its bound is the instance's (Config.PageCache).
+		pragmas += "PRAGMA cache_size=-" + strconv.FormatInt(o.pageCacheKB, 10) + ";"
+	}
 	if o.writer {
 		// WAL lets the readers of this database run beside its one writer.
 		pragmas = "PRAGMA journal_mode=WAL;" + pragmas

@@ -47,6 +47,13 @@ type Config struct {
 	// demand) instead of going back to the pool. Default 32 MiB; negative
 	// keeps every instance.
 	RecycleBytes int64
+	// PageCache bounds SQLite's page cache in each connection (PRAGMA
+	// cache_size, in bytes, rounded down to KiB). The cache is what an
+	// instance's linear memory mostly holds, and that memory never shrinks,
+	// so this is what bounds an instance's memory under load (see
+	// docs/OPERATIONS.md#memory). Default 512 KiB; negative keeps SQLite's
+	// own (2,000 KiB).
+	PageCache int64
 	// MaxDBBytes is each database's size quota, applied as max_page_count
 	// on every connection; a write past it fails with forge.ErrDatabaseFull.
 	// Default 1 GiB.
@@ -135,6 +142,7 @@ func DefaultConfig() Config {
 		MemoryLimit:     256 << 20,
 		HeapLimit:       64 << 20,
 		RecycleBytes:    32 << 20,
+		PageCache:       512 << 10,
 		MaxDBBytes:      1 << 30,
 		Limits:          DefaultLimits(),
 		ReaderIdle:      30 * time.Second,
@@ -173,6 +181,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StmtCache <= 0 {
 		c.StmtCache = d.StmtCache
+	}
+	if c.PageCache == 0 {
+		c.PageCache = d.PageCache
 	}
 	if c.ReaderIdle == 0 {
 		c.ReaderIdle = d.ReaderIdle
@@ -450,6 +461,7 @@ func (e *Engine) connOptions(writer bool) connOptions {
 		synchronous: e.cfg.Synchronous,
 		busyTimeout: e.cfg.BusyTimeout,
 		maxStmt:     e.cfg.StmtCache,
+		pageCacheKB: e.cfg.PageCache >> 10,
 		heapLimit:   e.cfg.HeapLimit,
 		maxDBBytes:  e.cfg.MaxDBBytes,
 		limits:      e.cfg.Limits,

@@ -248,6 +248,7 @@ func engineConfig(cfg config.Config) wasm.Config {
 		Synchronous:   cfg.Synchronous,
 		BusyTimeout:   cfg.BusyTimeout,
 		StmtCache:     cfg.StmtCache,
+		PageCache:     kib(cfg.PageCacheKB),
 		MaxWriteBatch: cfg.WriteBatch,
 		QueryTimeout:  cfg.QueryTimeout,
 		MemoryLimit:   mib(cfg.WasmMemoryMB),
@@ -279,6 +280,9 @@ func serverOptions(cfg config.Config) gateway.Options {
 
 // mib is n MiB in bytes; config.Off stays negative (off).
 func mib(n int) int64 { return int64(n) << 20 }
+
+// kib is n KiB in bytes; config.Off stays negative (off).
+func kib(n int) int64 { return int64(n) << 10 }
 
 // backend is what Run needs of an orchestrator.
 type backend interface {

@@ -5,6 +5,7 @@
 //
 //	forge-bench -suite short   # make bench: at most 3 minutes
 //	forge-bench -suite full    # make bench-full: longer runs, 10,000 databases
+//	forge-bench -suite soak    # make soak: memory under a long mixed load
 package main
 
 import (
@@ -15,6 +16,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -69,8 +71,11 @@ func main() {
 }
 
 func run(ctx context.Context, args []string) error {
+	if soakSuite(args) {
+		return runSoak(ctx, args)
+	}
 	fs := flag.NewFlagSet("forge-bench", flag.ContinueOnError)
-	suiteName := fs.String("suite", "short", "short (make bench, ≤ 3 min) or full (make bench-full)")
+	suiteName := fs.String("suite", "short", "short (make bench, ≤ 3 min), full (make bench-full) or soak (make soak; its own flags: -suite soak -h)")
 	binDir := fs.String("bin", "bin", "directory of forge-gateway and the ceiling binaries")
 	outDir := fs.String("out", "bench/results", "directory of the results")
 	conns := fs.Int("conns", 0, "connections (closed-loop workers); 0 = the suite's")
@@ -79,6 +84,7 @@ func run(ctx context.Context, args []string) error {
 	only := fs.String("only", "", "comma-separated scenarios to run: point,insert,bulk,mix,spawn,many,docker,truth,longread,cold (default all)")
 	keep := fs.Bool("keep", false, "keep the temporary data directories and logs")
 	logLevel := fs.String("log-level", "info", "the gateway's FORGE_LOG_LEVEL (info = access log on)")
+	fs.Var(envFlags(gatewayExtra), "env", "a FORGE_NAME=value setting for every gateway the suite starts (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -124,6 +130,9 @@ func run(ctx context.Context, args []string) error {
 			GoVersion: runtime.Version(), Commit: gitCommit(), LoadAvg: loadAvg()},
 		Method: bench.Method{Conns: s.conns, RunSeconds: s.run.Seconds(), WarmSeconds: s.warmup.Seconds(), Rounds: s.rounds,
 			Rows: s.rows, ZipfS: cfg.zipfS, Gateway: "bin/forge-gateway, FORGE_BACKEND=local, FORGE_LOG_LEVEL=" + cfg.logLevel + ", FORGE_ADMIN_KEY set and sent as a bearer token by every request (to every system), other settings default"},
+	}
+	if len(gatewayExtra) > 0 {
+		rep.Method.Gateway += " but " + envText(gatewayExtra)
 	}
 	b := &bencher{cfg: cfg, rep: rep, key: adminKey}
 	err = b.all(ctx)
@@ -194,4 +203,27 @@ func loadAvg() string {
 		return ""
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// soakSuite reports whether args ask for the soak, which has flags of its own.
+func soakSuite(args []string) bool {
+	for i, a := range args {
+		switch {
+		case a == "-suite=soak" || a == "--suite=soak":
+			return true
+		case (a == "-suite" || a == "--suite") && i+1 < len(args) && args[i+1] == "soak":
+			return true
+		}
+	}
+	return false
+}
+
+// envText lists settings as "A=1, B=2", sorted.
+func envText(env map[string]string) string {
+	parts := make([]string, 0, len(env))
+	for k, v := range env {
+		parts = append(parts, k+"="+v)
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
 }

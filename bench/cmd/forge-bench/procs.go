@@ -150,6 +150,10 @@ func gatewayEnv(settings map[string]string) []string {
 	return env
 }
 
+// gatewayExtra are the -env settings of the short and full suites: every
+// gateway they start gets them.
+var gatewayExtra = map[string]string{}
+
 type gatewayOpts struct {
 	bin      string
 	dataDir  string
@@ -179,6 +183,7 @@ func startGateway(ctx context.Context, o gatewayOpts) (*proc, time.Duration, err
 		"FORGE_LOG_LEVEL":      o.logLevel,
 		"FORGE_WASM_CACHE_DIR": o.cacheDir,
 	}
+	maps.Copy(settings, gatewayExtra)
 	maps.Copy(settings, o.env)
 	env := gatewayEnv(settings)
 	start := time.Now()
