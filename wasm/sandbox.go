@@ -166,6 +166,9 @@ func (c *conn) authorizer(action sqlite3.AuthorizerActionCode, arg3, arg4, schem
 	if action == sqlite3.AUTH_TRANSACTION && !c.stepping {
 		c.txControl = true
 	}
+	if action == sqlite3.AUTH_INSERT && !c.stepping {
+		c.inserts = true
+	}
 	switch action {
 	case sqlite3.AUTH_SELECT, sqlite3.AUTH_READ, sqlite3.AUTH_DELETE, sqlite3.AUTH_FUNCTION,
 		sqlite3.AUTH_RECURSIVE, sqlite3.AUTH_DROP_TABLE, sqlite3.AUTH_DROP_INDEX,
