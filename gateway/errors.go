@@ -213,6 +213,8 @@ var errorRules = []errorRule{
 		return newError(fasthttp.StatusForbidden, CodeNotAuthorized, "Not authorized: "+ne.Reason)
 	}),
 	is(forge.ErrNotAuthorized, fasthttp.StatusForbidden, CodeNotAuthorized, "Not authorized.", 0),
+	is(forge.ErrTxControl, fasthttp.StatusBadRequest, CodeSQLError,
+		"SQL Error: BEGIN, COMMIT, END and ROLLBACK are not allowed here: the statements already run in one transaction (SAVEPOINT is).", 0),
 	as(CodeResponseTooLarge, func(re *responseTooLargeError) *apiError {
 		return newError(fasthttp.StatusRequestEntityTooLarge, CodeResponseTooLarge,
 			"The result exceeds the response limit of "+formatBytes(re.limit)+"; select fewer rows (LIMIT and OFFSET) or columns.")

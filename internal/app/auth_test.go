@@ -114,6 +114,10 @@ func TestAuthMatrix(t *testing.T) {
 			[8]string{unauth, unauth, forbid, rdonly, "200", unauth, unauth, "200"}},
 		{"POST", "/api/db/a/query", `{"sql": "PRAGMA user_version = 5"}`,
 			[8]string{unauth, unauth, forbid, rdonly, "200", unauth, unauth, "200"}},
+		{"POST", "/api/db/a/batch", `{"statements": [{"sql": "SELECT count(*) AS n FROM t"}, {"sql": "SELECT 1"}]}`,
+			[8]string{unauth, unauth, forbid, "200", "200", unauth, unauth, "200"}},
+		{"POST", "/api/db/a/batch", `{"statements": [{"sql": "SELECT 1"}, {"sql": "INSERT INTO t(v) VALUES (4)"}]}`,
+			[8]string{unauth, unauth, forbid, rdonly, "200", unauth, unauth, "200"}},
 		{"POST", "/api/db/a/tables", `{"table_name": "u", "columns": [{"name": "x", "type": "TEXT"}]}`,
 			[8]string{unauth, unauth, forbid, rdonly, "201", unauth, unauth, "201"}},
 		{"GET", "/api/db/a/tables/t/rows", "",
@@ -138,7 +142,7 @@ func TestAuthMatrix(t *testing.T) {
 	for _, row := range rows {
 		for i, kind := range kinds {
 			name := row.method + " " + row.path
-			if strings.HasSuffix(row.path, "/query") {
+			if strings.HasSuffix(row.path, "/query") || strings.HasSuffix(row.path, "/batch") {
 				name += " " + row.body
 			}
 			t.Run(name+"/"+kind.name, func(t *testing.T) {
