@@ -82,11 +82,13 @@ type Config struct {
 	MaxResponseBytes  int
 	MaxInflight       int
 	MaxInflightPerDB  int
-	ReadTimeout       time.Duration
-	WriteTimeout      time.Duration
-	IdleTimeout       time.Duration
-	ShutdownTimeout   time.Duration
-	ShutdownDrain     time.Duration
+	// MaxBatchStatements caps the statements of one batch request.
+	MaxBatchStatements int
+	ReadTimeout        time.Duration
+	WriteTimeout       time.Duration
+	IdleTimeout        time.Duration
+	ShutdownTimeout    time.Duration
+	ShutdownDrain      time.Duration
 }
 
 // SQLLimits are SQLite's per-connection limits (sqlite3_limit).
@@ -241,6 +243,7 @@ func Settings() []Setting {
 		{"FORGE_MAX_RESPONSE_BYTES", "16777216", "response size cap in bytes (a larger result gets 413 RESPONSE_TOO_LARGE)", integer(func(c *Config) *int { return &c.MaxResponseBytes }, 1024, 1<<30)},
 		{"FORGE_MAX_INFLIGHT", "1024", "requests in flight at once (more get 503 SERVER_BUSY with Retry-After)", integer(func(c *Config) *int { return &c.MaxInflight }, 1, 1<<20)},
 		{"FORGE_MAX_INFLIGHT_PER_DB", "64", "data-plane requests in flight at once on one database (more get 429 TOO_MANY_REQUESTS with Retry-After)", integer(func(c *Config) *int { return &c.MaxInflightPerDB }, 1, 1<<20)},
+		{"FORGE_MAX_BATCH_STATEMENTS", "1000", "statements one batch request may hold (more get 400 TOO_MANY_STATEMENTS)", integer(func(c *Config) *int { return &c.MaxBatchStatements }, 1, 1<<20)},
 		{"FORGE_READ_HEADER_TIMEOUT", "10s", "time to read a request's line and headers", duration(func(c *Config) *time.Duration { return &c.ReadHeaderTimeout }, time.Millisecond, time.Hour)},
 		{"FORGE_READ_TIMEOUT", "30s", "time to read a request's body once its headers are in", duration(func(c *Config) *time.Duration { return &c.ReadTimeout }, time.Millisecond, time.Hour)},
 		{"FORGE_WRITE_TIMEOUT", "60s", "time to write a response", duration(func(c *Config) *time.Duration { return &c.WriteTimeout }, time.Millisecond, time.Hour)},

@@ -120,3 +120,14 @@ type BackendError struct {
 
 func (e *BackendError) Error() string { return "backend: " + e.Message }
 func (e *BackendError) Unwrap() error { return e.Err }
+
+// StatementError is the failure of one statement of a batch: Index is its
+// place in the batch (from 0), Err what it failed with.
+type StatementError struct {
+	Index int
+	Err   error
+}
+
+func (e *StatementError) Error() string { return fmt.Sprintf("statement %d: %v", e.Index, e.Err) }
+
+func (e *StatementError) Unwrap() error { return e.Err }

@@ -1,5 +1,7 @@
 package forge
 
+import "time"
+
 // Row is a read-only view of the current result row. It is valid only during
 // the RowWriter call it is passed to: Text and Blob return slices that the
 // engine reuses for the next row, so a writer copies what it keeps.
@@ -30,4 +32,30 @@ type Result struct {
 	// RowsAffected is the number of rows returned when ReturnsRows, else the
 	// number of rows the statement inserted, updated or deleted (0 for DDL).
 	RowsAffected int64
+
+	// What SQLite counted of the statement (the answer's "meta"),
+	// filled by the engine for every statement it runs.
+	Meta Meta
+}
+
+// Meta is what SQLite itself tells of one statement's run.
+type Meta struct {
+	// Duration is the time the statement ran: binding, stepping, and
+	// writing its rows to the RowWriter (not the wait for a connection).
+	Duration time.Duration
+	// Changes is sqlite3_changes: the rows the statement itself
+	// inserted, updated or deleted (0 for a read or DDL).
+	Changes int64
+	// RowsWritten is the change of sqlite3_total_changes over the
+	// statement: Changes plus the rows its triggers and foreign key
+	// actions changed.
+	RowsWritten int64
+	// LastInsertID is sqlite3_last_insert_rowid after a statement that
+	// inserted rows, 0 after any other.
+	LastInsertID int64
+	// VMSteps and FullScanSteps are the statement status counters
+	// SQLITE_STMTSTATUS_VM_STEP and SQLITE_STMTSTATUS_FULLSCAN_STEP of
+	// this run: virtual machine operations, and steps of full table
+	// scans (a large number suggests an index is missing).
+	VMSteps, FullScanSteps int64
 }

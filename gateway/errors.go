@@ -101,6 +101,7 @@ type apiError struct {
 	sqliteCode string // SQL errors only
 	retryAfter int    // seconds; 0 = no Retry-After header
 	challenge  string // WWW-Authenticate (401 only)
+	statement  int    // a batch's failed statement: its index + 1; 0 = none
 }
 
 func (e *apiError) Error() string { return e.detail }
@@ -112,6 +113,13 @@ func newError(status int, code, detail string) *apiError {
 // toAPIError is the one place where errors become statuses and codes: the
 // first rule of errorRules that matches err, or 500 INTERNAL_ERROR.
 func toAPIError(err error) *apiError {
+	var se *forge.StatementError
+	if errors.As(err, &se) {
+		// A batch's statement: its own answer, which says which it was.
+		ae := *toAPIError(se.Err)
+		ae.statement = se.Index + 1
+		return &ae
+	}
 	for i := range errorRules {
 		if ae := errorRules[i].apply(err); ae != nil {
 			return ae
@@ -205,6 +213,8 @@ var errorRules = []errorRule{
 		return newError(fasthttp.StatusForbidden, CodeNotAuthorized, "Not authorized: "+ne.Reason)
 	}),
 	is(forge.ErrNotAuthorized, fasthttp.StatusForbidden, CodeNotAuthorized, "Not authorized.", 0),
+	is(forge.ErrTxControl, fasthttp.StatusBadRequest, CodeSQLError,
+		"SQL Error: BEGIN, COMMIT, END and ROLLBACK are not allowed here: the statements already run in one transaction (SAVEPOINT is).", 0),
 	as(CodeResponseTooLarge, func(re *responseTooLargeError) *apiError {
 		return newError(fasthttp.StatusRequestEntityTooLarge, CodeResponseTooLarge,
 			"The result exceeds the response limit of "+formatBytes(re.limit)+"; select fewer rows (LIMIT and OFFSET) or columns.")
@@ -303,7 +313,17 @@ func (s *Server) writeError(rc *fasthttp.RequestCtx, err error) {
 	b := make([]byte, 0, 128+2*len(ae.detail))
 	b = append(b, `{"detail":`...)
 	b = appendString(b, ae.detail)
-	b = append(b, `,"error":{"code":`...)
+	b = append(b, `,"error":`...)
+	b = appendErrorObject(b, ae)
+	b = append(b, '}')
+	writeJSON(rc, ae.status, b)
+}
+
+// appendErrorObject appends the structured error object
+// {"code": "...", "message": "...", "status": N[, "sqlite_code": "..."]
+// [, "statement_index": N]}.
+func appendErrorObject(b []byte, ae *apiError) []byte {
+	b = append(b, `{"code":`...)
 	b = appendString(b, ae.code)
 	b = append(b, `,"message":`...)
 	b = appendString(b, ae.detail)
@@ -313,6 +333,9 @@ func (s *Server) writeError(rc *fasthttp.RequestCtx, err error) {
 		b = append(b, `,"sqlite_code":`...)
 		b = appendString(b, ae.sqliteCode)
 	}
-	b = append(b, "}}"...)
-	writeJSON(rc, ae.status, b)
+	if ae.statement > 0 {
+		b = append(b, `,"statement_index":`...)
+		b = strconv.AppendInt(b, int64(ae.statement-1), 10)
+	}
+	return append(b, '}')
 }

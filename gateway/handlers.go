@@ -140,7 +140,7 @@ func (s *Server) query(ctx context.Context, rc *fasthttp.RequestCtx, req queryRe
 	if err != nil {
 		return err
 	}
-	writeJSON(rc, fasthttp.StatusOK, enc.finish(res))
+	writeJSON(rc, fasthttp.StatusOK, appendMeta(enc.finish(res), res.Meta))
 	return nil
 }
 

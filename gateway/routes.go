@@ -47,6 +47,8 @@ var endpoints = []endpoint{
 	// statement that may write when the key is read-only.
 	{method: "POST", pattern: "/api/db/{db_name}/query", need: needRead, perDB: true, body: "query",
 		serve: route(bindQuery, (*Server).query)},
+	{method: "POST", pattern: "/api/db/{db_name}/batch", need: needRead, perDB: true, body: "batch",
+		serve: route(bindBatch, (*Server).batch)},
 	{method: "POST", pattern: "/api/db/{db_name}/tables", need: needWrite, perDB: true, body: "table",
 		serve: route(bindTable, (*Server).createTable)},
 	{method: "GET", pattern: "/api/db/{db_name}/tables/{table_name}/rows", need: needRead, perDB: true, body: "filters",

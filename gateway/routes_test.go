@@ -123,6 +123,7 @@ func errorCodeOf(body []byte) (string, bool) {
 // (wasm, sqlbuild), which toAPIError passes through.
 var engineCodes = []string{
 	"UNKNOWN_COLUMN", "DUPLICATE_COLUMN", // wasm/query.go
+	"TOO_MANY_STATEMENTS",                                                                // batch
 	"INVALID_IDENTIFIER", "INVALID_COLUMN_TYPE", "INVALID_DEFAULT", "INVALID_TABLE_SPEC", // sqlbuild
 }
 

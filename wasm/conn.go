@@ -42,6 +42,9 @@ type conn struct {
 	// grows: while a statement was prepared, the authorizer saw an action
 	// other than reading, deleting rows or dropping objects.
 	grows bool
+	// inserts: while a statement was prepared, the authorizer saw an
+	// insert (the statement's last_insert_id means something).
+	inserts bool
 
 	// txnEnd is how the last transaction on this connection ended, as the
 	// commit and rollback hooks saw it; the engine clears it before a
@@ -74,6 +77,8 @@ type stmt struct {
 	// or clause of it inserts, updates or creates anything): on a full
 	// volume the engine may release reserved space for it (Config.OnDiskFull).
 	shrinks bool
+	// inserts: the statement (or a trigger of it) inserts rows.
+	inserts bool
 	reprep  int  // SQLITE_STMTSTATUS_REPREPARE when names were read
 	bigBind bool // a large TEXT or BLOB is bound; clear it at reset
 	row     stmtRow
@@ -263,7 +268,7 @@ func (c *conn) prepare(sql string) (*stmt, error) {
 		c.lru.MoveToFront(e)
 		return e.Value.(*stmt), nil
 	}
-	c.nonDML, c.grows, c.txControl = false, false, false
+	c.nonDML, c.grows, c.txControl, c.inserts = false, false, false, false
 	s, tail, err := c.db.Prepare(sql)
 	if err != nil && errors.Is(err, sqlite3.ERROR) && c.reloadSchema() {
 		// This connection's copy of the schema may predate DDL run on
@@ -271,13 +276,13 @@ func (c *conn) prepare(sql string) (*stmt, error) {
 		// some errors ("no such table") occur in prepare, but not all:
 		// ALTER TABLE ... DROP/RENAME COLUMN of a column added since
 		// fails against the old copy. Refresh it and try once more.
-		c.nonDML, c.grows, c.txControl = false, false, false
+		c.nonDML, c.grows, c.txControl, c.inserts = false, false, false, false
 		s, tail, err = c.db.Prepare(sql)
 	}
 	if err != nil {
 		return nil, err
 	}
-	nonDML, grows, txControl := c.nonDML, c.grows, c.txControl
+	nonDML, grows, txControl, inserts := c.nonDML, c.grows, c.txControl, c.inserts
 	if s == nil {
 		return nil, nil
 	}
@@ -298,6 +303,7 @@ func (c *conn) prepare(sql string) (*stmt, error) {
 	st.groupable = !st.readOnly && !nonDML && s.ColumnCount() == 0
 	st.txControl = txControl
 	st.shrinks = !st.readOnly && !grows
+	st.inserts = !st.readOnly && inserts
 	st.row.s = s
 	if n := s.ColumnCount(); n > 0 {
 		st.names = make([]string, n)
@@ -428,11 +434,17 @@ const returningSavepoint = "forge_returning"
 // passes mid-stream, so such a statement runs inside a savepoint released
 // only after its last row; on failure the savepoint's transaction is left
 // open and do() rolls it back.
-func (c *conn) run(st *stmt, p forge.Params, w forge.RowWriter) (forge.Result, error) {
+func (c *conn) run(st *stmt, p forge.Params, w forge.RowWriter) (res forge.Result, err error) {
 	defer st.reset()
 	if err := st.bind(p); err != nil {
 		return forge.Result{}, err
 	}
+	start := time.Now()
+	var total int64
+	if !st.readOnly {
+		total = c.db.TotalChanges()
+	}
+	defer func() { c.meta(st, &res.Meta, start, total) }()
 	c.stepping = true
 	defer func() { c.stepping = false }()
 	if len(st.names) > 0 && !st.readOnly {
@@ -450,6 +462,26 @@ func (c *conn) run(st *stmt, p forge.Params, w forge.RowWriter) (forge.Result, e
 		return c.runRows(st, w)
 	}
 	return c.runExec(st)
+}
+
+// meta fills m with what SQLite counted of st's run, which began at
+// start with the connection's total changes at total. A read-only
+// statement changes nothing: only its status counters are asked for.
+func (c *conn) meta(st *stmt, m *forge.Meta, start time.Time, total int64) {
+	m.VMSteps = int64(st.s.Status(sqlite3.STMTSTATUS_VM_STEP, true))
+	m.FullScanSteps = int64(st.s.Status(sqlite3.STMTSTATUS_FULLSCAN_STEP, true))
+	if !st.readOnly {
+		// sqlite3_changes keeps the count of the last INSERT, UPDATE or
+		// DELETE even after DDL; only trust it when this statement
+		// changed something.
+		if m.RowsWritten = c.db.TotalChanges() - total; m.RowsWritten != 0 {
+			m.Changes = c.db.Changes()
+			if st.inserts && m.Changes > 0 {
+				m.LastInsertID = c.db.LastInsertRowID()
+			}
+		}
+	}
+	m.Duration = time.Since(start)
 }
 
 // runRows steps a statement that returns rows, streaming them to w.

@@ -154,7 +154,7 @@ func authorizePragma(name, arg string) string {
 
 // authorizer is the callback installed on a connection. The first denial
 // of a statement is kept for the error the client gets.
-func (c *conn) authorizer(action sqlite3.AuthorizerActionCode, arg3, arg4, schema, _ string) sqlite3.AuthorizerReturnCode {
+func (c *conn) authorizer(action sqlite3.AuthorizerActionCode, arg3, arg4, schema, inner string) sqlite3.AuthorizerReturnCode {
 	switch action {
 	case sqlite3.AUTH_SELECT, sqlite3.AUTH_READ, sqlite3.AUTH_INSERT, sqlite3.AUTH_UPDATE,
 		sqlite3.AUTH_DELETE, sqlite3.AUTH_FUNCTION, sqlite3.AUTH_RECURSIVE:
@@ -165,6 +165,9 @@ func (c *conn) authorizer(action sqlite3.AuthorizerActionCode, arg3, arg4, schem
 	}
 	if action == sqlite3.AUTH_TRANSACTION && !c.stepping {
 		c.txControl = true
+	}
+	if action == sqlite3.AUTH_INSERT && !c.stepping && inner == "" {
+		c.inserts = true // the statement's own insert, not a trigger's
 	}
 	switch action {
 	case sqlite3.AUTH_SELECT, sqlite3.AUTH_READ, sqlite3.AUTH_DELETE, sqlite3.AUTH_FUNCTION,

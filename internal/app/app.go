@@ -20,7 +20,9 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/praetorian/db-forge/batch"
 	"github.com/praetorian/db-forge/config"
+	"github.com/praetorian/db-forge/forge"
 	"github.com/praetorian/db-forge/gateway"
 	"github.com/praetorian/db-forge/lifecycle"
 	"github.com/praetorian/db-forge/metrics"
@@ -127,7 +129,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	opts.Damage = eng
 	opts.Spawns = vol
 	opts.Lifecycle = life
-	srv := gateway.New(opts, newGatewayEngine(eng), orch, log.Named("http"))
+	srv := gateway.New(opts, newGatewayEngine(eng, cfg.MaxBatchStatements), orch, log.Named("http"))
 	registerMetrics(reg, srv, eng, backend)
 	room.register(reg)
 
@@ -205,9 +207,17 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 type gatewayEngine struct {
 	*wasm.Engine
 	*tables.Service
+	batches *batch.Service
 }
 
-func newGatewayEngine(eng *wasm.Engine) gatewayEngine { return gatewayEngine{eng, tables.New(eng)} }
+// Batch runs a batch request (package batch).
+func (g gatewayEngine) Batch(ctx context.Context, db string, b forge.Batch, out forge.BatchOutput) error {
+	return g.batches.Batch(ctx, db, b, out)
+}
+
+func newGatewayEngine(eng *wasm.Engine, maxBatch int) gatewayEngine {
+	return gatewayEngine{eng, tables.New(eng), batch.New(eng, batch.Config{MaxStatements: maxBatch})}
+}
 
 // registerMetrics adds to the registry what the gateway's HTTP metrics do
 // not say: the requests in flight and the engine's counters.

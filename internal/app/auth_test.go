@@ -114,6 +114,10 @@ func TestAuthMatrix(t *testing.T) {
 			[8]string{unauth, unauth, forbid, rdonly, "200", unauth, unauth, "200"}},
 		{"POST", "/api/db/a/query", `{"sql": "PRAGMA user_version = 5"}`,
 			[8]string{unauth, unauth, forbid, rdonly, "200", unauth, unauth, "200"}},
+		{"POST", "/api/db/a/batch", `{"statements": [{"sql": "SELECT count(*) AS n FROM t"}, {"sql": "SELECT 1"}]}`,
+			[8]string{unauth, unauth, forbid, "200", "200", unauth, unauth, "200"}},
+		{"POST", "/api/db/a/batch", `{"statements": [{"sql": "SELECT 1"}, {"sql": "INSERT INTO t(v) VALUES (4)"}]}`,
+			[8]string{unauth, unauth, forbid, rdonly, "200", unauth, unauth, "200"}},
 		{"POST", "/api/db/a/tables", `{"table_name": "u", "columns": [{"name": "x", "type": "TEXT"}]}`,
 			[8]string{unauth, unauth, forbid, rdonly, "201", unauth, unauth, "201"}},
 		{"GET", "/api/db/a/tables/t/rows", "",
@@ -138,7 +142,7 @@ func TestAuthMatrix(t *testing.T) {
 	for _, row := range rows {
 		for i, kind := range kinds {
 			name := row.method + " " + row.path
-			if strings.HasSuffix(row.path, "/query") {
+			if strings.HasSuffix(row.path, "/query") || strings.HasSuffix(row.path, "/batch") {
 				name += " " + row.body
 			}
 			t.Run(name+"/"+kind.name, func(t *testing.T) {
@@ -165,10 +169,10 @@ func TestAuthMatrix(t *testing.T) {
 		}
 	}
 
-	// The refused writes wrote nothing: 1, 2 and 3 came from the
-	// read-write and admin keys, twice each.
+	// The refused writes wrote nothing: 1, 2, 3 and 4 came from the
+	// read-write and admin keys, twice each (4: the batch's).
 	contracttest.Expect(t, admin.Do(t, "POST", "/api/db/a/query", `{"sql": "SELECT v, count(*) AS n FROM t GROUP BY v ORDER BY v"}`), 200,
-		`{"data": [{"v": 1, "n": 2}, {"v": 2, "n": 2}, {"v": 3, "n": 2}], "rows_affected": 3}`)
+		`{"data": [{"v": 1, "n": 2}, {"v": 2, "n": 2}, {"v": 3, "n": 2}, {"v": 4, "n": 2}], "rows_affected": 4}`)
 
 	// The access log names keys by id, and no token is ever written.
 	logs := g.logs.String()

@@ -58,7 +58,7 @@ func benchServer(b *testing.B, logger *zap.Logger, withAuth, withMetrics bool) (
 	if withMetrics {
 		opts.Metrics = metrics.New()
 	}
-	srv = gateway.New(opts, newGatewayEngine(eng), local.New(vol), logger)
+	srv = gateway.New(opts, newGatewayEngine(eng, 0), local.New(vol), logger)
 	h := srv.Handler()
 	spawned := do(b, h, "POST", "/admin/databases/spawn/bench", "", admin, 201)
 	if withAuth {

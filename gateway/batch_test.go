@@ -1,0 +1,119 @@
+package gateway
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/praetorian/db-forge/forge"
+)
+
+func TestDecodeBatch(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, body string
+		want       forge.Batch
+		err        string // code; "" = decodes
+	}{
+		{name: "defaults", body: `{"statements":[{"sql":"SELECT ?","params":[1]},{"sql":"SELECT :a","params":{"a":"x"}}]}`,
+			want: forge.Batch{Statements: []forge.Statement{
+				{SQL: "SELECT ?", Params: forge.Params{Positional: []forge.Value{forge.IntValue(1)}}},
+				{SQL: "SELECT :a", Params: forge.Params{IsNamed: true, Named: []forge.NamedValue{{Name: "a", Value: forge.TextValue("x")}}}},
+			}}},
+		{name: "separate dry run", body: `{"transaction":false,"dry_run":true,"statements":[{"sql":"SELECT 1"}]}`,
+			want: forge.Batch{Separate: true, DryRun: true, Statements: []forge.Statement{{SQL: "SELECT 1"}}}},
+		{name: "no statements", body: `{"statements":[]}`, err: CodeValidation},
+		{name: "missing", body: `{"transaction":true}`, err: CodeValidation},
+		{name: "not an array", body: `{"statements":{}}`, err: CodeValidation},
+		{name: "not an object", body: `{"statements":["SELECT 1"]}`, err: CodeValidation},
+		{name: "no sql", body: `{"statements":[{"params":[]}]}`, err: CodeValidation},
+		{name: "blank sql", body: `{"statements":[{"sql":"  "}]}`, err: CodeValidation},
+		{name: "transaction not bool", body: `{"statements":[{"sql":"SELECT 1"}],"transaction":"no"}`, err: CodeValidation},
+		{name: "unknown field", body: `{"statements":[{"sql":"SELECT 1"}],"atomic":true}`, err: CodeUnknownField},
+		{name: "unknown statement field", body: `{"statements":[{"sql":"SELECT 1","x":1}]}`, err: CodeUnknownField},
+		{name: "bad params", body: `{"statements":[{"sql":"SELECT 1","params":1}]}`, err: CodeValidation},
+		{name: "bad json", body: `{"statements":[`, err: CodeInvalidJSON},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := decodeBatch([]byte(tc.body))
+			if tc.err != "" {
+				if err == nil || toAPIError(err).code != tc.err {
+					t.Fatalf("err %v, want %s", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, _ := json.Marshal(got)
+			w, _ := json.Marshal(tc.want)
+			if string(g) != string(w) {
+				t.Fatalf("got %s\nwant %s", g, w)
+			}
+		})
+	}
+}
+
+func TestAppendMeta(t *testing.T) {
+	t.Parallel()
+	got := appendMeta([]byte(`{"message":"Query executed successfully.","rows_affected":1}`),
+		forge.Meta{Duration: 1500 * time.Microsecond, Changes: 1, LastInsertID: 7, RowsWritten: 2, VMSteps: 9, FullScanSteps: 3})
+	want := `{"message":"Query executed successfully.","rows_affected":1,"meta":{"duration_ms":1.5,"changes":1,"last_insert_id":7,"rows_written":2,"vm_steps":9,"full_scan_steps":3}}`
+	if string(got) != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
+
+func TestStatementErrorAnswer(t *testing.T) {
+	t.Parallel()
+	err := &forge.StatementError{Index: 3, Err: &forge.SQLError{Message: "m", Code: "SQLITE_ERROR"}}
+	ae := toAPIError(err)
+	b := appendErrorObject(nil, ae)
+	if want := `{"code":"SQL_ERROR","message":"SQL Error: m","status":400,"sqlite_code":"SQLITE_ERROR","statement_index":3}`; string(b) != want {
+		t.Fatalf("got  %s\nwant %s", b, want)
+	}
+	// The shared answer of a sentinel's rule is not changed.
+	_ = toAPIError(&forge.StatementError{Index: 0, Err: forge.ErrReadOnly})
+	if toAPIError(forge.ErrReadOnly).statement != 0 {
+		t.Fatal("a rule's shared answer was changed")
+	}
+}
+
+// FuzzDecodeBatch: the batch decoder never panics, refuses with a client
+// error only, and what it accepts holds statements of non-blank SQL with
+// values the engine can bind.
+func FuzzDecodeBatch(f *testing.F) {
+	for _, s := range []string{
+		`{"statements":[{"sql":"SELECT ?","params":[1,"x",null,true,1.5]}],"transaction":false,"dry_run":true}`,
+		`{"statements":[{"sql":"SELECT :a","params":{"a":{"$blob":"AP8="}}}]}`,
+		`{"statements":[]}`, `{"statements":[{}]}`, `{"statements":[{"sql":""}]}`, `{"statements":[1]}`,
+		`{"statements":[{"sql":"SELECT 1"}],"statements":[]}`, `{"Statements":[]}`, `[]`, ``,
+		`{"statements":[{"sql":"SELECT 1","params":[9223372036854775808]}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		b, err := decodeBatch(body)
+		if err != nil {
+			checkClientError(t, err, body)
+			return
+		}
+		if len(b.Statements) == 0 {
+			t.Fatalf("no statements accepted from %q", body)
+		}
+		for _, q := range b.Statements {
+			if strings.TrimSpace(q.SQL) == "" {
+				t.Fatalf("blank sql accepted from %q", body)
+			}
+			for _, v := range q.Params.Positional {
+				checkValue(t, v, body)
+			}
+			for _, nv := range q.Params.Named {
+				checkValue(t, nv.Value, body)
+			}
+		}
+	})
+}
