@@ -8,7 +8,7 @@
 #   make status  the stack and the database workers
 #   make logs    follow the gateway's (and Traefik's) logs
 #   make clean   remove the stack, every worker, the network and ALL DATA in db-data/
-#   make bench   short benchmark suite (≤ 3 min): bench/results/<date>-<host>.{md,json,png}
+#   make bench   short benchmark suite (≤ 3 min): bench/results/<date>-<host>.{md,json,png}, from a clean tree only
 #   make bench-full  every benchmark scenario, longer runs, 10,000 databases
 #   make bench-faults  timeouts checked against the file, writes during a long read (~1.5 min)
 #   make soak    memory under a mixed load on 300 databases, ~11 min (SOAK_DURATION=30m for longer): bench/results/<date>-<host>-soak.{md,json,png}
@@ -138,19 +138,24 @@ fuzz-short:
 bench-bin:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./bench/cmd/...
 
+# Results go into bench/results/ only from a clean tree (git status --porcelain
+# empty): from a dirty one forge-bench writes them to a temporary directory and
+# says where. BENCH_FLAGS=-allow-dirty writes them here anyway, marked dirty.
+BENCH_FLAGS ?=
+
 ## bench: the gateway against its ceilings, short suite (≤ 3 min); results in bench/results/
 bench: build bench-bin
-	./$(BIN)/forge-bench -suite short -bin $(BIN) -out bench/results
+	./$(BIN)/forge-bench -suite short -bin $(BIN) -out bench/results $(BENCH_FLAGS)
 
 ## bench-faults: the fault scenarios alone (issue 10): is every 504 true, does a write wait for a long read
 bench-faults: build bench-bin
-	./$(BIN)/forge-bench -suite short -only truth,longread -bin $(BIN) -out bench/results
+	./$(BIN)/forge-bench -suite short -only truth,longread -bin $(BIN) -out bench/results $(BENCH_FLAGS)
 
 ## bench-full: every scenario, 10 s runs, 1,000 and 10,000 databases; results in bench/results/*-full.*
 bench-full: build bench-bin
 	@if docker info >/dev/null 2>&1; then $(MAKE) --no-print-directory images; \
 	else echo "bench-full: no Docker engine: the docker spawn cycle will be reported as not measured"; fi
-	./$(BIN)/forge-bench -suite full -bin $(BIN) -out bench/results
+	./$(BIN)/forge-bench -suite full -bin $(BIN) -out bench/results $(BENCH_FLAGS)
 
 ## soak: 64 clients, mixed SQL on 300 databases for SOAK_DURATION while the gateway's RSS,
 ## wasm and Go memory are sampled every 10 s (docs/OPERATIONS.md#memory); SOAK_FLAGS adds
@@ -158,7 +163,7 @@ bench-full: build bench-bin
 SOAK_DURATION ?= 10m
 SOAK_FLAGS    ?=
 soak: build bench-bin
-	./$(BIN)/forge-bench -suite soak -duration $(SOAK_DURATION) -bin $(BIN) -out bench/results $(SOAK_FLAGS)
+	./$(BIN)/forge-bench -suite soak -duration $(SOAK_DURATION) -bin $(BIN) -out bench/results $(BENCH_FLAGS) $(SOAK_FLAGS)
 
 ## clean: DESTRUCTIVE — the stack, every worker container, the network, and ALL DATA in db-data/
 clean:

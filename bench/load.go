@@ -53,16 +53,19 @@ type Load struct {
 	OnMeasure func(start bool)
 }
 
-// Result is what a run measured.
+// Result is what a run measured. Latencies are of the successful requests
+// only: a refusal (a 429 answered in microseconds) or a timeout would
+// otherwise pull the percentiles of the work that was done down or up.
+// Failed requests are counted apart, by status.
 type Result struct {
 	Requests   int64            `json:"requests"`         // measured requests, errors included
 	OK         int64            `json:"ok"`               // of which with the expected status
-	Errors     map[string]int64 `json:"errors,omitempty"` // by status ("503"), or "transport"
+	Errors     map[string]int64 `json:"errors,omitempty"` // the others, by status ("503"), or "transport"
 	FirstError string           `json:"first_error,omitempty"`
 	Seconds    float64          `json:"seconds"`
 	Throughput float64          `json:"throughput"` // OK requests per second
-	Latency    Latency          `json:"latency"`
-	Hist       *Histogram       `json:"-"`
+	Latency    Latency          `json:"latency"`    // of the OK requests only
+	Hist       *Histogram       `json:"-"`          // of the OK requests only
 }
 
 // ErrorCount is the number of requests that did not get their expected status.
@@ -174,7 +177,6 @@ func (l Load) Run(ctx context.Context) (Result, error) {
 					}
 					continue
 				}
-				w.hist.Record(lat)
 				done.Add(1)
 				switch {
 				case err != nil:
@@ -192,6 +194,7 @@ func (l Load) Run(ctx context.Context) (Result, error) {
 					failed.Add(1)
 				default:
 					w.ok++
+					w.hist.Record(lat) // successes only: errors are counted apart
 				}
 			}
 		}()
@@ -245,7 +248,7 @@ func (l Load) Run(ctx context.Context) (Result, error) {
 	if len(res.Errors) == 0 {
 		res.Errors = nil
 	}
-	res.Requests = int64(res.Hist.Count())
+	res.Requests = res.OK + res.ErrorCount()
 	if res.Seconds > 0 {
 		res.Throughput = float64(res.OK) / res.Seconds
 	}

@@ -99,7 +99,7 @@ func TestLoad(t *testing.T) {
 			if !tt.wantOK(res.OK) {
 				t.Errorf("OK = %d", res.OK)
 			}
-			if res.Requests != res.OK+res.ErrorCount() || int64(res.Hist.Count()) != res.Requests {
+			if res.Requests != res.OK+res.ErrorCount() || int64(res.Hist.Count()) != res.OK {
 				t.Errorf("requests %d, ok %d, errors %v, histogram %d", res.Requests, res.OK, res.Errors, res.Hist.Count())
 			}
 			for k, v := range tt.wantErrs {
@@ -111,6 +111,51 @@ func TestLoad(t *testing.T) {
 				t.Errorf("throughput %v, latency %+v", res.Throughput, res.Latency)
 			}
 		})
+	}
+}
+
+// Latency percentiles are of the successful requests only: a slow error
+// (a timeout, say) or a quick refusal must not move them; errors are
+// counted apart.
+func TestLoadLatencyOfSuccessesOnly(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		if string(ctx.Path()) == "/slow-error" {
+			time.Sleep(50 * time.Millisecond)
+			ctx.SetStatusCode(fasthttp.StatusGatewayTimeout)
+			return
+		}
+		ctx.SetBodyString(`{"ok":true}`)
+	}}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	fast := Request{Method: "GET", Path: "/ok", Want: 200}
+	slow := Request{Method: "GET", Path: "/slow-error", Want: 200}
+	res, err := Load{Addr: ln.Addr().String(), Conns: 2, Requests: 60, NewSource: func(int) Source {
+		return func(r *rand.Rand) *Request {
+			if r.IntN(2) == 0 {
+				return &slow
+			}
+			return &fast
+		}
+	}}.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OK == 0 || res.Errors["504"] == 0 || res.OK+res.Errors["504"] != res.Requests {
+		t.Fatalf("ok %d, errors %v, requests %d", res.OK, res.Errors, res.Requests)
+	}
+	if int64(res.Hist.Count()) != res.OK {
+		t.Errorf("histogram holds %d latencies, want the %d successes", res.Hist.Count(), res.OK)
+	}
+	// Half the requests are 50 ms errors: counted in, they would put the
+	// median near 50 ms.
+	if res.Latency.P50 >= 25 {
+		t.Errorf("p50 %.1f ms: the 50 ms errors are in the percentiles", res.Latency.P50)
 	}
 }
 

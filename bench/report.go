@@ -39,14 +39,96 @@ type Report struct {
 	ChartFile string    `json:"chart_file,omitempty"` // the PNG, relative to the report
 }
 
-// Machine is where the session ran.
+// Machine is where the session ran, and on what tree.
 type Machine struct {
 	OS        string `json:"os"`
 	Arch      string `json:"arch"`
 	CPUs      int    `json:"cpus"`
 	GoVersion string `json:"go_version"`
 	Commit    string `json:"commit,omitempty"`
-	LoadAvg   string `json:"load_avg,omitempty"` // /proc/loadavg at the start: the machine is shared
+	// Tree is TreeClean when `git status --porcelain` printed nothing at
+	// the start and at the end of the session, TreeDirty otherwise: a
+	// dirty tree's figures are not of Commit. Empty: not in a git tree.
+	Tree string `json:"tree,omitempty"`
+	// Changed are the paths `git status --porcelain` named (at most a few).
+	Changed []string `json:"changed,omitempty"`
+	// LoadAvg and LoadAvgEnd are /proc/loadavg's three averages at the
+	// start and at the end of the session: the machine is shared.
+	LoadAvg    string `json:"load_avg,omitempty"`
+	LoadAvgEnd string `json:"load_avg_end,omitempty"`
+}
+
+// States of Machine.Tree.
+const (
+	TreeClean = "clean"
+	TreeDirty = "dirty"
+)
+
+// Provenance is the Machine as one sentence's worth of text: "linux/amd64,
+// 2 CPUs, go1.26.0, commit abc1234, tree clean, load average 0.50 at
+// start, 1.20 at end (1-minute)".
+func (m Machine) Provenance() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s/%s, %d CPUs, %s", m.OS, m.Arch, m.CPUs, m.GoVersion)
+	if m.Commit != "" {
+		fmt.Fprintf(&b, ", commit %s", m.Commit)
+	}
+	switch m.Tree {
+	case TreeClean:
+		b.WriteString(", tree clean")
+	case TreeDirty:
+		b.WriteString(", **tree dirty** (uncommitted changes: the figures are not of that commit alone")
+		if len(m.Changed) > 0 {
+			fmt.Fprintf(&b, "; %s", strings.Join(m.Changed, ", "))
+		}
+		b.WriteString(")")
+	}
+	start, end := LoadAvg1(m.LoadAvg), LoadAvg1(m.LoadAvgEnd)
+	switch {
+	case start != "" && end != "":
+		fmt.Fprintf(&b, ", load average %s at start, %s at end (1-minute)", start, end)
+	case start != "":
+		fmt.Fprintf(&b, ", load average %s at start (1-minute)", start)
+	}
+	return b.String()
+}
+
+// LoadAvg1 is the 1-minute average of a /proc/loadavg line ("0.52 0.58
+// 0.59 1/467 12345"), or "" if there is none.
+func LoadAvg1(loadavg string) string {
+	f := strings.Fields(loadavg)
+	if len(f) == 0 {
+		return ""
+	}
+	if _, err := strconv.ParseFloat(f[0], 64); err != nil {
+		return ""
+	}
+	return f[0]
+}
+
+// TreeState reads the output of `git status --porcelain`: clean when it is
+// empty, else dirty with the first few paths it names.
+func TreeState(porcelain string) (state string, changed []string) {
+	const most = 5
+	for _, line := range strings.Split(porcelain, "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		if len(changed) == most {
+			changed = append(changed, "…")
+			break
+		}
+		// "XY path" or "XY from -> to"
+		path := strings.TrimSpace(line)
+		if len(line) > 3 {
+			path = line[3:]
+		}
+		changed = append(changed, path)
+	}
+	if len(changed) == 0 {
+		return TreeClean, nil
+	}
+	return TreeDirty, changed
 }
 
 // Method is how the runs were driven.
@@ -68,7 +150,8 @@ type Run struct {
 	Throughput float64  `json:"throughput"`
 	Requests   int64    `json:"requests"`
 	Seconds    float64  `json:"seconds"`
-	Latency    *Latency `json:"latency,omitempty"` // none for in-process loops
+	OK         int64    `json:"ok,omitempty"`      // requests with the expected status
+	Latency    *Latency `json:"latency,omitempty"` // of the OK requests only; none for in-process loops
 	// CPUPerOp is the server process's CPU time (user + system) per
 	// request, in µs: what a request costs whatever else the shared
 	// machine was doing. For in-process runs, the loop's CPU per op.
@@ -85,6 +168,10 @@ type Run struct {
 type Ratio struct {
 	To    string  `json:"to"` // e.g. "same-engine HTTP" or "point-select gateway"
 	Value float64 `json:"value"`
+	// Differs says what differs between the two sides beyond the system
+	// itself ("gateway: group commit; same-engine HTTP: autocommit"); empty
+	// when they run the same work the same way.
+	Differs string `json:"differs,omitempty"`
 }
 
 // Figure is a single measured value: a cold start, an RSS.
@@ -108,7 +195,7 @@ func (r *Report) AddRun(scenario, system string, res Result) *Run {
 	lat := res.Latency
 	r.Runs = append(r.Runs, Run{
 		Scenario: scenario, System: system, Unit: "req/s",
-		Throughput: res.Throughput, Requests: res.Requests, Seconds: res.Seconds,
+		Throughput: res.Throughput, Requests: res.Requests, OK: res.OK, Seconds: res.Seconds,
 		Latency: &lat, Errors: res.Errors,
 	})
 	return &r.Runs[len(r.Runs)-1]
@@ -125,14 +212,16 @@ func (r *Report) Find(scenario, system string) *Run {
 }
 
 // AddRatio records run (scenario, system)'s throughput as a ratio to the
-// base run's, labelled label; a missing or zero base records nothing.
-func (r *Report) AddRatio(scenario, system, baseScenario, baseSystem, label string) (float64, bool) {
+// base run's, labelled label; differs says what the two sides do
+// differently beyond being different systems ("" when nothing does). A
+// missing or zero base records nothing.
+func (r *Report) AddRatio(scenario, system, baseScenario, baseSystem, label, differs string) (float64, bool) {
 	run, base := r.Find(scenario, system), r.Find(baseScenario, baseSystem)
 	if run == nil || base == nil || base.Throughput <= 0 {
 		return 0, false
 	}
 	v := run.Throughput / base.Throughput
-	run.Ratios = append(run.Ratios, Ratio{To: label, Value: v})
+	run.Ratios = append(run.Ratios, Ratio{To: label, Value: v, Differs: differs})
 	return v, true
 }
 
@@ -163,27 +252,21 @@ func (r *Report) JSON() ([]byte, error) {
 func (r *Report) Markdown() []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# DB-Forge benchmark: %s, %s (%s suite)\n\n", r.Date, r.Host, r.Suite)
-	m := r.Machine
-	fmt.Fprintf(&b, "%s/%s, %d CPUs, %s", m.OS, m.Arch, m.CPUs, m.GoVersion)
-	if m.Commit != "" {
-		fmt.Fprintf(&b, ", commit %s", m.Commit)
-	}
-	if m.LoadAvg != "" {
-		fmt.Fprintf(&b, ", load average at start %s", m.LoadAvg)
-	}
+	b.WriteString(r.Machine.Provenance())
 	fmt.Fprintf(&b, ". %d connections, closed loop, %s measured per run, in %d slices that alternate between the systems compared, each after a %s warm-up; point SELECTs on %d rows; skewed access is Zipf s=%s. Whole session %s.\n\n",
 		r.Method.Conns, fmtSeconds(r.Method.RunSeconds), max(r.Method.Rounds, 1), fmtSeconds(r.Method.WarmSeconds), r.Method.Rows,
 		strconv.FormatFloat(r.Method.ZipfS, 'g', -1, 64), fmtSeconds(r.Seconds))
 	if r.Method.Gateway != "" {
 		fmt.Fprintf(&b, "Gateway: %s.\n\n", r.Method.Gateway)
 	}
-	b.WriteString("Every ratio divides two throughputs measured in this same session on this same machine.\n\n")
+	b.WriteString("Every ratio divides two throughputs measured in this same session on this same machine; where the two sides do more than be different systems (a group commit against an autocommit, one connection against 16 clients) the ratio says what differs, in brackets. ")
+	b.WriteString("Latency percentiles are of the successful requests only; the others are counted apart, by status, in the errors column.\n\n")
 	if r.ChartFile != "" {
 		fmt.Fprintf(&b, "![throughput and p99 per scenario](%s)\n\n", r.ChartFile)
 	}
 
 	b.WriteString("## Runs\n\n")
-	b.WriteString("| scenario | system | throughput | p50 ms | p90 ms | p99 ms | p99.9 ms | server CPU µs/req | errors | ratios |\n")
+	b.WriteString("| scenario | system | throughput | p50 ms | p90 ms | p99 ms | p99.9 ms | server CPU µs/req | errors (by status) | ratios |\n")
 	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|---|\n")
 	for _, run := range r.Runs {
 		fmt.Fprintf(&b, "| %s | %s | %s %s |", run.Scenario, run.System, fmtThroughput(run.Throughput), run.Unit)
@@ -236,7 +319,11 @@ func fmtRatios(run Run) string {
 	}
 	parts := make([]string, 0, len(run.Ratios)+1)
 	for _, q := range run.Ratios {
-		parts = append(parts, fmt.Sprintf("%.2f× %s", q.Value, q.To))
+		p := fmt.Sprintf("%.2f× %s", q.Value, q.To)
+		if q.Differs != "" {
+			p += " [" + q.Differs + "]"
+		}
+		parts = append(parts, p)
 	}
 	if run.Note != "" {
 		parts = append(parts, run.Note)

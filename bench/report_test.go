@@ -13,7 +13,8 @@ import (
 func sampleReport() *Report {
 	r := &Report{
 		Suite: "short", Date: "2026-11-27", Host: "box",
-		Machine: Machine{OS: "linux", Arch: "amd64", CPUs: 2, GoVersion: "go1.26.0", Commit: "abc1234"},
+		Machine: Machine{OS: "linux", Arch: "amd64", CPUs: 2, GoVersion: "go1.26.0", Commit: "abc1234",
+			Tree: TreeClean, LoadAvg: "0.52 0.58 0.59 1/467 12345", LoadAvgEnd: "1.75 0.90 0.70 2/470 12399"},
 		Method:  Method{Conns: 16, RunSeconds: 3, WarmSeconds: 0.5, Rounds: 3, Rows: 10000, ZipfS: 0.99},
 		Seconds: 95,
 	}
@@ -50,7 +51,7 @@ func TestAddRatio(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			r := sampleReport()
-			got, ok := r.AddRatio(tt.scn, tt.sys, tt.scn, tt.base, tt.base)
+			got, ok := r.AddRatio(tt.scn, tt.sys, tt.scn, tt.base, tt.base, "")
 			if ok != tt.ok || (ok && (got < tt.want-1e-9 || got > tt.want+1e-9)) {
 				t.Fatalf("AddRatio = %v, %v; want %v, %v", got, ok, tt.want, tt.ok)
 			}
@@ -64,18 +65,21 @@ func TestAddRatio(t *testing.T) {
 func TestMarkdown(t *testing.T) {
 	t.Parallel()
 	r := sampleReport()
-	r.AddRatio("point-select", SysGateway, "point-select", SysSameEngine, SysSameEngine)
-	r.AddRatio("point-select", SysGateway, "point-select", SysFixed, SysFixed)
+	r.AddRatio("point-select", SysGateway, "point-select", SysSameEngine, SysSameEngine, "")
+	r.AddRatio("point-select", SysGateway, "point-select", SysFixed, SysFixed, "")
+	r.AddRatio("point-select", SysGateway, "point-select", SysInProcess, SysInProcess, "one connection")
 	r.ChartFile = "2026-11-27-box.png"
 	r.Notes = []string{"many: setup failed"}
 	md := string(r.Markdown())
 	for _, want := range []string{
 		"# DB-Forge benchmark: 2026-11-27, box (short suite)",
-		"linux/amd64, 2 CPUs, go1.26.0, commit abc1234.",
+		"linux/amd64, 2 CPUs, go1.26.0, commit abc1234, tree clean, load average 0.52 at start, 1.75 at end (1-minute).",
+		"Latency percentiles are of the successful requests only; the others are counted apart, by status, in the errors column.",
+		"| server CPU µs/req | errors (by status) | ratios |",
 		"16 connections, closed loop, 3 s measured per run, in 3 slices that alternate between the systems compared, each after a 0.5 s warm-up; point SELECTs on 10000 rows; skewed access is Zipf s=0.99. Whole session 95 s.",
 		"![throughput and p99 per scenario](2026-11-27-box.png)",
 		"| point-select | fixed-body HTTP | 60,000 req/s | 0.200 | 0.400 | 0.800 | 1.60 | – | 0 |  |",
-		"| point-select | gateway | 21,000 req/s | 0.700 | 1.40 | 2.80 | 5.60 | 45.0 | 2×503 1×transport | 0.75× same-engine HTTP; 0.35× fixed-body HTTP |",
+		"| point-select | gateway | 21,000 req/s | 0.700 | 1.40 | 2.80 | 5.60 | 45.0 | 2×503 1×transport | 0.75× same-engine HTTP; 0.35× fixed-body HTTP; 0.15× in-process [one connection] |",
 		"| point-select | in-process | 140,000 ops/s | – | – | – | – | 7.10 | 0 | 1 connection |",
 		"| bulk-1000 | gateway | 42.5 req/s | 110 | 220 | 440 | 880 | – | 0 |  |",
 		"| cold start | 61.2 ms |  |",
@@ -87,6 +91,73 @@ func TestMarkdown(t *testing.T) {
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("Markdown lacks %q; got:\n%s", want, md)
+		}
+	}
+}
+
+// The provenance line says whether the figures are of the commit alone and
+// how busy the shared machine was.
+func TestProvenance(t *testing.T) {
+	t.Parallel()
+	base := Machine{OS: "linux", Arch: "amd64", CPUs: 2, GoVersion: "go1.26.0", Commit: "abc1234"}
+	tests := []struct {
+		name string
+		edit func(*Machine)
+		want string
+	}{
+		{"no git, no loadavg", func(*Machine) {}, "linux/amd64, 2 CPUs, go1.26.0, commit abc1234"},
+		{"clean, start only", func(m *Machine) { m.Tree, m.LoadAvg = TreeClean, "3.10 2.00 1.00 1/2 3" },
+			"linux/amd64, 2 CPUs, go1.26.0, commit abc1234, tree clean, load average 3.10 at start (1-minute)"},
+		{"dirty with paths", func(m *Machine) {
+			m.Tree, m.Changed = TreeDirty, []string{"bench/load.go", "x"}
+			m.LoadAvg, m.LoadAvgEnd = "1.00 1 1", "2.00 1 1"
+		}, "commit abc1234, **tree dirty** (uncommitted changes: the figures are not of that commit alone; bench/load.go, x), load average 1.00 at start, 2.00 at end (1-minute)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			m := base
+			tt.edit(&m)
+			if got := m.Provenance(); !strings.HasSuffix(got, tt.want) {
+				t.Errorf("Provenance() = %q, want it to end with %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestTreeState(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, porcelain, state string
+		changed                []string
+	}{
+		{"empty", "", TreeClean, nil},
+		{"blank lines", "\n\n", TreeClean, nil},
+		{"modified and untracked", " M bench/load.go\n?? notes.txt\n", TreeDirty, []string{"bench/load.go", "notes.txt"}},
+		{"rename", "R  a.go -> b.go\n", TreeDirty, []string{"a.go -> b.go"}},
+		{"many", "?? 1\n?? 2\n?? 3\n?? 4\n?? 5\n?? 6\n?? 7\n", TreeDirty, []string{"1", "2", "3", "4", "5", "…"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			state, changed := TreeState(tt.porcelain)
+			if state != tt.state || strings.Join(changed, "|") != strings.Join(tt.changed, "|") {
+				t.Errorf("TreeState = %q, %q; want %q, %q", state, changed, tt.state, tt.changed)
+			}
+		})
+	}
+}
+
+func TestLoadAvg1(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"0.52 0.58 0.59 1/467 12345\n": "0.52",
+		"12.00 8.5 3":                  "12.00",
+		"":                             "",
+		"garbage":                      "",
+	} {
+		if got := LoadAvg1(in); got != want {
+			t.Errorf("LoadAvg1(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

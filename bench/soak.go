@@ -185,14 +185,7 @@ func (r *SoakReport) Markdown() []byte {
 		title += " (" + r.Label + ")"
 	}
 	b.WriteString(title + "\n\n")
-	m := r.Machine
-	fmt.Fprintf(&b, "%s/%s, %d CPUs, %s", m.OS, m.Arch, m.CPUs, m.GoVersion)
-	if m.Commit != "" {
-		fmt.Fprintf(&b, ", commit %s", m.Commit)
-	}
-	if m.LoadAvg != "" {
-		fmt.Fprintf(&b, ", load average at start %s", m.LoadAvg)
-	}
+	b.WriteString(r.Machine.Provenance())
 	l := r.Load
 	bound := ""
 	if l.InstanceBound > 0 {

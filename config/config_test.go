@@ -27,13 +27,16 @@ func TestLoad(t *testing.T) {
 		{name: "flag beats environment", env: []string{"FORGE_DATA_DIR=/env"}, args: []string{"-data-dir", "/flag"},
 			check: func(c Config) bool { return c.DataDir == "/flag" }},
 		{name: "auth defaults", check: func(c Config) bool {
-			return c.Auth == "enabled" && c.AdminKey == "" && c.RateLimit == 1000 && c.RateBurst == 2000
+			// No rate limit by default: it is the operator's choice
+			// (docs/OPERATIONS.md, Rate limits).
+			return c.Auth == "enabled" && c.AdminKey == "" && c.RateLimit < 0 && c.RateBurst == 2000
 		}},
 		{name: "auth settings", env: []string{"FORGE_ADMIN_KEY=" + strings.Repeat("k", 32), "FORGE_AUTH=disabled", "FORGE_RATE_LIMIT=2.5", "FORGE_RATE_BURST=10"},
 			check: func(c Config) bool {
 				return c.AdminKey == strings.Repeat("k", 32) && c.Auth == "disabled" && c.RateLimit == 2.5 && c.RateBurst == 10
 			}},
 		{name: "rate limit off", env: []string{"FORGE_RATE_LIMIT=OFF"}, check: func(c Config) bool { return c.RateLimit < 0 }},
+		{name: "rate limit set", env: []string{"FORGE_RATE_LIMIT=1000"}, check: func(c Config) bool { return c.RateLimit == 1000 && c.RateBurst == 2000 }},
 		{name: "rate limit negative is off", env: []string{"FORGE_RATE_LIMIT=-5"}, check: func(c Config) bool { return c.RateLimit < 0 }},
 		{name: "rate limit zero", env: []string{"FORGE_RATE_LIMIT=0"}, wantErr: "FORGE_RATE_LIMIT"},
 		{name: "rate limit not a number", env: []string{"FORGE_RATE_LIMIT=lots"}, wantErr: "FORGE_RATE_LIMIT"},

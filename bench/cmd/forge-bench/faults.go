@@ -68,10 +68,10 @@ func (b *bencher) timeoutTruth(ctx context.Context, batch, syncMode string) erro
 	c.MaxConns = 64
 	defer c.CloseIdleConnections()
 	const q = "/api/db/truth/query"
-	if err := retry(c, "POST", "/admin/databases/spawn/truth", nil); err != nil {
+	if _, err := retry(c, "POST", "/admin/databases/spawn/truth", nil); err != nil {
 		return err
 	}
-	if err := retry(c, "POST", q, []byte(`{"sql":"CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)"}`)); err != nil {
+	if _, err := retry(c, "POST", q, []byte(`{"sql":"CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)"}`)); err != nil {
 		return err
 	}
 	n := 20000
@@ -186,10 +186,10 @@ func (b *bencher) longRead(ctx context.Context) error {
 	c := newClient(gw.addr)
 	defer c.CloseIdleConnections()
 	const q = "/api/db/lr/query"
-	if err := retry(c, "POST", "/admin/databases/spawn/lr", nil); err != nil {
+	if _, err := retry(c, "POST", "/admin/databases/spawn/lr", nil); err != nil {
 		return err
 	}
-	if err := retry(c, "POST", q, []byte(`{"sql":"CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)"}`)); err != nil {
+	if _, err := retry(c, "POST", q, []byte(`{"sql":"CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)"}`)); err != nil {
 		return err
 	}
 	readDone := make(chan struct{})

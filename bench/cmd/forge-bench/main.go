@@ -85,6 +85,7 @@ func run(ctx context.Context, args []string) error {
 	keep := fs.Bool("keep", false, "keep the temporary data directories and logs")
 	logLevel := fs.String("log-level", "info", "the gateway's FORGE_LOG_LEVEL (info = access log on)")
 	fs.Var(envFlags(gatewayExtra), "env", "a FORGE_NAME=value setting for every gateway the suite starts (repeatable)")
+	allowDirty := fs.Bool("allow-dirty", false, "write into -out even when the git tree has uncommitted changes (the report and its file names say dirty); without it such a session's results go to a temporary directory")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -126,21 +127,27 @@ func run(ctx context.Context, args []string) error {
 		Date:    started.Format("2006-01-02"),
 		Host:    host,
 		Started: started.UTC().Truncate(time.Second),
-		Machine: bench.Machine{OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(),
-			GoVersion: runtime.Version(), Commit: gitCommit(), LoadAvg: loadAvg()},
+		Machine: bench.Machine{OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), GoVersion: runtime.Version()},
 		Method: bench.Method{Conns: s.conns, RunSeconds: s.run.Seconds(), WarmSeconds: s.warmup.Seconds(), Rounds: s.rounds,
-			Rows: s.rows, ZipfS: cfg.zipfS, Gateway: "bin/forge-gateway, FORGE_BACKEND=local, FORGE_LOG_LEVEL=" + cfg.logLevel + ", FORGE_ADMIN_KEY set and sent as a bearer token by every request (to every system), other settings default"},
+			Rows: s.rows, ZipfS: cfg.zipfS, Gateway: "bin/forge-gateway, FORGE_BACKEND=local, FORGE_LOG_LEVEL=" + cfg.logLevel +
+				"; the load sends the database's own read-write key, as an agent does (each database's own in the many-databases scenario; the ceilings get the same header and ignore it), " +
+				"the admin key (FORGE_ADMIN_KEY) serves setup, spawn and prune only; other settings default, the per-key rate limit (FORGE_RATE_LIMIT) among them"},
+	}
+	stampStart(&rep.Machine)
+	if cfg.outDir, err = resultsDir(rep.Machine, cfg.outDir, *allowDirty); err != nil {
+		return err
 	}
 	if len(gatewayExtra) > 0 {
 		rep.Method.Gateway += " but " + envText(gatewayExtra)
 	}
-	b := &bencher{cfg: cfg, rep: rep, key: adminKey}
+	b := &bencher{cfg: cfg, rep: rep}
 	err = b.all(ctx)
 	b.stopAll()
 	if err != nil {
 		return err
 	}
 	rep.Seconds = time.Since(started).Round(time.Second).Seconds()
+	stampEnd(&rep.Machine)
 	computeRatios(rep)
 	rep.Targets = targets(rep, cfg, b.dockerSkip)
 	if err := write(rep, cfg.outDir); err != nil {
@@ -161,6 +168,7 @@ func write(rep *bench.Report, dir string) error {
 	if rep.Suite != "short" {
 		base += "-" + rep.Suite
 	}
+	base = resultsBase(base, rep.Machine)
 	png, err := rep.Chart(30*vg.Centimeter, 24*vg.Centimeter)
 	if err != nil {
 		return err
@@ -180,29 +188,6 @@ func write(rep *bench.Report, dir string) error {
 	}
 	fmt.Printf("\n%s\nwrote %s.{md,json,png}\n", rep.Markdown(), filepath.Join(dir, base))
 	return nil
-}
-
-func gitCommit() string {
-	out, err := runCmd("git", "rev-parse", "--short", "HEAD")
-	if err != nil {
-		return ""
-	}
-	if st, err := runCmd("git", "status", "--porcelain", "--untracked-files=no"); err == nil && st != "" {
-		out += " (with uncommitted changes)"
-	}
-	return out
-}
-
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return ""
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return ""
-	}
-	return strings.Join(f[:3], " ")
 }
 
 // soakSuite reports whether args ask for the soak, which has flags of its own.

@@ -40,7 +40,6 @@ type bencher struct {
 	procs   []*proc
 
 	dockerSkip string // why the docker spawn cycle was not measured
-	key        string // the gateway's FORGE_ADMIN_KEY, sent as a bearer token
 }
 
 func (b *bencher) want(name string) bool { return b.cfg.only == nil || b.cfg.only[name] }
@@ -175,8 +174,11 @@ type tally struct {
 // compare loads each system with the same requests and records one run per
 // system. The measured time is cut into rounds that alternate between the
 // systems, so that whatever else the shared machine does meanwhile (other
-// builds, tests, disk flushes) weighs on all of them alike.
-func (b *bencher) compare(ctx context.Context, scenario string, systems []system, rounds int, src func(int) bench.Source) ([]*bench.Run, error) {
+// builds, tests, disk flushes) weighs on all of them alike. key, if set, is
+// the bearer token of every request (a database's own key: what an agent
+// sends; the ceilings get the same header and ignore it); requests may also
+// carry their own (bench.Request.Auth).
+func (b *bencher) compare(ctx context.Context, scenario string, systems []system, rounds int, key string, src func(int) bench.Source) ([]*bench.Run, error) {
 	rounds = max(rounds, 1)
 	slice := b.cfg.run / time.Duration(rounds)
 	tallies := make([]tally, len(systems))
@@ -202,7 +204,7 @@ func (b *bencher) compare(ctx context.Context, scenario string, systems []system
 			var cpu0 time.Duration
 			l := bench.Load{
 				Name: name, Addr: s.p.addr, Conns: b.cfg.conns, Duration: slice, Warmup: b.cfg.warmup,
-				NewSource: src, Seed: uint64(round) << 32, Progress: os.Stderr, Bearer: b.key,
+				NewSource: src, Seed: uint64(round) << 32, Progress: os.Stderr, Bearer: key,
 				OnMeasure: func(start bool) {
 					c, err := bench.ProcCPU(s.p.pid())
 					if err != nil {
@@ -317,7 +319,10 @@ func (b *bencher) single(ctx context.Context) error {
 
 	c := newClient(gw.addr)
 	defer c.CloseIdleConnections()
-	if err := setupDB(c, "bench", b.cfg.rows); err != nil {
+	// Set up with the admin key; load with the database's own key, which
+	// is what an agent holds (and what the rate limit counts).
+	key, err := setupDB(c, "bench", b.cfg.rows)
+	if err != nil {
 		return err
 	}
 	const queryPath = "/api/db/bench/query"
@@ -326,7 +331,7 @@ func (b *bencher) single(ctx context.Context) error {
 		b.section(scnPoint)
 		if _, err := b.compare(ctx, scnPoint, []system{{bench.SysFixed, fixed, ""}, {bench.SysSameEngine, same, ""},
 			{bench.SysGateway, gw, ""}, {bench.SysInProcess, nil, "select"}},
-			b.cfg.rounds, pointSource(queryPath, b.cfg.rows)); err != nil {
+			b.cfg.rounds, key, pointSource(queryPath, b.cfg.rows)); err != nil {
 			return err
 		}
 	}
@@ -334,7 +339,7 @@ func (b *bencher) single(ctx context.Context) error {
 		b.section(scnInsert)
 		src := fixedSource(bench.Request{Method: "POST", Path: queryPath, Body: insertBody, Want: 200})
 		if _, err := b.compare(ctx, scnInsert, []system{{bench.SysSameEngine, same, ""}, {bench.SysGateway, gw, ""},
-			{bench.SysInProcess, nil, "insert"}}, b.cfg.rounds, src); err != nil {
+			{bench.SysInProcess, nil, "insert"}}, b.cfg.rounds, key, src); err != nil {
 			return err
 		}
 	}
@@ -342,14 +347,14 @@ func (b *bencher) single(ctx context.Context) error {
 		b.section(scnBulk)
 		src := fixedSource(bench.Request{Method: "POST", Path: "/api/db/bench/tables/kv/rows", Body: bulkBody(1000), Want: 201})
 		if _, err := b.compare(ctx, scnBulk, []system{{bench.SysGateway, gw, ""}, {bench.SysInProcess, nil, "bulk"}},
-			b.cfg.rounds, src); err != nil {
+			b.cfg.rounds, key, src); err != nil {
 			return err
 		}
 	}
 	if b.want("mix") {
 		b.section(scnMix)
 		if _, err := b.compare(ctx, scnMix, []system{{bench.SysSameEngine, same, ""}, {bench.SysGateway, gw, ""}},
-			b.cfg.rounds, mixSource(queryPath, b.cfg.rows)); err != nil {
+			b.cfg.rounds, key, mixSource(queryPath, b.cfg.rows)); err != nil {
 			return err
 		}
 	}
@@ -401,11 +406,13 @@ func (b *bencher) spawnCycle(ctx context.Context, p *proc, backend, prefix strin
 		}
 		name := fmt.Sprintf("%s%05d", prefix, i)
 		t0 := time.Now()
-		if err := call(c, "POST", "/admin/databases/spawn/"+name, nil, 201); err != nil {
+		answer, err := callAs(c, adminKey, "POST", "/admin/databases/spawn/"+name, nil, 201)
+		if err != nil {
 			return err
 		}
 		t1 := time.Now()
-		if err := call(c, "POST", "/api/db/"+name+"/query", []byte(`{"sql":"SELECT 1"}`), 200); err != nil {
+		// The first query, as an agent sends it: with the key the spawn gave.
+		if _, err := callAs(c, spawnKey(answer), "POST", "/api/db/"+name+"/query", []byte(`{"sql":"SELECT 1"}`), 200); err != nil {
 			return err
 		}
 		t2 := time.Now()
@@ -511,10 +518,11 @@ func (b *bencher) many(ctx context.Context, n int) error {
 		names[i] = fmt.Sprintf("db%05d", i)
 	}
 	start := time.Now()
-	created, err := setupMany(ctx, gw.addr, names, b.cfg.manyRows, b.cfg.setupBudget)
+	keys, err := setupMany(ctx, gw.addr, names, b.cfg.manyRows, b.cfg.setupBudget)
 	if err != nil {
 		return err
 	}
+	created := len(keys)
 	note := fmt.Sprintf("spawn, CREATE TABLE, %d-row INSERT each, 8 clients", b.cfg.manyRows)
 	if created < n {
 		// The short suite keeps its time bound on a busy machine: it goes on
@@ -539,7 +547,8 @@ func (b *bencher) many(ctx context.Context, n int) error {
 		for i, name := range names {
 			reqs[i] = make([]bench.Request, len(bodies))
 			for j, body := range bodies {
-				reqs[i][j] = bench.Request{Method: "POST", Path: "/api/db/" + name + "/query", Body: body, Want: 200}
+				reqs[i][j] = bench.Request{Method: "POST", Path: "/api/db/" + name + "/query", Body: body, Want: 200,
+					Auth: "Bearer " + keys[i]} // each database's own key
 			}
 		}
 		src := func(int) bench.Source {
@@ -548,7 +557,7 @@ func (b *bencher) many(ctx context.Context, n int) error {
 				return &reqs[db][r.IntN(len(bodies))]
 			}
 		}
-		runs, err := b.compare(ctx, scnMany(n, access.name), []system{{bench.SysGateway, gw, ""}}, 1, src)
+		runs, err := b.compare(ctx, scnMany(n, access.name), []system{{bench.SysGateway, gw, ""}}, 1, "", src)
 		if err != nil {
 			return err
 		}
@@ -616,51 +625,95 @@ func newClient(addr string) *fasthttp.HostClient {
 	return &fasthttp.HostClient{Addr: addr, MaxConns: 64, ReadTimeout: time.Minute, WriteTimeout: time.Minute}
 }
 
-// call sends one request and checks its status.
+// call sends one request with the admin key and checks its status.
 func call(c *fasthttp.HostClient, method, path string, body []byte, want int) error {
+	_, err := callAs(c, adminKey, method, path, body, want)
+	return err
+}
+
+// callAs sends one request with key as its bearer token, checks its status
+// and returns a copy of the answer's body.
+func callAs(c *fasthttp.HostClient, key, method, path string, body []byte, want int) ([]byte, error) {
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
 	req.Header.SetMethod(method)
 	req.Header.SetRequestURI(path)
 	req.Header.SetHost(c.Addr)
-	setBearer(req)
+	req.Header.Set("Authorization", "Bearer "+key)
 	if body != nil {
 		req.Header.SetContentType("application/json")
 		req.SetBodyRaw(body)
 	}
 	if err := c.Do(req, resp); err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	if resp.StatusCode() != want {
-		return fmt.Errorf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode(), want, resp.Body())
+		return nil, fmt.Errorf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode(), want, resp.Body())
 	}
-	return nil
+	return append([]byte(nil), resp.Body()...), nil
 }
 
-// setupDB creates database name with the kv table of rows rows. Each step
-// is idempotent and retried a few times on a timeout or a busy answer.
-func setupDB(c *fasthttp.HostClient, name string, rows int) error {
-	q := "/api/db/" + name + "/query"
-	steps := []struct {
-		path string
-		body []byte
-	}{
-		{"/admin/databases/spawn/" + name, nil},
-		{q, fmt.Appendf(nil, `{"sql":%q}`, bench.CreateSQL)},
-		{q, fmt.Appendf(nil, `{"sql":%q,"params":[%d]}`, bench.SeedSQL, rows)},
+// spawnKey is the read-write key in a spawn's answer ("api_key"), or "" when
+// it has none (the database already had its instance).
+func spawnKey(answer []byte) string {
+	var sp struct {
+		Key string `json:"api_key"`
 	}
-	for _, s := range steps {
-		if err := retry(c, "POST", s.path, s.body); err != nil {
-			return err
+	_ = json.Unmarshal(answer, &sp)
+	return sp.Key
+}
+
+// spawnDB spawns database name with the admin key and returns a read-write
+// key of its own: the spawn's, or, when the spawn gave none (a retried spawn
+// that found the database made), one minted with POST
+// /admin/databases/{name}/keys. The load then sends that key, as an agent
+// would; the admin key serves setup only.
+func spawnDB(c *fasthttp.HostClient, name string) (string, error) {
+	answer, err := retry(c, "POST", "/admin/databases/spawn/"+name, nil)
+	if err != nil {
+		return "", err
+	}
+	if key := spawnKey(answer); key != "" {
+		return key, nil
+	}
+	minted, err := retry(c, "POST", "/admin/databases/"+name+"/keys", []byte(`{"scope":"read-write"}`))
+	if err != nil {
+		return "", err
+	}
+	var k struct {
+		Key string `json:"key"`
+	}
+	if err := json.Unmarshal(minted, &k); err != nil || k.Key == "" {
+		return "", fmt.Errorf("mint a key of %s: no key in %.200s", name, minted)
+	}
+	return k.Key, nil
+}
+
+// setupDB creates database name with the kv table of rows rows and returns
+// its own read-write key. Each step is idempotent and retried a few times
+// on a timeout or a busy answer.
+func setupDB(c *fasthttp.HostClient, name string, rows int) (string, error) {
+	key, err := spawnDB(c, name)
+	if err != nil {
+		return "", err
+	}
+	q := "/api/db/" + name + "/query"
+	for _, body := range [][]byte{
+		fmt.Appendf(nil, `{"sql":%q}`, bench.CreateSQL),
+		fmt.Appendf(nil, `{"sql":%q,"params":[%d]}`, bench.SeedSQL, rows),
+	} {
+		if _, err := retry(c, "POST", q, body); err != nil {
+			return "", err
 		}
 	}
-	return nil
+	return key, nil
 }
 
-// retry sends a setup request until it succeeds (2xx), at most 5 times,
-// retrying transport errors, 503 and 504.
-func retry(c *fasthttp.HostClient, method, path string, body []byte) error {
+// retry sends a setup request with the admin key until it succeeds (2xx),
+// at most 5 times, retrying transport errors, 503 and 504; it returns a
+// copy of the successful answer's body.
+func retry(c *fasthttp.HostClient, method, path string, body []byte) ([]byte, error) {
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
@@ -684,20 +737,21 @@ func retry(c *fasthttp.HostClient, method, path string, body []byte) error {
 		}
 		switch st := resp.StatusCode(); {
 		case st >= 200 && st < 300:
-			return nil
+			return append([]byte(nil), resp.Body()...), nil
 		case st == fasthttp.StatusServiceUnavailable || st == fasthttp.StatusGatewayTimeout:
 			err = fmt.Errorf("%s %s: status %d: %s", method, path, st, resp.Body())
 		default:
-			return fmt.Errorf("%s %s: status %d: %s", method, path, st, resp.Body())
+			return nil, fmt.Errorf("%s %s: status %d: %s", method, path, st, resp.Body())
 		}
 	}
-	return err
+	return nil, err
 }
 
-// setupMany creates the databases with 8 clients, showing progress. With a
-// budget, it stops starting new ones once the budget is spent; it returns
-// how many were made (always names[:created]).
-func setupMany(ctx context.Context, addr string, names []string, rows int, budget time.Duration) (created int, err error) {
+// setupMany creates the databases with 8 clients, showing progress, and
+// returns each one's own read-write key. With a budget, it stops starting
+// new ones once the budget is spent; the keys it returns are those of
+// names[:len(keys)].
+func setupMany(ctx context.Context, addr string, names []string, rows int, budget time.Duration) (keys []string, err error) {
 	c := newClient(addr)
 	defer c.CloseIdleConnections()
 	sctx := ctx
@@ -706,6 +760,7 @@ func setupMany(ctx context.Context, addr string, names []string, rows int, budge
 		sctx, cancel = context.WithTimeout(ctx, budget)
 		defer cancel()
 	}
+	keys = make([]string, len(names))
 	var next, done atomic.Int64
 	var firstErr error
 	var once sync.Once
@@ -719,10 +774,12 @@ func setupMany(ctx context.Context, addr string, names []string, rows int, budge
 				if i >= int64(len(names)) {
 					return
 				}
-				if err := setupDB(c, names[i], rows); err != nil {
+				key, err := setupDB(c, names[i], rows)
+				if err != nil {
 					once.Do(func() { firstErr = err })
 					return
 				}
+				keys[i] = key
 				done.Add(1)
 			}
 		}()
@@ -735,14 +792,14 @@ func setupMany(ctx context.Context, addr string, names []string, rows int, budge
 		select {
 		case <-finished:
 			if firstErr != nil {
-				return 0, firstErr
+				return nil, firstErr
 			}
 			// Workers take indexes in order and finish the one they took.
-			return int(min(next.Load(), int64(len(names)))), ctx.Err()
+			return keys[:min(next.Load(), int64(len(names)))], ctx.Err()
 		case <-tick.C:
 			fmt.Fprintf(os.Stderr, "  setup: %d/%d databases\n", done.Load(), len(names))
 		case <-ctx.Done():
-			return 0, ctx.Err() // requests in flight end when the gateway stops
+			return nil, ctx.Err() // requests in flight end when the gateway stops
 		}
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -63,6 +62,7 @@ type soakConfig struct {
 	duration, every, settle           time.Duration
 	zipfS                             float64
 	adminOnly                         bool
+	allowDirty                        bool
 	env                               map[string]string
 	memLimit                          int64 // FORGE_WASM_MEMORY_MB in bytes, to find the instances
 	keep                              bool
@@ -99,6 +99,7 @@ func runSoak(ctx context.Context, args []string) error {
 	fs.DurationVar(&c.settle, "settle", 40*time.Second, "sampling after the load stops (idle readers close after FORGE_READER_IDLE)")
 	fs.Float64Var(&c.zipfS, "zipf", 0.99, "Zipf exponent of the database picked (0 = uniform)")
 	fs.BoolVar(&c.adminOnly, "admin-key", false, "send the admin key instead of each database's own key")
+	fs.BoolVar(&c.allowDirty, "allow-dirty", false, "write into -out even when the git tree has uncommitted changes (the report and its file names say dirty)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the temporary data directory and the gateway's log")
 	fs.Var(envFlags(c.env), "env", "a FORGE_NAME=value setting for the gateway (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -134,14 +135,18 @@ func soak(ctx context.Context, c soakConfig) error {
 	host, _ := os.Hostname()
 	rep := &bench.SoakReport{
 		Label: c.label, Date: started.Format("2006-01-02"), Host: host, Started: started.UTC().Truncate(time.Second),
-		Machine: bench.Machine{OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(),
-			GoVersion: runtime.Version(), Commit: gitCommit(), LoadAvg: loadAvg()},
+		Machine: bench.Machine{OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), GoVersion: runtime.Version()},
 		Load: bench.SoakLoad{Databases: c.dbs, Rows: c.rows, Conns: c.conns, Seconds: c.duration.Seconds(),
 			ZipfS: c.zipfS, Mix: soakMixText(), SampleEvery: c.every.Seconds(), Keys: "each database's own read-write key"},
 		Settings: c.env,
 	}
 	if c.adminOnly {
 		rep.Load.Keys = "the admin key"
+	}
+	stampStart(&rep.Machine)
+	var err error
+	if c.outDir, err = resultsDir(rep.Machine, c.outDir, c.allowDirty); err != nil {
+		return err
 	}
 	openDBs, readers := c.dbs, 2
 	if v, err := strconv.Atoi(c.env["FORGE_MAX_OPEN_DBS"]); err == nil && v > 0 {
@@ -256,7 +261,8 @@ func soak(ctx context.Context, c soakConfig) error {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("the load ran from 0 to %.0f s; later samples are the settle time, with no load", res.Seconds))
 	}
 	rep.Summarize()
-	if err := writeSoak(rep, c.outDir, base); err != nil {
+	stampEnd(&rep.Machine)
+	if err := writeSoak(rep, c.outDir, resultsBase(base, rep.Machine)); err != nil {
 		return err
 	}
 	if lerr != nil {
@@ -355,7 +361,7 @@ func soakSource(names, keys []string, rows int, zipfS float64) func(int) bench.S
 }
 
 // soakSetup creates the databases with 8 clients and returns each one's
-// read-write key (the admin key where the spawn gave none).
+// own read-write key.
 func soakSetup(ctx context.Context, addr string, names []string, rows int) ([]string, error) {
 	c := newClient(addr)
 	defer c.CloseIdleConnections()
@@ -401,36 +407,20 @@ func soakSetup(ctx context.Context, addr string, names []string, rows int) ([]st
 }
 
 func soakSetupDB(c *fasthttp.HostClient, name string, rows int) (string, error) {
-	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	req.Header.SetMethod("POST")
-	req.Header.SetRequestURI("/admin/databases/spawn/" + name)
-	req.Header.SetHost(c.Addr)
-	setBearer(req)
-	if err := c.Do(req, resp); err != nil {
-		return "", fmt.Errorf("spawn %s: %w", name, err)
-	}
-	if resp.StatusCode() != 201 {
-		return "", fmt.Errorf("spawn %s: status %d: %s", name, resp.StatusCode(), resp.Body())
-	}
-	var sp struct {
-		Key string `json:"api_key"`
-	}
-	_ = json.Unmarshal(resp.Body(), &sp)
-	if sp.Key == "" {
-		sp.Key = adminKey
+	key, err := spawnDB(c, name)
+	if err != nil {
+		return "", err
 	}
 	q := "/api/db/" + name + "/query"
 	for _, body := range [][]byte{
 		fmt.Appendf(nil, `{"sql":%q}`, soakCreate),
 		fmt.Appendf(nil, `{"sql":%q,"params":[%d]}`, soakSeed, rows),
 	} {
-		if err := retry(c, "POST", q, body); err != nil {
+		if _, err := retry(c, "POST", q, body); err != nil {
 			return "", err
 		}
 	}
-	return sp.Key, nil
+	return key, nil
 }
 
 // dbFileSize is the size of database name's file and its WAL under dir,
