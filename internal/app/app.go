@@ -22,6 +22,7 @@ import (
 
 	"github.com/praetorian/db-forge/config"
 	"github.com/praetorian/db-forge/gateway"
+	"github.com/praetorian/db-forge/idem"
 	"github.com/praetorian/db-forge/lifecycle"
 	"github.com/praetorian/db-forge/metrics"
 	"github.com/praetorian/db-forge/orchestrator/docker"
@@ -127,6 +128,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	opts.Damage = eng
 	opts.Spawns = vol
 	opts.Lifecycle = life
+	opts.Idempotency = idempotency{idem.New(eng, cfg.IdempotencyTTL), tables.New(eng)}
 	srv := gateway.New(opts, newGatewayEngine(eng), orch, log.Named("http"))
 	registerMetrics(reg, srv, eng, backend)
 	room.register(reg)
@@ -208,6 +210,16 @@ type gatewayEngine struct {
 }
 
 func newGatewayEngine(eng *wasm.Engine) gatewayEngine { return gatewayEngine{eng, tables.New(eng)} }
+
+// idempotency is the gateway's Idempotency port: records (package idem)
+// and the tables and rows routes' work on the unit of a record.
+type idempotency struct {
+	*idem.Service
+	rows
+}
+
+// rows is package tables' Service under a name of its own (beside idem's).
+type rows = *tables.Service
 
 // registerMetrics adds to the registry what the gateway's HTTP metrics do
 // not say: the requests in flight and the engine's counters.
