@@ -89,6 +89,8 @@ type Config struct {
 	IdleTimeout        time.Duration
 	ShutdownTimeout    time.Duration
 	ShutdownDrain      time.Duration
+	// IdempotencyTTL: how long an idempotent request's answer is kept.
+	IdempotencyTTL time.Duration
 }
 
 // SQLLimits are SQLite's per-connection limits (sqlite3_limit).
@@ -250,6 +252,7 @@ func Settings() []Setting {
 		{"FORGE_IDLE_TIMEOUT", "120s", "keep-alive connection idle time", duration(func(c *Config) *time.Duration { return &c.IdleTimeout }, time.Millisecond, time.Hour)},
 		{"FORGE_SHUTDOWN_TIMEOUT", "30s", "grace period for requests in flight at SIGTERM", duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout }, 0, time.Hour)},
 		{"FORGE_SHUTDOWN_DRAIN", "1s", "at SIGTERM, the least time the gateway keeps answering 503 SHUTTING_DOWN (with Connection: close) to requests on open connections before it closes them; it also waits for the requests in flight, and stops early once no connection is open; all within FORGE_SHUTDOWN_TIMEOUT", duration(func(c *Config) *time.Duration { return &c.ShutdownDrain }, 0, time.Hour)},
+		{"FORGE_IDEMPOTENCY_TTL", "24h", "how long the answer to a write sent with an Idempotency-Key is kept for its retries (a retry later runs anew)", duration(func(c *Config) *time.Duration { return &c.IdempotencyTTL }, time.Second, 30*24*time.Hour)},
 	}
 }
 

@@ -67,6 +67,11 @@ type Statement struct {
 	// prepared statement's, never the text's. The gateway sets it for keys
 	// that may not write.
 	ReadOnly bool
+	// Bookkeeping marks the engine's own statements on its reserved
+	// tables (ReservedPrefix): the sandbox lets them touch those tables,
+	// which it refuses to every other statement. Only packages above the
+	// engine set it, for their own SQL; no decoder of client input does.
+	Bookkeeping bool
 }
 
 // Field is one column of a row to insert.

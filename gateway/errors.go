@@ -60,6 +60,11 @@ const (
 	CodeKeyNotFound   = "KEY_NOT_FOUND"
 	CodeInvalidScope  = "INVALID_SCOPE"
 	CodeInvalidExpiry = "INVALID_EXPIRY"
+
+	// Idempotent retries (docs/API.md#idempotent-retries).
+	CodeInvalidIdempotencyKey = "INVALID_IDEMPOTENCY_KEY"
+	CodeIdempotencyInProgress = "IDEMPOTENCY_IN_PROGRESS"
+	CodeIdempotencyKeyReused  = "IDEMPOTENCY_KEY_REUSED"
 )
 
 // Errors of the gateway's own limits.
@@ -254,6 +259,15 @@ var errorRules = []errorRule{
 	is(forge.ErrClosed, fasthttp.StatusServiceUnavailable, CodeShuttingDown, "Gateway is shutting down.", 1),
 	is(forge.ErrEngineFault, fasthttp.StatusInternalServerError, CodeEngineFault,
 		"The statement crashed its SQLite instance; the instance was replaced and the database is unharmed.", 0),
+
+	// Idempotent retries.
+	is(forge.ErrIdempotencyInProgress, fasthttp.StatusConflict, CodeIdempotencyInProgress,
+		"A request with this Idempotency-Key is still in progress; retry when it has been answered.", 1),
+	is(forge.ErrIdempotencyKeyReused, fasthttp.StatusUnprocessableEntity, CodeIdempotencyKeyReused,
+		"This Idempotency-Key was used with a different request (method, path or body); use a new key.", 0),
+	is(forge.ErrTxControl, fasthttp.StatusBadRequest, CodeSQLError,
+		"SQL Error: transaction control (BEGIN, COMMIT, END, ROLLBACK) is not allowed here: "+
+			"the request already runs in one transaction.", 0),
 }
 
 // directCodes are the codes answered without a rule of errorRules: made
@@ -264,8 +278,9 @@ var directCodes = []string{
 	CodeInvalidJSON, CodeUnknownField, CodeValidation, CodeInvalidValue, CodeNoRows, CodeInvalidTimeout, // requests.go, limits.go
 	CodeRouteNotFound, CodeMethodNotAllowed, // routes.go
 	CodeBodyTooLarge, CodeHeadersTooLarge, CodeRequestTimeout, CodeBadRequest, // server.go transportError
-	CodeUnavailable, // health.go
-	CodeInternal,    // toAPIError's fallback, recovered panics
+	CodeUnavailable,           // health.go
+	CodeInvalidIdempotencyKey, // idempotency.go
+	CodeInternal,              // toAPIError's fallback, recovered panics
 }
 
 // WWW-Authenticate challenges (RFC 6750): without credentials, the scheme
@@ -310,13 +325,17 @@ func (s *Server) writeError(rc *fasthttp.RequestCtx, err error) {
 	if ae.challenge != "" {
 		rc.Response.Header.Set("WWW-Authenticate", ae.challenge)
 	}
+	writeJSON(rc, ae.status, errorBody(ae))
+}
+
+// errorBody is the JSON of an error answer.
+func errorBody(ae *apiError) []byte {
 	b := make([]byte, 0, 128+2*len(ae.detail))
 	b = append(b, `{"detail":`...)
 	b = appendString(b, ae.detail)
 	b = append(b, `,"error":`...)
 	b = appendErrorObject(b, ae)
-	b = append(b, '}')
-	writeJSON(rc, ae.status, b)
+	return append(b, '}')
 }
 
 // appendErrorObject appends the structured error object

@@ -30,7 +30,14 @@ func (s *Server) metrics(_ context.Context, rc *fasthttp.RequestCtx, _ noRequest
 	return nil
 }
 
-func (s *Server) spawn(ctx context.Context, rc *fasthttp.RequestCtx, req dbRequest) error {
+func (s *Server) spawn(ctx context.Context, rc *fasthttp.RequestCtx, req spawnRequest) error {
+	if s.idempotent(req.idem) { // spawn's weaker form: in progress only (docs/API.md)
+		release, err := s.opts.Idempotency.Claim(req.db, req.idem)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	sp, err := s.life.Spawn(ctx, req.db)
 	if err != nil {
 		return err
@@ -133,6 +140,9 @@ func (s *Server) revokeKey(ctx context.Context, rc *fasthttp.RequestCtx, req rev
 }
 
 func (s *Server) query(ctx context.Context, rc *fasthttp.RequestCtx, req queryRequest) error {
+	if s.idempotent(req.idem) {
+		return s.queryOnce(ctx, rc, req)
+	}
 	enc := getEncoder()
 	defer putEncoder(enc)
 	enc.limit = s.opts.MaxResponseBytes
@@ -145,11 +155,18 @@ func (s *Server) query(ctx context.Context, rc *fasthttp.RequestCtx, req queryRe
 }
 
 func (s *Server) createTable(ctx context.Context, rc *fasthttp.RequestCtx, req tableRequest) error {
+	if s.idempotent(req.idem) {
+		return s.createTableOnce(ctx, rc, req)
+	}
 	if err := s.engine.CreateTable(ctx, req.db, req.spec); err != nil {
 		return err
 	}
-	writeJSON(rc, fasthttp.StatusCreated, messageBody("Table '"+req.spec.Name+"' created successfully."))
+	writeJSON(rc, fasthttp.StatusCreated, createdTableBody(req.spec.Name))
 	return nil
+}
+
+func createdTableBody(name string) []byte {
+	return messageBody("Table '" + name + "' created successfully.")
 }
 
 func (s *Server) selectRows(ctx context.Context, rc *fasthttp.RequestCtx, req selectRequest) error {
@@ -165,11 +182,18 @@ func (s *Server) selectRows(ctx context.Context, rc *fasthttp.RequestCtx, req se
 }
 
 func (s *Server) insertRows(ctx context.Context, rc *fasthttp.RequestCtx, req insertRequest) error {
+	if s.idempotent(req.idem) {
+		return s.insertRowsOnce(ctx, rc, req)
+	}
 	n, err := s.engine.InsertRows(ctx, req.db, req.table, req.rows)
 	if err != nil {
 		return err
 	}
-	b := append([]byte(`{"message":"Rows inserted successfully.","rows_affected":`), strconv.FormatInt(n, 10)...)
-	writeJSON(rc, fasthttp.StatusCreated, append(b, '}'))
+	writeJSON(rc, fasthttp.StatusCreated, insertedBody(n))
 	return nil
+}
+
+func insertedBody(n int64) []byte {
+	b := append([]byte(`{"message":"Rows inserted successfully.","rows_affected":`), strconv.FormatInt(n, 10)...)
+	return append(b, '}')
 }

@@ -435,6 +435,21 @@ func bindDB(rc *fasthttp.RequestCtx) (dbRequest, error) {
 	return dbRequest{db: db}, err
 }
 
+// spawnRequest: POST /admin/databases/spawn/{db_name}.
+type spawnRequest struct {
+	db   string
+	idem forge.IdempotencyKey
+}
+
+func bindSpawn(rc *fasthttp.RequestCtx) (spawnRequest, error) {
+	db, err := dbName(rc)
+	if err != nil {
+		return spawnRequest{}, err
+	}
+	k, err := bindIdempotency(rc)
+	return spawnRequest{db: db, idem: k}, err
+}
+
 // dbName is the validated {db_name} of the route.
 func dbName(rc *fasthttp.RequestCtx) (string, error) {
 	name, _ := rc.UserValue("db_name").(string)
@@ -445,6 +460,7 @@ func dbName(rc *fasthttp.RequestCtx) (string, error) {
 type queryRequest struct {
 	db   string
 	stmt forge.Statement
+	idem forge.IdempotencyKey // zero: no Idempotency-Key
 }
 
 func bindQuery(rc *fasthttp.RequestCtx) (queryRequest, error) {
@@ -457,13 +473,15 @@ func bindQuery(rc *fasthttp.RequestCtx) (queryRequest, error) {
 		return queryRequest{}, err
 	}
 	q.ReadOnly = readOnly(rc)
-	return queryRequest{db: db, stmt: q}, nil
+	k, err := bindIdempotency(rc)
+	return queryRequest{db: db, stmt: q, idem: k}, err
 }
 
 // tableRequest: POST /api/db/{db_name}/tables.
 type tableRequest struct {
 	db   string
 	spec forge.TableSpec
+	idem forge.IdempotencyKey
 }
 
 func bindTable(rc *fasthttp.RequestCtx) (tableRequest, error) {
@@ -472,7 +490,11 @@ func bindTable(rc *fasthttp.RequestCtx) (tableRequest, error) {
 		return tableRequest{}, err
 	}
 	spec, err := decodeTable(rc.PostBody())
-	return tableRequest{db: db, spec: spec}, err
+	if err != nil {
+		return tableRequest{}, err
+	}
+	k, err := bindIdempotency(rc)
+	return tableRequest{db: db, spec: spec, idem: k}, err
 }
 
 // selectRequest: GET /api/db/{db_name}/tables/{table_name}/rows.
@@ -495,6 +517,7 @@ func bindSelect(rc *fasthttp.RequestCtx) (selectRequest, error) {
 type insertRequest struct {
 	db, table string
 	rows      []forge.Record
+	idem      forge.IdempotencyKey
 }
 
 func bindInsert(rc *fasthttp.RequestCtx) (insertRequest, error) {
@@ -504,7 +527,11 @@ func bindInsert(rc *fasthttp.RequestCtx) (insertRequest, error) {
 	}
 	rows, err := decodeRows(rc.PostBody())
 	table, _ := rc.UserValue("table_name").(string)
-	return insertRequest{db: db, table: table, rows: rows}, err
+	if err != nil {
+		return insertRequest{db: db, table: table}, err
+	}
+	k, err := bindIdempotency(rc)
+	return insertRequest{db: db, table: table, rows: rows, idem: k}, err
 }
 
 // createKeyRequest: POST /admin/databases/{db_name}/keys.

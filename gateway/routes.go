@@ -30,7 +30,7 @@ var endpoints = []endpoint{
 	// Operations: the admin key only.
 	{method: "GET", pattern: "/metrics", need: needAdmin, only: hasMetrics, serve: route(bindNothing, (*Server).metrics)},
 	// The control plane: the admin key only.
-	{method: "POST", pattern: "/admin/databases/spawn/{db_name}", need: needAdmin, serve: route(bindDB, (*Server).spawn)},
+	{method: "POST", pattern: "/admin/databases/spawn/{db_name}", need: needAdmin, serve: route(bindSpawn, (*Server).spawn)},
 	{method: "POST", pattern: "/admin/databases/prune/{db_name}", need: needAdmin, serve: route(bindDB, (*Server).prune)},
 	{method: "GET", pattern: "/admin/databases", need: needAdmin, serve: route(bindNothing, (*Server).list)},
 	{method: "DELETE", pattern: "/admin/databases/{db_name}", need: needAdmin, serve: route(bindDB, (*Server).deleteDatabase)},

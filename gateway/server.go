@@ -132,6 +132,11 @@ type Options struct {
 	// gateway's own ports (engine, orchestrator, Auth.Keys,
 	// Auth.Databases, Spawns).
 	Lifecycle *lifecycle.Service
+
+	// Idempotency, when set, runs the write routes' requests that carry
+	// an Idempotency-Key (idempotency.go); nil: the header is checked
+	// and otherwise ignored.
+	Idempotency Idempotency
 }
 
 // DefaultOptions are the server's limits and timeouts when nothing is set:

@@ -85,6 +85,22 @@ func (s *Service) InsertRows(ctx context.Context, db, table string, records []fo
 	return n, nil
 }
 
+// CreateTableTx is CreateTable on a write unit the caller holds (an
+// idempotent request records its answer in the same transaction).
+func (s *Service) CreateTableTx(ctx context.Context, tx forge.Tx, spec forge.TableSpec) error {
+	return Create(ctx, tx, spec)
+}
+
+// InsertRowsTx is InsertRows on a write unit the caller holds. On an
+// error the caller must roll the unit back: rows before the failing one
+// may have been written.
+func (s *Service) InsertRowsTx(ctx context.Context, tx forge.Tx, table string, records []forge.Record) (int64, error) {
+	if err := sqlbuild.ValidateExistingIdentifier("table", table); err != nil {
+		return 0, err
+	}
+	return Insert(ctx, tx, table, records)
+}
+
 // Create runs the tables route's CREATE TABLE IF NOT EXISTS for spec on
 // tx, which must be a write unit's.
 func Create(ctx context.Context, tx forge.Tx, spec forge.TableSpec) error {

@@ -45,6 +45,9 @@ type conn struct {
 	// inserts: while a statement was prepared, the authorizer saw an
 	// insert (the statement's last_insert_id means something).
 	inserts bool
+	// bookkeeping: the statement being prepared or run is the engine's own
+	// (forge.Statement.Bookkeeping), which may touch the reserved tables.
+	bookkeeping bool
 
 	// txnEnd is how the last transaction on this connection ended, as the
 	// commit and rollback hooks saw it; the engine clears it before a
@@ -264,7 +267,25 @@ func (c *conn) close() {
 // It refuses SQL that holds more than one statement, as the prototype did.
 // A nil stmt with a nil error means sql holds no statement at all.
 func (c *conn) prepare(sql string) (*stmt, error) {
-	if e, ok := c.stmts[sql]; ok {
+	return c.prepareKey(sql, sql)
+}
+
+// bookkeepingKey is the statement cache's key of a bookkeeping statement:
+// its text after a NUL, which no client's SQL holds (checkSQLText), so a
+// client's statement of the same text is prepared, and authorized, anew.
+func bookkeepingKey(sql string) string { return "\x00" + sql }
+
+// prepareBookkeeping is prepare for the engine's own statements on its
+// reserved tables: the authorizer lets them through (conn.bookkeeping).
+func (c *conn) prepareBookkeeping(sql string) (*stmt, error) {
+	c.bookkeeping = true
+	defer func() { c.bookkeeping = false }()
+	return c.prepareKey(sql, bookkeepingKey(sql))
+}
+
+// prepareKey is prepare with the statement cache's key for sql.
+func (c *conn) prepareKey(sql, key string) (*stmt, error) {
+	if e, ok := c.stmts[key]; ok {
 		c.lru.MoveToFront(e)
 		return e.Value.(*stmt), nil
 	}
@@ -299,7 +320,7 @@ func (c *conn) prepare(sql string) (*stmt, error) {
 			return nil, &forge.SQLError{Message: "You can only execute one statement at a time.", Code: "SQLITE_MISUSE"}
 		}
 	}
-	st := &stmt{s: s, sql: sql, readOnly: s.ReadOnly(), reprep: s.Status(sqlite3.STMTSTATUS_REPREPARE, false)}
+	st := &stmt{s: s, sql: key, readOnly: s.ReadOnly(), reprep: s.Status(sqlite3.STMTSTATUS_REPREPARE, false)}
 	st.groupable = !st.readOnly && !nonDML && s.ColumnCount() == 0
 	st.txControl = txControl
 	st.shrinks = !st.readOnly && !grows
@@ -323,7 +344,7 @@ func (c *conn) prepare(sql string) (*stmt, error) {
 			st.params[i] = name
 		}
 	}
-	c.stmts[sql] = c.lru.PushFront(st)
+	c.stmts[key] = c.lru.PushFront(st)
 	for c.lru.Len() > c.maxStmt {
 		old := c.lru.Back()
 		c.lru.Remove(old)

@@ -84,7 +84,33 @@ const (
 	reasonTemp = "Temporary tables, views, indexes and triggers are not allowed: " +
 		"they would outlive the request on a shared connection. Use a regular table."
 	reasonUnknown = "This statement is not allowed."
+	// reasonReserved: the engine's bookkeeping tables (forge.ReservedPrefix).
+	reasonReserved = "Tables whose names begin with " + forge.ReservedPrefix + " are reserved to the gateway's " +
+		"bookkeeping (idempotency records): they cannot be read, written, created or dropped."
 )
+
+// touchesReserved reports whether an authorizer call names a table (or an
+// index, trigger or view) whose name is reserved (forge.ReservedPrefix).
+// Which argument names a table depends on the action; a column's name
+// (READ, UPDATE) or a function's is never looked at, so a client's column
+// may be called anything.
+func touchesReserved(action sqlite3.AuthorizerActionCode, arg3, arg4 string) bool {
+	switch action {
+	case sqlite3.AUTH_READ, sqlite3.AUTH_UPDATE, sqlite3.AUTH_INSERT, sqlite3.AUTH_DELETE,
+		sqlite3.AUTH_CREATE_TABLE, sqlite3.AUTH_DROP_TABLE, sqlite3.AUTH_CREATE_VIEW, sqlite3.AUTH_DROP_VIEW,
+		sqlite3.AUTH_CREATE_VTABLE, sqlite3.AUTH_DROP_VTABLE, sqlite3.AUTH_REINDEX, sqlite3.AUTH_ANALYZE,
+		sqlite3.AUTH_CREATE_TEMP_TABLE, sqlite3.AUTH_DROP_TEMP_TABLE, sqlite3.AUTH_CREATE_TEMP_VIEW,
+		sqlite3.AUTH_DROP_TEMP_VIEW:
+		return forge.IsReserved(arg3)
+	case sqlite3.AUTH_CREATE_INDEX, sqlite3.AUTH_DROP_INDEX, sqlite3.AUTH_CREATE_TRIGGER, sqlite3.AUTH_DROP_TRIGGER,
+		sqlite3.AUTH_CREATE_TEMP_INDEX, sqlite3.AUTH_DROP_TEMP_INDEX, sqlite3.AUTH_CREATE_TEMP_TRIGGER,
+		sqlite3.AUTH_DROP_TEMP_TRIGGER:
+		return forge.IsReserved(arg3) || forge.IsReserved(arg4)
+	case sqlite3.AUTH_ALTER_TABLE, sqlite3.AUTH_PRAGMA:
+		return forge.IsReserved(arg4) // the table altered; a pragma's argument
+	}
+	return false
+}
 
 // authorize is the sandbox's decision for one authorizer call; "" allows.
 // schema is the database the action is on ("main", "temp", or "" when none
@@ -179,6 +205,9 @@ func (c *conn) authorizer(action sqlite3.AuthorizerActionCode, arg3, arg4, schem
 		}
 	}
 	reason := authorize(action, arg3, arg4, schema, c.stepping)
+	if reason == "" && !c.bookkeeping && touchesReserved(action, arg3, arg4) {
+		reason = reasonReserved
+	}
 	if reason == "" {
 		return sqlite3.AUTH_OK
 	}

@@ -151,7 +151,13 @@ func (t *tx) Run(ctx context.Context, q forge.Statement, w forge.RowWriter) (for
 	}
 	c.denied = ""
 	st := t.last
-	if st == nil || st.sql != q.SQL {
+	key := q.SQL
+	if q.Bookkeeping {
+		key = bookkeepingKey(q.SQL)
+		c.bookkeeping = true // also while it runs: SQLite may prepare it again
+		defer func() { c.bookkeeping = false }()
+	}
+	if st == nil || st.sql != key {
 		// The same text as the statement before (the rows of an
 		// insert) is the statement before: checked and prepared, and
 		// kept at the front of the cache since.
@@ -160,7 +166,7 @@ func (t *tx) Run(ctx context.Context, q forge.Statement, w forge.RowWriter) (for
 			return forge.Result{}, err
 		}
 		var err error
-		if st, err = c.prepare(q.SQL); err != nil {
+		if st, err = c.prepareKey(q.SQL, key); err != nil {
 			return forge.Result{}, t.fail(sctx, err)
 		}
 		if st == nil {

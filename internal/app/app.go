@@ -24,6 +24,7 @@ import (
 	"github.com/praetorian/db-forge/config"
 	"github.com/praetorian/db-forge/forge"
 	"github.com/praetorian/db-forge/gateway"
+	"github.com/praetorian/db-forge/idem"
 	"github.com/praetorian/db-forge/lifecycle"
 	"github.com/praetorian/db-forge/metrics"
 	"github.com/praetorian/db-forge/orchestrator/docker"
@@ -129,6 +130,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	opts.Damage = eng
 	opts.Spawns = vol
 	opts.Lifecycle = life
+	opts.Idempotency = idempotency{idem.New(eng, cfg.IdempotencyTTL), tables.New(eng)}
 	srv := gateway.New(opts, newGatewayEngine(eng, cfg.MaxBatchStatements), orch, log.Named("http"))
 	registerMetrics(reg, srv, eng, backend)
 	room.register(reg)
@@ -218,6 +220,16 @@ func (g gatewayEngine) Batch(ctx context.Context, db string, b forge.Batch, out 
 func newGatewayEngine(eng *wasm.Engine, maxBatch int) gatewayEngine {
 	return gatewayEngine{eng, tables.New(eng), batch.New(eng, batch.Config{MaxStatements: maxBatch})}
 }
+
+// idempotency is the gateway's Idempotency port: records (package idem)
+// and the tables and rows routes' work on the unit of a record.
+type idempotency struct {
+	*idem.Service
+	rows
+}
+
+// rows is package tables' Service under a name of its own (beside idem's).
+type rows = *tables.Service
 
 // registerMetrics adds to the registry what the gateway's HTTP metrics do
 // not say: the requests in flight and the engine's counters.

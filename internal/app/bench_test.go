@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"strconv"
 	"testing"
 
 	"github.com/valyala/fasthttp"
@@ -13,8 +14,10 @@ import (
 
 	"github.com/praetorian/db-forge/auth"
 	"github.com/praetorian/db-forge/gateway"
+	"github.com/praetorian/db-forge/idem"
 	"github.com/praetorian/db-forge/metrics"
 	"github.com/praetorian/db-forge/orchestrator/local"
+	"github.com/praetorian/db-forge/tables"
 	"github.com/praetorian/db-forge/volumes"
 	"github.com/praetorian/db-forge/wasm"
 )
@@ -54,7 +57,7 @@ func benchServer(b *testing.B, logger *zap.Logger, withAuth, withMetrics bool) (
 		a = gateway.Auth{Keys: keys, Databases: vol, Limiter: auth.NewLimiter(auth.LimitConfig{Rate: 1e12, Burst: 1 << 40})}
 		admin = "Bearer " + admin
 	}
-	opts := gateway.Options{Auth: a, Databases: vol}
+	opts := gateway.Options{Auth: a, Databases: vol, Idempotency: idempotency{idem.New(eng, 0), tables.New(eng)}}
 	if withMetrics {
 		opts.Metrics = metrics.New()
 	}
@@ -227,4 +230,45 @@ func BenchmarkHTTPPointSelect(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkHandlerIdempotency is a single-row INSERT and a point SELECT,
+// one request at a time, without and with an Idempotency-Key (a new key
+// per request): what the idempotency record costs (docs/PERFORMANCE.md).
+func BenchmarkHandlerIdempotency(b *testing.B) {
+	insert := []byte(`{"sql":"INSERT INTO kv (name, score) VALUES (?, ?)","params":["x", 1.5]}`)
+	for _, c := range []struct {
+		name string
+		key  bool
+	}{{"insert/key=off", false}, {"insert/key=on", true}, {"select/key=off", false}, {"select/key=on", true}} {
+		b.Run(c.name, func(b *testing.B) {
+			srv, _ := benchServer(b, zap.NewNop(), false, true)
+			h := srv.Handler()
+			bodies := pointSelects()
+			if c.name[:6] == "insert" {
+				bodies = [][]byte{insert}
+			}
+			var ctx fasthttp.RequestCtx
+			var key []byte
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				i++
+				ctx.Request.Reset()
+				ctx.Response.Reset()
+				ctx.Request.Header.SetMethod("POST")
+				ctx.Request.SetRequestURI("/api/db/bench/query")
+				if c.key {
+					key = strconv.AppendInt(append(key[:0], "bench-"...), int64(i), 10)
+					ctx.Request.Header.SetBytesV("Idempotency-Key", key)
+				}
+				ctx.Request.SetBody(bodies[i%len(bodies)])
+				h(&ctx)
+				if ctx.Response.StatusCode() != 200 {
+					b.Fatalf("status %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+		})
+	}
 }
