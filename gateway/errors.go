@@ -265,9 +265,6 @@ var errorRules = []errorRule{
 		"A request with this Idempotency-Key is still in progress; retry when it has been answered.", 1),
 	is(forge.ErrIdempotencyKeyReused, fasthttp.StatusUnprocessableEntity, CodeIdempotencyKeyReused,
 		"This Idempotency-Key was used with a different request (method, path or body); use a new key.", 0),
-	is(forge.ErrTxControl, fasthttp.StatusBadRequest, CodeSQLError,
-		"SQL Error: transaction control (BEGIN, COMMIT, END, ROLLBACK) is not allowed here: "+
-			"the request already runs in one transaction.", 0),
 }
 
 // directCodes are the codes answered without a rule of errorRules: made
