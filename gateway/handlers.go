@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/praetorian/db-forge/forge"
 )
 
 // Handlers: the request arrives bound (requests.go) with its context
@@ -133,6 +135,11 @@ func (s *Server) revokeKey(ctx context.Context, rc *fasthttp.RequestCtx, req rev
 }
 
 func (s *Server) query(ctx context.Context, rc *fasthttp.RequestCtx, req queryRequest) error {
+	if req.result != (resultOptions{}) {
+		return s.writeResult(ctx, rc, req.result, func(ctx context.Context, w forge.RowWriter) (forge.Result, error) {
+			return s.engine.Query(ctx, req.db, req.stmt, w)
+		})
+	}
 	enc := getEncoder()
 	defer putEncoder(enc)
 	enc.limit = s.opts.MaxResponseBytes
@@ -153,6 +160,11 @@ func (s *Server) createTable(ctx context.Context, rc *fasthttp.RequestCtx, req t
 }
 
 func (s *Server) selectRows(ctx context.Context, rc *fasthttp.RequestCtx, req selectRequest) error {
+	if req.result != (resultOptions{}) {
+		return s.writeResult(ctx, rc, req.result, func(ctx context.Context, w forge.RowWriter) (forge.Result, error) {
+			return s.engine.SelectRows(ctx, req.db, req.table, req.filters, w)
+		})
+	}
 	enc := getEncoder()
 	defer putEncoder(enc)
 	enc.limit = s.opts.MaxResponseBytes
