@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"io"
-	"math"
 	"strconv"
 
 	"github.com/valyala/fasthttp"
@@ -120,7 +119,7 @@ func (e *rowsEncoder) optRow(r forge.Row) error {
 		}
 		b = append(b, '\n')
 	}
-	if e.opt.maxBytes > 0 && e.sent+len(b)+tailReserve[e.opt.format] > e.opt.maxBytes {
+	if e.opt.maxBytes > 0 && e.sent+len(b)+tailReserve(e.opt.format, e.rows+1) > e.opt.maxBytes {
 		e.buf = b[:mark]
 		e.truncated = true
 		return forge.ErrStop
@@ -169,12 +168,9 @@ func (e *rowsEncoder) appendTail(b []byte, rows int64, truncated bool) []byte {
 func appendTail(b []byte, o resultOptions, rows int64, truncated bool) []byte {
 	switch o.format {
 	case formatJSON, formatNDJSON:
-		switch {
-		case o.format == formatNDJSON:
+		if o.format == formatNDJSON {
 			b = append(b, `{"$end":{"rows_affected":`...)
-		case o.arrays:
-			b = append(b, `],"rows_affected":`...)
-		default:
+		} else {
 			b = append(b, `],"rows_affected":`...)
 		}
 		b = strconv.AppendInt(b, rows, 10)
@@ -194,22 +190,29 @@ func appendTail(b []byte, o resultOptions, rows int64, truncated bool) []byte {
 	return b
 }
 
-// tailReserve is the longest tail of each format, kept free under
-// max_bytes so that the whole body fits.
-var tailReserve = func() (r [len(formatNames)]int) {
+// tailBase is the longest tail of each format for a one-digit row count:
+// with the count's other digits, what max_bytes keeps free so that the
+// whole body fits.
+var tailBase = func() (r [len(formatNames)]int) {
 	for f := range r {
 		for _, arrays := range []bool{false, true} {
-			o := resultOptions{format: format(f), arrays: arrays, capRows: true}
-			if n := len(appendTail(nil, o, math.MaxInt64, false)); n > r[f] {
-				r[f] = n
-			}
-			if n := len(appendTail(nil, o, math.MaxInt64, true)); n > r[f] {
-				r[f] = n
+			for _, truncated := range []bool{false, true} {
+				o := resultOptions{format: format(f), arrays: arrays, capRows: true}
+				r[f] = max(r[f], len(appendTail(nil, o, 0, truncated)))
 			}
 		}
 	}
 	return r
 }()
+
+// tailReserve is the room the tail of a body of rows rows needs.
+func tailReserve(f format, rows int) int {
+	n := tailBase[f]
+	for ; rows >= 10; rows /= 10 {
+		n++
+	}
+	return n
+}
 
 // flush sends the buffer to the stream.
 func (e *rowsEncoder) flush() error {

@@ -147,7 +147,7 @@ func TestResultCaps(t *testing.T) {
 			o := resultOptions{maxBytes: mb, format: f, formatSet: true}
 			got, _ := encodeAll(t, o, cols, rows)
 			empty, _ := encodeAll(t, resultOptions{maxBytes: 1, format: f, formatSet: true}, cols, nil)
-			if len(got) > mb && len(got) > len(empty)+tailReserve[f] {
+			if len(got) > mb && len(got) > len(empty)+tailReserve(f, 1) {
 				t.Fatalf("%s max_bytes %d: %d bytes: %q", formatNames[f], mb, len(got), got)
 			}
 		}
