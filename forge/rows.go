@@ -1,6 +1,9 @@
 package forge
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // Row is a read-only view of the current result row. It is valid only during
 // the RowWriter call it is passed to: Text and Blob return slices that the
@@ -59,3 +62,12 @@ type Meta struct {
 	// scans (a large number suggests an index is missing).
 	VMSteps, FullScanSteps int64
 }
+
+// ErrStop, returned by a RowWriter's Row, ends the result at that row
+// without failing the statement: the row it was passed is not part of the
+// result (Result.RowsAffected does not count it), and the statement is
+// reset as if it had no more rows. A statement that writes and returns
+// rows (INSERT … RETURNING) has made every change at its first step, so
+// its changes stand; only the rows after the stop are not read. A writer
+// uses it to cap a result (max_rows, max_bytes).
+var ErrStop = errors.New("row writer stopped the result")

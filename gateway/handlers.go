@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/praetorian/db-forge/forge"
 )
 
 // Handlers: the request arrives bound (requests.go) with its context
@@ -141,7 +143,15 @@ func (s *Server) revokeKey(ctx context.Context, rc *fasthttp.RequestCtx, req rev
 
 func (s *Server) query(ctx context.Context, rc *fasthttp.RequestCtx, req queryRequest) error {
 	if s.idempotent(req.idem) {
+		if req.result != (resultOptions{}) {
+			return invalidValue("An Idempotency-Key request answers the default JSON shape: leave out max_rows, max_bytes, shape and format (or the Accept header), or the Idempotency-Key.")
+		}
 		return s.queryOnce(ctx, rc, req)
+	}
+	if req.result != (resultOptions{}) {
+		return s.writeResult(ctx, rc, req.result, func(ctx context.Context, w forge.RowWriter) (forge.Result, error) {
+			return s.engine.Query(ctx, req.db, req.stmt, w)
+		})
 	}
 	enc := getEncoder()
 	defer putEncoder(enc)
@@ -170,6 +180,11 @@ func createdTableBody(name string) []byte {
 }
 
 func (s *Server) selectRows(ctx context.Context, rc *fasthttp.RequestCtx, req selectRequest) error {
+	if req.result != (resultOptions{}) {
+		return s.writeResult(ctx, rc, req.result, func(ctx context.Context, w forge.RowWriter) (forge.Result, error) {
+			return s.engine.SelectRows(ctx, req.db, req.table, req.filters, w)
+		})
+	}
 	enc := getEncoder()
 	defer putEncoder(enc)
 	enc.limit = s.opts.MaxResponseBytes

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/base64"
+	"io"
 	"math"
 	"strconv"
 	"sync"
@@ -129,6 +130,14 @@ type rowsEncoder struct {
 	// limit caps the body (0 = none): past it Row fails, which stops the
 	// statement and undoes whatever it wrote (see docs/SECURITY.md).
 	limit int
+	// The client's result options (results.go): the zero value is the
+	// seed's answer, which the code of this file writes alone.
+	opt       resultOptions
+	ncols     int       // result columns (arrays, CSV, Markdown)
+	truncated bool      // a cap stopped the result
+	out       io.Writer // a streamed answer: buf is flushed to it
+	sent      int       // bytes flushed to out
+	onFlush   func()    // called once, before the first flush
 }
 
 var encoderPool = sync.Pool{New: func() any { return &rowsEncoder{buf: make([]byte, 0, 4096)} }}
@@ -138,6 +147,7 @@ func getEncoder() *rowsEncoder {
 	e.buf = e.buf[:0]
 	e.rows = 0
 	e.limit = 0
+	e.opt, e.truncated, e.out, e.sent, e.onFlush = resultOptions{}, false, nil, 0, nil
 	return e
 }
 
@@ -152,6 +162,16 @@ func putEncoder(e *rowsEncoder) {
 // 2 AS a) would make duplicate JSON keys; like the prototype's Python dict,
 // the key keeps its first position and takes the last column's value.
 func (e *rowsEncoder) Columns(names []string) error {
+	if e.opt != (resultOptions{}) {
+		return e.optColumns(names)
+	}
+	e.planKeys(names)
+	e.buf = append(e.buf, `{"data":[`...)
+	return nil
+}
+
+// planKeys plans the keys of row objects (Columns).
+func (e *rowsEncoder) planKeys(names []string) {
 	e.keys = e.keys[:0]
 	e.plan = e.plan[:0]
 	for i, n := range names {
@@ -181,11 +201,12 @@ func (e *rowsEncoder) Columns(names []string) error {
 		e.keys = append(e.keys, k)
 		e.plan = append(e.plan, last)
 	}
-	e.buf = append(e.buf, `{"data":[`...)
-	return nil
 }
 
 func (e *rowsEncoder) Row(r forge.Row) error {
+	if e.opt != (resultOptions{}) {
+		return e.optRow(r)
+	}
 	b := e.buf
 	if e.rows > 0 {
 		b = append(b, ',')
@@ -226,6 +247,10 @@ func (e *rowsEncoder) finish(res forge.Result) []byte {
 		e.buf = append(e.buf[:0], `{"message":"Query executed successfully.","rows_affected":`...)
 		e.buf = strconv.AppendInt(e.buf, res.RowsAffected, 10)
 		return append(e.buf, '}')
+	}
+	if e.opt != (resultOptions{}) {
+		e.buf = e.appendTail(e.buf, res.RowsAffected, e.truncated)
+		return e.buf
 	}
 	e.buf = append(e.buf, `],"rows_affected":`...)
 	e.buf = strconv.AppendInt(e.buf, res.RowsAffected, 10)

@@ -33,7 +33,10 @@ func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandle
 		rc.SetUserValue(userState, st)
 		next(rc)
 		took := time.Since(start)
-		status, size := rc.Response.StatusCode(), len(rc.Response.Body())
+		status, size := rc.Response.StatusCode(), 0
+		if !rc.Response.IsBodyStream() { // Body would read a stream whole
+			size = len(rc.Response.Body())
+		}
 		method := methodName(rc.Method())
 		route := st.route
 		if route == "" {

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -52,43 +53,63 @@ func parseBody(body []byte) (jvalue, error) {
 
 // decodeQuery decodes {"sql": "...", "params": [...] | {...}}.
 func decodeQuery(body []byte) (forge.Statement, error) {
+	q, _, err := decodeQueryRequest(body)
+	return q, err
+}
+
+// decodeQueryRequest decodes a query body with its result options
+// (max_rows, max_bytes, shape, format: results.go). fastQuery takes only
+// bodies without them.
+func decodeQueryRequest(body []byte) (forge.Statement, resultOptions, error) {
 	if q, ok := fastQuery(body); ok {
-		return q, nil
+		return q, resultOptions{}, nil
 	}
-	return decodeQueryStrict(body)
+	return decodeQueryFull(body)
 }
 
 // decodeQueryStrict decodes a query body through the strict reader's tree:
 // every body fastQuery does not take, and every error.
 func decodeQueryStrict(body []byte) (forge.Statement, error) {
+	q, _, err := decodeQueryFull(body)
+	return q, err
+}
+
+func decodeQueryFull(body []byte) (forge.Statement, resultOptions, error) {
 	var q forge.Statement
+	var opt resultOptions
 	v, err := parseBody(body)
 	if err != nil {
-		return q, err
+		return q, opt, err
 	}
 	haveSQL := false
 	for _, m := range v.obj {
 		switch m.key {
 		case "sql":
 			if m.val.kind != jString {
-				return q, invalidShape("Field \"sql\" must be a string, not %s.", m.val.kind)
+				return q, opt, invalidShape("Field \"sql\" must be a string, not %s.", m.val.kind)
 			}
 			q.SQL, haveSQL = m.val.s, true
 		case "params":
 			if q.Params, err = decodeParams(m.val); err != nil {
-				return q, err
+				return q, opt, err
 			}
 		default:
-			return q, unknownField("the query body", m.key)
+			if ok, err := opt.set(m.key, m.key, m.val, false); ok {
+				if err != nil {
+					return q, opt, err
+				}
+				continue
+			}
+			return q, opt, unknownField("the query body", m.key)
 		}
 	}
 	if !haveSQL {
-		return q, invalidShape("Field \"sql\" is required.")
+		return q, opt, invalidShape("Field \"sql\" is required.")
 	}
 	if strings.TrimSpace(q.SQL) == "" {
-		return q, invalidShape("Field \"sql\" must not be empty.")
+		return q, opt, invalidShape("Field \"sql\" must not be empty.")
 	}
-	return q, nil
+	return q, opt, nil
 }
 
 func decodeParams(v jvalue) (forge.Params, error) {
@@ -336,11 +357,20 @@ func decodeRows(body []byte) ([]forge.Record, error) {
 // Values are text; SQLite's column affinity compares "30" equal to 30 in an
 // INTEGER column. A column given twice is refused rather than guessed at.
 func decodeFilters(args *fasthttp.Args) ([]forge.Filter, error) {
+	filters, _, err := decodeSelectArgs(args)
+	return filters, err
+}
+
+// decodeSelectArgs splits the rows route's query string into filters and
+// result options (_size, _max_bytes, _shape, _format: optionField).
+func decodeSelectArgs(args *fasthttp.Args) ([]forge.Filter, resultOptions, error) {
+	var opt resultOptions
 	if args.Len() == 0 {
-		return nil, nil
+		return nil, opt, nil
 	}
 	filters := make([]forge.Filter, 0, args.Len())
 	var err error
+	var seen []string // options given, by body field
 	for k, v := range args.All() {
 		if err != nil {
 			break
@@ -352,6 +382,17 @@ func decodeFilters(args *fasthttp.Args) ([]forge.Filter, error) {
 		case !utf8.ValidString(key) || !utf8.ValidString(val) || strings.IndexByte(key, 0) >= 0 || strings.IndexByte(val, 0) >= 0:
 			err = invalidValue("Filters must be valid UTF-8 without NUL bytes.")
 		}
+		field, column := optionField(key)
+		if err == nil && field != "" {
+			if slices.Contains(seen, field) {
+				err = invalidValue("Query parameter %q repeats an option given before (%s).", key, field)
+				continue
+			}
+			seen = append(seen, field)
+			_, err = opt.set(field, key, jvalue{s: val}, true)
+			continue
+		}
+		key = column
 		for _, f := range filters {
 			if err == nil && strings.EqualFold(f.Column, key) {
 				err = invalidValue("Column %q is filtered more than once.", key)
@@ -359,7 +400,7 @@ func decodeFilters(args *fasthttp.Args) ([]forge.Filter, error) {
 		}
 		filters = append(filters, forge.Filter{Column: key, Value: forge.TextValue(val)})
 	}
-	return filters, err
+	return filters, opt, err
 }
 
 // maxExpiresIn is the longest expires_in a key may be given, in seconds:
@@ -458,9 +499,10 @@ func dbName(rc *fasthttp.RequestCtx) (string, error) {
 
 // queryRequest: POST /api/db/{db_name}/query.
 type queryRequest struct {
-	db   string
-	stmt forge.Statement
-	idem forge.IdempotencyKey // zero: no Idempotency-Key
+	db     string
+	stmt   forge.Statement
+	idem   forge.IdempotencyKey // zero: no Idempotency-Key
+	result resultOptions
 }
 
 func bindQuery(rc *fasthttp.RequestCtx) (queryRequest, error) {
@@ -468,13 +510,14 @@ func bindQuery(rc *fasthttp.RequestCtx) (queryRequest, error) {
 	if err != nil {
 		return queryRequest{}, err
 	}
-	q, err := decodeQuery(rc.PostBody())
+	q, opt, err := decodeQueryRequest(rc.PostBody())
 	if err != nil {
 		return queryRequest{}, err
 	}
 	q.ReadOnly = readOnly(rc)
+	opt.resolveFormat(rc)
 	k, err := bindIdempotency(rc)
-	return queryRequest{db: db, stmt: q, idem: k}, err
+	return queryRequest{db: db, stmt: q, idem: k, result: opt}, err
 }
 
 // tableRequest: POST /api/db/{db_name}/tables.
@@ -501,6 +544,7 @@ func bindTable(rc *fasthttp.RequestCtx) (tableRequest, error) {
 type selectRequest struct {
 	db, table string
 	filters   []forge.Filter
+	result    resultOptions
 }
 
 func bindSelect(rc *fasthttp.RequestCtx) (selectRequest, error) {
@@ -508,9 +552,10 @@ func bindSelect(rc *fasthttp.RequestCtx) (selectRequest, error) {
 	if err != nil {
 		return selectRequest{}, err
 	}
-	filters, err := decodeFilters(rc.QueryArgs())
+	filters, opt, err := decodeSelectArgs(rc.QueryArgs())
+	opt.resolveFormat(rc)
 	table, _ := rc.UserValue("table_name").(string)
-	return selectRequest{db: db, table: table, filters: filters}, err
+	return selectRequest{db: db, table: table, filters: filters, result: opt}, err
 }
 
 // insertRequest: POST /api/db/{db_name}/tables/{table_name}/rows.

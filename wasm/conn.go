@@ -522,6 +522,10 @@ func (c *conn) runRows(st *stmt, w forge.RowWriter) (forge.Result, error) {
 		if w != nil {
 			st.row.next()
 			if err := w.Row(&st.row); err != nil {
+				if errors.Is(err, forge.ErrStop) {
+					res.RowsAffected-- // the row the writer refused
+					return res, nil
+				}
 				return res, err
 			}
 		}
