@@ -169,7 +169,8 @@ func (f *fixture) usable(t testing.TB, db string) {
 		}
 	}
 	r := f.query(t, "other", "SELECT v FROM secret")
-	if r.status != 200 || string(r.raw) != `{"data":[{"v":"s3cret"}],"rows_affected":1}` {
+	// The seed's fields exactly; "meta" (an addition) follows.
+	if r.status != 200 || !strings.HasPrefix(string(r.raw), `{"data":[{"v":"s3cret"}],"rows_affected":1,"meta":{`) {
 		t.Fatalf("other database after: %d %s", r.status, r.raw)
 	}
 }
@@ -231,7 +232,7 @@ func TestHostileSQL(t *testing.T) {
 			f.usable(t, "db")
 		})
 	}
-	if r := f.query(t, "db", "SELECT 1e999 AS x"); string(r.raw) != `{"data":[{"x":"Infinity"}],"rows_affected":1}` {
+	if r := f.query(t, "db", "SELECT 1e999 AS x"); !strings.HasPrefix(string(r.raw), `{"data":[{"x":"Infinity"}],"rows_affected":1,`) {
 		t.Errorf("infinity: %s", r.raw)
 	}
 	if matches, _ := filepath.Glob(filepath.Join(filepath.Dir(outside), "*")); len(matches) > 0 {
