@@ -60,6 +60,13 @@ const (
 	CodeKeyNotFound   = "KEY_NOT_FOUND"
 	CodeInvalidScope  = "INVALID_SCOPE"
 	CodeInvalidExpiry = "INVALID_EXPIRY"
+
+	// Interactive transactions (docs/API.md#transactions).
+	CodeTransactionNotFound = "TRANSACTION_NOT_FOUND"
+	CodeTransactionExpired  = "TRANSACTION_EXPIRED"
+	CodeTransactionAborted  = "TRANSACTION_ABORTED"
+	CodeTransactionEnded    = "TRANSACTION_ENDED"
+	CodeTooManyTransactions = "TOO_MANY_TRANSACTIONS"
 )
 
 // Errors of the gateway's own limits.
@@ -119,6 +126,9 @@ func toAPIError(err error) *apiError {
 		ae := *toAPIError(se.Err)
 		ae.statement = se.Index + 1
 		return &ae
+	}
+	if errors.Is(err, forge.ErrTxAborted) {
+		return txAborted(err) // says what ended it, as toAPIError would
 	}
 	for i := range errorRules {
 		if ae := errorRules[i].apply(err); ae != nil {
@@ -205,6 +215,18 @@ var errorRules = []errorRule{
 		`Field "expires_in" must be a whole number of seconds from 1 to `+strconv.Itoa(maxExpiresIn)+
 			` (100 years), or null for a key that never expires.`, 0),
 
+	// Interactive transactions: before SQL errors, which an aborted
+	// transaction's cause may be.
+	is(forge.ErrTxNotFound, fasthttp.StatusNotFound, CodeTransactionNotFound,
+		"Transaction not found: this API key has no transaction of this id on this database.", 0),
+	is(forge.ErrTxExpired, fasthttp.StatusConflict, CodeTransactionExpired,
+		"The transaction's lease expired and it was rolled back; nothing of it was committed. Open a new transaction and run its statements again.", 0),
+	// (forge.ErrTxAborted: toAPIError, TRANSACTION_ABORTED with its cause.)
+	is(forge.ErrTxCommitted, fasthttp.StatusConflict, CodeTransactionEnded, "The transaction was committed already.", 0),
+	is(forge.ErrTxRolledBack, fasthttp.StatusConflict, CodeTransactionEnded, "The transaction was rolled back already; nothing of it was committed.", 0),
+	is(forge.ErrTxLimit, fasthttp.StatusTooManyRequests, CodeTooManyTransactions,
+		"Too many open transactions: this database (FORGE_MAX_TX_PER_DB) or this API key (FORGE_MAX_TX_PER_KEY) has as many as it may; commit or roll one back, or retry shortly.", 1),
+
 	// SQL, the sandbox and the limits.
 	as(CodeSQLError, func(se *forge.SQLError) *apiError {
 		return &apiError{status: fasthttp.StatusBadRequest, code: CodeSQLError, detail: "SQL Error: " + se.Message, sqliteCode: se.Code}
@@ -264,8 +286,9 @@ var directCodes = []string{
 	CodeInvalidJSON, CodeUnknownField, CodeValidation, CodeInvalidValue, CodeNoRows, CodeInvalidTimeout, // requests.go, limits.go
 	CodeRouteNotFound, CodeMethodNotAllowed, // routes.go
 	CodeBodyTooLarge, CodeHeadersTooLarge, CodeRequestTimeout, CodeBadRequest, // server.go transportError
-	CodeUnavailable, // health.go
-	CodeInternal,    // toAPIError's fallback, recovered panics
+	CodeUnavailable,        // health.go
+	CodeTransactionAborted, // toAPIError, with its cause (transactions.go)
+	CodeInternal,           // toAPIError's fallback, recovered panics
 }
 
 // WWW-Authenticate challenges (RFC 6750): without credentials, the scheme

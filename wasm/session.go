@@ -172,6 +172,10 @@ func (s *Session) Do(ctx context.Context, fn func(forge.Tx) error) error {
 			cause = fmt.Errorf("%w: %w", forge.ErrTxAborted, translate(ctx, err))
 		}
 		s.finish(cause)
+		if errors.Is(err, forge.ErrTxAborted) {
+			// fn's own error says it (a batch's, with its statement).
+			return s.e.noteFault(s.db.name, s.db.path, err)
+		}
 		return s.e.noteFault(s.db.name, s.db.path, s.end)
 	}
 	return s.e.noteFault(s.db.name, s.db.path, translate(ctx, err))
