@@ -95,7 +95,9 @@ func (e *Engine) Begin(ctx context.Context, name string, ttl time.Duration, onEn
 		return nil, forge.ErrClosed
 	}
 	s.renew()
+	s.sem <- struct{}{} // the timer's callback takes sem: it sees s.timer set
 	s.timer = time.AfterFunc(ttl, s.expire)
+	s.unlock()
 	return s, nil
 }
 
