@@ -268,3 +268,38 @@ func TestSessionRolledBackAtClose(t *testing.T) {
 		t.Errorf("%d rows after close, want 0", got)
 	}
 }
+
+// TestSessionHammer: calls from several goroutines race the lease's
+// timer; each call either runs or hears that the session expired, the
+// session ends once, and the writer is free after.
+func TestSessionHammer(t *testing.T) {
+	t.Parallel()
+	e, db := sessionDB(t)
+	for round := range 5 {
+		n := newEnds()
+		s := begin(t, e, db, 20*time.Millisecond, n)
+		var wg sync.WaitGroup
+		for g := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 20 {
+					err := sessionRun(s, "INSERT INTO t VALUES (?)", 100+10_000*round+1000*g+i)
+					if err != nil && !errors.Is(err, forge.ErrTxExpired) {
+						t.Errorf("call: %v", err)
+						return
+					}
+					time.Sleep(time.Duration(i%7) * time.Millisecond * 3)
+				}
+			}()
+		}
+		wg.Wait()
+		_ = s.Rollback(context.Background())
+		waitFor(t, n.ch, 10*time.Second, "the end")
+		notYet(t, n.ch, 50*time.Millisecond, "a second end")
+	}
+	if got := queryInt(t, e, db, "SELECT count(*) FROM t"); got != 1 {
+		t.Errorf("%d rows, want 1: nothing of a rolled back or expired session stays", got)
+	}
+	exec(t, e, db, "INSERT INTO t VALUES (2)")
+}
