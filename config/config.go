@@ -84,11 +84,17 @@ type Config struct {
 	MaxInflightPerDB  int
 	// MaxBatchStatements caps the statements of one batch request.
 	MaxBatchStatements int
-	ReadTimeout        time.Duration
-	WriteTimeout       time.Duration
-	IdleTimeout        time.Duration
-	ShutdownTimeout    time.Duration
-	ShutdownDrain      time.Duration
+	// Interactive transactions: the lease's default and longest time to
+	// live, and the open transactions allowed per database and per key.
+	TxTimeout       time.Duration
+	TxMaxTimeout    time.Duration
+	MaxTxPerDB      int
+	MaxTxPerKey     int
+	ReadTimeout     time.Duration
+	WriteTimeout    time.Duration
+	IdleTimeout     time.Duration
+	ShutdownTimeout time.Duration
+	ShutdownDrain   time.Duration
 	// IdempotencyTTL: how long an idempotent request's answer is kept.
 	IdempotencyTTL time.Duration
 }
@@ -246,6 +252,10 @@ func Settings() []Setting {
 		{"FORGE_MAX_INFLIGHT", "1024", "requests in flight at once (more get 503 SERVER_BUSY with Retry-After)", integer(func(c *Config) *int { return &c.MaxInflight }, 1, 1<<20)},
 		{"FORGE_MAX_INFLIGHT_PER_DB", "64", "data-plane requests in flight at once on one database (more get 429 TOO_MANY_REQUESTS with Retry-After)", integer(func(c *Config) *int { return &c.MaxInflightPerDB }, 1, 1<<20)},
 		{"FORGE_MAX_BATCH_STATEMENTS", "1000", "statements one batch request may hold (more get 400 TOO_MANY_STATEMENTS)", integer(func(c *Config) *int { return &c.MaxBatchStatements }, 1, 1<<20)},
+		{"FORGE_TX_TIMEOUT", "10s", "lease of an interactive transaction that names none: rolled back after this long without a request", duration(func(c *Config) *time.Duration { return &c.TxTimeout }, time.Millisecond, 24*time.Hour)},
+		{"FORGE_TX_MAX_TIMEOUT", "300s", "longest lease a transaction may ask for (400 INVALID_TRANSACTION_TIMEOUT beyond)", duration(func(c *Config) *time.Duration { return &c.TxMaxTimeout }, time.Millisecond, 24*time.Hour)},
+		{"FORGE_MAX_TX_PER_DB", "1", "open interactive transactions per database (more get 429 TOO_MANY_TRANSACTIONS)", integer(func(c *Config) *int { return &c.MaxTxPerDB }, 1, 1<<16)},
+		{"FORGE_MAX_TX_PER_KEY", "4", "open interactive transactions per API key (more get 429 TOO_MANY_TRANSACTIONS)", integer(func(c *Config) *int { return &c.MaxTxPerKey }, 1, 1<<16)},
 		{"FORGE_READ_HEADER_TIMEOUT", "10s", "time to read a request's line and headers", duration(func(c *Config) *time.Duration { return &c.ReadHeaderTimeout }, time.Millisecond, time.Hour)},
 		{"FORGE_READ_TIMEOUT", "30s", "time to read a request's body once its headers are in", duration(func(c *Config) *time.Duration { return &c.ReadTimeout }, time.Millisecond, time.Hour)},
 		{"FORGE_WRITE_TIMEOUT", "60s", "time to write a response", duration(func(c *Config) *time.Duration { return &c.WriteTimeout }, time.Millisecond, time.Hour)},

@@ -70,3 +70,24 @@ var (
 	// transaction, which only the unit of work does.
 	ErrTxControl = errors.New("transaction control is not allowed inside a unit of work")
 )
+
+// Errors of interactive transactions (a transaction held across requests
+// under a lease): why one ended, and why one cannot be used or opened.
+var (
+	// ErrTxNotFound: no transaction of that id is open for this key on
+	// this database (or it ended too long ago to be remembered).
+	ErrTxNotFound = errors.New("transaction not found")
+	// ErrTxExpired: the transaction's lease ran out; it was rolled back.
+	ErrTxExpired = errors.New("transaction expired and was rolled back")
+	// ErrTxAborted: a statement's failure (INSERT OR ROLLBACK, an
+	// interrupted write, a full database, a fault) or a failed COMMIT
+	// rolled the transaction back. It wraps the cause.
+	ErrTxAborted = errors.New("transaction rolled back")
+	// ErrTxCommitted: the transaction was committed already.
+	ErrTxCommitted = errors.New("transaction committed")
+	// ErrTxRolledBack: the transaction was rolled back by its client.
+	ErrTxRolledBack = errors.New("transaction rolled back by its client")
+	// ErrTxLimit: the database or the key has as many open transactions
+	// as it may.
+	ErrTxLimit = errors.New("too many open transactions")
+)

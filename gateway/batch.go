@@ -114,6 +114,9 @@ func decodeBatchStatement(v jvalue, i int) (forge.Statement, error) {
 // statement, each the object /query would answer for it (or, for a
 // separate statement that failed, {"error": {...}}).
 func (s *Server) batch(ctx context.Context, rc *fasthttp.RequestCtx, req batchRequest) error {
+	if id := transactionID(rc); id != "" {
+		return s.batchIn(ctx, rc, req, id)
+	}
 	out := batchOutput{limit: s.opts.MaxResponseBytes}
 	out.enc = getEncoder()
 	defer putEncoder(out.enc)

@@ -65,6 +65,12 @@ const (
 	CodeInvalidIdempotencyKey = "INVALID_IDEMPOTENCY_KEY"
 	CodeIdempotencyInProgress = "IDEMPOTENCY_IN_PROGRESS"
 	CodeIdempotencyKeyReused  = "IDEMPOTENCY_KEY_REUSED"
+	// Interactive transactions (docs/API.md#transactions).
+	CodeTransactionNotFound = "TRANSACTION_NOT_FOUND"
+	CodeTransactionExpired  = "TRANSACTION_EXPIRED"
+	CodeTransactionAborted  = "TRANSACTION_ABORTED"
+	CodeTransactionEnded    = "TRANSACTION_ENDED"
+	CodeTooManyTransactions = "TOO_MANY_TRANSACTIONS"
 )
 
 // Errors of the gateway's own limits.
@@ -124,6 +130,9 @@ func toAPIError(err error) *apiError {
 		ae := *toAPIError(se.Err)
 		ae.statement = se.Index + 1
 		return &ae
+	}
+	if errors.Is(err, forge.ErrTxAborted) {
+		return txAborted(err) // says what ended it, as toAPIError would
 	}
 	for i := range errorRules {
 		if ae := errorRules[i].apply(err); ae != nil {
@@ -210,6 +219,18 @@ var errorRules = []errorRule{
 		`Field "expires_in" must be a whole number of seconds from 1 to `+strconv.Itoa(maxExpiresIn)+
 			` (100 years), or null for a key that never expires.`, 0),
 
+	// Interactive transactions: before SQL errors, which an aborted
+	// transaction's cause may be.
+	is(forge.ErrTxNotFound, fasthttp.StatusNotFound, CodeTransactionNotFound,
+		"Transaction not found: this API key has no transaction of this id on this database.", 0),
+	is(forge.ErrTxExpired, fasthttp.StatusConflict, CodeTransactionExpired,
+		"The transaction's lease expired and it was rolled back; nothing of it was committed. Open a new transaction and run its statements again.", 0),
+	// (forge.ErrTxAborted: toAPIError, TRANSACTION_ABORTED with its cause.)
+	is(forge.ErrTxCommitted, fasthttp.StatusConflict, CodeTransactionEnded, "The transaction was committed already.", 0),
+	is(forge.ErrTxRolledBack, fasthttp.StatusConflict, CodeTransactionEnded, "The transaction was rolled back already; nothing of it was committed.", 0),
+	is(forge.ErrTxLimit, fasthttp.StatusTooManyRequests, CodeTooManyTransactions,
+		"Too many open transactions: this database (FORGE_MAX_TX_PER_DB) or this API key (FORGE_MAX_TX_PER_KEY) has as many as it may; commit or roll one back, or retry shortly.", 1),
+
 	// SQL, the sandbox and the limits.
 	as(CodeSQLError, func(se *forge.SQLError) *apiError {
 		return &apiError{status: fasthttp.StatusBadRequest, code: CodeSQLError, detail: "SQL Error: " + se.Message, sqliteCode: se.Code}
@@ -277,6 +298,7 @@ var directCodes = []string{
 	CodeBodyTooLarge, CodeHeadersTooLarge, CodeRequestTimeout, CodeBadRequest, // server.go transportError
 	CodeUnavailable,           // health.go
 	CodeInvalidIdempotencyKey, // idempotency.go
+	CodeTransactionAborted,    // toAPIError, with its cause (transactions.go)
 	CodeInternal,              // toAPIError's fallback, recovered panics
 }
 

@@ -142,6 +142,12 @@ func (s *Server) revokeKey(ctx context.Context, rc *fasthttp.RequestCtx, req rev
 }
 
 func (s *Server) query(ctx context.Context, rc *fasthttp.RequestCtx, req queryRequest) error {
+	if id := transactionID(rc); id != "" {
+		if s.idempotent(req.idem) || req.result != (resultOptions{}) {
+			return invalidValue("A statement in a transaction (X-Transaction-Id) answers the default JSON shape, without an Idempotency-Key: leave out the result options and the Idempotency-Key.")
+		}
+		return s.queryIn(ctx, rc, req, id)
+	}
 	if s.idempotent(req.idem) {
 		if req.result != (resultOptions{}) {
 			return invalidValue("An Idempotency-Key request answers the default JSON shape: leave out max_rows, max_bytes, shape and format (or the Accept header), or the Idempotency-Key.")

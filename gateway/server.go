@@ -126,6 +126,10 @@ type Options struct {
 	// fails after that removes it.
 	Spawns Spawns
 
+	// Transactions, when set, serves the interactive transaction routes
+	// and the X-Transaction-Id header of the query and batch routes.
+	Transactions Transactions
+
 	// Lifecycle runs spawn and delete with their keys. Give the process's
 	// one Service (a CLI or MCP server beside the gateway shares it: its
 	// lock orders key mints with deletions); nil builds one from the

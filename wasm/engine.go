@@ -257,6 +257,8 @@ type Engine struct {
 	released    atomic.Int64 // deleting statements retried after OnDiskFull made room
 
 	stop chan struct{} // ends the janitor
+
+	sessions map[*Session]struct{} // open sessions (session.go); guarded by mu
 }
 
 // New starts the process's wasm runtime if needed (compiling SQLite, or
@@ -612,6 +614,11 @@ func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Unlock()
 	for _, db := range idle {
 		db.closeConns()
+	}
+	// Open sessions roll back (never an implicit commit) and let go of
+	// their databases.
+	if err := e.abortSessions(ctx); err != nil {
+		return fmt.Errorf("close engine: roll back sessions: %w", err)
 	}
 	for _, db := range waits {
 		select {

@@ -121,7 +121,10 @@ type tx struct {
 	ctx    context.Context // the unit's, bounded: the connection's interrupt
 	parent context.Context // the caller's context the unit's was made from
 	write  bool
-	lost   error // a statement's failure ended the transaction
+	// session: the unit is a call of a Session (session.go), whose
+	// transaction a lost statement ends for good (forge.ErrTxAborted).
+	session bool
+	lost    error // a statement's failure ended the transaction
 	// last is the statement the previous Run ran successfully, still at
 	// the front of the connection's cache (no prepare since).
 	last *stmt
@@ -253,7 +256,11 @@ func (t *tx) fail(ctx context.Context, err error) error {
 		err = translate(ctx, err)
 	}
 	if c.db.GetAutocommit() {
-		t.lost = fmt.Errorf("%w: %w", forge.ErrTxLost, err)
+		lost := forge.ErrTxLost
+		if t.session {
+			lost = forge.ErrTxAborted
+		}
+		t.lost = fmt.Errorf("%w: %w", lost, err)
 		return t.lost
 	}
 	return err

@@ -54,11 +54,11 @@ import (
 //     the lent connection only; opening a connection and running SQL
 //     happen outside it.
 //
-// A lease is held for the span of one request today. An interactive
-// transaction will hold one across requests: the lease will then carry a
-// deadline of its own, past which the queue takes the role back (rolling
-// the transaction's connection back) and hands it to the next waiter, so
-// that a client that walks away cannot keep the writer.
+// A lease is held for the span of one request, except a session's
+// (session.go): an interactive transaction holds one across requests,
+// with a deadline of its own (renewed by each use) past which its timer
+// rolls the transaction back and releases the role to the next waiter,
+// so that a client that walks away cannot keep the writer.
 type writerQueue struct {
 	slot     chan *conn    // capacity 1: the writer connection while idle
 	lentNote chan struct{} // capacity 1: a read borrowed the writer (wakes a holder waiting for it)

@@ -30,6 +30,7 @@ import (
 	"github.com/praetorian/db-forge/orchestrator/docker"
 	"github.com/praetorian/db-forge/orchestrator/local"
 	"github.com/praetorian/db-forge/tables"
+	"github.com/praetorian/db-forge/txn"
 	"github.com/praetorian/db-forge/volumes"
 	"github.com/praetorian/db-forge/wasm"
 )
@@ -131,8 +132,11 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	opts.Spawns = vol
 	opts.Lifecycle = life
 	opts.Idempotency = idempotency{idem.New(eng, cfg.IdempotencyTTL), tables.New(eng)}
+	txs := newTransactions(eng, cfg)
+	opts.Transactions = txs
 	srv := gateway.New(opts, newGatewayEngine(eng, cfg.MaxBatchStatements), orch, log.Named("http"))
 	registerMetrics(reg, srv, eng, backend)
+	registerTxMetrics(reg, txs.Registry)
 	room.register(reg)
 
 	if cfg.PprofListen != "" {
@@ -230,6 +234,55 @@ type idempotency struct {
 
 // rows is package tables' Service under a name of its own (beside idem's).
 type rows = *tables.Service
+
+// transactions is the gateway's Transactions port: the registry of
+// package txn over the engine's sessions, and batches run inside one.
+type transactions struct {
+	*txn.Registry
+	maxBatch int
+}
+
+// Batch runs a batch in transaction id: package batch's logic over the
+// open transaction (txn.Within: each unit a savepoint of it).
+func (t transactions) Batch(ctx context.Context, db, owner, id string, b forge.Batch, out forge.BatchOutput) error {
+	return t.Do(ctx, db, owner, id, func(tx forge.Tx) error {
+		return batch.New(txn.Within{Tx: tx}, batch.Config{MaxStatements: t.maxBatch}).Batch(ctx, db, b, out)
+	})
+}
+
+func newTransactions(eng *wasm.Engine, cfg config.Config) transactions {
+	return transactions{Registry: txn.New(sessions{eng}, txnConfig(cfg)), maxBatch: cfg.MaxBatchStatements}
+}
+
+// txnConfig binds the transactions' settings to txn.Config.
+func txnConfig(cfg config.Config) txn.Config {
+	return txn.Config{DefaultTimeout: cfg.TxTimeout, MaxTimeout: cfg.TxMaxTimeout,
+		MaxPerDB: cfg.MaxTxPerDB, MaxPerKey: cfg.MaxTxPerKey}
+}
+
+// sessions is txn's Engine: the engine's Begin, whose *wasm.Session is a
+// txn.Lease.
+type sessions struct{ e *wasm.Engine }
+
+func (s sessions) Begin(ctx context.Context, db string, ttl time.Duration, onEnd func(error)) (txn.Lease, error) {
+	sess, err := s.e.Begin(ctx, db, ttl, onEnd)
+	if err != nil {
+		return nil, err
+	}
+	return sess, nil
+}
+
+// registerTxMetrics: the interactive transactions' gauge and counters.
+func registerTxMetrics(reg *metrics.Registry, r *txn.Registry) {
+	reg.Gauge("forge_transactions_open", "Interactive transactions open now.",
+		func() float64 { return float64(r.Stats().Open) })
+	reg.Counter("forge_transactions_committed_total", "Interactive transactions committed.",
+		func() float64 { return float64(r.Stats().Committed) })
+	reg.Counter("forge_transactions_rolled_back_total", "Interactive transactions rolled back: by their client, by a statement whose failure ended them, at shutdown.",
+		func() float64 { return float64(r.Stats().RolledBack) })
+	reg.Counter("forge_transactions_expired_total", "Interactive transactions rolled back because their lease ran out (FORGE_TX_TIMEOUT or their own timeout).",
+		func() float64 { return float64(r.Stats().Expired) })
+}
 
 // registerMetrics adds to the registry what the gateway's HTTP metrics do
 // not say: the requests in flight and the engine's counters.

@@ -51,7 +51,9 @@ func spawnKey(t *testing.T, admin contracttest.Client, db string) string {
 // last, so the refusals before it must have changed nothing: the admin's
 // spawn is still a 201, its prune and delete still find their target.
 func TestAuthMatrix(t *testing.T) {
-	g := start(t, t.TempDir())
+	// Two transactions per database: the admin's waits for the read-write
+	// key's to expire (a 0.2 s lease) and is granted the writer then.
+	g := start(t, t.TempDir(), "FORGE_MAX_TX_PER_DB=2")
 	admin := g.client()
 	rwKey := spawnKey(t, admin, "a")
 	otherKey := spawnKey(t, admin, "b")
@@ -130,6 +132,14 @@ func TestAuthMatrix(t *testing.T) {
 			[8]string{unauth, unauth, forbid, forbid, forbid, unauth, unauth, "400 INVALID_DATABASE_NAME"}},
 		{"POST", "/api/db/ghost/query", `{"sql": "SELECT 1"}`,
 			[8]string{unauth, unauth, forbid, forbid, forbid, unauth, unauth, "404 DATABASE_NOT_FOUND"}},
+		// Interactive transactions, last: an open one holds the writer
+		// (until its 0.2 s lease runs out). An id no key opened is 404.
+		{"POST", "/api/db/a/transactions", `{"timeout": 0.2}`,
+			[8]string{unauth, unauth, forbid, rdonly, "201", unauth, unauth, "201"}},
+		{"POST", "/api/db/a/transactions/tx_none/commit", "",
+			[8]string{unauth, unauth, forbid, rdonly, "404 TRANSACTION_NOT_FOUND", unauth, unauth, "404 TRANSACTION_NOT_FOUND"}},
+		{"POST", "/api/db/a/transactions/tx_none/rollback", "",
+			[8]string{unauth, unauth, forbid, rdonly, "404 TRANSACTION_NOT_FOUND", unauth, unauth, "404 TRANSACTION_NOT_FOUND"}},
 	}
 	// The matrix covers the route table: every route the gateway declares
 	// has a row, whose refusals are those of the access it declares.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/praetorian/db-forge/config"
 	"github.com/praetorian/db-forge/gateway"
+	"github.com/praetorian/db-forge/txn"
 	"github.com/praetorian/db-forge/wasm"
 )
 
@@ -26,6 +27,11 @@ func TestConfigDefaultsAreThePackagesDefaults(t *testing.T) {
 	want.AdminTimeout, want.HealthTimeout = 0, 0 // no setting: the server's own
 	if got := serverOptions(cfg); !reflect.DeepEqual(got, want) {
 		t.Errorf("server defaults differ:\nsettings %+v\ngateway  %+v", got, want)
+	}
+	tw := txn.DefaultConfig()
+	tw.Remember, tw.MaxRemembered = 0, 0 // no setting: the registry's own
+	if got := txnConfig(cfg); got != tw {
+		t.Errorf("transaction defaults differ:\nsettings %+v\ntxn      %+v", got, tw)
 	}
 }
 
