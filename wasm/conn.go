@@ -590,28 +590,14 @@ func (c *conn) committedDespite(err error) bool {
 // unharmed: SQLite's journal undoes whatever the instance had not committed.
 //
 // A statement the sandbox refused fails with the authorizer's reason.
-func (c *conn) do(ctx context.Context, fn func() error) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			c.broken = true
-			if isOutOfMemory(r) {
-				err = fmt.Errorf("%w: %v", forge.ErrOutOfMemory, r)
-			} else {
-				err = fmt.Errorf("%w: %v", forge.ErrEngineFault, r)
-			}
-		}
-	}()
-	c.denied = ""
-	c.db.SetInterrupt(ctx)
-	err = fn()
-	c.db.SetInterrupt(context.Background())
-	if !c.db.GetAutocommit() {
-		if rerr := c.db.Exec("ROLLBACK"); rerr != nil && err == nil {
-			err = rerr
-		}
+func (c *conn) do(ctx context.Context, fn func() error) error {
+	err := c.hold(ctx, fn)
+	if c.broken || c.db.GetAutocommit() {
+		return err
 	}
-	if err != nil && c.denied != "" {
-		err = &forge.NotAuthorizedError{Reason: c.denied}
+	rerr := c.hold(context.Background(), func() error { return c.db.Exec("ROLLBACK") })
+	if rerr != nil && err == nil {
+		err = rerr
 	}
 	return err
 }
