@@ -35,7 +35,7 @@ func bindBatch(rc *fasthttp.RequestCtx) (batchRequest, error) {
 // "statements" is required and not empty; "transaction" defaults to true,
 // "dry_run" to false.
 func decodeBatch(body []byte) (forge.Batch, error) {
-	var b forge.Batch
+	b := forge.Batch{MaxChanges: defaultMaxChanges}
 	v, err := parseBody(body)
 	if err != nil {
 		return b, err
@@ -59,11 +59,10 @@ func decodeBatch(body []byte) (forge.Batch, error) {
 				return b, invalidShape("Field \"transaction\" must be a boolean, not %s.", m.val.kind)
 			}
 			b.Separate = !m.val.b
-		case "dry_run":
-			if m.val.kind != jBool {
-				return b, invalidShape("Field \"dry_run\" must be a boolean, not %s.", m.val.kind)
+		case "dry_run", "max_changes":
+			if err := decodeDryRunField(m, &b.DryRun, &b.MaxChanges); err != nil {
+				return b, err
 			}
-			b.DryRun = m.val.b
 		default:
 			return b, unknownField("the batch body", m.key)
 		}
@@ -120,7 +119,11 @@ func (s *Server) batch(ctx context.Context, rc *fasthttp.RequestCtx, req batchRe
 	if err := s.engine.Batch(ctx, req.db, req.batch, &out); err != nil {
 		return err
 	}
-	writeJSON(rc, fasthttp.StatusOK, out.finish(req.batch.DryRun))
+	body := out.finish(req.batch.DryRun)
+	if out.limit > 0 && len(body) > out.limit {
+		return &responseTooLargeError{limit: out.limit}
+	}
+	writeJSON(rc, fasthttp.StatusOK, body)
 	return nil
 }
 
@@ -132,6 +135,8 @@ type batchOutput struct {
 	enc   *rowsEncoder
 	n     int // results in buf
 	limit int // the response cap (0 = none)
+	// changes: a dry run's, of the whole batch (one transaction).
+	changes *forge.Changes
 }
 
 var _ forge.BatchOutput = (*batchOutput)(nil)
@@ -139,6 +144,7 @@ var _ forge.BatchOutput = (*batchOutput)(nil)
 func (o *batchOutput) Reset() {
 	o.buf = append(o.buf[:0], `{"results":[`...)
 	o.n = 0
+	o.changes = nil
 }
 
 func (o *batchOutput) Rows(int) forge.RowWriter {
@@ -169,8 +175,23 @@ func (o *batchOutput) Done(_ int, res forge.Result, err error) error {
 	return nil
 }
 
+// Changes puts a dry run's changes in statement i's result, or, for the
+// whole batch (i < 0), beside "results" (finish).
+func (o *batchOutput) Changes(i int, c forge.Changes) {
+	if i < 0 {
+		o.changes = &c
+		return
+	}
+	if n := len(o.buf); n > 0 && o.buf[n-1] == '}' {
+		o.buf = append(appendChanges(o.buf[:n-1], &c), '}')
+	}
+}
+
 func (o *batchOutput) finish(dryRun bool) []byte {
 	o.buf = append(o.buf, ']')
+	if o.changes != nil {
+		o.buf = appendChanges(o.buf, o.changes)
+	}
 	if dryRun {
 		o.buf = append(o.buf, `,"dry_run":true`...)
 	}

@@ -133,6 +133,9 @@ func (s *Server) revokeKey(ctx context.Context, rc *fasthttp.RequestCtx, req rev
 }
 
 func (s *Server) query(ctx context.Context, rc *fasthttp.RequestCtx, req queryRequest) error {
+	if req.opt.dryRun {
+		return s.queryDryRun(ctx, rc, req)
+	}
 	enc := getEncoder()
 	defer putEncoder(enc)
 	enc.limit = s.opts.MaxResponseBytes

@@ -52,20 +52,45 @@ func parseBody(body []byte) (jvalue, error) {
 
 // decodeQuery decodes {"sql": "...", "params": [...] | {...}}.
 func decodeQuery(body []byte) (forge.Statement, error) {
+	q, _, err := decodeQueryBody(body)
+	return q, err
+}
+
+// queryOptions are a query body's fields besides the statement:
+// "dry_run" and "max_changes" (dryrun.go).
+type queryOptions struct {
+	dryRun     bool
+	maxChanges int
+}
+
+// decodeQueryBody decodes a query body with its options.
+func decodeQueryBody(body []byte) (forge.Statement, queryOptions, error) {
 	if q, ok := fastQuery(body); ok {
-		return q, nil
+		return q, queryOptions{maxChanges: defaultMaxChanges}, nil
 	}
-	return decodeQueryStrict(body)
+	return strictQuery(body)
 }
 
 // decodeQueryStrict decodes a query body through the strict reader's tree:
 // every body fastQuery does not take, and every error.
 func decodeQueryStrict(body []byte) (forge.Statement, error) {
-	var q forge.Statement
+	q, _, err := strictQuery(body)
+	return q, err
+}
+
+func strictQuery(body []byte) (forge.Statement, queryOptions, error) {
+	q, opt := forge.Statement{}, queryOptions{maxChanges: defaultMaxChanges}
 	v, err := parseBody(body)
 	if err != nil {
-		return q, err
+		return q, opt, err
 	}
+	q, err = decodeQueryFields(v, &opt)
+	return q, opt, err
+}
+
+func decodeQueryFields(v jvalue, opt *queryOptions) (forge.Statement, error) {
+	var q forge.Statement
+	var err error
 	haveSQL := false
 	for _, m := range v.obj {
 		switch m.key {
@@ -76,6 +101,10 @@ func decodeQueryStrict(body []byte) (forge.Statement, error) {
 			q.SQL, haveSQL = m.val.s, true
 		case "params":
 			if q.Params, err = decodeParams(m.val); err != nil {
+				return q, err
+			}
+		case "dry_run", "max_changes":
+			if err := decodeDryRunField(m, &opt.dryRun, &opt.maxChanges); err != nil {
 				return q, err
 			}
 		default:
@@ -445,6 +474,7 @@ func dbName(rc *fasthttp.RequestCtx) (string, error) {
 type queryRequest struct {
 	db   string
 	stmt forge.Statement
+	opt  queryOptions
 }
 
 func bindQuery(rc *fasthttp.RequestCtx) (queryRequest, error) {
@@ -452,12 +482,12 @@ func bindQuery(rc *fasthttp.RequestCtx) (queryRequest, error) {
 	if err != nil {
 		return queryRequest{}, err
 	}
-	q, err := decodeQuery(rc.PostBody())
+	q, opt, err := decodeQueryBody(rc.PostBody())
 	if err != nil {
 		return queryRequest{}, err
 	}
 	q.ReadOnly = readOnly(rc)
-	return queryRequest{db: db, stmt: q}, nil
+	return queryRequest{db: db, stmt: q, opt: opt}, nil
 }
 
 // tableRequest: POST /api/db/{db_name}/tables.
