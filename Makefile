@@ -116,6 +116,7 @@ FUZZ_TARGETS := ./forge:FuzzValidateName:600000 \
 	./gateway:FuzzDecodeTable:100000 ./gateway:FuzzDecodeRows:90000 ./gateway:FuzzDecodeFilters:120000 \
 	./gateway:FuzzParseQueryTimeout:150000 ./gateway:FuzzAppendString:100000 ./gateway:FuzzAppendFloat:200000 \
 	./gateway:FuzzDecodeKeyRequest:100000 ./gateway:FuzzFastQueryAgrees:200000 ./gateway:FuzzDecodeBatch:100000 \
+	./gateway:FuzzFastBatchAgrees:150000 \
 	./wasm:FuzzSandboxSQL:3000 ./wasm:FuzzReadOnlySQL:80000 \
 	./auth:FuzzCredential:180000
 .PHONY: fuzz-short

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/valyala/fasthttp"
 
@@ -35,6 +36,15 @@ func bindBatch(rc *fasthttp.RequestCtx) (batchRequest, error) {
 // "statements" is required and not empty; "transaction" defaults to true,
 // "dry_run" to false.
 func decodeBatch(body []byte) (forge.Batch, error) {
+	if b, ok := fastBatch(body); ok {
+		return b, nil
+	}
+	return decodeBatchStrict(body)
+}
+
+// decodeBatchStrict decodes a batch body through the strict reader's
+// tree: every body fastBatch does not take, and every error.
+func decodeBatchStrict(body []byte) (forge.Batch, error) {
 	b := forge.Batch{MaxChanges: defaultMaxChanges}
 	v, err := parseBody(body)
 	if err != nil {
@@ -116,6 +126,14 @@ func (s *Server) batch(ctx context.Context, rc *fasthttp.RequestCtx, req batchRe
 	out := batchOutput{limit: s.opts.MaxResponseBytes}
 	out.enc = getEncoder()
 	defer putEncoder(out.enc)
+	pb := batchBufs.Get().(*[]byte)
+	out.buf = (*pb)[:0]
+	defer func() {
+		if cap(out.buf) <= 1<<20 { // let a one-off huge answer go
+			*pb = out.buf
+			batchBufs.Put(pb)
+		}
+	}()
 	if err := s.engine.Batch(ctx, req.db, req.batch, &out); err != nil {
 		return err
 	}
@@ -126,6 +144,10 @@ func (s *Server) batch(ctx context.Context, rc *fasthttp.RequestCtx, req batchRe
 	writeJSON(rc, fasthttp.StatusOK, body)
 	return nil
 }
+
+// batchBufs holds the buffers answers are built in (writeJSON copies the
+// answer out).
+var batchBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
 // batchOutput builds the batch's answer as its statements finish: each
 // statement's rows go to one rowsEncoder, bounded by what is left of the
