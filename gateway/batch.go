@@ -19,6 +19,7 @@ import (
 type batchRequest struct {
 	db    string
 	batch forge.Batch
+	bufs  *batchBufs // the fast path's, released after the batch ran
 }
 
 func bindBatch(rc *fasthttp.RequestCtx) (batchRequest, error) {
@@ -26,9 +27,15 @@ func bindBatch(rc *fasthttp.RequestCtx) (batchRequest, error) {
 	if err != nil {
 		return batchRequest{}, err
 	}
-	b, err := decodeBatch(rc.PostBody())
+	bufs := batchBufPool.Get().(*batchBufs)
+	b, ok := fastBatch(rc.PostBody(), bufs)
+	if !ok {
+		bufs.release()
+		bufs = nil
+		b, err = decodeBatchStrict(rc.PostBody())
+	}
 	b.ReadOnly = readOnly(rc)
-	return batchRequest{db: db, batch: b}, err
+	return batchRequest{db: db, batch: b, bufs: bufs}, err
 }
 
 // decodeBatch decodes {"statements": [{"sql": "...", "params": [...] |
@@ -36,7 +43,7 @@ func bindBatch(rc *fasthttp.RequestCtx) (batchRequest, error) {
 // "statements" is required and not empty; "transaction" defaults to true,
 // "dry_run" to false.
 func decodeBatch(body []byte) (forge.Batch, error) {
-	if b, ok := fastBatch(body); ok {
+	if b, ok := fastBatch(body, nil); ok {
 		return b, nil
 	}
 	return decodeBatchStrict(body)
@@ -123,15 +130,16 @@ func decodeBatchStatement(v jvalue, i int) (forge.Statement, error) {
 // statement, each the object /query would answer for it (or, for a
 // separate statement that failed, {"error": {...}}).
 func (s *Server) batch(ctx context.Context, rc *fasthttp.RequestCtx, req batchRequest) error {
+	defer req.bufs.release()
 	out := batchOutput{limit: s.opts.MaxResponseBytes}
 	out.enc = getEncoder()
 	defer putEncoder(out.enc)
-	pb := batchBufs.Get().(*[]byte)
+	pb := answerBufs.Get().(*[]byte)
 	out.buf = (*pb)[:0]
 	defer func() {
 		if cap(out.buf) <= 1<<20 { // let a one-off huge answer go
 			*pb = out.buf
-			batchBufs.Put(pb)
+			answerBufs.Put(pb)
 		}
 	}()
 	if err := s.engine.Batch(ctx, req.db, req.batch, &out); err != nil {
@@ -145,9 +153,9 @@ func (s *Server) batch(ctx context.Context, rc *fasthttp.RequestCtx, req batchRe
 	return nil
 }
 
-// batchBufs holds the buffers answers are built in (writeJSON copies the
+// answerBufs holds the buffers answers are built in (writeJSON copies the
 // answer out).
-var batchBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+var answerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
 // batchOutput builds the batch's answer as its statements finish: each
 // statement's rows go to one rowsEncoder, bounded by what is left of the

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"strings"
+	"sync"
 
 	"github.com/praetorian/db-forge/forge"
 )
@@ -21,8 +22,11 @@ import (
 // (a statement the engine caches copies its text: conn.prepare), an SQL
 // text equal to the statement before's is that string again, and the
 // parameters of all statements share one slice.
-func fastBatch(b []byte) (forge.Batch, bool) {
+func fastBatch(b []byte, bufs *batchBufs) (forge.Batch, bool) {
 	out := forge.Batch{MaxChanges: defaultMaxChanges}
+	if bufs == nil {
+		bufs = &batchBufs{}
+	}
 	i := skipWS(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return out, false
@@ -46,7 +50,7 @@ func fastBatch(b []byte) (forge.Batch, bool) {
 				return out, false
 			}
 			haveStmts = true
-			if out.Statements, i, ok = fastStatements(b, src, i); !ok {
+			if out.Statements, i, ok = fastStatements(b, src, i, bufs); !ok {
 				return out, false
 			}
 		case "transaction":
@@ -102,7 +106,7 @@ func boolLiteral(b []byte, i int) (v bool, j int, ok bool) {
 
 // fastStatements reads the array of statements at b[i]; src is b as a
 // string.
-func fastStatements(b []byte, src string, i int) ([]forge.Statement, int, bool) {
+func fastStatements(b []byte, src string, i int, bufs *batchBufs) ([]forge.Statement, int, bool) {
 	if i >= len(b) || b[i] != '[' {
 		return nil, i, false
 	}
@@ -110,13 +114,14 @@ func fastStatements(b []byte, src string, i int) ([]forge.Statement, int, bool) 
 	if i < len(b) && b[i] == ']' {
 		return nil, i + 1, false // empty: the strict reader's error
 	}
-	// Statements are ~50 bytes of body at least: a first guess at how
-	// many there are, and at their parameters.
-	stmts := make([]forge.Statement, 0, min(len(b)/50+1, 1024))
-	var slab []forge.Value
+	if bufs.stmts == nil {
+		// Statements are ~50 bytes of body at least: a first guess.
+		bufs.stmts = make([]forge.Statement, 0, min(len(b)/50+1, 1024))
+	}
+	stmts := bufs.stmts[:0]
 	var prev string
 	for {
-		q, j, ok := fastStatement(b, src, i, prev, &slab)
+		q, j, ok := fastStatement(b, src, i, prev, &bufs.vals)
 		if !ok {
 			return nil, j, false
 		}
@@ -130,6 +135,7 @@ func fastStatements(b []byte, src string, i int) ([]forge.Statement, int, bool) 
 		case ',':
 			i = skipWS(b, i+1)
 		case ']':
+			bufs.stmts = stmts
 			return stmts, i + 1, true
 		default:
 			return nil, i, false
@@ -266,4 +272,26 @@ func appendScalars(vals []forge.Value, b []byte, src string, i int) ([]forge.Val
 			return vals, i, false
 		}
 	}
+}
+
+// batchBufs are the slices a batch's statements and parameters are
+// decoded into, reused from request to request (batchBufPool): the
+// engine is done with them when the handler returns.
+type batchBufs struct {
+	stmts []forge.Statement
+	vals  []forge.Value
+}
+
+var batchBufPool = sync.Pool{New: func() any { return new(batchBufs) }}
+
+// release clears what the buffers point to (the body, its strings) and
+// returns them to the pool, unless a one-off huge batch grew them.
+func (bb *batchBufs) release() {
+	if bb == nil || cap(bb.stmts) > 4096 || cap(bb.vals) > 1<<14 {
+		return
+	}
+	clear(bb.stmts[:cap(bb.stmts)])
+	clear(bb.vals[:cap(bb.vals)])
+	bb.stmts, bb.vals = bb.stmts[:0], bb.vals[:0]
+	batchBufPool.Put(bb)
 }

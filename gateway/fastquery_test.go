@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 	"unsafe"
@@ -95,7 +96,7 @@ func FuzzFastBatchAgrees(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		fast, ok := fastBatch(body)
+		fast, ok := fastBatch(body, nil)
 		if !ok {
 			return
 		}
@@ -134,11 +135,39 @@ func TestFastBatchTakesTheCommonBody(t *testing.T) {
 	t.Parallel()
 	body := []byte(`{"statements":[{"sql":"INSERT INTO kv (name, score) VALUES (?, ?)","params":["name-0",0.5]},` +
 		` {"sql":"INSERT INTO kv (name, score) VALUES (?, ?)","params":["name-1",1.5]}]}`)
-	b, ok := fastBatch(body)
+	b, ok := fastBatch(body, nil)
 	if !ok || len(b.Statements) != 2 || b.Statements[1].Params.Positional[0].Str != "name-1" {
 		t.Fatalf("%v %+v", ok, b)
 	}
 	if unsafe.StringData(b.Statements[0].SQL) != unsafe.StringData(b.Statements[1].SQL) {
 		t.Error("the repeated SQL text is not shared")
+	}
+}
+
+// BenchmarkDecodeBatch: BenchmarkBatchInsert100's body through the fast
+// path and through the strict reader.
+func BenchmarkDecodeBatch(b *testing.B) {
+	var body []byte
+	body = append(body, `{"statements":[`...)
+	for i := range 100 {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = fmt.Appendf(body, `{"sql":"INSERT INTO kv (name, score) VALUES (?, ?)","params":["name-%d",%d.5]}`, i, i)
+	}
+	body = append(body, `]}`...)
+	for _, c := range []struct {
+		name   string
+		decode func([]byte) (forge.Batch, error)
+	}{{"fast", decodeBatch}, {"strict", decodeBatchStrict}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				if _, err := c.decode(body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
