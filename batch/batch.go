@@ -81,8 +81,10 @@ func (s *Service) Batch(ctx context.Context, db string, b forge.Batch, out forge
 	if b.Separate {
 		return s.separate(ctx, db, b, out)
 	}
-	return s.unit(ctx, db, b.ReadOnly, b.DryRun, func(tx forge.Tx) error {
+	var changes forge.Changes
+	err := s.unit(ctx, db, b.ReadOnly, b.DryRun, func(tx forge.Tx) error {
 		out.Reset()
+		track := s.track(tx, b)
 		for i, q := range b.Statements {
 			res, err := tx.Run(ctx, q, out.Rows(i))
 			if err != nil {
@@ -92,8 +94,31 @@ func (s *Service) Batch(ctx context.Context, db string, b forge.Batch, out forge
 				return err
 			}
 		}
-		return nil
+		var err error
+		if track != nil {
+			changes, err = track.Changes(ctx)
+		}
+		return err
 	})
+	if err == nil && b.DryRun && b.MaxChanges > 0 {
+		out.Changes(-1, changes)
+	}
+	return err
+}
+
+// track starts recording the rows a dry run's unit changes, if its batch
+// asks for their list and the unit may write (a read unit changes
+// nothing: its list is empty).
+func (s *Service) track(tx forge.Tx, b forge.Batch) forge.ChangeTracker {
+	if !b.DryRun || b.MaxChanges <= 0 || b.ReadOnly {
+		return nil
+	}
+	t, ok := tx.(forge.ChangeTracker)
+	if !ok {
+		return nil
+	}
+	t.TrackChanges(b.MaxChanges)
+	return t
 }
 
 // unit runs fn in a read unit (readOnly) or a write unit; a dry run's
@@ -122,11 +147,15 @@ func (s *Service) separate(ctx context.Context, db string, b forge.Batch, out fo
 	out.Reset()
 	for i, q := range b.Statements {
 		var res forge.Result
+		var changes forge.Changes
 		var err error
 		if b.DryRun {
 			err = s.unit(ctx, db, q.ReadOnly, true, func(tx forge.Tx) error {
+				track := s.track(tx, b)
 				var err error
-				res, err = tx.Run(ctx, q, out.Rows(i))
+				if res, err = tx.Run(ctx, q, out.Rows(i)); err == nil && track != nil {
+					changes, err = track.Changes(ctx)
+				}
 				return err
 			})
 		} else {
@@ -137,6 +166,9 @@ func (s *Service) separate(ctx context.Context, db string, b forge.Batch, out fo
 		}
 		if err := out.Done(i, res, err); err != nil {
 			return err
+		}
+		if err == nil && b.DryRun && b.MaxChanges > 0 {
+			out.Changes(i, changes)
 		}
 	}
 	return nil

@@ -68,6 +68,9 @@ func (o *outcomes) Done(i int, _ forge.Result, err error) error {
 	}
 	return nil
 }
+func (o *outcomes) Changes(i int, c forge.Changes) {
+	o.got = append(o.got, strconv.Itoa(i)+":changes "+strconv.Itoa(len(c.List)))
+}
 
 func stmts(sqls ...string) []forge.Statement {
 	out := make([]forge.Statement, len(sqls))

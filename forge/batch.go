@@ -12,6 +12,9 @@ type Batch struct {
 	ReadOnly bool
 	// DryRun runs the statements and commits nothing.
 	DryRun bool
+	// MaxChanges bounds a dry run's list of changed rows (Changes); 0:
+	// no list.
+	MaxChanges int
 }
 
 // BatchOutput receives a batch's outcomes, statement by statement, in
@@ -26,4 +29,8 @@ type BatchOutput interface {
 	// separate statements, the error it failed with. A non-nil error
 	// stops the batch.
 	Done(i int, res Result, err error) error
+	// Changes is a dry run's list of changed rows (Batch.MaxChanges > 0):
+	// of statement i's unit in a batch of separate statements, of the
+	// whole batch (i = -1) in one transaction, given after its Done.
+	Changes(i int, c Changes)
 }

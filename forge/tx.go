@@ -91,3 +91,49 @@ var (
 	// as it may.
 	ErrTxLimit = errors.New("too many open transactions")
 )
+
+// ChangeTracker is a Tx of a write unit that can list the rows its
+// statements change: what a dry run answers. (wasm's write units are
+// ChangeTrackers.)
+type ChangeTracker interface {
+	// TrackChanges records, from now on, the rows the unit's
+	// statements insert, update or delete: at most max of them, the
+	// rest only counted as Truncated.
+	TrackChanges(max int)
+	// Changes lists the rows recorded, each once, as the unit's net
+	// effect on it: Before as the database last committed it, After as
+	// it is now inside the unit.
+	Changes(ctx context.Context) (Changes, error)
+}
+
+// Changes is the list of rows a unit of work changed.
+type Changes struct {
+	List []Change
+	// Truncated: more rows changed than the list could hold.
+	Truncated bool
+	// Incomplete: some changes could not be seen (rows of WITHOUT ROWID
+	// or virtual tables, a DELETE without WHERE that SQLite ran as a
+	// truncation): the list misses rows.
+	Incomplete bool
+}
+
+// Change is one row a unit of work changed.
+type Change struct {
+	Table string
+	// Op is ChangeInsert, ChangeUpdate or ChangeDelete: the net effect,
+	// Before against After.
+	Op string
+	// Key identifies the row: its rowid, named after the table's INTEGER
+	// PRIMARY KEY column if it has one, else "rowid".
+	Key Field
+	// Before is the row as last committed, nil if it did not exist;
+	// After the row inside the unit, nil if it no longer exists.
+	Before, After Record
+}
+
+// Operations of a Change.
+const (
+	ChangeInsert = "insert"
+	ChangeUpdate = "update"
+	ChangeDelete = "delete"
+)

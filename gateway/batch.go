@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/valyala/fasthttp"
 
@@ -18,6 +19,7 @@ import (
 type batchRequest struct {
 	db    string
 	batch forge.Batch
+	bufs  *batchBufs // the fast path's, released after the batch ran
 }
 
 func bindBatch(rc *fasthttp.RequestCtx) (batchRequest, error) {
@@ -25,9 +27,15 @@ func bindBatch(rc *fasthttp.RequestCtx) (batchRequest, error) {
 	if err != nil {
 		return batchRequest{}, err
 	}
-	b, err := decodeBatch(rc.PostBody())
+	bufs := batchBufPool.Get().(*batchBufs)
+	b, ok := fastBatch(rc.PostBody(), bufs)
+	if !ok {
+		bufs.release()
+		bufs = nil
+		b, err = decodeBatchStrict(rc.PostBody())
+	}
 	b.ReadOnly = readOnly(rc)
-	return batchRequest{db: db, batch: b}, err
+	return batchRequest{db: db, batch: b, bufs: bufs}, err
 }
 
 // decodeBatch decodes {"statements": [{"sql": "...", "params": [...] |
@@ -35,7 +43,16 @@ func bindBatch(rc *fasthttp.RequestCtx) (batchRequest, error) {
 // "statements" is required and not empty; "transaction" defaults to true,
 // "dry_run" to false.
 func decodeBatch(body []byte) (forge.Batch, error) {
-	var b forge.Batch
+	if b, ok := fastBatch(body, nil); ok {
+		return b, nil
+	}
+	return decodeBatchStrict(body)
+}
+
+// decodeBatchStrict decodes a batch body through the strict reader's
+// tree: every body fastBatch does not take, and every error.
+func decodeBatchStrict(body []byte) (forge.Batch, error) {
+	b := forge.Batch{MaxChanges: defaultMaxChanges}
 	v, err := parseBody(body)
 	if err != nil {
 		return b, err
@@ -59,11 +76,10 @@ func decodeBatch(body []byte) (forge.Batch, error) {
 				return b, invalidShape("Field \"transaction\" must be a boolean, not %s.", m.val.kind)
 			}
 			b.Separate = !m.val.b
-		case "dry_run":
-			if m.val.kind != jBool {
-				return b, invalidShape("Field \"dry_run\" must be a boolean, not %s.", m.val.kind)
+		case "dry_run", "max_changes":
+			if err := decodeDryRunField(m, &b.DryRun, &b.MaxChanges); err != nil {
+				return b, err
 			}
-			b.DryRun = m.val.b
 		default:
 			return b, unknownField("the batch body", m.key)
 		}
@@ -114,18 +130,35 @@ func decodeBatchStatement(v jvalue, i int) (forge.Statement, error) {
 // statement, each the object /query would answer for it (or, for a
 // separate statement that failed, {"error": {...}}).
 func (s *Server) batch(ctx context.Context, rc *fasthttp.RequestCtx, req batchRequest) error {
+	defer req.bufs.release()
 	if id := transactionID(rc); id != "" {
 		return s.batchIn(ctx, rc, req, id)
 	}
 	out := batchOutput{limit: s.opts.MaxResponseBytes}
 	out.enc = getEncoder()
 	defer putEncoder(out.enc)
+	pb := answerBufs.Get().(*[]byte)
+	out.buf = (*pb)[:0]
+	defer func() {
+		if cap(out.buf) <= 1<<20 { // let a one-off huge answer go
+			*pb = out.buf
+			answerBufs.Put(pb)
+		}
+	}()
 	if err := s.engine.Batch(ctx, req.db, req.batch, &out); err != nil {
 		return err
 	}
-	writeJSON(rc, fasthttp.StatusOK, out.finish(req.batch.DryRun))
+	body := out.finish(req.batch.DryRun)
+	if out.limit > 0 && len(body) > out.limit {
+		return &responseTooLargeError{limit: out.limit}
+	}
+	writeJSON(rc, fasthttp.StatusOK, body)
 	return nil
 }
+
+// answerBufs holds the buffers answers are built in (writeJSON copies the
+// answer out).
+var answerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
 // batchOutput builds the batch's answer as its statements finish: each
 // statement's rows go to one rowsEncoder, bounded by what is left of the
@@ -135,6 +168,8 @@ type batchOutput struct {
 	enc   *rowsEncoder
 	n     int // results in buf
 	limit int // the response cap (0 = none)
+	// changes: a dry run's, of the whole batch (one transaction).
+	changes *forge.Changes
 }
 
 var _ forge.BatchOutput = (*batchOutput)(nil)
@@ -142,6 +177,7 @@ var _ forge.BatchOutput = (*batchOutput)(nil)
 func (o *batchOutput) Reset() {
 	o.buf = append(o.buf[:0], `{"results":[`...)
 	o.n = 0
+	o.changes = nil
 }
 
 func (o *batchOutput) Rows(int) forge.RowWriter {
@@ -172,8 +208,23 @@ func (o *batchOutput) Done(_ int, res forge.Result, err error) error {
 	return nil
 }
 
+// Changes puts a dry run's changes in statement i's result, or, for the
+// whole batch (i < 0), beside "results" (finish).
+func (o *batchOutput) Changes(i int, c forge.Changes) {
+	if i < 0 {
+		o.changes = &c
+		return
+	}
+	if n := len(o.buf); n > 0 && o.buf[n-1] == '}' {
+		o.buf = append(appendChanges(o.buf[:n-1], &c), '}')
+	}
+}
+
 func (o *batchOutput) finish(dryRun bool) []byte {
 	o.buf = append(o.buf, ']')
+	if o.changes != nil {
+		o.buf = appendChanges(o.buf, o.changes)
+	}
 	if dryRun {
 		o.buf = append(o.buf, `,"dry_run":true`...)
 	}

@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
+	"unsafe"
 
 	"github.com/praetorian/db-forge/forge"
 )
@@ -81,6 +83,33 @@ func FuzzFastQueryAgrees(f *testing.F) {
 	})
 }
 
+// FuzzFastBatchAgrees: whatever fastBatch takes, the strict reader takes
+// too, with the same batch.
+func FuzzFastBatchAgrees(f *testing.F) {
+	for _, s := range []string{
+		`{"statements":[{"sql":"INSERT INTO t VALUES (?, ?)","params":[1,"a"]},{"sql":"INSERT INTO t VALUES (?, ?)","params":[2,"b"]}]}`,
+		`{"dry_run":true,"transaction":false,"statements":[{"params":[],"sql":"x"},{"sql":"y","params":null}]}`,
+		`{"statements":[{"sql":"x","params":[9007199254740993,1.5,1e3,-0.0e-1,"s",true,false,null]}]}`,
+		`{"statements":[]}`, `{"statements":[{"sql":" "}]}`, `{"statements":[{"sql":"a","SQL":"b"}]}`,
+		`{"statements":[{"sql":"x"}],"transaction":true,"transaction":false}`, `{"statements":[{"sql":"x","params":[1e-400]}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		fast, ok := fastBatch(body, nil)
+		if !ok {
+			return
+		}
+		strict, err := decodeBatchStrict(body)
+		if err != nil {
+			t.Fatalf("fastBatch took %q, the strict reader refuses it: %v", body, err)
+		}
+		if !reflect.DeepEqual(fast, strict) {
+			t.Fatalf("%q: fast %+v, strict %+v", body, fast, strict)
+		}
+	})
+}
+
 // BenchmarkDecodeQuery: the point SELECT's body through the fast path and
 // through the strict reader, in one run.
 func BenchmarkDecodeQuery(b *testing.B) {
@@ -91,6 +120,49 @@ func BenchmarkDecodeQuery(b *testing.B) {
 	}{{"fast", decodeQuery}, {"strict", decodeQueryStrict}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.decode(body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestFastBatchTakesTheCommonBody: the body of BenchmarkBatchInsert100
+// goes the fast way, its repeated SQL text shared.
+func TestFastBatchTakesTheCommonBody(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{"statements":[{"sql":"INSERT INTO kv (name, score) VALUES (?, ?)","params":["name-0",0.5]},` +
+		` {"sql":"INSERT INTO kv (name, score) VALUES (?, ?)","params":["name-1",1.5]}]}`)
+	b, ok := fastBatch(body, nil)
+	if !ok || len(b.Statements) != 2 || b.Statements[1].Params.Positional[0].Str != "name-1" {
+		t.Fatalf("%v %+v", ok, b)
+	}
+	if unsafe.StringData(b.Statements[0].SQL) != unsafe.StringData(b.Statements[1].SQL) {
+		t.Error("the repeated SQL text is not shared")
+	}
+}
+
+// BenchmarkDecodeBatch: BenchmarkBatchInsert100's body through the fast
+// path and through the strict reader.
+func BenchmarkDecodeBatch(b *testing.B) {
+	var body []byte
+	body = append(body, `{"statements":[`...)
+	for i := range 100 {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = fmt.Appendf(body, `{"sql":"INSERT INTO kv (name, score) VALUES (?, ?)","params":["name-%d",%d.5]}`, i, i)
+	}
+	body = append(body, `]}`...)
+	for _, c := range []struct {
+		name   string
+		decode func([]byte) (forge.Batch, error)
+	}{{"fast", decodeBatch}, {"strict", decodeBatchStrict}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
 			for b.Loop() {
 				if _, err := c.decode(body); err != nil {
 					b.Fatal(err)

@@ -142,20 +142,29 @@ func (s *Server) revokeKey(ctx context.Context, rc *fasthttp.RequestCtx, req rev
 }
 
 func (s *Server) query(ctx context.Context, rc *fasthttp.RequestCtx, req queryRequest) error {
+	// Each of these answers the default JSON shape; they do not combine
+	// with the result options, nor with one another, yet.
+	shaped := req.opt.result != (resultOptions{})
 	if id := transactionID(rc); id != "" {
-		if s.idempotent(req.idem) || req.result != (resultOptions{}) {
-			return invalidValue("A statement in a transaction (X-Transaction-Id) answers the default JSON shape, without an Idempotency-Key: leave out the result options and the Idempotency-Key.")
+		if s.idempotent(req.idem) || shaped || req.opt.dryRun {
+			return invalidValue("A statement in a transaction (X-Transaction-Id) answers the default JSON shape: leave out the result options, dry_run and the Idempotency-Key.")
 		}
 		return s.queryIn(ctx, rc, req, id)
 	}
+	if req.opt.dryRun {
+		if s.idempotent(req.idem) || shaped {
+			return invalidValue("A dry run answers the default JSON shape and records nothing: leave out the result options and the Idempotency-Key.")
+		}
+		return s.queryDryRun(ctx, rc, req)
+	}
 	if s.idempotent(req.idem) {
-		if req.result != (resultOptions{}) {
+		if shaped {
 			return invalidValue("An Idempotency-Key request answers the default JSON shape: leave out max_rows, max_bytes, shape and format (or the Accept header), or the Idempotency-Key.")
 		}
 		return s.queryOnce(ctx, rc, req)
 	}
-	if req.result != (resultOptions{}) {
-		return s.writeResult(ctx, rc, req.result, func(ctx context.Context, w forge.RowWriter) (forge.Result, error) {
+	if shaped {
+		return s.writeResult(ctx, rc, req.opt.result, func(ctx context.Context, w forge.RowWriter) (forge.Result, error) {
 			return s.engine.Query(ctx, req.db, req.stmt, w)
 		})
 	}

@@ -53,63 +53,81 @@ func parseBody(body []byte) (jvalue, error) {
 
 // decodeQuery decodes {"sql": "...", "params": [...] | {...}}.
 func decodeQuery(body []byte) (forge.Statement, error) {
-	q, _, err := decodeQueryRequest(body)
+	q, _, err := decodeQueryBody(body)
 	return q, err
 }
 
-// decodeQueryRequest decodes a query body with its result options
+// queryOptions are a query body's fields besides the statement:
+// "dry_run" and "max_changes" (dryrun.go), and the result options
 // (max_rows, max_bytes, shape, format: results.go). fastQuery takes only
-// bodies without them.
-func decodeQueryRequest(body []byte) (forge.Statement, resultOptions, error) {
+// bodies without any of them.
+type queryOptions struct {
+	dryRun     bool
+	maxChanges int
+	result     resultOptions
+}
+
+// decodeQueryBody decodes a query body with its options.
+func decodeQueryBody(body []byte) (forge.Statement, queryOptions, error) {
 	if q, ok := fastQuery(body); ok {
-		return q, resultOptions{}, nil
+		return q, queryOptions{maxChanges: defaultMaxChanges}, nil
 	}
-	return decodeQueryFull(body)
+	return strictQuery(body)
 }
 
 // decodeQueryStrict decodes a query body through the strict reader's tree:
 // every body fastQuery does not take, and every error.
 func decodeQueryStrict(body []byte) (forge.Statement, error) {
-	q, _, err := decodeQueryFull(body)
+	q, _, err := strictQuery(body)
 	return q, err
 }
 
-func decodeQueryFull(body []byte) (forge.Statement, resultOptions, error) {
-	var q forge.Statement
-	var opt resultOptions
+func strictQuery(body []byte) (forge.Statement, queryOptions, error) {
+	q, opt := forge.Statement{}, queryOptions{maxChanges: defaultMaxChanges}
 	v, err := parseBody(body)
 	if err != nil {
 		return q, opt, err
 	}
+	q, err = decodeQueryFields(v, &opt)
+	return q, opt, err
+}
+
+func decodeQueryFields(v jvalue, opt *queryOptions) (forge.Statement, error) {
+	var q forge.Statement
+	var err error
 	haveSQL := false
 	for _, m := range v.obj {
 		switch m.key {
 		case "sql":
 			if m.val.kind != jString {
-				return q, opt, invalidShape("Field \"sql\" must be a string, not %s.", m.val.kind)
+				return q, invalidShape("Field \"sql\" must be a string, not %s.", m.val.kind)
 			}
 			q.SQL, haveSQL = m.val.s, true
 		case "params":
 			if q.Params, err = decodeParams(m.val); err != nil {
-				return q, opt, err
+				return q, err
+			}
+		case "dry_run", "max_changes":
+			if err := decodeDryRunField(m, &opt.dryRun, &opt.maxChanges); err != nil {
+				return q, err
 			}
 		default:
-			if ok, err := opt.set(m.key, m.key, m.val, false); ok {
+			if ok, err := opt.result.set(m.key, m.key, m.val, false); ok {
 				if err != nil {
-					return q, opt, err
+					return q, err
 				}
 				continue
 			}
-			return q, opt, unknownField("the query body", m.key)
+			return q, unknownField("the query body", m.key)
 		}
 	}
 	if !haveSQL {
-		return q, opt, invalidShape("Field \"sql\" is required.")
+		return q, invalidShape("Field \"sql\" is required.")
 	}
 	if strings.TrimSpace(q.SQL) == "" {
-		return q, opt, invalidShape("Field \"sql\" must not be empty.")
+		return q, invalidShape("Field \"sql\" must not be empty.")
 	}
-	return q, opt, nil
+	return q, nil
 }
 
 func decodeParams(v jvalue) (forge.Params, error) {
@@ -499,10 +517,10 @@ func dbName(rc *fasthttp.RequestCtx) (string, error) {
 
 // queryRequest: POST /api/db/{db_name}/query.
 type queryRequest struct {
-	db     string
-	stmt   forge.Statement
-	idem   forge.IdempotencyKey // zero: no Idempotency-Key
-	result resultOptions
+	db   string
+	stmt forge.Statement
+	idem forge.IdempotencyKey // zero: no Idempotency-Key
+	opt  queryOptions
 }
 
 func bindQuery(rc *fasthttp.RequestCtx) (queryRequest, error) {
@@ -510,14 +528,14 @@ func bindQuery(rc *fasthttp.RequestCtx) (queryRequest, error) {
 	if err != nil {
 		return queryRequest{}, err
 	}
-	q, opt, err := decodeQueryRequest(rc.PostBody())
+	q, opt, err := decodeQueryBody(rc.PostBody())
 	if err != nil {
 		return queryRequest{}, err
 	}
 	q.ReadOnly = readOnly(rc)
-	opt.resolveFormat(rc)
+	opt.result.resolveFormat(rc)
 	k, err := bindIdempotency(rc)
-	return queryRequest{db: db, stmt: q, idem: k, result: opt}, err
+	return queryRequest{db: db, stmt: q, idem: k, opt: opt}, err
 }
 
 // tableRequest: POST /api/db/{db_name}/tables.

@@ -122,13 +122,13 @@ func (o *resultOptions) set(key, name string, v jvalue, fromQuery bool) (ok bool
 // one message says what is accepted).
 func invalidCap(format string, args ...any) *apiError { return invalidValue(format, args...) }
 
-// queryOptions are the rows route's options among its query parameters,
+// rowsParamOptions are the rows route's options among its query parameters,
 // by name without the leading "_", each with its body field: _size (as
 // Datasette names it) and _max_rows, _max_bytes, _shape, _format. Every
 // other parameter is a filter, as in the seed, except that one more
 // leading "_" before an option's name filters the column of that name
 // ("__size=3": the column "_size").
-var queryOptions = [...]struct{ param, field string }{
+var rowsParamOptions = [...]struct{ param, field string }{
 	{"size", "max_rows"}, {"max_rows", "max_rows"}, {"max_bytes", "max_bytes"}, {"shape", "shape"}, {"format", "format"},
 }
 
@@ -139,7 +139,7 @@ func optionField(key string) (field, column string) {
 	if !ok {
 		return "", key
 	}
-	for _, o := range queryOptions {
+	for _, o := range rowsParamOptions {
 		switch rest {
 		case o.param:
 			return o.field, ""

@@ -497,3 +497,10 @@ func FuzzNegotiate(f *testing.F) {
 		}
 	})
 }
+
+// decodeQueryRequest is decodeQueryBody's result options alone (the body's
+// other options, dry_run and max_changes, have tests of their own).
+func decodeQueryRequest(body []byte) (forge.Statement, resultOptions, error) {
+	q, opt, err := decodeQueryBody(body)
+	return q, opt.result, err
+}

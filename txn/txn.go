@@ -309,6 +309,9 @@ func newID() (string, error) {
 // ignored: the transaction's database is the one.
 type Within struct{ Tx forge.Tx }
 
+// plainTx hides every method of a Tx but forge.Tx's own.
+type plainTx struct{ forge.Tx }
+
 // withinSavepoint names the savepoint of a unit inside a transaction.
 const withinSavepoint = "forge_unit"
 
@@ -331,7 +334,10 @@ func (w Within) savepoint(ctx context.Context, fn func(forge.Tx) error, undo boo
 	if _, err := w.Tx.Run(ctx, forge.Statement{SQL: "SAVEPOINT " + withinSavepoint}, nil); err != nil {
 		return err
 	}
-	err := fn(w.Tx)
+	// Only the Tx's own methods: listing a dry run's changes rolls its
+	// unit back to read the rows as committed, which inside an open
+	// transaction would end it (a dry run here lists no changes).
+	err := fn(plainTx{w.Tx})
 	if err != nil || undo {
 		// After a failure that ended the transaction there is nothing to
 		// roll back to: the Tx says so, and err says why.

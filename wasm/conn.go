@@ -320,6 +320,9 @@ func (c *conn) prepareKey(sql, key string) (*stmt, error) {
 			return nil, &forge.SQLError{Message: "You can only execute one statement at a time.", Code: "SQLITE_MISUSE"}
 		}
 	}
+	// The cache outlives the request: its own copy of the text, not a
+	// piece of a request's body (the batch decoder's strings are).
+	key = strings.Clone(key)
 	st := &stmt{s: s, sql: key, readOnly: s.ReadOnly(), reprep: s.Status(sqlite3.STMTSTATUS_REPREPARE, false)}
 	st.groupable = !st.readOnly && !nonDML && s.ColumnCount() == 0
 	st.txControl = txControl

@@ -95,7 +95,7 @@ func (e *Engine) writeUnit(db *database, l *lease, t *tx, fn func(forge.Tx) erro
 	c := l.conn
 	err := c.do(t.ctx, func() error {
 		t.c = c
-		defer func() { t.c = nil }()
+		defer func() { t.untrack(); t.c = nil }()
 		if err := c.control("BEGIN IMMEDIATE"); err != nil {
 			return err
 		}
@@ -128,6 +128,8 @@ type tx struct {
 	// last is the statement the previous Run ran successfully, still at
 	// the front of the connection's cache (no prepare since).
 	last *stmt
+	// track records the rows the unit changes (changes.go); nil: none.
+	track *tracker
 
 	// For the full-volume retry of a write unit (Write).
 	ran      int  // statements run
@@ -185,9 +187,16 @@ func (t *tx) Run(ctx context.Context, q forge.Statement, w forge.RowWriter) (for
 	t.ran++
 	t.grows = t.grows || !st.readOnly && !st.shrinks
 	t.streamed = t.streamed || w != nil && len(st.names) > 0
+	var seen int64
+	if t.track != nil {
+		seen = t.track.events
+	}
 	res, err := c.run(st, q.Params, w)
 	if err == nil {
 		t.last = st
+		if t.track != nil && res.Meta.RowsWritten > t.track.events-seen {
+			t.track.incomplete = true // rows the update hook did not name
+		}
 		return res, nil
 	}
 	t.last = nil

@@ -21,7 +21,7 @@ import (
 // package, a Write unit, the encoder) at ≥ 0.8× the rate of the same 100
 // INSERTs in one Write unit called in process. Both run in the same
 // process on the same kind of database; "ratio" is reported by the
-// handler case against the in-process one run just before it.
+// handler case against the fastest in-process run before it.
 func BenchmarkBatchInsert100(b *testing.B) {
 	vol, err := volumes.Open(b.TempDir())
 	if err != nil {
@@ -50,7 +50,11 @@ func BenchmarkBatchInsert100(b *testing.B) {
 	body.WriteString(`]}`)
 	batchBody := []byte(body.String())
 
-	var inProcess float64 // ns per batch of the in-process case
+	// inProcess: ns per batch of the in-process case, its fastest run
+	// (with -count=N every in-process run comes before the first handler
+	// run): "ratio" is then the handler against the engine at its best,
+	// not against whichever run happened to be last.
+	var inProcess float64
 	b.Run("in-process", func(b *testing.B) {
 		ctx := context.Background()
 		b.ReportAllocs()
@@ -69,8 +73,11 @@ func BenchmarkBatchInsert100(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		inProcess = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
-		b.ReportMetric(n*1e9/inProcess, "rows/s")
+		per := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+		if inProcess == 0 || per < inProcess {
+			inProcess = per
+		}
+		b.ReportMetric(n*1e9/per, "rows/s")
 	})
 	b.Run("handler", func(b *testing.B) {
 		var ctx fasthttp.RequestCtx
