@@ -72,6 +72,11 @@ type Statement struct {
 	// which it refuses to every other statement. Only packages above the
 	// engine set it, for their own SQL; no decoder of client input does.
 	Bookkeeping bool
+	// Meta asks for Result.Meta, what SQLite counted of the run (a few
+	// calls into the instance and two clock reads): the answers of /query
+	// and /batch carry it; the engine's own statements (a rows-route
+	// insert of a thousand rows, the key store) do without.
+	Meta bool
 }
 
 // Field is one column of a row to insert.

@@ -35,6 +35,9 @@ func bindBatch(rc *fasthttp.RequestCtx) (batchRequest, error) {
 		b, err = decodeBatchStrict(rc.PostBody())
 	}
 	b.ReadOnly = readOnly(rc)
+	for i := range b.Statements {
+		b.Statements[i].Meta = true // every result carries what SQLite counted
+	}
 	return batchRequest{db: db, batch: b, bufs: bufs}, err
 }
 

@@ -533,6 +533,7 @@ func bindQuery(rc *fasthttp.RequestCtx) (queryRequest, error) {
 		return queryRequest{}, err
 	}
 	q.ReadOnly = readOnly(rc)
+	q.Meta = true // the answer carries what SQLite counted
 	opt.result.resolveFormat(rc)
 	k, err := bindIdempotency(rc)
 	return queryRequest{db: db, stmt: q, idem: k, opt: opt}, err

@@ -458,17 +458,19 @@ const returningSavepoint = "forge_returning"
 // passes mid-stream, so such a statement runs inside a savepoint released
 // only after its last row; on failure the savepoint's transaction is left
 // open and do() rolls it back.
-func (c *conn) run(st *stmt, p forge.Params, w forge.RowWriter) (res forge.Result, err error) {
+func (c *conn) run(st *stmt, p forge.Params, w forge.RowWriter, meta bool) (res forge.Result, err error) {
 	defer st.reset()
 	if err := st.bind(p); err != nil {
 		return forge.Result{}, err
 	}
-	start := time.Now()
-	var total int64
-	if !st.readOnly {
-		total = c.db.TotalChanges()
+	if meta {
+		start := time.Now()
+		var total int64
+		if !st.readOnly {
+			total = c.db.TotalChanges()
+		}
+		defer func() { c.meta(st, &res.Meta, start, total) }()
 	}
-	defer func() { c.meta(st, &res.Meta, start, total) }()
 	c.stepping = true
 	defer func() { c.stepping = false }()
 	if len(st.names) > 0 && !st.readOnly {

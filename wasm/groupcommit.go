@@ -238,7 +238,7 @@ func (e *Engine) runStatement(c *conn, q forge.Statement, w forge.RowWriter) (fo
 	if !st.groupable && !c.db.GetAutocommit() {
 		return forge.Result{}, errNotGroupable
 	}
-	return e.runMakingRoom(c, st, q.Params, w)
+	return e.runMakingRoom(c, st, q, w)
 }
 
 // runAlone runs g's statement as the engine runs any write, in its own

@@ -96,7 +96,7 @@ func (e *Engine) Query(ctx context.Context, name string, q forge.Statement, w fo
 			e.writes.add(q.SQL)
 			return errNeedWriter
 		}
-		res, err = e.runMakingRoom(c, st, q.Params, w)
+		res, err = e.runMakingRoom(c, st, q, w)
 		if err == nil && st.groupable && e.cfg.MaxWriteBatch > 1 {
 			e.groupable.add(q.SQL)
 		}
@@ -109,13 +109,13 @@ func (e *Engine) Query(ctx context.Context, name string, q forge.Statement, w fo
 // volume is full, it asks Config.OnDiskFull for room and, given some, runs
 // st once more. The failed run was an autocommit statement that SQLite
 // rolled back, so running it again cannot apply it twice.
-func (e *Engine) runMakingRoom(c *conn, st *stmt, p forge.Params, w forge.RowWriter) (forge.Result, error) {
-	res, err := c.run(st, p, w)
+func (e *Engine) runMakingRoom(c *conn, st *stmt, q forge.Statement, w forge.RowWriter) (forge.Result, error) {
+	res, err := c.run(st, q.Params, w, q.Meta)
 	if err != nil && st.shrinks && (isDiskFull(err) || volumeFullIOErr(c.dir, err)) && c.db.GetAutocommit() &&
 		e.cfg.OnDiskFull != nil && e.cfg.OnDiskFull() {
 		e.released.Add(1)
 		e.log.Warn("volume full: released reserved space for a statement that deletes", zap.String("sql", truncate(st.sql, 80)))
-		res, err = c.run(st, p, w)
+		res, err = c.run(st, q.Params, w, q.Meta)
 	}
 	return res, err
 }

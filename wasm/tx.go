@@ -191,7 +191,7 @@ func (t *tx) Run(ctx context.Context, q forge.Statement, w forge.RowWriter) (for
 	if t.track != nil {
 		seen = t.track.events
 	}
-	res, err := c.run(st, q.Params, w)
+	res, err := c.run(st, q.Params, w, q.Meta || t.track != nil)
 	if err == nil {
 		t.last = st
 		if t.track != nil && res.Meta.RowsWritten > t.track.events-seen {
