@@ -74,23 +74,43 @@ func (g *goodCopy) refresh() {
 
 func (g *goodCopy) run() {
 	defer close(g.done)
+	final := func() {
+		select {
+		case <-g.kick:
+			g.copyNow()
+		default:
+		}
+	}
 	for {
 		select {
 		case <-g.kick:
 		case <-g.stop:
-			select {
-			case <-g.kick:
-				ctx, cancel := context.WithTimeout(context.Background(), copyTimeout)
-				g.copy(ctx)
-				cancel()
-			default:
-			}
+			final()
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), copyTimeout)
-		g.copy(ctx)
-		cancel()
+		g.copyNow()
+		// At most one copy per copyInterval: a burst of key changes (a
+		// loop of spawns, each minting a key) costs one copy, not one
+		// each, and leaves the CPU and the disk to the requests. The copy
+		// lags the store by that much at most; close takes the last one.
+		t := time.NewTimer(copyInterval)
+		select {
+		case <-t.C:
+		case <-g.stop:
+			t.Stop()
+			final()
+			return
+		}
 	}
+}
+
+// copyInterval is the least time between two copies.
+const copyInterval = time.Second
+
+func (g *goodCopy) copyNow() {
+	ctx, cancel := context.WithTimeout(context.Background(), copyTimeout)
+	defer cancel()
+	g.copy(ctx)
 }
 
 // copyTimeout bounds one copy of the key database.
