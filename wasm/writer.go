@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"time"
 )
 
 // The writer queue: who holds a database's writer, who waits for it, and
@@ -107,6 +108,9 @@ type waiter struct {
 	// took, once its leader has answered it.
 	ready chan struct{}
 	l     lease
+	// timer fires at ctx's deadline while the waiter waits; kept with the
+	// pooled waiter and Reset, not made anew for each queued write.
+	timer *time.Timer
 }
 
 // lease is the writer's role, held by a Write unit of work, a lone write
@@ -154,7 +158,7 @@ func (q *writerQueue) acquire(ctx context.Context, g *groupStmt, l *lease) (gran
 	if err == nil && w.l.q != nil {
 		*l, granted = w.l, true
 	}
-	*w = waiter{ready: w.ready}
+	*w = waiter{ready: w.ready, timer: w.timer}
 	q.mu.Lock()
 	if len(q.free) < maxFreeWaiters {
 		q.free = append(q.free, w)
@@ -172,8 +176,16 @@ func (q *writerQueue) wait(w *waiter) error {
 		return nil
 	default:
 	}
-	expired, stop := waitTimer(w.ctx)
-	defer stop()
+	var expired <-chan time.Time
+	if d, ok := w.ctx.Deadline(); ok {
+		if w.timer == nil {
+			w.timer = time.NewTimer(time.Until(d))
+		} else {
+			w.timer.Reset(time.Until(d)) // stopped: Go's timers drop a stale tick
+		}
+		defer w.timer.Stop()
+		expired = w.timer.C
+	}
 	select {
 	case <-w.ready:
 		return nil
