@@ -164,9 +164,7 @@ func (s *Server) query(ctx context.Context, rc *fasthttp.RequestCtx, req queryRe
 		return s.queryOnce(ctx, rc, req)
 	}
 	if shaped {
-		return s.writeResult(ctx, rc, req.opt.result, func(ctx context.Context, w forge.RowWriter) (forge.Result, error) {
-			return s.engine.Query(ctx, req.db, req.stmt, w)
-		})
+		return s.queryShaped(ctx, rc, req)
 	}
 	enc := getEncoder()
 	defer putEncoder(enc)
@@ -177,6 +175,15 @@ func (s *Server) query(ctx context.Context, rc *fasthttp.RequestCtx, req queryRe
 	}
 	writeJSON(rc, fasthttp.StatusOK, appendMeta(enc.finish(res), res.Meta))
 	return nil
+}
+
+// queryShaped answers a query with result options. Apart from query so
+// that its closure's capture of req does not move every query's request
+// to the heap (208 bytes and an allocation per point SELECT).
+func (s *Server) queryShaped(ctx context.Context, rc *fasthttp.RequestCtx, req queryRequest) error {
+	return s.writeResult(ctx, rc, req.opt.result, func(ctx context.Context, w forge.RowWriter) (forge.Result, error) {
+		return s.engine.Query(ctx, req.db, req.stmt, w)
+	})
 }
 
 func (s *Server) createTable(ctx context.Context, rc *fasthttp.RequestCtx, req tableRequest) error {
