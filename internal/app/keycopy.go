@@ -19,7 +19,7 @@ import (
 )
 
 // The key database's last good copy: <data>/.forge/meta.good.db, written
-// through SQLite's backup API after every key change and at every start
+// through SQLite's backup API after key changes (at most once a second) and at every start
 // whose key database checks out. A damaged key database stops the start
 // (checkKeyStore) with the steps that put this copy in its place.
 
@@ -54,7 +54,7 @@ func newGoodCopy(e *wasm.Engine, path string, log *zap.Logger) *goodCopy {
 }
 
 // enable takes a copy now (the start found the store sound) and starts
-// the goroutine that takes one after every key change.
+// the goroutine that takes one after key changes (at most one a second).
 func (g *goodCopy) enable(ctx context.Context) {
 	g.copy(ctx)
 	g.on.Store(true)
@@ -223,7 +223,7 @@ func (e *damagedKeyStoreError) Error() string {
 	if !e.copied.IsZero() {
 		fmt.Fprintf(&b, "  cp -p %s %s\n", good, meta)
 		fmt.Fprintf(&b, "then start the gateway. %s is the last good copy the gateway kept, of %s "+
-			"(it is refreshed after every key change, and the log says so when that fails): "+
+			"(it is refreshed after key changes, at most once a second, and at shutdown; the log says so when that fails): "+
 			"keys created after that time are gone, and keys revoked after it are valid again; revoke those again.",
 			good, e.copied.Format(time.RFC3339))
 		return b.String()
