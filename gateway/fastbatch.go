@@ -35,15 +35,11 @@ func fastBatch(b []byte, bufs *batchBufs) (forge.Batch, bool) {
 	i = skipWS(b, i+1)
 	haveStmts, haveTx, haveDry := false, false, false
 	for {
-		key, j, ok := plainString(b, i)
+		key, j, ok := memberKey(b, i)
 		if !ok {
 			return out, false
 		}
-		i = skipWS(b, j)
-		if i >= len(b) || b[i] != ':' {
-			return out, false
-		}
-		i = skipWS(b, i+1)
+		i = j
 		switch string(key) {
 		case "statements":
 			if haveStmts {
@@ -74,19 +70,15 @@ func fastBatch(b []byte, bufs *batchBufs) (forge.Batch, bool) {
 		default:
 			return out, false
 		}
-		i = skipWS(b, i)
-		if i >= len(b) {
+		j, more, ok := afterValue(b, i, '}')
+		if !ok {
 			return out, false
 		}
-		if b[i] == ',' {
-			i = skipWS(b, i+1)
-			continue
+		i = j
+		if !more {
+			i = skipWS(b, i)
+			break
 		}
-		if b[i] != '}' {
-			return out, false
-		}
-		i = skipWS(b, i+1)
-		break
 	}
 	if i != len(b) || len(out.Statements) == 0 {
 		return out, false
@@ -127,18 +119,13 @@ func fastStatements(b []byte, src string, i int, bufs *batchBufs) ([]forge.State
 		}
 		prev = q.SQL
 		stmts = append(stmts, q)
-		i = skipWS(b, j)
-		if i >= len(b) {
+		var more bool
+		if i, more, ok = afterValue(b, j, ']'); !ok {
 			return nil, i, false
 		}
-		switch b[i] {
-		case ',':
-			i = skipWS(b, i+1)
-		case ']':
+		if !more {
 			bufs.stmts = stmts
-			return stmts, i + 1, true
-		default:
-			return nil, i, false
+			return stmts, i, true
 		}
 	}
 }
@@ -154,15 +141,11 @@ func fastStatement(b []byte, src string, i int, prev string, slab *[]forge.Value
 	i = skipWS(b, i+1)
 	haveSQL, haveParams := false, false
 	for {
-		key, j, ok := plainString(b, i)
+		key, j, ok := memberKey(b, i)
 		if !ok {
-			return q, i, false
+			return q, j, false
 		}
-		i = skipWS(b, j)
-		if i >= len(b) || b[i] != ':' {
-			return q, i, false
-		}
-		i = skipWS(b, i+1)
+		i = j
 		switch string(key) {
 		case "sql":
 			s, j, ok := plainString(b, i)
@@ -193,19 +176,14 @@ func fastStatement(b []byte, src string, i int, prev string, slab *[]forge.Value
 		default:
 			return q, i, false
 		}
-		i = skipWS(b, i)
-		if i >= len(b) {
-			return q, i, false
+		j, more, ok := afterValue(b, i, '}')
+		if !ok {
+			return q, j, false
 		}
-		if b[i] == ',' {
-			i = skipWS(b, i+1)
-			continue
+		i = j
+		if !more {
+			break
 		}
-		if b[i] != '}' {
-			return q, i, false
-		}
-		i++
-		break
 	}
 	if !haveSQL || strings.TrimSpace(q.SQL) == "" {
 		return q, i, false
@@ -228,48 +206,24 @@ func appendScalars(vals []forge.Value, b []byte, src string, i int) ([]forge.Val
 		return vals, i + 1, true
 	}
 	for {
-		if i >= len(b) {
+		v, text, j, ok := scalarAt(b, i)
+		if !ok {
 			return vals, i, false
 		}
-		var v forge.Value
-		switch c := b[i]; {
-		case c == '"':
-			_, j, ok := plainString(b, i)
-			if !ok {
-				return vals, i, false
-			}
-			v, i = forge.TextValue(src[i+1:j-1]), j
-		case c == '-' || c >= '0' && c <= '9':
-			n, j, ok := number(b, i)
-			if !ok {
-				return vals, i, false
-			}
-			v, i = n, j
-		case c == 't' && i+4 <= len(b) && string(b[i:i+4]) == "true":
-			v, i = forge.IntValue(1), i+4
-		case c == 'f' && i+5 <= len(b) && string(b[i:i+5]) == "false":
-			v, i = forge.IntValue(0), i+5
-		case c == 'n' && i+4 <= len(b) && string(b[i:i+4]) == "null":
-			v, i = forge.NullValue(), i+4
-		default:
-			return vals, i, false
+		if text {
+			v = forge.TextValue(src[i+1 : j-1])
 		}
 		if len(vals) == cap(vals) {
 			// Grow for the rest of the batch, not one statement.
 			vals = append(make([]forge.Value, 0, max(2*cap(vals), 64)), vals...)
 		}
 		vals = append(vals, v)
-		i = skipWS(b, i)
-		if i >= len(b) {
+		var more bool
+		if i, more, ok = afterValue(b, j, ']'); !ok {
 			return vals, i, false
 		}
-		switch b[i] {
-		case ',':
-			i = skipWS(b, i+1)
-		case ']':
-			return vals, i + 1, true
-		default:
-			return vals, i, false
+		if !more {
+			return vals, i, true
 		}
 	}
 }

@@ -25,15 +25,11 @@ func fastQuery(b []byte) (forge.Statement, bool) {
 	i = skipWS(b, i+1)
 	haveSQL, haveParams := false, false
 	for {
-		key, j, ok := plainString(b, i)
+		key, j, ok := memberKey(b, i)
 		if !ok {
 			return q, false
 		}
-		i = skipWS(b, j)
-		if i >= len(b) || b[i] != ':' {
-			return q, false
-		}
-		i = skipWS(b, i+1)
+		i = j
 		switch string(key) {
 		case "sql":
 			s, j, ok := plainString(b, i)
@@ -58,19 +54,15 @@ func fastQuery(b []byte) (forge.Statement, bool) {
 		default:
 			return q, false
 		}
-		i = skipWS(b, i)
-		if i >= len(b) {
+		j, more, ok := afterValue(b, i, '}')
+		if !ok {
 			return q, false
 		}
-		if b[i] == ',' {
-			i = skipWS(b, i+1)
-			continue
+		i = j
+		if !more {
+			i = skipWS(b, i)
+			break
 		}
-		if b[i] != '}' {
-			return q, false
-		}
-		i = skipWS(b, i+1)
-		break
 	}
 	if i != len(b) || !haveSQL || strings.TrimSpace(q.SQL) == "" {
 		return q, false
@@ -115,46 +107,76 @@ func scalarArray(b []byte, i int) ([]forge.Value, int, bool) {
 		return vals, i + 1, true
 	}
 	for {
-		if i >= len(b) {
+		v, text, j, ok := scalarAt(b, i)
+		if !ok {
 			return nil, i, false
 		}
-		var v forge.Value
-		switch c := b[i]; {
-		case c == '"':
-			s, j, ok := plainString(b, i)
-			if !ok {
-				return nil, i, false
-			}
-			v, i = forge.TextValue(string(s)), j
-		case c == '-' || c >= '0' && c <= '9':
-			n, j, ok := number(b, i)
-			if !ok {
-				return nil, i, false
-			}
-			v, i = n, j
-		case c == 't' && i+4 <= len(b) && string(b[i:i+4]) == "true":
-			v, i = forge.IntValue(1), i+4
-		case c == 'f' && i+5 <= len(b) && string(b[i:i+5]) == "false":
-			v, i = forge.IntValue(0), i+5
-		case c == 'n' && i+4 <= len(b) && string(b[i:i+4]) == "null":
-			v, i = forge.NullValue(), i+4
-		default:
-			return nil, i, false
+		if text {
+			v = forge.TextValue(string(b[i+1 : j-1]))
 		}
 		vals = append(vals, v)
-		i = skipWS(b, i)
-		if i >= len(b) {
+		var more bool
+		if i, more, ok = afterValue(b, j, ']'); !ok {
 			return nil, i, false
 		}
-		switch b[i] {
-		case ',':
-			i = skipWS(b, i+1)
-		case ']':
-			return vals, i + 1, true
-		default:
-			return nil, i, false
+		if !more {
+			return vals, i, true
 		}
 	}
+}
+
+// scalarAt reads the scalar at b[i]: a number, true, false or null as v;
+// or a plain string (text), whose bytes are b[i+1:j-1], left to the
+// caller to copy or to take as a piece of a string of b. j is just past it.
+func scalarAt(b []byte, i int) (v forge.Value, text bool, j int, ok bool) {
+	if i >= len(b) {
+		return v, false, i, false
+	}
+	switch c := b[i]; {
+	case c == '"':
+		_, j, ok := plainString(b, i)
+		return v, true, j, ok
+	case c == '-' || c >= '0' && c <= '9':
+		v, j, ok := number(b, i)
+		return v, false, j, ok
+	case c == 't' && i+4 <= len(b) && string(b[i:i+4]) == "true":
+		return forge.IntValue(1), false, i + 4, true
+	case c == 'f' && i+5 <= len(b) && string(b[i:i+5]) == "false":
+		return forge.IntValue(0), false, i + 5, true
+	case c == 'n' && i+4 <= len(b) && string(b[i:i+4]) == "null":
+		return forge.NullValue(), false, i + 4, true
+	}
+	return v, false, i, false
+}
+
+// memberKey reads an object member's `"key":` at b[i] (a plain string);
+// j is past the colon and the space after it.
+func memberKey(b []byte, i int) (key []byte, j int, ok bool) {
+	key, j, ok = plainString(b, i)
+	if !ok {
+		return nil, j, false
+	}
+	j = skipWS(b, j)
+	if j >= len(b) || b[j] != ':' {
+		return nil, j, false
+	}
+	return key, skipWS(b, j+1), true
+}
+
+// afterValue reads what follows a value inside an object or an array
+// (closing '}' or ']'): a ',' and the space after it (more), or the
+// closing byte (j just past it).
+func afterValue(b []byte, i int, closing byte) (j int, more, ok bool) {
+	i = skipWS(b, i)
+	switch {
+	case i >= len(b):
+		return i, false, false
+	case b[i] == ',':
+		return skipWS(b, i+1), true, true
+	case b[i] == closing:
+		return i + 1, false, true
+	}
+	return i, false, false
 }
 
 // number reads the JSON number at b[i] as decodeNumber would: an integer
