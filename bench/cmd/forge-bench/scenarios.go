@@ -518,7 +518,9 @@ func (b *bencher) many(ctx context.Context, n int) error {
 		names[i] = fmt.Sprintf("db%05d", i)
 	}
 	start := time.Now()
-	keys, err := setupMany(ctx, gw.addr, names, b.cfg.manyRows, b.cfg.setupBudget)
+	keys, err := setupMany(ctx, gw.addr, names, b.cfg.setupBudget, func(c *fasthttp.HostClient, name string) (string, error) {
+		return setupDB(c, name, b.cfg.manyRows)
+	})
 	if err != nil {
 		return err
 	}
@@ -747,11 +749,12 @@ func retry(c *fasthttp.HostClient, method, path string, body []byte) ([]byte, er
 	return nil, err
 }
 
-// setupMany creates the databases with 8 clients, showing progress, and
-// returns each one's own read-write key. With a budget, it stops starting
-// new ones once the budget is spent; the keys it returns are those of
-// names[:len(keys)].
-func setupMany(ctx context.Context, addr string, names []string, rows int, budget time.Duration) (keys []string, err error) {
+// setupMany creates the databases with 8 clients, each with setup,
+// showing progress, and returns each one's own read-write key (what setup
+// returned). With a budget, it stops starting new ones once the budget is
+// spent; the keys it returns are those of names[:len(keys)].
+func setupMany(ctx context.Context, addr string, names []string, budget time.Duration,
+	setup func(c *fasthttp.HostClient, name string) (key string, err error)) (keys []string, err error) {
 	c := newClient(addr)
 	defer c.CloseIdleConnections()
 	sctx := ctx
@@ -774,7 +777,7 @@ func setupMany(ctx context.Context, addr string, names []string, rows int, budge
 				if i >= int64(len(names)) {
 					return
 				}
-				key, err := setupDB(c, names[i], rows)
+				key, err := setup(c, names[i])
 				if err != nil {
 					once.Do(func() { firstErr = err })
 					return

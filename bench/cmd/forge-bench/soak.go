@@ -182,7 +182,9 @@ func soak(ctx context.Context, c soakConfig) error {
 	for i := range names {
 		names[i] = fmt.Sprintf("soak%04d", i)
 	}
-	keys, err := soakSetup(ctx, gw.addr, names, c.rows)
+	keys, err := setupMany(ctx, gw.addr, names, 0, func(hc *fasthttp.HostClient, name string) (string, error) {
+		return soakSetupDB(hc, name, c.rows)
+	})
 	if err != nil {
 		return err
 	}
@@ -356,52 +358,6 @@ func soakSource(names, keys []string, rows int, zipfS float64) func(int) bench.S
 			}
 			req.Body = buf
 			return req
-		}
-	}
-}
-
-// soakSetup creates the databases with 8 clients and returns each one's
-// own read-write key.
-func soakSetup(ctx context.Context, addr string, names []string, rows int) ([]string, error) {
-	c := newClient(addr)
-	defer c.CloseIdleConnections()
-	keys := make([]string, len(names))
-	var next, done atomic.Int64
-	var firstErr error
-	var once sync.Once
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				i := next.Add(1) - 1
-				if i >= int64(len(names)) {
-					return
-				}
-				key, err := soakSetupDB(c, names[i], rows)
-				if err != nil {
-					once.Do(func() { firstErr = err })
-					return
-				}
-				keys[i] = key
-				done.Add(1)
-			}
-		}()
-	}
-	finished := make(chan struct{})
-	go func() { wg.Wait(); close(finished) }()
-	tick := time.NewTicker(5 * time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-finished:
-			if firstErr != nil {
-				return nil, firstErr
-			}
-			return keys, ctx.Err()
-		case <-tick.C:
-			fmt.Fprintf(os.Stderr, "  setup: %d/%d databases\n", done.Load(), len(names))
 		}
 	}
 }
