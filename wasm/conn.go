@@ -275,14 +275,6 @@ func (c *conn) prepare(sql string) (*stmt, error) {
 // client's statement of the same text is prepared, and authorized, anew.
 func bookkeepingKey(sql string) string { return "\x00" + sql }
 
-// prepareBookkeeping is prepare for the engine's own statements on its
-// reserved tables: the authorizer lets them through (conn.bookkeeping).
-func (c *conn) prepareBookkeeping(sql string) (*stmt, error) {
-	c.bookkeeping = true
-	defer func() { c.bookkeeping = false }()
-	return c.prepareKey(sql, bookkeepingKey(sql))
-}
-
 // prepareKey is prepare with the statement cache's key for sql.
 func (c *conn) prepareKey(sql, key string) (*stmt, error) {
 	if e, ok := c.stmts[key]; ok {
