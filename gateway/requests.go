@@ -498,6 +498,7 @@ func bindDB(rc *fasthttp.RequestCtx) (dbRequest, error) {
 type spawnRequest struct {
 	db   string
 	idem forge.IdempotencyKey
+	from spawnSource // by Content-Type (moves.go)
 }
 
 func bindSpawn(rc *fasthttp.RequestCtx) (spawnRequest, error) {
@@ -506,7 +507,11 @@ func bindSpawn(rc *fasthttp.RequestCtx) (spawnRequest, error) {
 		return spawnRequest{}, err
 	}
 	k, err := bindIdempotency(rc)
-	return spawnRequest{db: db, idem: k}, err
+	if err != nil {
+		return spawnRequest{db: db}, err
+	}
+	from, err := spawnSourceOf(rc)
+	return spawnRequest{db: db, idem: k, from: from}, err
 }
 
 // dbName is the validated {db_name} of the route.

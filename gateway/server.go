@@ -141,6 +141,13 @@ type Options struct {
 	// an Idempotency-Key (idempotency.go); nil: the header is checked
 	// and otherwise ignored.
 	Idempotency Idempotency
+
+	// Moves, when set, serves exports, imports, checkpoints and spawns
+	// from a file or a script (moves.go).
+	Moves Moves
+	// ExportTimeout bounds making an export (the copy, or the dump while
+	// it streams); default 10m.
+	ExportTimeout time.Duration
 }
 
 // DefaultOptions are the server's limits and timeouts when nothing is set:
@@ -159,6 +166,7 @@ func DefaultOptions() Options {
 		MaxQueryTimeout:   30 * time.Second,
 		MaxInflight:       1024,
 		MaxInflightPerDB:  64,
+		ExportTimeout:     10 * time.Minute,
 	}
 }
 
@@ -176,7 +184,7 @@ func (o Options) withDefaults() Options {
 		{&o.ReadHeaderTimeout, &d.ReadHeaderTimeout}, {&o.ReadTimeout, &d.ReadTimeout},
 		{&o.WriteTimeout, &d.WriteTimeout}, {&o.IdleTimeout, &d.IdleTimeout},
 		{&o.AdminTimeout, &d.AdminTimeout}, {&o.HealthTimeout, &d.HealthTimeout},
-		{&o.MaxQueryTimeout, &d.MaxQueryTimeout},
+		{&o.MaxQueryTimeout, &d.MaxQueryTimeout}, {&o.ExportTimeout, &d.ExportTimeout},
 	} {
 		if *p.v <= 0 {
 			*p.v = *p.def

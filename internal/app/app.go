@@ -134,6 +134,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	opts.Idempotency = idempotency{idem.New(eng, cfg.IdempotencyTTL), tables.New(eng)}
 	txs := newTransactions(eng, cfg)
 	opts.Transactions = txs
+	opts.Moves = newMoves(eng, vol, cfg)
 	srv := gateway.New(opts, newGatewayEngine(eng, cfg.MaxBatchStatements), orch, log.Named("http"))
 	registerMetrics(reg, srv, eng, backend)
 	registerTxMetrics(reg, txs.Registry)
@@ -350,6 +351,7 @@ func serverOptions(cfg config.Config) gateway.Options {
 		MaxQueryTimeout:   cfg.MaxQueryTimeout,
 		MaxInflight:       cfg.MaxInflight,
 		MaxInflightPerDB:  cfg.MaxInflightPerDB,
+		ExportTimeout:     cfg.ExportTimeout,
 	}
 }
 
