@@ -120,6 +120,7 @@ FUZZ_TARGETS := ./forge:FuzzValidateName:600000 \
 	./gateway:FuzzDecodeTransaction:100000 \
 	./gateway:FuzzFastBatchAgrees:150000 \
 	./wasm:FuzzSandboxSQL:3000 ./wasm:FuzzReadOnlySQL:80000 \
+	./snapshot:FuzzScript:30000 ./snapshot:FuzzCSV:60000 ./snapshot:FuzzValidateFile:200000 ./snapshot:FuzzAppendReal:200000 \
 	./auth:FuzzCredential:180000
 .PHONY: fuzz-short
 
