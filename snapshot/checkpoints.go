@@ -215,12 +215,16 @@ func (s *Service) keep(dir, tmp string, r record, recs []record) (record, error)
 // while it is frozen where the volume clones files, else the backup API.
 func (s *Service) copyLive(ctx context.Context, db, dest string) error {
 	if s.reflink.Load() != 2 {
-		err := s.e.Frozen(ctx, db, func(path string) error { return cloneFile(path, dest) })
+		var cloneErr error
+		err := s.e.Frozen(ctx, db, func(path string) error {
+			cloneErr = cloneFile(path, dest)
+			return cloneErr
+		})
 		switch {
 		case err == nil:
 			s.reflink.Store(1)
 			return nil
-		case errors.Is(err, errNoClone):
+		case errors.Is(cloneErr, errNoClone):
 			s.reflink.Store(2)
 		case errors.Is(err, forge.ErrDatabaseNotFound):
 			return err
