@@ -40,7 +40,7 @@ func (s *Server) spawn(ctx context.Context, rc *fasthttp.RequestCtx, req spawnRe
 		}
 		defer release()
 	}
-	if req.from != spawnEmpty {
+	if req.source != spawnEmpty {
 		return s.spawnFrom(ctx, rc, req)
 	}
 	sp, err := s.life.Spawn(ctx, req.db)

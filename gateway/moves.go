@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +31,9 @@ type Moves interface {
 	ImportCSV(ctx context.Context, db, table string, body []byte) (forge.Imported, error)
 	// FillFromFile makes a spawn's new, empty database the SQLite file body.
 	FillFromFile(ctx context.Context, db string, body []byte) error
+	// FillFromDatabase makes a spawn's new, empty database a copy of
+	// database from (or of its checkpoint, when checkpoint is not "").
+	FillFromDatabase(ctx context.Context, db, from, checkpoint string) error
 	Checkpoints(ctx context.Context, db string) ([]forge.Checkpoint, error)
 	CreateCheckpoint(ctx context.Context, db, name string) (forge.Checkpoint, error)
 	// RestoreCheckpoint returns the automatic checkpoint of the state it replaced.
@@ -72,23 +76,68 @@ const (
 	spawnEmpty  spawnSource = iota // the seed's spawn: an empty database
 	spawnFile                      // a SQLite file (application/vnd.sqlite3)
 	spawnScript                    // an SQL script (application/sql)
+	spawnBranch                    // a copy of another database: {"from": …, "checkpoint": …}
 )
 
 // spawnSourceOf is the spawn's source by its Content-Type: the two media
-// types of imports; anything else (none, JSON, ...) is the seed's spawn,
-// whose body is ignored as it always was.
-func spawnSourceOf(rc *fasthttp.RequestCtx) (spawnSource, error) {
+// types of imports; a JSON object with a "from" member, a branch (its
+// parent and checkpoint); anything else (none, other JSON, ...) is the
+// seed's spawn, whose body is ignored as it always was.
+func spawnSourceOf(rc *fasthttp.RequestCtx) (src spawnSource, parent, checkpoint string, err error) {
 	mt, err := mediaType(rc)
 	if err != nil {
-		return spawnEmpty, err
+		return spawnEmpty, "", "", err
 	}
 	switch mt {
 	case mediaSQLite, "application/x-sqlite3":
-		return spawnFile, nil
+		return spawnFile, "", "", nil
 	case mediaSQL:
-		return spawnScript, nil
+		return spawnScript, "", "", nil
+	case "", "application/json":
+		return decodeBranch(rc.PostBody())
 	}
-	return spawnEmpty, nil
+	return spawnEmpty, "", "", nil
+}
+
+// decodeBranch reads a spawn's JSON body: {"from": "<db>", "checkpoint":
+// "<name>" | null} asks for a branch, and is then read strictly; a body
+// without "from" (or not JSON at all) is ignored, as the seed's spawn
+// always ignored its body.
+func decodeBranch(body []byte) (spawnSource, string, string, error) {
+	if len(body) == 0 {
+		return spawnEmpty, "", "", nil
+	}
+	v, err := parseJSON(body)
+	if err != nil || v.kind != jObject || !slices.ContainsFunc(v.obj, func(m jmember) bool { return m.key == "from" }) {
+		return spawnEmpty, "", "", nil
+	}
+	var parent, checkpoint string
+	for _, m := range v.obj {
+		switch m.key {
+		case "from":
+			if m.val.kind != jString {
+				return spawnEmpty, "", "", invalidShape("Field \"from\" must be a database name, not %s.", m.val.kind)
+			}
+			if err := forge.ValidateName(m.val.s); err != nil {
+				return spawnEmpty, "", "", err
+			}
+			parent = m.val.s
+		case "checkpoint":
+			switch m.val.kind {
+			case jNull:
+			case jString:
+				checkpoint = m.val.s
+				if checkpoint == "" {
+					return spawnEmpty, "", "", forge.Inputf(forge.CodeInvalidCheckpoint, `Field "checkpoint" is empty: name a checkpoint, or leave the field out to copy the database as it is now.`)
+				}
+			default:
+				return spawnEmpty, "", "", invalidShape("Field \"checkpoint\" must be a string, not %s.", m.val.kind)
+			}
+		default:
+			return spawnEmpty, "", "", unknownField("the branch body", m.key)
+		}
+	}
+	return spawnBranch, parent, checkpoint, nil
 }
 
 // spawnFrom runs a spawn from a file or a script.
@@ -98,10 +147,15 @@ func (s *Server) spawnFrom(ctx context.Context, rc *fasthttp.RequestCtx, req spa
 	}
 	body := rc.PostBody()
 	fill := func(ctx context.Context) error { return s.opts.Moves.FillFromFile(ctx, req.db, body) }
-	if req.from == spawnScript {
+	switch req.source {
+	case spawnScript:
 		fill = func(ctx context.Context) error {
 			_, err := s.opts.Moves.ImportSQL(ctx, req.db, body)
 			return err
+		}
+	case spawnBranch:
+		fill = func(ctx context.Context) error {
+			return s.opts.Moves.FillFromDatabase(ctx, req.db, req.parent, req.checkpoint)
 		}
 	}
 	sp, err := s.life.SpawnWith(ctx, req.db, fill)
@@ -111,6 +165,12 @@ func (s *Server) spawnFrom(ctx context.Context, rc *fasthttp.RequestCtx, req spa
 	fields := []string{"db_name", req.db, "container_id", sp.Instance.ContainerID}
 	if sp.Key != nil {
 		fields = append(fields, "api_key", sp.Key.Reveal())
+	}
+	if req.source == spawnBranch {
+		fields = append(fields, "from", req.parent)
+		if req.checkpoint != "" {
+			fields = append(fields, "checkpoint", req.checkpoint)
+		}
 	}
 	writeJSON(rc, fasthttp.StatusCreated, messageBody("Database instance spawned successfully.", fields...))
 	return nil

@@ -25,6 +25,9 @@ func (fakeMoves) ImportCSV(context.Context, string, string, []byte) (forge.Impor
 	return forge.Imported{}, nil
 }
 func (fakeMoves) FillFromFile(context.Context, string, []byte) error { return nil }
+func (fakeMoves) FillFromDatabase(context.Context, string, string, string) error {
+	return nil
+}
 func (fakeMoves) Checkpoints(context.Context, string) ([]forge.Checkpoint, error) {
 	return nil, nil
 }
@@ -78,9 +81,31 @@ func TestMovesBinders(t *testing.T) {
 		{"identity", "application/sql", "identity", spawnScript, ""},
 	}
 	for _, tc := range spawns {
-		got, err := spawnSourceOf(req(tc.ct, tc.enc, "", ""))
+		got, _, _, err := spawnSourceOf(req(tc.ct, tc.enc, "", ""))
 		if got != tc.want || codeOf(err) != tc.code {
 			t.Errorf("spawn %s: %v %q, want %v %q", tc.name, got, codeOf(err), tc.want, tc.code)
+		}
+	}
+	branches := []struct {
+		name, ct, body   string
+		want             spawnSource
+		parent, cp, code string
+	}{
+		{"json without from", "application/json", `{"x": 1}`, spawnEmpty, "", "", ""},
+		{"not json", "application/json", `{not json`, spawnEmpty, "", "", ""},
+		{"array", "", `[1]`, spawnEmpty, "", "", ""},
+		{"from", "application/json", `{"from": "a"}`, spawnBranch, "a", "", ""},
+		{"from, no content type", "", `{"from": "a", "checkpoint": "c1"}`, spawnBranch, "a", "c1", ""},
+		{"checkpoint null", "application/json", `{"from": "a", "checkpoint": null}`, spawnBranch, "a", "", ""},
+		{"bad from", "application/json", `{"from": "../a"}`, spawnEmpty, "", "", CodeInvalidName},
+		{"from not a string", "application/json", `{"from": 1}`, spawnEmpty, "", "", CodeValidation},
+		{"empty checkpoint", "application/json", `{"from": "a", "checkpoint": ""}`, spawnEmpty, "", "", forge.CodeInvalidCheckpoint},
+		{"unknown field", "application/json", `{"from": "a", "ttl": 5}`, spawnEmpty, "", "", CodeUnknownField},
+	}
+	for _, tc := range branches {
+		got, parent, cp, err := spawnSourceOf(req(tc.ct, "", "", tc.body))
+		if got != tc.want || parent != tc.parent || cp != tc.cp || codeOf(err) != tc.code {
+			t.Errorf("branch %s: %v %q %q %q, want %v %q %q %q", tc.name, got, parent, cp, codeOf(err), tc.want, tc.parent, tc.cp, tc.code)
 		}
 	}
 	imports := []struct {

@@ -498,7 +498,10 @@ func bindDB(rc *fasthttp.RequestCtx) (dbRequest, error) {
 type spawnRequest struct {
 	db   string
 	idem forge.IdempotencyKey
-	from spawnSource // by Content-Type (moves.go)
+	// source is what the database is made from (moves.go): by
+	// Content-Type, or a branch of parent (at its checkpoint).
+	source             spawnSource
+	parent, checkpoint string
 }
 
 func bindSpawn(rc *fasthttp.RequestCtx) (spawnRequest, error) {
@@ -510,8 +513,9 @@ func bindSpawn(rc *fasthttp.RequestCtx) (spawnRequest, error) {
 	if err != nil {
 		return spawnRequest{db: db}, err
 	}
-	from, err := spawnSourceOf(rc)
-	return spawnRequest{db: db, idem: k, from: from}, err
+	req := spawnRequest{db: db, idem: k}
+	req.source, req.parent, req.checkpoint, err = spawnSourceOf(rc)
+	return req, err
 }
 
 // dbName is the validated {db_name} of the route.

@@ -47,6 +47,9 @@ func (f fileFiles) CheckpointDir(name string) (string, error) {
 	return filepath.Join(f.dir, "cp", name), nil
 }
 func (f fileFiles) ScratchDir() (string, error) { return f.dir, nil }
+func (f fileFiles) WriteSidecar(name, key string, data []byte) error {
+	return os.WriteFile(filepath.Join(f.dir, name+"."+key+".json"), data, 0o600)
+}
 
 // TestCheckpointProtocol: copies, clone or not as the volume allows,
 // limits, restore with its automatic checkpoint, delete.

@@ -10,11 +10,13 @@ package snapshot
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -51,6 +53,8 @@ type Files interface {
 	Exists(name string) (bool, error)
 	CheckpointDir(name string) (string, error)
 	ScratchDir() (string, error)
+	// WriteSidecar replaces a small record beside database name.
+	WriteSidecar(name, key string, data []byte) error
 }
 
 // Config are a Service's limits. Zero values take the defaults noted.
@@ -379,5 +383,97 @@ func (l *nameLocks) lock(ctx context.Context, name string) (unlock func(), err e
 			}
 			return nil, forge.ErrCanceled
 		}
+	}
+}
+
+// FillFromDatabase makes the new, empty database db (a spawn's, not
+// used by anyone yet) a branch: a copy of database from as it is now, or
+// of its checkpoint when checkpoint is not "". The copy is made as a
+// checkpoint's is (a clone where the volume makes them, else the backup
+// API; writers of from go on), the bookkeeping tables are dropped from it
+// (they are from's), and the branch records its parent in its sidecar
+// record "branch".
+func (s *Service) FillFromDatabase(ctx context.Context, db, from, checkpoint string) error {
+	if ok, err := s.f.Exists(from); err != nil {
+		return err
+	} else if !ok {
+		return fmt.Errorf("branch from %s: %w", from, forge.ErrDatabaseNotFound)
+	}
+	path, err := s.f.Path(db)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".branch"
+	removeAll(tmp)
+	defer removeAll(tmp)
+	if checkpoint == "" {
+		if err := s.copyLive(ctx, from, tmp); err != nil {
+			return err
+		}
+	} else {
+		if err := ValidateCheckpointName(checkpoint); err != nil {
+			return err
+		}
+		dir, err := s.f.CheckpointDir(from)
+		if err != nil {
+			return err
+		}
+		unlock, err := s.locks.lock(ctx, from)
+		if err != nil {
+			return err
+		}
+		recs, err := list(dir)
+		if err == nil && !slices.ContainsFunc(recs, func(r record) bool { return r.Name == checkpoint }) {
+			err = fmt.Errorf("checkpoint %s of %s: %w", checkpoint, from, forge.ErrCheckpointNotFound)
+		}
+		if err == nil {
+			err = copyFile(filepath.Join(dir, checkpoint+".db"), tmp)
+		}
+		unlock()
+		if err != nil {
+			return err
+		}
+	}
+	if err := s.e.Exclusive(ctx, db, func() error {
+		for _, suffix := range []string{"-wal", "-shm", "-journal"} {
+			_ = os.Remove(path + suffix)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return err
+		}
+		return syncDir(filepath.Dir(path))
+	}); err != nil {
+		return err
+	}
+	if err := s.e.Write(ctx, db, dropReserved(ctx)); err != nil {
+		return err
+	}
+	rec, err := json.Marshal(map[string]any{"from": from, "checkpoint": checkpoint, "created_at": time.Now().UTC()})
+	if err != nil {
+		return err
+	}
+	return s.f.WriteSidecar(db, "branch", rec)
+}
+
+// dropReserved drops the bookkeeping tables (forge.ReservedPrefix) of the
+// database the unit writes.
+func dropReserved(ctx context.Context) func(forge.Tx) error {
+	return func(tx forge.Tx) error {
+		var names []string
+		if _, err := tx.Run(ctx, forge.Statement{SQL: "SELECT name FROM sqlite_schema WHERE type = 'table'"},
+			rowFunc(func(r forge.Row) error {
+				if n := string(r.Text(0)); forge.IsReserved(n) {
+					names = append(names, n)
+				}
+				return nil
+			})); err != nil {
+			return err
+		}
+		for _, n := range names {
+			if _, err := tx.Run(ctx, forge.Statement{SQL: "DROP TABLE " + sqlbuild.Quote(n), Bookkeeping: true}, nil); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 }

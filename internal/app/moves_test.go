@@ -705,3 +705,56 @@ func TestRestoreUnderWrites(t *testing.T) {
 	slices.Sort(ids)
 	t.Logf("%d writes acknowledged, %d sent after the restore, %d in the database", len(acked), after, len(ids))
 }
+
+// TestBranches: a spawn with {"from": …} copies a database (as it is, or
+// at a checkpoint) into a new one with its own key; a body without
+// "from" is ignored, as the seed's spawn always did.
+func TestBranches(t *testing.T) {
+	dataDir := t.TempDir()
+	g := start(t, dataDir)
+	spawnKey(t, g.client(), "trunk")
+	movesFixture(t, g, "trunk")
+	mustStatus(t, sendAs(t, g, g.adminKey, "POST", "/api/db/trunk/checkpoints", "application/json", []byte(`{"name":"v1"}`)), 201, "checkpoint")
+	atV1 := content(t, g, "trunk")
+	sqlOK(t, g, "trunk", "INSERT INTO log VALUES ('after v1')")
+	now := content(t, g, "trunk")
+
+	r := sendAs(t, g, g.adminKey, "POST", "/admin/databases/spawn/twig", "application/json", []byte(`{"from": "trunk"}`))
+	mustStatus(t, r, 201, "branch")
+	var ans map[string]any
+	_ = json.Unmarshal(r.body, &ans)
+	key, _ := ans["api_key"].(string)
+	if ans["from"] != "trunk" || !strings.HasPrefix(key, "dbf_") {
+		t.Fatalf("branch answer %s", r.body)
+	}
+	sameContent(t, "branch", now, content(t, g, "twig"))
+	if b, err := os.ReadFile(filepath.Join(dataDir, "databases", "twig", "branch.json")); err != nil || !strings.Contains(string(b), `"from":"trunk"`) {
+		t.Errorf("branch record: %s %v", b, err)
+	}
+	// Its own key, its own data.
+	b, _ := json.Marshal(map[string]string{"sql": "INSERT INTO log VALUES ('twig only')"})
+	mustStatus(t, sendAs(t, g, key, "POST", "/api/db/twig/query", "application/json", b), 200, "write to the branch")
+	if r := sqlOK(t, g, "trunk", "SELECT count(*) AS n FROM log WHERE msg = 'twig only'"); !strings.Contains(string(r.body), `"n":0`) {
+		t.Errorf("a branch's write reached its parent")
+	}
+	r = sendAs(t, g, g.adminKey, "POST", "/admin/databases/spawn/leaf", "application/json", []byte(`{"from": "trunk", "checkpoint": "v1"}`))
+	mustStatus(t, r, 201, "branch at a checkpoint")
+	sameContent(t, "branch at v1", atV1, content(t, g, "leaf"))
+
+	for _, tc := range []struct{ db, body, code string }{
+		{"nob1", `{"from": "ghost"}`, "DATABASE_NOT_FOUND"},
+		{"nob2", `{"from": "trunk", "checkpoint": "nope"}`, "CHECKPOINT_NOT_FOUND"},
+		{"twig", `{"from": "trunk"}`, "DATABASE_EXISTS"},
+	} {
+		r := sendAs(t, g, g.adminKey, "POST", "/admin/databases/spawn/"+tc.db, "application/json", []byte(tc.body))
+		if r.code() != tc.code {
+			t.Errorf("%s %s: %d %s", tc.db, tc.body, r.status, r.body)
+		}
+		if tc.db != "twig" {
+			nothingLeft(t, g, dataDir, tc.db)
+		}
+	}
+	// The seed's spawn ignores a body without "from".
+	mustStatus(t, sendAs(t, g, g.adminKey, "POST", "/admin/databases/spawn/plain", "application/json", []byte(`{"anything": 1}`)), 201, "seed spawn")
+	mustStatus(t, sendAs(t, g, g.adminKey, "POST", "/admin/databases/spawn/plain", "application/json", []byte(`not json`)), 200, "seed re-spawn")
+}
