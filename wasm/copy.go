@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
+	"go.uber.org/zap"
 
 	"github.com/praetorian/db-forge/forge"
 )
@@ -37,9 +38,11 @@ type CopyOptions struct {
 }
 
 // CopyTo writes a transactionally consistent copy of database name to
-// dest (made anew; one there is replaced). It runs SQLite's online backup
-// from a reader inside one read transaction: writers go on meanwhile (WAL)
-// and the copy is the database as of the transaction's start. The copy is
+// dest (made anew; one there is replaced): the database as of a read
+// transaction's start, while writers go on (WAL). It copies the file and
+// its write-ahead log in the kernel and lays the log's committed frames
+// over the copy (walcopy.go); should the log not be as expected, it runs
+// SQLite's online backup from a reader inside one read transaction. The copy is
 // a plain rollback-journal file (journal_mode=DELETE) that any SQLite
 // opens alone. Only ctx bounds it, not the query timeout: it is looked at
 // between steps of backupStep pages. On failure dest is removed.
@@ -50,7 +53,12 @@ func (e *Engine) CopyTo(ctx context.Context, name, dest string, o CopyOptions) e
 	if err != nil {
 		return e.noteFault(name, "", translate(ctx, err))
 	}
-	err = db.run(ctx, false, func(c *conn) error { return c.backupTo(ctx, dest) })
+	err = db.fastCopy(ctx, dest)
+	if errors.Is(err, errWALShape) {
+		e.log.Warn("fast copy not possible; copying with the backup API", zap.String("db", name), zap.Error(err))
+		removeCopy(dest)
+		err = db.run(ctx, false, func(c *conn) error { return c.backupTo(ctx, dest) })
+	}
 	e.release(db)
 	err = e.noteFault(name, db.path, translate(ctx, err))
 	if err == nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -114,3 +115,111 @@ func BenchmarkCopyTo(b *testing.B) {
 		b.ReportMetric(float64(time.Since(start).Milliseconds()), "ms")
 	}
 }
+
+// TestCopyIsOneSnapshot: copies taken while transactions write two
+// tables together (and the log is checkpointed, restarted and grown
+// under them) are each sound and hold both tables at the same commit.
+func TestCopyIsOneSnapshot(t *testing.T) {
+	e, layout := newTestEngine(t, Config{})
+	createDB(t, layout, "s")
+	ctx := context.Background()
+	for _, q := range []string{"CREATE TABLE a(id INTEGER PRIMARY KEY, v BLOB)", "CREATE TABLE b(id INTEGER PRIMARY KEY, v BLOB)"} {
+		if _, err := e.Query(ctx, "s", forge.Statement{SQL: q}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for w := 0; w < 2; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; !stop.Load(); i++ {
+				err := e.Write(ctx, "s", func(tx forge.Tx) error {
+					n := forge.IntValue(int64(1 + i%20))
+					for _, q := range []string{
+						"INSERT INTO a(v) SELECT randomblob(3000) FROM generate_series(1, ?1)",
+						"INSERT INTO b(v) SELECT randomblob(3000) FROM generate_series(1, ?1)",
+						"DELETE FROM a WHERE id % 7 = 0 AND id > (SELECT max(id) FROM a) - 100",
+						"DELETE FROM b WHERE id % 7 = 0 AND id > (SELECT max(id) FROM b) - 100",
+						"DELETE FROM a WHERE id < (SELECT max(id) FROM a) - 2000",
+						"DELETE FROM b WHERE id < (SELECT max(id) FROM b) - 2000",
+					} {
+						st := forge.Statement{SQL: q}
+						if strings.Contains(q, "?1") {
+							st.Params = forge.Params{Positional: []forge.Value{n}}
+						}
+						if _, err := tx.Run(ctx, st, nil); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				if err != nil && !errors.Is(err, forge.ErrTimeout) {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	// A reader now and then holds old snapshots, so that checkpoints stop short.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for !stop.Load() {
+			_ = e.Read(ctx, "s", func(tx forge.Tx) error {
+				_, err := tx.Run(ctx, forge.Statement{SQL: "SELECT count(*) FROM a"}, nil)
+				time.Sleep(20 * time.Millisecond)
+				return err
+			})
+		}
+	}()
+	dir := t.TempDir()
+	for i := 0; i < 12; i++ {
+		time.Sleep(40 * time.Millisecond)
+		dest := filepath.Join(dir, "copy.db")
+		// The fast path itself, not CopyTo's fallback.
+		db, err := e.acquire(ctx, "s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = db.fastCopy(ctx, dest)
+		e.release(db)
+		if err != nil {
+			t.Fatalf("fast copy %d: %v", i, err)
+		}
+		createDB(t, layout, "check")
+		p, _ := layout.Path("check")
+		b, err := os.ReadFile(dest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		problems, err := e.IntegrityCheck(ctx, "check")
+		if err != nil || len(problems) > 0 {
+			t.Fatalf("copy %d: %v %v", i, problems, err)
+		}
+		var got []int64
+		_, err = e.Query(ctx, "check", forge.Statement{SQL: "SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM b), (SELECT coalesce(max(id),0) FROM a), (SELECT coalesce(max(id),0) FROM b)"},
+			rowsOf(func(r forge.Row) { got = []int64{r.Int(0), r.Int(1), r.Int(2), r.Int(3)} }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[0] != got[1] || got[2] != got[3] {
+			t.Fatalf("copy %d is not one snapshot: a has %d rows up to %d, b %d up to %d", i, got[0], got[2], got[1], got[3])
+		}
+		if err := e.Exclusive(ctx, "check", func() error { return layout.Remove("check") }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+}
+
+// rowsOf is a RowWriter calling f for each row.
+type rowsOf func(r forge.Row)
+
+func (rowsOf) Columns([]string) error  { return nil }
+func (f rowsOf) Row(r forge.Row) error { f(r); return nil }

@@ -17,6 +17,7 @@ import (
 // yardstick measured in the same run (issue 13's speed rules):
 //
 //	checkpoint vs `cp` of the file (the volume's page cache warm for both)
+//	branch (a spawn copying the database) vs `cp` of the file
 //	export (format=sqlite, streamed to the client) vs `cat` of the file
 //
 // ReportMetric gives ms per operation, MB/s, and the ratio. Run it alone:
@@ -71,6 +72,25 @@ func BenchmarkMoves100MB(b *testing.B) {
 		}
 		n := float64(b.N)
 		b.ReportMetric(ours.Seconds()*1000/n, "checkpoint-ms")
+		b.ReportMetric(cp.Seconds()*1000/n, "cp+sync-ms")
+		b.ReportMetric(ours.Seconds()/cp.Seconds(), "x-cp")
+	})
+
+	b.Run("branch", func(b *testing.B) {
+		var ours, cp time.Duration
+		for i := 0; b.Loop(); i++ {
+			name := fmt.Sprintf("branch%d", i)
+			start := time.Now()
+			r := sendAs(b, g, g.adminKey, "POST", "/admin/databases/spawn/"+name, "application/json", []byte(`{"from":"big"}`))
+			ours += time.Since(start)
+			mustStatus(b, r, 201, "branch")
+			mustStatus(b, sendAs(b, g, g.adminKey, "DELETE", "/admin/databases/"+name, "", nil), 200, "delete")
+			dst := filepath.Join(b.TempDir(), "copy.db")
+			cp += timeCmd("sh", "-c", "cp "+path+" "+dst+" && sync "+dst)
+			_ = os.Remove(dst)
+		}
+		n := float64(b.N)
+		b.ReportMetric(ours.Seconds()*1000/n, "branch-ms")
 		b.ReportMetric(cp.Seconds()*1000/n, "cp+sync-ms")
 		b.ReportMetric(ours.Seconds()/cp.Seconds(), "x-cp")
 	})

@@ -637,7 +637,7 @@ func TestRestoreUnderWrites(t *testing.T) {
 				id := next.Add(1)
 				sent := time.Now().UnixNano()
 				b, _ := json.Marshal(map[string]any{"sql": "INSERT INTO t(id, phase) VALUES (?, 'w')", "params": []any{id}})
-				r := sendAs(t, g, key, "POST", "/api/db/rw/query", "application/json", b, "X-Query-Timeout", "20")
+				r := sendAs(t, g, key, "POST", "/api/db/rw/query", "application/json", b, "X-Query-Timeout", "20s")
 				if r.status == 200 {
 					mu.Lock()
 					acked = append(acked, ack{id, sent, time.Now().UnixNano()})
@@ -648,7 +648,7 @@ func TestRestoreUnderWrites(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond)
 	restoreSent := time.Now().UnixNano()
-	r := sendAs(t, g, key, "POST", "/api/db/rw/checkpoints/base/restore", "", nil, "X-Query-Timeout", "20")
+	r := sendAs(t, g, key, "POST", "/api/db/rw/checkpoints/base/restore", "", nil, "X-Query-Timeout", "20s")
 	restoredAt.Store(time.Now().UnixNano())
 	mustStatus(t, r, 200, "restore under writes")
 	time.Sleep(300 * time.Millisecond)
