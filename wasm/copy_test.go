@@ -172,9 +172,11 @@ func TestCopyIsOneSnapshot(t *testing.T) {
 				time.Sleep(20 * time.Millisecond)
 				return err
 			})
+			time.Sleep(20 * time.Millisecond)
 		}
 	}()
 	dir := t.TempDir()
+	fast := 0
 	for i := 0; i < 12; i++ {
 		time.Sleep(40 * time.Millisecond)
 		dest := filepath.Join(dir, "copy.db")
@@ -185,9 +187,14 @@ func TestCopyIsOneSnapshot(t *testing.T) {
 		}
 		err = db.fastCopy(ctx, dest)
 		e.release(db)
+		if errors.Is(err, errWALShape) {
+			t.Logf("copy %d: %v", i, err) // the log grew past maxWALCopy: CopyTo would use the backup API
+			continue
+		}
 		if err != nil {
 			t.Fatalf("fast copy %d: %v", i, err)
 		}
+		fast++
 		createDB(t, layout, "check")
 		p, _ := layout.Path("check")
 		b, err := os.ReadFile(dest)
@@ -216,6 +223,9 @@ func TestCopyIsOneSnapshot(t *testing.T) {
 	}
 	stop.Store(true)
 	wg.Wait()
+	if fast < 6 {
+		t.Errorf("only %d of 12 copies took the fast way", fast)
+	}
 }
 
 // rowsOf is a RowWriter calling f for each row.

@@ -34,6 +34,12 @@ import (
 // errWALShape: the log is not what the fast copy expects.
 var errWALShape = errors.New("write-ahead log not as expected")
 
+// maxWALCopy bounds the committed log the fast copy reads and copies
+// while writes wait: a longer one (readers kept it from being
+// checkpointed and reset) makes CopyTo use the backup API, which never
+// holds writers up.
+const maxWALCopy = 16 << 20
+
 // walHeaderSize and walFrameHeaderSize are fixed by SQLite's WAL format.
 const (
 	walHeaderSize      = 32
@@ -71,11 +77,11 @@ func (db *database) fastCopy(ctx context.Context, dest string) (err error) {
 		if err := r.db.Exec("SELECT count(*) FROM sqlite_schema"); err != nil {
 			return err
 		}
-		walErr := copyPlain(db.path+"-wal", walCopy)
+		walErr := copyLiveWAL(db.path+"-wal", walCopy)
 		db.endLease(&l)
 		leased = false
 		if walErr != nil && !errors.Is(walErr, os.ErrNotExist) {
-			return walErr
+			return walErr // errWALShape: CopyTo takes the backup API's way
 		}
 		if err := copyPlain(db.path, dest); err != nil {
 			return err
@@ -118,6 +124,91 @@ func walChecksum(bo binary.ByteOrder, s0, s1 uint32, b []byte) (uint32, uint32) 
 	return s0, s1
 }
 
+// walFrames reads the log r: its header, then each frame whose salts and
+// cumulative checksum verify, handing each to frame (its page number,
+// the database's size in pages if it is a commit frame, and the offset of
+// its page data), until the first that does not. It returns the page size
+// and the end of the last commit frame (0: nothing committed). A log past
+// limit bytes is errWALShape.
+func walFrames(r io.ReaderAt, limit int64, frame func(pgno, commit uint32, data int64)) (pageSize, end int64, err error) {
+	hdr := make([]byte, walHeaderSize)
+	if n, _ := r.ReadAt(hdr, 0); n < walHeaderSize {
+		return 0, 0, nil // an empty log: nothing committed in it
+	}
+	var bo binary.ByteOrder
+	switch binary.BigEndian.Uint32(hdr) {
+	case 0x377f0682:
+		bo = binary.LittleEndian
+	case 0x377f0683:
+		bo = binary.BigEndian
+	default:
+		return 0, 0, fmt.Errorf("%w: magic %x", errWALShape, hdr[:4])
+	}
+	pageSize = int64(binary.BigEndian.Uint32(hdr[8:]))
+	if pageSize == 1 {
+		pageSize = 65536
+	}
+	if pageSize < 512 || pageSize > 65536 || pageSize&(pageSize-1) != 0 {
+		return 0, 0, fmt.Errorf("%w: page size %d", errWALShape, pageSize)
+	}
+	s0, s1 := walChecksum(bo, 0, 0, hdr[:24])
+	if s0 != binary.BigEndian.Uint32(hdr[24:]) || s1 != binary.BigEndian.Uint32(hdr[28:]) {
+		return pageSize, 0, nil // a log being reset: nothing in it is valid (SQLite reads it so too)
+	}
+	salt1, salt2 := binary.BigEndian.Uint32(hdr[16:]), binary.BigEndian.Uint32(hdr[20:])
+	buf := make([]byte, walFrameHeaderSize+pageSize)
+	for off := int64(walHeaderSize); ; off += int64(len(buf)) {
+		if off+int64(len(buf)) > limit {
+			return 0, 0, fmt.Errorf("%w: a log of more than %d bytes", errWALShape, limit)
+		}
+		if _, err := r.ReadAt(buf, off); err != nil {
+			return pageSize, end, nil // the end (or a torn last frame: not committed)
+		}
+		if binary.BigEndian.Uint32(buf[8:]) != salt1 || binary.BigEndian.Uint32(buf[12:]) != salt2 {
+			return pageSize, end, nil
+		}
+		s0, s1 = walChecksum(bo, s0, s1, buf[:8])
+		s0, s1 = walChecksum(bo, s0, s1, buf[walFrameHeaderSize:])
+		if s0 != binary.BigEndian.Uint32(buf[16:]) || s1 != binary.BigEndian.Uint32(buf[20:]) {
+			return pageSize, end, nil
+		}
+		pgno, commit := binary.BigEndian.Uint32(buf), binary.BigEndian.Uint32(buf[4:])
+		if pgno == 0 {
+			return 0, 0, fmt.Errorf("%w: a frame of page 0", errWALShape)
+		}
+		if frame != nil {
+			frame(pgno, commit, off+walFrameHeaderSize)
+		}
+		if commit > 0 {
+			end = off + int64(len(buf))
+		}
+	}
+}
+
+// copyLiveWAL copies the committed part of the log at src to dst (the
+// frames up to the last commit frame): what a snapshot taken now needs.
+// A log with nothing committed makes no dst (os.ErrNotExist).
+func copyLiveWAL(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	_, end, err := walFrames(in, maxWALCopy, nil)
+	if err != nil {
+		return err
+	}
+	if end == 0 {
+		return os.ErrNotExist
+	}
+	out, err := os.OpenFile(dst, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o660)
+	if err != nil {
+		return err
+	}
+	_, cerr := io.Copy(out, io.NewSectionReader(in, 0, end))
+	return errors.Join(cerr, out.Close())
+}
+
 // overlayWAL lays the committed frames of the log copy wal over the file
 // copy dest and cuts dest to the size of the last commit. A log without
 // a committed frame changes nothing.
@@ -127,67 +218,21 @@ func overlayWAL(wal, dest string) error {
 		return err
 	}
 	defer w.Close()
-	hdr := make([]byte, walHeaderSize)
-	if n, _ := io.ReadFull(w, hdr); n < walHeaderSize {
-		return nil // an empty log: nothing committed in it
-	}
-	var bo binary.ByteOrder
-	switch binary.BigEndian.Uint32(hdr) {
-	case 0x377f0682:
-		bo = binary.LittleEndian
-	case 0x377f0683:
-		bo = binary.BigEndian
-	default:
-		return fmt.Errorf("%w: magic %x", errWALShape, hdr[:4])
-	}
-	pageSize := int64(binary.BigEndian.Uint32(hdr[8:]))
-	if pageSize == 1 {
-		pageSize = 65536
-	}
-	if pageSize < 512 || pageSize > 65536 || pageSize&(pageSize-1) != 0 {
-		return fmt.Errorf("%w: page size %d", errWALShape, pageSize)
-	}
-	s0, s1 := walChecksum(bo, 0, 0, hdr[:24])
-	if s0 != binary.BigEndian.Uint32(hdr[24:]) || s1 != binary.BigEndian.Uint32(hdr[28:]) {
-		return nil // a log being reset: nothing in it is valid (SQLite reads it so too)
-	}
-	salt1, salt2 := binary.BigEndian.Uint32(hdr[16:]), binary.BigEndian.Uint32(hdr[20:])
-
-	// First pass: the valid frames up to the last commit, and the latest
-	// frame of each page among them.
-	frame := make([]byte, walFrameHeaderSize+pageSize)
-	latest := map[uint32]int64{} // page → offset of its page data in the log
+	latest := map[uint32]int64{} // page → offset of its latest committed data in the log
 	pending := map[uint32]int64{}
 	var commitPages uint32
-	off := int64(walHeaderSize)
-	for {
-		if _, err := w.ReadAt(frame, off); err != nil {
-			break // end of the log (or a torn last frame: not committed)
-		}
-		if binary.BigEndian.Uint32(frame[8:]) != salt1 || binary.BigEndian.Uint32(frame[12:]) != salt2 {
-			break
-		}
-		s0, s1 = walChecksum(bo, s0, s1, frame[:8])
-		s0, s1 = walChecksum(bo, s0, s1, frame[walFrameHeaderSize:])
-		if s0 != binary.BigEndian.Uint32(frame[16:]) || s1 != binary.BigEndian.Uint32(frame[20:]) {
-			break
-		}
-		pgno := binary.BigEndian.Uint32(frame)
-		if pgno == 0 {
-			return fmt.Errorf("%w: frame of page 0", errWALShape)
-		}
-		pending[pgno] = off + walFrameHeaderSize
-		if n := binary.BigEndian.Uint32(frame[4:]); n > 0 { // a commit frame
+	pageSize, _, err := walFrames(w, 1<<62, func(pgno, commit uint32, data int64) {
+		pending[pgno] = data
+		if commit > 0 {
 			for p, o := range pending {
 				latest[p] = o
 			}
 			clear(pending)
-			commitPages = n
+			commitPages = commit
 		}
-		off += int64(len(frame))
-	}
-	if commitPages == 0 {
-		return nil
+	})
+	if err != nil || commitPages == 0 {
+		return err
 	}
 	d, err := os.OpenFile(dest, os.O_RDWR, 0)
 	if err != nil {
@@ -200,7 +245,7 @@ func overlayWAL(wal, dest string) error {
 			return fmt.Errorf("%w: the log's pages are %d bytes, the file's %d", errWALShape, pageSize, n)
 		}
 	}
-	page := frame[:pageSize]
+	page := make([]byte, pageSize)
 	for p, o := range latest {
 		if p > commitPages {
 			continue // beyond the database's size at the last commit
