@@ -249,6 +249,10 @@ func (s *Service) ImportCSV(ctx context.Context, db, table string, body []byte) 
 			}
 			if _, err := tx.Run(ctx, forge.Statement{SQL: ins, Params: forge.Params{Positional: params}}, nil); err != nil {
 				line, _ := c.r.FieldPos(0)
+				var se *forge.SQLError
+				if errors.As(err, &se) { // the answer's detail names the line
+					return &forge.SQLError{Message: fmt.Sprintf("CSV line %d: %s", line, se.Message), Code: se.Code}
+				}
 				return fmt.Errorf("CSV line %d: %w", line, err)
 			}
 			out.Rows++

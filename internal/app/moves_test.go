@@ -464,6 +464,15 @@ func TestImportHostile(t *testing.T) {
 	if r := sqlOK(t, g, "good", "SELECT count(*) AS n FROM sqlite_schema WHERE name = 'c'"); !strings.Contains(string(r.body), `"n":0`) {
 		t.Errorf("a refused import left its table: %s", r.body)
 	}
+	// A row SQLite refuses is named by its line; the rows before it are not kept.
+	sqlOK(t, g, "good", "CREATE TABLE strict_t(a INTEGER NOT NULL)")
+	r = sendAs(t, g, g.adminKey, "POST", "/api/db/good/import?table=strict_t", "text/csv", []byte("a\n1\n2\n\"\"\n"))
+	if r.status != 400 || r.code() != "SQL_ERROR" || !strings.Contains(string(r.body), "CSV line 4") {
+		t.Errorf("a refused row: %d %s", r.status, r.body)
+	}
+	if r := sqlOK(t, g, "good", "SELECT count(*) AS n FROM strict_t"); !strings.Contains(string(r.body), `"n":0`) {
+		t.Errorf("rows before the refused one were kept: %s", r.body)
+	}
 	// Ragged half-way: the first rows are not kept either.
 	r = sendAs(t, g, g.adminKey, "POST", "/api/db/good/import?table=t", "text/csv", []byte("a,b\n9001,x\n9002\n"))
 	mustStatus(t, r, 400, "ragged into t")
