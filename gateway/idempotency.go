@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"crypto/sha256"
+	"strings"
 
 	"github.com/valyala/fasthttp"
 
@@ -31,6 +32,11 @@ type Idempotency interface {
 	// it returns, or replays the answer recorded for k (replayed).
 	Do(ctx context.Context, db string, k forge.IdempotencyKey,
 		fn func(forge.Tx) (forge.Answer, error)) (a forge.Answer, replayed bool, err error)
+	// DoRead is Do for a request that may only read: read runs first on
+	// a read unit, after the look-up of k's record, and records nothing;
+	// when it answers forge.ErrReadOnly, write runs as Do's fn.
+	DoRead(ctx context.Context, db string, k forge.IdempotencyKey,
+		read, write func(forge.Tx) (forge.Answer, error)) (a forge.Answer, replayed bool, err error)
 	// Claim marks k in progress on db (spawn's weaker form: no record).
 	Claim(db string, k forge.IdempotencyKey) (release func(), err error)
 	CreateTableTx(ctx context.Context, tx forge.Tx, spec forge.TableSpec) error
@@ -83,20 +89,32 @@ func (s *Server) once(ctx context.Context, rc *fasthttp.RequestCtx, db string, k
 	work func(tx forge.Tx) (a forge.Answer, record bool, err error),
 ) error {
 	var out forge.Answer
-	a, replayed, err := s.opts.Idempotency.Do(ctx, db, k, func(tx forge.Tx) (forge.Answer, error) {
+	a, replayed, err := s.opts.Idempotency.Do(ctx, db, k, recordWork(work, &out))
+	if err != nil {
+		return err
+	}
+	return answerOnce(rc, a, replayed, out)
+}
+
+// recordWork adapts a route's work to the record's unit: out is the
+// work's answer, recorded or not.
+func recordWork(work func(tx forge.Tx) (a forge.Answer, record bool, err error), out *forge.Answer) func(forge.Tx) (forge.Answer, error) {
+	return func(tx forge.Tx) (forge.Answer, error) {
 		ans, record, err := work(tx)
 		if err != nil {
 			return recordedError(err), err
 		}
-		out = ans
+		*out = ans
 		if !record {
 			return forge.Answer{}, nil
 		}
 		return ans, nil
-	})
-	if err != nil {
-		return err
 	}
+}
+
+// answerOnce writes the answer of an idempotent request: a replayed
+// record's, or the work's own (out).
+func answerOnce(rc *fasthttp.RequestCtx, a forge.Answer, replayed bool, out forge.Answer) error {
 	if replayed {
 		rc.Response.Header.Set(headerReplayed, "true")
 		out = a
@@ -105,6 +123,47 @@ func (s *Server) once(ctx context.Context, rc *fasthttp.RequestCtx, db string, k
 	rc.SetContentType(out.ContentType)
 	rc.SetBody(out.Body)
 	return nil
+}
+
+// readsFirst tells, from its first keyword (after spaces and comments), a
+// statement that probably only reads (SELECT, VALUES, WITH), so that a
+// keyed write does not pay a read unit first. It only routes: what runs
+// as a read is what SQLite prepares as read-only (a WITH … INSERT goes on
+// to the write unit), and a read it misses runs in the write unit,
+// recording nothing, as before.
+func readsFirst(sql string) bool {
+	i := 0
+	for i < len(sql) {
+		switch c := sql[i]; {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '(':
+			i++
+		case c == '-' && i+1 < len(sql) && sql[i+1] == '-':
+			j := strings.IndexByte(sql[i:], '\n')
+			if j < 0 {
+				return false
+			}
+			i += j + 1
+		case c == '/' && i+1 < len(sql) && sql[i+1] == '*':
+			j := strings.Index(sql[i+2:], "*/")
+			if j < 0 {
+				return false
+			}
+			i += j + 4
+		default:
+			for _, kw := range [...]string{"SELECT", "VALUES", "WITH"} {
+				if len(sql)-i >= len(kw) && strings.EqualFold(sql[i:i+len(kw)], kw) &&
+					(len(sql)-i == len(kw) || !isWordByte(sql[i+len(kw)])) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	return false
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || c == '$' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
 }
 
 // jsonAnswer is a JSON answer to record.
@@ -133,21 +192,53 @@ func recordedError(err error) forge.Answer {
 // The write routes under a key: the same work as their usual handlers, on
 // the unit of the record.
 
+// queryOnce: a statement that SQLite prepares as read-only is answered
+// from a read unit, beside the writes, and records nothing (a read has
+// nothing to repeat); any other runs in a write unit with its record.
 func (s *Server) queryOnce(ctx context.Context, rc *fasthttp.RequestCtx, req queryRequest) error {
 	enc := getEncoder()
 	defer putEncoder(enc)
-	enc.limit = s.opts.MaxResponseBytes
-	return s.once(ctx, rc, req.db, req.idem, func(tx forge.Tx) (forge.Answer, bool, error) {
+	run := func(tx forge.Tx) (forge.Answer, error) {
+		enc.reset(s.opts.MaxResponseBytes) // a unit may run more than once
+		res, err := tx.Run(ctx, req.stmt, enc)
+		if err != nil {
+			return forge.Answer{}, err
+		}
+		return jsonAnswer(fasthttp.StatusOK, appendMeta(enc.finish(res), res.Meta)), nil
+	}
+	read := func(tx forge.Tx) (forge.Answer, error) {
+		info, err := tx.Describe(ctx, req.stmt.SQL)
+		if err != nil || !info.ReadOnly {
+			// Writes, or cannot tell (its failure is recorded as a
+			// write's): the write unit's turn.
+			return forge.Answer{}, forge.ErrReadOnly
+		}
+		return run(tx)
+	}
+	var out forge.Answer
+	write := recordWork(func(tx forge.Tx) (forge.Answer, bool, error) {
 		info, err := tx.Describe(ctx, req.stmt.SQL)
 		if err != nil {
 			return forge.Answer{}, false, err
 		}
-		res, err := tx.Run(ctx, req.stmt, enc)
-		if err != nil {
-			return forge.Answer{}, false, err
-		}
-		return jsonAnswer(fasthttp.StatusOK, enc.finish(res)), !info.ReadOnly, nil
-	})
+		a, err := run(tx)
+		return a, !info.ReadOnly, err
+	}, &out)
+	var a forge.Answer
+	var replayed bool
+	var err error
+	if readsFirst(req.stmt.SQL) {
+		a, replayed, err = s.opts.Idempotency.DoRead(ctx, req.db, req.idem, read, write)
+	} else {
+		a, replayed, err = s.opts.Idempotency.Do(ctx, req.db, req.idem, write)
+	}
+	if err != nil {
+		return err
+	}
+	if !replayed && out.Status == 0 {
+		out = a // answered by the read unit
+	}
+	return answerOnce(rc, a, replayed, out)
 }
 
 func (s *Server) createTableOnce(ctx context.Context, rc *fasthttp.RequestCtx, req tableRequest) error {
@@ -172,4 +263,14 @@ func (s *Server) insertRowsOnce(ctx context.Context, rc *fasthttp.RequestCtx, re
 // idempotent reports whether a request runs under its Idempotency-Key.
 func (s *Server) idempotent(k forge.IdempotencyKey) bool {
 	return k.Key != "" && s.opts.Idempotency != nil
+}
+
+// reset empties e for another run of the same statement (a unit of work
+// may be called again after its first call was rolled back), with the
+// response cap limit.
+func (e *rowsEncoder) reset(limit int) {
+	e.buf = e.buf[:0]
+	e.rows = 0
+	e.limit = limit
+	e.truncated = false
 }

@@ -29,10 +29,16 @@ const Table = forge.ReservedPrefix + "idempotency"
 // anew.
 const DefaultTTL = 24 * time.Hour
 
-// expireLimit bounds the expired records one write deletes, so that no
-// write pays for a backlog; each write adds one record and removes up to
-// this many old ones, which keeps the table to the records of one TTL.
-const expireLimit = "16"
+// Expired records are deleted by a write at most once per expirePeriod
+// per database (a DELETE in every write cost as much as the record): up
+// to twice the records added since the last time, and at least
+// expireMin, at most expireMax, so that no write pays for a large backlog
+// and the table keeps to about the records of one TTL.
+const (
+	expirePeriod = time.Second
+	expireMin    = 16
+	expireMax    = 4096
+)
 
 // The engine's own statements on Table (forge.Statement.Bookkeeping).
 const (
@@ -40,18 +46,25 @@ const (
 		"key_scope TEXT NOT NULL, key TEXT NOT NULL, request_hash BLOB NOT NULL, " +
 		"status INTEGER NOT NULL, content_type TEXT NOT NULL, body BLOB NOT NULL, " +
 		"created_at INTEGER NOT NULL, PRIMARY KEY (key_scope, key))"
-	createIndex = "CREATE INDEX IF NOT EXISTS " + Table + "_created ON " + Table + " (created_at)"
-	selectOne   = "SELECT request_hash, status, content_type, body FROM " + Table +
+	selectOne = "SELECT request_hash, status, content_type, body FROM " + Table +
 		" WHERE key_scope = ?1 AND key = ?2 AND created_at >= ?3"
 	insertOne = "INSERT OR REPLACE INTO " + Table +
 		" (key_scope, key, request_hash, status, content_type, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+	// Records are added in time order, so rowids are too (a new row's is
+	// the largest plus one): the oldest are the first rowids, and the
+	// expired ones among the first ?2 go. (A table made before this had
+	// an index on created_at, which nothing needs now; it stays.)
 	expire = "DELETE FROM " + Table + " WHERE rowid IN (SELECT rowid FROM " + Table +
-		" WHERE created_at < ?1 ORDER BY created_at LIMIT " + expireLimit + ")"
+		" ORDER BY rowid LIMIT ?2) AND created_at < ?1"
 )
 
-// Engine runs write units on databases by name (package wasm's Engine).
+// Engine runs units of work on databases by name (package wasm's Engine).
 type Engine interface {
-	Write(ctx context.Context, db string, fn func(forge.Tx) error) error
+	// WriteShared runs a write unit that may share its transaction (and
+	// its commit) with other writes; fn may be called more than once.
+	WriteShared(ctx context.Context, db string, fn func(forge.Tx) error) error
+	// Read runs a unit that may only read, on a snapshot.
+	Read(ctx context.Context, db string, fn func(forge.Tx) error) error
 }
 
 // Service runs idempotent writes. Its in-progress set is the process's:
@@ -64,14 +77,38 @@ type Service struct {
 
 	mu      sync.Mutex
 	running map[string]struct{} // db, scope and key of the requests in flight
+	dbs     map[string]*dbState // per database (one small entry each, kept)
 }
+
+// dbState is what the service knows of one database's records.
+type dbState struct {
+	// expired is when its expired records were last deleted, added how
+	// many records were added since.
+	expired time.Time
+	added   int
+	// table: whether Table is there, as far as this process knows.
+	table tableState
+}
+
+// tableState: whether a database has Table. Only this service makes the
+// table (client SQL cannot: forge.ReservedPrefix), so a database seen
+// without it stays without it until this service makes it; a table seen
+// is looked up, and a look-up that finds no table (a database deleted and
+// spawned again) is a look-up that finds no record.
+type tableState uint8
+
+const (
+	tableUnknown tableState = iota
+	tableAbsent             // a read found no table, and none was made since
+	tablePresent            // made, or seen, by this process
+)
 
 // New returns the service over e, keeping records for ttl (0: DefaultTTL).
 func New(e Engine, ttl time.Duration) *Service {
 	if ttl <= 0 {
 		ttl = DefaultTTL
 	}
-	return &Service{e: e, ttl: ttl, now: time.Now, running: make(map[string]struct{})}
+	return &Service{e: e, ttl: ttl, now: time.Now, running: make(map[string]struct{}), dbs: make(map[string]*dbState)}
 }
 
 // Claim marks k as in progress on db until release is called:
@@ -113,10 +150,17 @@ func (s *Service) Do(ctx context.Context, db string, k forge.IdempotencyKey,
 		return forge.Answer{}, false, err
 	}
 	defer release()
+	return s.do(ctx, db, k, fn)
+}
+
+// do is Do once k is claimed.
+func (s *Service) do(ctx context.Context, db string, k forge.IdempotencyKey,
+	fn func(forge.Tx) (forge.Answer, error),
+) (a forge.Answer, replayed bool, err error) {
 	var failed forge.Answer
-	err = s.e.Write(ctx, db, func(tx forge.Tx) error {
+	err = s.e.WriteShared(ctx, db, func(tx forge.Tx) error {
 		a, replayed, failed = forge.Answer{}, false, forge.Answer{} // a unit may run twice
-		rec, found, err := s.lookup(ctx, tx, k)
+		rec, found, err := s.lookup(ctx, tx, db, k)
 		if err != nil {
 			return err
 		}
@@ -135,7 +179,7 @@ func (s *Service) Do(ctx context.Context, db string, k forge.IdempotencyKey,
 		if ans.Status == 0 {
 			return nil
 		}
-		if err := s.insert(ctx, tx, k, ans); err != nil {
+		if err := s.insert(ctx, tx, db, k, ans); err != nil {
 			return err
 		}
 		a = ans
@@ -145,14 +189,71 @@ func (s *Service) Do(ctx context.Context, db string, k forge.IdempotencyKey,
 		if failed.Status != 0 && ctx.Err() == nil {
 			// Best effort: without the record a retry runs again, which
 			// for an answer that wrote nothing is the same.
-			_ = s.e.Write(ctx, db, func(tx forge.Tx) error {
-				if _, found, err := s.lookup(ctx, tx, k); err != nil || found {
+			_ = s.e.WriteShared(ctx, db, func(tx forge.Tx) error {
+				if _, found, err := s.lookup(ctx, tx, db, k); err != nil || found {
 					return err
 				}
-				return s.insert(ctx, tx, k, failed)
+				return s.insert(ctx, tx, db, k, failed)
 			})
 		}
 		return forge.Answer{}, false, err
+	}
+	return a, replayed, nil
+}
+
+// DoRead is Do for a request that may only read. read is tried first on
+// a read unit (a snapshot on a reader, beside the writer's queue):
+//
+//   - a record of k (a key first used for a write, or for a failure that
+//     was recorded): replayed or forge.ErrIdempotencyKeyReused, as Do;
+//   - k in progress: forge.ErrIdempotencyInProgress, as Do;
+//   - otherwise read's answer, or its error, recorded nowhere: a read has
+//     nothing to repeat, and a retry reads again.
+//
+// read returns forge.ErrReadOnly (as the read unit's Tx does for a
+// statement that writes) when it cannot answer by reading alone; write
+// then runs as Do runs fn, in a write unit with its record.
+func (s *Service) DoRead(ctx context.Context, db string, k forge.IdempotencyKey,
+	read, write func(forge.Tx) (forge.Answer, error),
+) (a forge.Answer, replayed bool, err error) {
+	release, err := s.Claim(db, k)
+	if err != nil {
+		return forge.Answer{}, false, err
+	}
+	defer release()
+	writes := false
+	absent := s.tableAbsent(db)
+	err = s.e.Read(ctx, db, func(tx forge.Tx) error {
+		var r recordReader
+		if !absent {
+			var err error
+			r, err = s.find(ctx, tx, k)
+			var se *forge.SQLError
+			if errors.As(err, &se) { // no table: no record
+				s.setTable(db, tableAbsent)
+			} else if err != nil {
+				return err
+			}
+		}
+		if r.found {
+			if !bytes.Equal(r.rec.hash, k.Hash[:]) {
+				return forge.ErrIdempotencyKeyReused
+			}
+			a, replayed = r.rec.Answer, true
+			return nil
+		}
+		a, err = read(tx)
+		if errors.Is(err, forge.ErrReadOnly) {
+			writes = true
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return forge.Answer{}, false, err
+	}
+	if writes {
+		return s.do(ctx, db, k, write)
 	}
 	return a, replayed, nil
 }
@@ -165,20 +266,15 @@ type record struct {
 
 // lookup finds k's record of the last TTL. A database without the table
 // gets it (the unit's transaction makes it with the write or not at all).
-func (s *Service) lookup(ctx context.Context, tx forge.Tx, k forge.IdempotencyKey) (record, bool, error) {
-	var r recordReader
-	q := forge.Statement{SQL: selectOne, Bookkeeping: true, Params: forge.Params{Positional: []forge.Value{
-		forge.TextValue(k.Scope), forge.TextValue(k.Key), forge.IntValue(s.now().Add(-s.ttl).UnixMilli()),
-	}}}
-	_, err := tx.Run(ctx, q, &r)
+func (s *Service) lookup(ctx context.Context, tx forge.Tx, db string, k forge.IdempotencyKey) (record, bool, error) {
+	r, err := s.find(ctx, tx, k)
 	var se *forge.SQLError
 	if errors.As(err, &se) {
 		// No table yet ("no such table"): the first idempotent write
 		// of this database makes it.
-		for _, sql := range []string{createTable, createIndex} {
-			if _, err := tx.Run(ctx, forge.Statement{SQL: sql, Bookkeeping: true}, nil); err != nil {
-				return record{}, false, fmt.Errorf("idempotency table: %w", err)
-			}
+		s.setTable(db, tablePresent) // before it can commit
+		if _, err := tx.Run(ctx, forge.Statement{SQL: createTable, Bookkeeping: true}, nil); err != nil {
+			return record{}, false, fmt.Errorf("idempotency table: %w", err)
 		}
 		return record{}, false, nil
 	}
@@ -188,13 +284,26 @@ func (s *Service) lookup(ctx context.Context, tx forge.Tx, k forge.IdempotencyKe
 	return r.rec, r.found, nil
 }
 
-// insert records a's answer for k, and deletes a few expired records.
-func (s *Service) insert(ctx context.Context, tx forge.Tx, k forge.IdempotencyKey, a forge.Answer) error {
+// find runs selectOne for k: an SQL error when the table is not there.
+func (s *Service) find(ctx context.Context, tx forge.Tx, k forge.IdempotencyKey) (recordReader, error) {
+	var r recordReader
+	q := forge.Statement{SQL: selectOne, Bookkeeping: true, Params: forge.Params{Positional: []forge.Value{
+		forge.TextValue(k.Scope), forge.TextValue(k.Key), forge.IntValue(s.now().Add(-s.ttl).UnixMilli()),
+	}}}
+	_, err := tx.Run(ctx, q, &r)
+	return r, err
+}
+
+// insert records a's answer for k, and, at most once per expirePeriod
+// per database, deletes expired records.
+func (s *Service) insert(ctx context.Context, tx forge.Tx, db string, k forge.IdempotencyKey, a forge.Answer) error {
 	now := s.now()
-	if _, err := tx.Run(ctx, forge.Statement{SQL: expire, Bookkeeping: true, Params: forge.Params{
-		Positional: []forge.Value{forge.IntValue(now.Add(-s.ttl).UnixMilli())},
-	}}, nil); err != nil {
-		return err
+	if limit := s.expireDue(db, now); limit > 0 {
+		if _, err := tx.Run(ctx, forge.Statement{SQL: expire, Bookkeeping: true, Params: forge.Params{
+			Positional: []forge.Value{forge.IntValue(now.Add(-s.ttl).UnixMilli()), forge.IntValue(int64(limit))},
+		}}, nil); err != nil {
+			return err
+		}
 	}
 	_, err := tx.Run(ctx, forge.Statement{SQL: insertOne, Bookkeeping: true, Params: forge.Params{Positional: []forge.Value{
 		forge.TextValue(k.Scope), forge.TextValue(k.Key), forge.BlobValue(k.Hash[:]),
@@ -202,6 +311,52 @@ func (s *Service) insert(ctx context.Context, tx forge.Tx, k forge.IdempotencyKe
 		forge.IntValue(now.UnixMilli()),
 	}}}, nil)
 	return err
+}
+
+// state is db's entry; s.mu must be held.
+func (s *Service) state(db string) *dbState {
+	d := s.dbs[db]
+	if d == nil {
+		d = &dbState{}
+		s.dbs[db] = d
+	}
+	return d
+}
+
+// setTable notes what a unit saw of db's table: absent only if nothing
+// was known (a table made meanwhile stays present).
+func (s *Service) setTable(db string, t tableState) {
+	s.mu.Lock()
+	d := s.state(db)
+	if t == tablePresent || d.table == tableUnknown {
+		d.table = t
+	}
+	s.mu.Unlock()
+}
+
+// tableAbsent tells whether db is known to have no Table.
+func (s *Service) tableAbsent(db string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.dbs[db]
+	return d != nil && d.table == tableAbsent
+}
+
+// expireDue counts a record added to db and tells how many expired
+// records to delete with it: 0 when db's were deleted less than
+// expirePeriod ago. (A unit that rolls back after it was told to delete
+// leaves them for the next period: the count only bounds the work.)
+func (s *Service) expireDue(db string, now time.Time) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.state(db)
+	d.added++
+	if now.Sub(d.expired) < expirePeriod && now.After(d.expired) {
+		return 0
+	}
+	n := min(max(2*d.added, expireMin), expireMax)
+	d.expired, d.added = now, 0
+	return n
 }
 
 // recordReader keeps the one row of selectOne.
