@@ -33,8 +33,9 @@ type Idempotency interface {
 	Do(ctx context.Context, db string, k forge.IdempotencyKey,
 		fn func(forge.Tx) (forge.Answer, error)) (a forge.Answer, replayed bool, err error)
 	// DoRead is Do for a request that may only read: read runs first on
-	// a read unit, after the look-up of k's record, and records nothing;
-	// when it answers forge.ErrReadOnly, write runs as Do's fn.
+	// a read unit, after the look-up of k's record (or on its own, Tx
+	// nil, when k has none), and records nothing; when it answers
+	// forge.ErrReadOnly, write runs as Do's fn.
 	DoRead(ctx context.Context, db string, k forge.IdempotencyKey,
 		read, write func(forge.Tx) (forge.Answer, error)) (a forge.Answer, replayed bool, err error)
 	// Claim marks k in progress on db (spawn's weaker form: no record).
@@ -97,11 +98,15 @@ func (s *Server) once(ctx context.Context, rc *fasthttp.RequestCtx, db string, k
 }
 
 // recordWork adapts a route's work to the record's unit: out is the
-// work's answer, recorded or not.
+// work's answer, recorded or not. A failure is recorded (when its answer
+// is a completed one) unless the work says not to record (a read).
 func recordWork(work func(tx forge.Tx) (a forge.Answer, record bool, err error), out *forge.Answer) func(forge.Tx) (forge.Answer, error) {
 	return func(tx forge.Tx) (forge.Answer, error) {
 		ans, record, err := work(tx)
 		if err != nil {
+			if !record {
+				return forge.Answer{}, err
+			}
 			return recordedError(err), err
 		}
 		*out = ans
@@ -192,37 +197,53 @@ func recordedError(err error) forge.Answer {
 // The write routes under a key: the same work as their usual handlers, on
 // the unit of the record.
 
-// queryOnce: a statement that SQLite prepares as read-only is answered
-// from a read unit, beside the writes, and records nothing (a read has
-// nothing to repeat); any other runs in a write unit with its record.
+// queryOnce: a statement that SQLite prepares as read-only records
+// nothing, success or failure (a read has nothing to repeat): one that
+// starts like a read is answered from a read unit, beside the writes (or
+// as a plain read when its key is known to have no record); any other
+// runs in a write unit with its record.
 func (s *Server) queryOnce(ctx context.Context, rc *fasthttp.RequestCtx, req queryRequest) error {
 	enc := getEncoder()
 	defer putEncoder(enc)
-	run := func(tx forge.Tx) (forge.Answer, error) {
-		enc.reset(s.opts.MaxResponseBytes) // a unit may run more than once
+	answer := func(res forge.Result) forge.Answer {
+		return jsonAnswer(fasthttp.StatusOK, appendMeta(enc.finish(res), res.Meta))
+	}
+	read := func(tx forge.Tx) (forge.Answer, error) {
+		enc.reset(s.opts.MaxResponseBytes)
+		if tx == nil { // no record to look for: a plain read
+			q := req.stmt
+			q.ReadOnly = true
+			res, err := s.engine.Query(ctx, req.db, q, enc)
+			if err != nil {
+				// A write (forge.ErrReadOnly), or a failure that the write
+				// unit tells apart (a statement that does not prepare is
+				// recorded): the write unit's turn.
+				return forge.Answer{}, forge.ErrReadOnly
+			}
+			return answer(res), nil
+		}
+		info, err := tx.Describe(ctx, req.stmt.SQL)
+		if err != nil || !info.ReadOnly {
+			return forge.Answer{}, forge.ErrReadOnly // the write unit's turn, as above
+		}
 		res, err := tx.Run(ctx, req.stmt, enc)
 		if err != nil {
 			return forge.Answer{}, err
 		}
-		return jsonAnswer(fasthttp.StatusOK, appendMeta(enc.finish(res), res.Meta)), nil
-	}
-	read := func(tx forge.Tx) (forge.Answer, error) {
-		info, err := tx.Describe(ctx, req.stmt.SQL)
-		if err != nil || !info.ReadOnly {
-			// Writes, or cannot tell (its failure is recorded as a
-			// write's): the write unit's turn.
-			return forge.Answer{}, forge.ErrReadOnly
-		}
-		return run(tx)
+		return answer(res), nil
 	}
 	var out forge.Answer
 	write := recordWork(func(tx forge.Tx) (forge.Answer, bool, error) {
 		info, err := tx.Describe(ctx, req.stmt.SQL)
 		if err != nil {
-			return forge.Answer{}, false, err
+			return forge.Answer{}, true, err
 		}
-		a, err := run(tx)
-		return a, !info.ReadOnly, err
+		enc.reset(s.opts.MaxResponseBytes) // a unit may run more than once
+		res, err := tx.Run(ctx, req.stmt, enc)
+		if err != nil {
+			return forge.Answer{}, !info.ReadOnly, err
+		}
+		return answer(res), !info.ReadOnly, nil
 	}, &out)
 	var a forge.Answer
 	var replayed bool
@@ -236,7 +257,7 @@ func (s *Server) queryOnce(ctx context.Context, rc *fasthttp.RequestCtx, req que
 		return err
 	}
 	if !replayed && out.Status == 0 {
-		out = a // answered by the read unit
+		out = a // answered by the read
 	}
 	return answerOnce(rc, a, replayed, out)
 }
@@ -244,7 +265,7 @@ func (s *Server) queryOnce(ctx context.Context, rc *fasthttp.RequestCtx, req que
 func (s *Server) createTableOnce(ctx context.Context, rc *fasthttp.RequestCtx, req tableRequest) error {
 	return s.once(ctx, rc, req.db, req.idem, func(tx forge.Tx) (forge.Answer, bool, error) {
 		if err := s.opts.Idempotency.CreateTableTx(ctx, tx, req.spec); err != nil {
-			return forge.Answer{}, false, err
+			return forge.Answer{}, true, err
 		}
 		return jsonAnswer(fasthttp.StatusCreated, createdTableBody(req.spec.Name)), true, nil
 	})
@@ -254,7 +275,7 @@ func (s *Server) insertRowsOnce(ctx context.Context, rc *fasthttp.RequestCtx, re
 	return s.once(ctx, rc, req.db, req.idem, func(tx forge.Tx) (forge.Answer, bool, error) {
 		n, err := s.opts.Idempotency.InsertRowsTx(ctx, tx, req.table, req.rows)
 		if err != nil {
-			return forge.Answer{}, false, err
+			return forge.Answer{}, true, err
 		}
 		return jsonAnswer(fasthttp.StatusCreated, insertedBody(n)), true, nil
 	})

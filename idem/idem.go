@@ -88,6 +88,8 @@ type dbState struct {
 	added   int
 	// table: whether Table is there, as far as this process knows.
 	table tableState
+	// known: the keys that may have a record (known.go).
+	known known
 }
 
 // tableState: whether a database has Table. Only this service makes the
@@ -158,11 +160,16 @@ func (s *Service) do(ctx context.Context, db string, k forge.IdempotencyKey,
 	fn func(forge.Tx) (forge.Answer, error),
 ) (a forge.Answer, replayed bool, err error) {
 	var failed forge.Answer
+	may := s.mayHave(ctx, db, k)
 	err = s.e.WriteShared(ctx, db, func(tx forge.Tx) error {
 		a, replayed, failed = forge.Answer{}, false, forge.Answer{} // a unit may run twice
-		rec, found, err := s.lookup(ctx, tx, db, k)
-		if err != nil {
-			return err
+		var rec record
+		var found bool
+		if may {
+			var err error
+			if rec, found, err = s.lookup(ctx, tx, db, k); err != nil {
+				return err
+			}
 		}
 		if found {
 			if !bytes.Equal(rec.hash, k.Hash[:]) {
@@ -212,7 +219,9 @@ func (s *Service) do(ctx context.Context, db string, k forge.IdempotencyKey,
 //
 // read returns forge.ErrReadOnly (as the read unit's Tx does for a
 // statement that writes) when it cannot answer by reading alone; write
-// then runs as Do runs fn, in a write unit with its record.
+// then runs as Do runs fn, in a write unit with its record. When k is
+// known to have no record (known.go), read is called with a nil Tx: it
+// reads on its own, as a request without a key would.
 func (s *Service) DoRead(ctx context.Context, db string, k forge.IdempotencyKey,
 	read, write func(forge.Tx) (forge.Answer, error),
 ) (a forge.Answer, replayed bool, err error) {
@@ -221,6 +230,14 @@ func (s *Service) DoRead(ctx context.Context, db string, k forge.IdempotencyKey,
 		return forge.Answer{}, false, err
 	}
 	defer release()
+	if !s.mayHave(ctx, db, k) {
+		// No record of k: the read runs as any read.
+		a, err = read(nil)
+		if errors.Is(err, forge.ErrReadOnly) {
+			return s.do(ctx, db, k, write)
+		}
+		return a, false, err
+	}
 	writes := false
 	absent := s.tableAbsent(db)
 	err = s.e.Read(ctx, db, func(tx forge.Tx) error {
@@ -295,9 +312,28 @@ func (s *Service) find(ctx context.Context, tx forge.Tx, k forge.IdempotencyKey)
 }
 
 // insert records a's answer for k, and, at most once per expirePeriod
-// per database, deletes expired records.
+// per database, deletes expired records. The table is made if it is not
+// there (a unit that did not look k up did not make it).
 func (s *Service) insert(ctx context.Context, tx forge.Tx, db string, k forge.IdempotencyKey, a forge.Answer) error {
 	now := s.now()
+	s.noteRecord(db, k)
+	q := forge.Statement{SQL: insertOne, Bookkeeping: true, Params: forge.Params{Positional: []forge.Value{
+		forge.TextValue(k.Scope), forge.TextValue(k.Key), forge.BlobValue(k.Hash[:]),
+		forge.IntValue(int64(a.Status)), forge.TextValue(a.ContentType), forge.BlobValue(a.Body),
+		forge.IntValue(now.UnixMilli()),
+	}}}
+	_, err := tx.Run(ctx, q, nil)
+	var se *forge.SQLError
+	if errors.As(err, &se) { // no table: make it
+		s.setTable(db, tablePresent) // before it can commit
+		if _, err := tx.Run(ctx, forge.Statement{SQL: createTable, Bookkeeping: true}, nil); err != nil {
+			return fmt.Errorf("idempotency table: %w", err)
+		}
+		_, err = tx.Run(ctx, q, nil)
+	}
+	if err != nil {
+		return err
+	}
 	if limit := s.expireDue(db, now); limit > 0 {
 		if _, err := tx.Run(ctx, forge.Statement{SQL: expire, Bookkeeping: true, Params: forge.Params{
 			Positional: []forge.Value{forge.IntValue(now.Add(-s.ttl).UnixMilli()), forge.IntValue(int64(limit))},
@@ -305,12 +341,18 @@ func (s *Service) insert(ctx context.Context, tx forge.Tx, db string, k forge.Id
 			return err
 		}
 	}
-	_, err := tx.Run(ctx, forge.Statement{SQL: insertOne, Bookkeeping: true, Params: forge.Params{Positional: []forge.Value{
-		forge.TextValue(k.Scope), forge.TextValue(k.Key), forge.BlobValue(k.Hash[:]),
-		forge.IntValue(int64(a.Status)), forge.TextValue(a.ContentType), forge.BlobValue(a.Body),
-		forge.IntValue(now.UnixMilli()),
-	}}}, nil)
-	return err
+	return nil
+}
+
+// mayHave tells whether k may have a record on db (known.go), loading
+// db's keys first if that is due.
+func (s *Service) mayHave(ctx context.Context, db string, k forge.IdempotencyKey) bool {
+	may, load := s.mayHaveRecord(db, k)
+	if load {
+		s.loadKnown(ctx, db)
+		may, _ = s.mayHaveRecord(db, k)
+	}
+	return may
 }
 
 // state is db's entry; s.mu must be held.
