@@ -83,16 +83,9 @@ func (s *Service) Batch(ctx context.Context, db string, b forge.Batch, out forge
 	}
 	var changes forge.Changes
 	err := s.unit(ctx, db, b.ReadOnly, b.DryRun, func(tx forge.Tx) error {
-		out.Reset()
 		track := s.track(tx, b)
-		for i, q := range b.Statements {
-			res, err := tx.Run(ctx, q, out.Rows(i))
-			if err != nil {
-				return &forge.StatementError{Index: i, Err: err}
-			}
-			if err := out.Done(i, res, nil); err != nil {
-				return err
-			}
+		if err := run(ctx, tx, b, out); err != nil {
+			return err
 		}
 		var err error
 		if track != nil {
@@ -104,6 +97,43 @@ func (s *Service) Batch(ctx context.Context, db string, b forge.Batch, out forge
 		out.Changes(-1, changes)
 	}
 	return err
+}
+
+// InTx runs the statements of b, a batch in one transaction, on tx, a
+// unit of work of the caller's (an idempotent batch's, whose record
+// commits with it): as Batch would in its own unit, except that the unit
+// is not Batch's to commit or roll back. b.Separate and b.DryRun are the
+// caller's to refuse: each needs units of Batch's own.
+func (s *Service) InTx(ctx context.Context, tx forge.Tx, b forge.Batch, out forge.BatchOutput) error {
+	if len(b.Statements) > s.max {
+		return forge.Inputf(CodeTooManyStatements,
+			"The batch holds %d statements; at most %d are allowed (FORGE_MAX_BATCH_STATEMENTS).", len(b.Statements), s.max)
+	}
+	if b.Separate || b.DryRun {
+		return errors.New("batch: InTx runs a batch in one transaction that commits")
+	}
+	if b.ReadOnly {
+		for i := range b.Statements {
+			b.Statements[i].ReadOnly = true
+		}
+	}
+	return run(ctx, tx, b, out)
+}
+
+// run runs b's statements in order on tx, each outcome to out; the
+// first failure ends it as a *forge.StatementError.
+func run(ctx context.Context, tx forge.Tx, b forge.Batch, out forge.BatchOutput) error {
+	out.Reset()
+	for i, q := range b.Statements {
+		res, err := tx.Run(ctx, q, out.Rows(i))
+		if err != nil {
+			return &forge.StatementError{Index: i, Err: err}
+		}
+		if err := out.Done(i, res, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // track starts recording the rows a dry run's unit changes, if its batch

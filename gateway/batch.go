@@ -19,7 +19,8 @@ import (
 type batchRequest struct {
 	db    string
 	batch forge.Batch
-	bufs  *batchBufs // the fast path's, released after the batch ran
+	bufs  *batchBufs           // the fast path's, released after the batch ran
+	idem  forge.IdempotencyKey // zero: no Idempotency-Key
 }
 
 func bindBatch(rc *fasthttp.RequestCtx) (batchRequest, error) {
@@ -38,7 +39,11 @@ func bindBatch(rc *fasthttp.RequestCtx) (batchRequest, error) {
 	for i := range b.Statements {
 		b.Statements[i].Meta = true // every result carries what SQLite counted
 	}
-	return batchRequest{db: db, batch: b, bufs: bufs}, err
+	if err != nil {
+		return batchRequest{db: db, batch: b, bufs: bufs}, err
+	}
+	k, err := bindIdempotency(rc)
+	return batchRequest{db: db, batch: b, bufs: bufs, idem: k}, err
 }
 
 // decodeBatch decodes {"statements": [{"sql": "...", "params": [...] |
@@ -135,7 +140,13 @@ func decodeBatchStatement(v jvalue, i int) (forge.Statement, error) {
 func (s *Server) batch(ctx context.Context, rc *fasthttp.RequestCtx, req batchRequest) error {
 	defer req.bufs.release()
 	if id := transactionID(rc); id != "" {
+		if s.idempotent(req.idem) {
+			return invalidValue("A batch in a transaction (X-Transaction-Id) records nothing: leave out the Idempotency-Key.")
+		}
 		return s.batchIn(ctx, rc, req, id)
+	}
+	if s.idempotent(req.idem) {
+		return s.batchOnce(ctx, rc, req)
 	}
 	out := batchOutput{limit: s.opts.MaxResponseBytes}
 	out.enc = getEncoder()

@@ -41,6 +41,9 @@ type Idempotency interface {
 	// Claim marks k in progress on db (spawn's weaker form: no record).
 	Claim(db string, k forge.IdempotencyKey) (release func(), err error)
 	CreateTableTx(ctx context.Context, tx forge.Tx, spec forge.TableSpec) error
+	// BatchTx runs a batch in one transaction on tx (package batch's
+	// InTx).
+	BatchTx(ctx context.Context, tx forge.Tx, b forge.Batch, out forge.BatchOutput) error
 	InsertRowsTx(ctx context.Context, tx forge.Tx, table string, rows []forge.Record) (int64, error)
 }
 
@@ -278,6 +281,43 @@ func (s *Server) insertRowsOnce(ctx context.Context, rc *fasthttp.RequestCtx, re
 			return forge.Answer{}, true, err
 		}
 		return jsonAnswer(fasthttp.StatusCreated, insertedBody(n)), true, nil
+	})
+}
+
+// batchOnce runs a batch under its key: in one transaction with the
+// record of its answer, the whole batch's (its results, or the error of
+// the statement that failed, which is recorded as a /query's is). A batch
+// whose statements SQLite all prepares as read-only records nothing, as
+// a read on /query. A batch of separate statements ("transaction": false)
+// or a dry run takes no key: there is no one transaction for the record
+// to commit with (docs/API.md).
+func (s *Server) batchOnce(ctx context.Context, rc *fasthttp.RequestCtx, req batchRequest) error {
+	if req.batch.Separate {
+		return invalidValue(`A batch with "transaction": false commits each statement on its own, so no one record can answer for it: leave out the Idempotency-Key, or run the batch in one transaction.`)
+	}
+	if req.batch.DryRun {
+		return invalidValue("A dry run records nothing: leave out the Idempotency-Key.")
+	}
+	out := batchOutput{limit: s.opts.MaxResponseBytes}
+	out.enc = getEncoder()
+	defer putEncoder(out.enc)
+	return s.once(ctx, rc, req.db, req.idem, func(tx forge.Tx) (forge.Answer, bool, error) {
+		writes := false
+		for _, q := range req.batch.Statements {
+			info, err := tx.Describe(ctx, q.SQL)
+			if err != nil || !info.ReadOnly {
+				writes = true // or cannot tell: the batch's run says
+				break
+			}
+		}
+		if err := s.opts.Idempotency.BatchTx(ctx, tx, req.batch, &out); err != nil {
+			return forge.Answer{}, writes, err
+		}
+		body := out.finish(false)
+		if out.limit > 0 && len(body) > out.limit {
+			return forge.Answer{}, false, &responseTooLargeError{limit: out.limit}
+		}
+		return jsonAnswer(fasthttp.StatusOK, body), writes, nil
 	})
 }
 

@@ -131,7 +131,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	opts.Damage = eng
 	opts.Spawns = vol
 	opts.Lifecycle = life
-	opts.Idempotency = idempotency{idem.New(eng, cfg.IdempotencyTTL), tables.New(eng)}
+	opts.Idempotency = idempotency{idem.New(eng, cfg.IdempotencyTTL), tables.New(eng), batch.New(eng, batch.Config{MaxStatements: cfg.MaxBatchStatements})}
 	txs := newTransactions(eng, cfg)
 	opts.Transactions = txs
 	srv := gateway.New(opts, newGatewayEngine(eng, cfg.MaxBatchStatements), orch, log.Named("http"))
@@ -230,6 +230,12 @@ func newGatewayEngine(eng *wasm.Engine, maxBatch int) gatewayEngine {
 type idempotency struct {
 	*idem.Service
 	rows
+	batches *batch.Service
+}
+
+// BatchTx runs a batch on the unit of its record (package batch).
+func (i idempotency) BatchTx(ctx context.Context, tx forge.Tx, b forge.Batch, out forge.BatchOutput) error {
+	return i.batches.InTx(ctx, tx, b, out)
 }
 
 // rows is package tables' Service under a name of its own (beside idem's).
