@@ -317,9 +317,10 @@ func (s *Service) find(ctx context.Context, tx forge.Tx, k forge.IdempotencyKey)
 func (s *Service) insert(ctx context.Context, tx forge.Tx, db string, k forge.IdempotencyKey, a forge.Answer) error {
 	now := s.now()
 	s.noteRecord(db, k)
+	ct, body := compact(a.ContentType, a.Body)
 	q := forge.Statement{SQL: insertOne, Bookkeeping: true, Params: forge.Params{Positional: []forge.Value{
 		forge.TextValue(k.Scope), forge.TextValue(k.Key), forge.BlobValue(k.Hash[:]),
-		forge.IntValue(int64(a.Status)), forge.TextValue(a.ContentType), forge.BlobValue(a.Body),
+		forge.IntValue(int64(a.Status)), forge.TextValue(ct), forge.BlobValue(body),
 		forge.IntValue(now.UnixMilli()),
 	}}}
 	_, err := tx.Run(ctx, q, nil)
@@ -411,12 +412,13 @@ func (r *recordReader) Columns([]string) error { return nil }
 
 func (r *recordReader) Row(row forge.Row) error {
 	r.found = true
+	ct, body := expand(string(row.Text(2)), row.Blob(3))
 	r.rec = record{
 		hash: bytes.Clone(row.Blob(0)),
 		Answer: forge.Answer{
 			Status:      int(row.Int(1)),
-			ContentType: string(row.Text(2)),
-			Body:        bytes.Clone(row.Blob(3)),
+			ContentType: ct,
+			Body:        bytes.Clone(body),
 		},
 	}
 	return nil
