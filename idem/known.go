@@ -27,11 +27,10 @@ import (
 
 // maxKnown bounds the keys kept per database (8 bytes and a map entry
 // each); past it the database's keys are looked up again, and a load is
-// tried again after reloadAfter.
-const (
-	maxKnown    = 1 << 17
-	reloadAfter = 10 * time.Minute
-)
+// tried again after reloadAfter. (A variable for the tests.)
+var maxKnown = 1 << 17
+
+const reloadAfter = 10 * time.Minute
 
 // keySeed makes the set's hashes; a collision only costs a look-up.
 var keySeed = maphash.MakeSeed()
@@ -111,7 +110,7 @@ func (s *Service) loadKnown(ctx context.Context, db string) {
 	err := s.e.Read(ctx, db, func(tx forge.Tx) error {
 		clear(r.keys)
 		_, err := tx.Run(ctx, forge.Statement{SQL: selectKeys, Bookkeeping: true, Params: forge.Params{Positional: []forge.Value{
-			forge.IntValue(s.now().Add(-s.ttl).UnixMilli()), forge.IntValue(maxKnown + 1),
+			forge.IntValue(s.now().Add(-s.ttl).UnixMilli()), forge.IntValue(int64(maxKnown) + 1),
 		}}}, &r)
 		var se *forge.SQLError
 		if errors.As(err, &se) { // no table: no keys
