@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"strings"
 
 	"github.com/valyala/fasthttp"
@@ -217,13 +218,17 @@ func (s *Server) queryOnce(ctx context.Context, rc *fasthttp.RequestCtx, req que
 			q := req.stmt
 			q.ReadOnly = true
 			res, err := s.engine.Query(ctx, req.db, q, enc)
-			if err != nil {
-				// A write (forge.ErrReadOnly), or a failure that the write
-				// unit tells apart (a statement that does not prepare is
-				// recorded): the write unit's turn.
-				return forge.Answer{}, forge.ErrReadOnly
+			switch {
+			case err == nil:
+				return answer(res), nil
+			case errors.Is(err, forge.ErrTimeout), errors.Is(err, forge.ErrCanceled),
+				errors.Is(err, forge.ErrBusy), errors.Is(err, forge.ErrDatabaseNotFound):
+				return forge.Answer{}, err // never recorded, on any path
 			}
-			return answer(res), nil
+			// A write, or a statement's failure that the write unit tells
+			// apart (one that does not prepare is recorded, a read's is
+			// not): the write unit's turn.
+			return forge.Answer{}, forge.ErrReadOnly
 		}
 		info, err := tx.Describe(ctx, req.stmt.SQL)
 		if err != nil || !info.ReadOnly {

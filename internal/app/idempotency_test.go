@@ -398,3 +398,45 @@ func TestIdempotentBatchInProgress(t *testing.T) {
 		t.Fatalf("rows: %d, want 2", n)
 	}
 }
+
+// Reads under a key: nothing to repeat, so nothing recorded, success or
+// failure; but a key recorded for a write is still that write's, and a
+// statement that does not prepare cannot be told a read: its error is
+// recorded as a write's.
+func TestIdempotentReads(t *testing.T) {
+	dir := t.TempDir()
+	g := start(t, dir)
+	c := spawnWithKey(t, g, "ir")
+	expectAnswer(t, "create", c.send(t, "POST", "/api/db/ir/query", "", `{"sql":"CREATE TABLE t(v)"}`), 200, false)
+	insert := `{"sql":"INSERT INTO t(v) VALUES (1)"}`
+	expectAnswer(t, "insert", c.send(t, "POST", "/api/db/ir/query", "w-1", insert), 200, false)
+
+	// A key recorded for a write: a read with it is another request.
+	a := c.send(t, "POST", "/api/db/ir/query", "w-1", `{"sql":"SELECT count(*) AS n FROM t"}`)
+	expectAnswer(t, "read with a write's key", a, 422, false)
+	// And a new process knows it too (the keys are loaded from the file).
+	if err := g.stop(); err != nil {
+		t.Fatal(err)
+	}
+	g = start(t, dir)
+	c.base = g.url
+	expectAnswer(t, "after a restart", c.send(t, "POST", "/api/db/ir/query", "w-1", `{"sql":"SELECT count(*) AS n FROM t"}`), 422, false)
+	expectAnswer(t, "the write after a restart", c.send(t, "POST", "/api/db/ir/query", "w-1", insert), 200, true)
+
+	// A read that fails as it runs: not recorded, each repeat runs.
+	bad := `{"sql":"SELECT json(v) FROM (SELECT '{' AS v)"}`
+	for i := range 2 {
+		a := c.send(t, "POST", "/api/db/ir/query", "r-bad", bad)
+		if a.status != 400 || a.replayed {
+			t.Fatalf("failing read %d: %d (replayed %v) %s", i, a.status, a.replayed, a.body)
+		}
+	}
+	// A statement that does not prepare: recorded, as a write's error.
+	missing := `{"sql":"SELECT * FROM later"}`
+	expectAnswer(t, "missing table", c.send(t, "POST", "/api/db/ir/query", "r-missing", missing), 400, false)
+	expectAnswer(t, "create later", c.send(t, "POST", "/api/db/ir/query", "", `{"sql":"CREATE TABLE later(a)"}`), 200, false)
+	expectAnswer(t, "missing table again", c.send(t, "POST", "/api/db/ir/query", "r-missing", missing), 400, true)
+	if n := c.count(t, "ir", "t"); n != 1 {
+		t.Fatalf("rows: %d, want 1", n)
+	}
+}
