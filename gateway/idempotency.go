@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"hash"
 	"strings"
+	"sync"
 
 	"github.com/valyala/fasthttp"
 
@@ -70,7 +72,8 @@ func bindIdempotency(rc *fasthttp.RequestCtx) (forge.IdempotencyKey, error) {
 	if st.readOnly {
 		return forge.IdempotencyKey{}, nil
 	}
-	h := sha256.New()
+	h := hashers.Get().(hash.Hash)
+	h.Reset()
 	h.Write(rc.Method())
 	h.Write([]byte{'\n'})
 	h.Write(rc.Path())
@@ -78,8 +81,13 @@ func bindIdempotency(rc *fasthttp.RequestCtx) (forge.IdempotencyKey, error) {
 	h.Write(rc.PostBody())
 	k := forge.IdempotencyKey{Scope: st.keyID, Key: string(v)}
 	h.Sum(k.Hash[:0])
+	hashers.Put(h)
 	return k, nil
 }
+
+// hashers are SHA-256 states for the request hash (one allocation less
+// per keyed request).
+var hashers = sync.Pool{New: func() any { return sha256.New() }}
 
 // errBadIdempotencyKey: the header is empty, too long, or not visible
 // ASCII.

@@ -75,10 +75,15 @@ type Service struct {
 	ttl time.Duration
 	now func() time.Time
 
-	mu      sync.Mutex
-	running map[string]struct{} // db, scope and key of the requests in flight
-	dbs     map[string]*dbState // per database (one small entry each, kept)
+	runMu   sync.Mutex
+	running map[claimID]struct{} // the requests in flight
+
+	mu  sync.RWMutex
+	dbs map[string]*dbState // per database (one small entry each, kept)
 }
+
+// claimID names a request in flight: its database, scope and key.
+type claimID struct{ db, scope, key string }
 
 // dbState is what the service knows of one database's records.
 type dbState struct {
@@ -110,25 +115,35 @@ func New(e Engine, ttl time.Duration) *Service {
 	if ttl <= 0 {
 		ttl = DefaultTTL
 	}
-	return &Service{e: e, ttl: ttl, now: time.Now, running: make(map[string]struct{}), dbs: make(map[string]*dbState)}
+	return &Service{e: e, ttl: ttl, now: time.Now, running: make(map[claimID]struct{}), dbs: make(map[string]*dbState)}
 }
 
 // Claim marks k as in progress on db until release is called:
 // forge.ErrIdempotencyInProgress if it already is. Do claims for itself;
 // a route whose answer is not recorded in a database (spawn) claims alone.
 func (s *Service) Claim(db string, k forge.IdempotencyKey) (release func(), err error) {
-	id := db + "\x00" + k.Scope + "\x00" + k.Key
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	id, err := s.claim(db, k)
+	if err != nil {
+		return nil, err
+	}
+	return func() { s.unclaim(id) }, nil
+}
+
+func (s *Service) claim(db string, k forge.IdempotencyKey) (claimID, error) {
+	id := claimID{db, k.Scope, k.Key}
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
 	if _, ok := s.running[id]; ok {
-		return nil, forge.ErrIdempotencyInProgress
+		return claimID{}, forge.ErrIdempotencyInProgress
 	}
 	s.running[id] = struct{}{}
-	return func() {
-		s.mu.Lock()
-		delete(s.running, id)
-		s.mu.Unlock()
-	}, nil
+	return id, nil
+}
+
+func (s *Service) unclaim(id claimID) {
+	s.runMu.Lock()
+	delete(s.running, id)
+	s.runMu.Unlock()
 }
 
 // Do runs fn once for k on db, in one write unit with the record of its
@@ -147,11 +162,11 @@ func (s *Service) Claim(db string, k forge.IdempotencyKey) (release func(), err 
 func (s *Service) Do(ctx context.Context, db string, k forge.IdempotencyKey,
 	fn func(forge.Tx) (forge.Answer, error),
 ) (a forge.Answer, replayed bool, err error) {
-	release, err := s.Claim(db, k)
+	id, err := s.claim(db, k)
 	if err != nil {
 		return forge.Answer{}, false, err
 	}
-	defer release()
+	defer s.unclaim(id)
 	return s.do(ctx, db, k, fn)
 }
 
@@ -225,11 +240,11 @@ func (s *Service) do(ctx context.Context, db string, k forge.IdempotencyKey,
 func (s *Service) DoRead(ctx context.Context, db string, k forge.IdempotencyKey,
 	read, write func(forge.Tx) (forge.Answer, error),
 ) (a forge.Answer, replayed bool, err error) {
-	release, err := s.Claim(db, k)
+	id, err := s.claim(db, k)
 	if err != nil {
 		return forge.Answer{}, false, err
 	}
-	defer release()
+	defer s.unclaim(id)
 	if !s.mayHave(ctx, db, k) {
 		// No record of k: the read runs as any read.
 		a, err = read(nil)
@@ -238,7 +253,23 @@ func (s *Service) DoRead(ctx context.Context, db string, k forge.IdempotencyKey,
 		}
 		return a, false, err
 	}
-	writes := false
+	a, replayed, writes, err := s.readUnit(ctx, db, k, read)
+	if err != nil {
+		return forge.Answer{}, false, err
+	}
+	if writes {
+		return s.do(ctx, db, k, write)
+	}
+	return a, replayed, nil
+}
+
+// readUnit is DoRead's read unit: k's look-up, then read, unless k has a
+// record; writes: read said forge.ErrReadOnly. (Apart from DoRead, so
+// that what its closure captures is not moved to the heap on DoRead's
+// common path.)
+func (s *Service) readUnit(ctx context.Context, db string, k forge.IdempotencyKey,
+	read func(forge.Tx) (forge.Answer, error),
+) (a forge.Answer, replayed, writes bool, err error) {
 	absent := s.tableAbsent(db)
 	err = s.e.Read(ctx, db, func(tx forge.Tx) error {
 		var r recordReader
@@ -259,6 +290,7 @@ func (s *Service) DoRead(ctx context.Context, db string, k forge.IdempotencyKey,
 			a, replayed = r.rec.Answer, true
 			return nil
 		}
+		var err error
 		a, err = read(tx)
 		if errors.Is(err, forge.ErrReadOnly) {
 			writes = true
@@ -266,13 +298,7 @@ func (s *Service) DoRead(ctx context.Context, db string, k forge.IdempotencyKey,
 		}
 		return err
 	})
-	if err != nil {
-		return forge.Answer{}, false, err
-	}
-	if writes {
-		return s.do(ctx, db, k, write)
-	}
-	return a, replayed, nil
+	return a, replayed, writes, err
 }
 
 // record is a stored answer with the hash of its request.
@@ -379,8 +405,8 @@ func (s *Service) setTable(db string, t tableState) {
 
 // tableAbsent tells whether db is known to have no Table.
 func (s *Service) tableAbsent(db string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	d := s.dbs[db]
 	return d != nil && d.table == tableAbsent
 }

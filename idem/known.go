@@ -67,11 +67,19 @@ type known struct {
 // db's set is complete and k is not in it. It starts the load of db's
 // set if that is due (the caller then loads it, loadKnown).
 func (s *Service) mayHaveRecord(db string, k forge.IdempotencyKey) (may, load bool) {
+	h := keyHash(k)
+	s.mu.RLock()
+	if d := s.dbs[db]; d != nil && d.known.complete {
+		_, may = d.known.keys[h]
+		s.mu.RUnlock()
+		return may, false
+	}
+	s.mu.RUnlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d := s.state(db)
 	if d.known.complete {
-		_, may = d.known.keys[keyHash(k)]
+		_, may = d.known.keys[h]
 		return may, false
 	}
 	if !d.known.loading && !s.now().Before(d.known.retry) {
