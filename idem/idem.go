@@ -5,6 +5,11 @@
 // records live in a bookkeeping table of each database (Table), which
 // client SQL cannot touch (the sandbox refuses forge.ReservedPrefix).
 //
+// A record's unit shares group commit with other writes (the engine's
+// WriteShared); a key known to have no record is not looked up (known.go);
+// a request that only reads records nothing (DoRead); records are stored
+// compactly (compact.go).
+//
 // It knows the engine only through the Engine interface it declares, and
 // knows no HTTP: an answer is a status, a content type and a body that the
 // caller made.
