@@ -204,7 +204,12 @@ func (o *batchOutput) Done(_ int, res forge.Result, err error) error {
 		o.buf = append(o.buf, '}')
 		return nil
 	}
-	o.buf = appendMeta(append(o.buf, o.enc.finish(res)...), res.Meta)
+	if res.ReturnsRows {
+		o.buf = append(o.buf, o.enc.finish(res)...)
+	} else {
+		o.buf = appendExecBody(o.buf, res.RowsAffected) // no copy through enc
+	}
+	o.buf = appendMeta(o.buf, res.Meta)
 	if o.limit > 0 && len(o.buf) > o.limit {
 		return &responseTooLargeError{limit: o.limit}
 	}
@@ -245,7 +250,7 @@ func appendMeta(b []byte, m forge.Meta) []byte {
 	}
 	b = append(b[:len(b)-1], ',')
 	b = append(b, `"meta":{"duration_ms":`...)
-	b = strconv.AppendFloat(b, float64(m.Duration.Microseconds())/1000, 'f', -1, 64)
+	b = appendMillis(b, m.Duration.Microseconds())
 	b = append(b, `,"changes":`...)
 	b = strconv.AppendInt(b, m.Changes, 10)
 	b = append(b, `,"last_insert_id":`...)
@@ -257,4 +262,25 @@ func appendMeta(b []byte, m forge.Meta) []byte {
 	b = append(b, `,"full_scan_steps":`...)
 	b = strconv.AppendInt(b, m.FullScanSteps, 10)
 	return append(b, "}}"...)
+}
+
+// appendMillis writes us microseconds as milliseconds, as
+// strconv.AppendFloat(b, float64(us)/1000, 'f', -1, 64) would ("0.042",
+// "1.5", "2"), without its float formatting on every result.
+func appendMillis(b []byte, us int64) []byte {
+	if us < 0 {
+		return strconv.AppendFloat(b, float64(us)/1000, 'f', -1, 64)
+	}
+	b = strconv.AppendInt(b, us/1000, 10)
+	frac := us % 1000
+	if frac == 0 {
+		return b
+	}
+	d := [3]byte{byte('0' + frac/100), byte('0' + frac/10%10), byte('0' + frac%10)}
+	n := 3
+	for d[n-1] == '0' {
+		n--
+	}
+	b = append(b, '.')
+	return append(b, d[:n]...)
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -120,4 +121,13 @@ func FuzzDecodeBatch(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestAppendMillisAgreesWithAppendFloat(t *testing.T) {
+	for _, us := range []int64{0, 1, 10, 42, 100, 999, 1000, 1001, 1500, 2000, 12345, 1<<40 + 7, -3} {
+		want := strconv.AppendFloat(nil, float64(us)/1000, 'f', -1, 64)
+		if got := appendMillis(nil, us); string(got) != string(want) {
+			t.Errorf("appendMillis(%d) = %s, want %s", us, got, want)
+		}
+	}
 }

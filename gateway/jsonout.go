@@ -244,9 +244,8 @@ func (e *rowsEncoder) Row(r forge.Row) error {
 // finish closes the body for res.
 func (e *rowsEncoder) finish(res forge.Result) []byte {
 	if !res.ReturnsRows {
-		e.buf = append(e.buf[:0], `{"message":"Query executed successfully.","rows_affected":`...)
-		e.buf = strconv.AppendInt(e.buf, res.RowsAffected, 10)
-		return append(e.buf, '}')
+		e.buf = appendExecBody(e.buf[:0], res.RowsAffected)
+		return e.buf
 	}
 	if e.opt != (resultOptions{}) {
 		e.buf = e.appendTail(e.buf, res.RowsAffected, e.truncated)
@@ -256,6 +255,13 @@ func (e *rowsEncoder) finish(res forge.Result) []byte {
 	e.buf = strconv.AppendInt(e.buf, res.RowsAffected, 10)
 	e.buf = append(e.buf, '}')
 	return e.buf
+}
+
+// appendExecBody writes the answer to a statement that returns no rows.
+func appendExecBody(b []byte, rowsAffected int64) []byte {
+	b = append(b, `{"message":"Query executed successfully.","rows_affected":`...)
+	b = strconv.AppendInt(b, rowsAffected, 10)
+	return append(b, '}')
 }
 
 func writeJSON(rc *fasthttp.RequestCtx, status int, body []byte) {
