@@ -82,9 +82,11 @@ func (s *Service) Batch(ctx context.Context, db string, b forge.Batch, out forge
 		return s.separate(ctx, db, b, out)
 	}
 	var changes forge.Changes
+	listed := false // the unit could list its changes
 	err := s.unit(ctx, db, b.ReadOnly, b.DryRun, func(tx forge.Tx) error {
 		out.Reset()
 		track := s.track(tx, b)
+		listed = track != nil || b.ReadOnly
 		for i, q := range b.Statements {
 			res, err := tx.Run(ctx, q, out.Rows(i))
 			if err != nil {
@@ -100,7 +102,7 @@ func (s *Service) Batch(ctx context.Context, db string, b forge.Batch, out forge
 		}
 		return err
 	})
-	if err == nil && b.DryRun && b.MaxChanges > 0 {
+	if err == nil && b.DryRun && b.MaxChanges > 0 && listed {
 		out.Changes(-1, changes)
 	}
 	return err
@@ -108,7 +110,9 @@ func (s *Service) Batch(ctx context.Context, db string, b forge.Batch, out forge
 
 // track starts recording the rows a dry run's unit changes, if its batch
 // asks for their list and the unit may write (a read unit changes
-// nothing: its list is empty).
+// nothing: its list is empty). A unit that cannot list them (a savepoint
+// of an interactive transaction: txn.Within) answers nil, and its dry run
+// gives no list at all rather than an empty one.
 func (s *Service) track(tx forge.Tx, b forge.Batch) forge.ChangeTracker {
 	if !b.DryRun || b.MaxChanges <= 0 || b.ReadOnly {
 		return nil
@@ -149,9 +153,11 @@ func (s *Service) separate(ctx context.Context, db string, b forge.Batch, out fo
 		var res forge.Result
 		var changes forge.Changes
 		var err error
+		listed := false
 		if b.DryRun {
 			err = s.unit(ctx, db, q.ReadOnly, true, func(tx forge.Tx) error {
 				track := s.track(tx, b)
+				listed = track != nil || q.ReadOnly
 				var err error
 				if res, err = tx.Run(ctx, q, out.Rows(i)); err == nil && track != nil {
 					changes, err = track.Changes(ctx)
@@ -167,7 +173,7 @@ func (s *Service) separate(ctx context.Context, db string, b forge.Batch, out fo
 		if err := out.Done(i, res, err); err != nil {
 			return err
 		}
-		if err == nil && b.DryRun && b.MaxChanges > 0 {
+		if err == nil && b.DryRun && b.MaxChanges > 0 && listed {
 			out.Changes(i, changes)
 		}
 	}

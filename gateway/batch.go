@@ -248,8 +248,14 @@ func appendMeta(b []byte, m forge.Meta) []byte {
 	if len(b) == 0 || b[len(b)-1] != '}' {
 		return b
 	}
-	b = append(b[:len(b)-1], ',')
-	b = append(b, `"meta":{"duration_ms":`...)
+	b = append(b[:len(b)-1], `,"meta":`...)
+	b = appendMetaObject(b, m)
+	return append(b, '}')
+}
+
+// appendMetaObject writes meta's object, {"duration_ms": …, …}.
+func appendMetaObject(b []byte, m forge.Meta) []byte {
+	b = append(b, `{"duration_ms":`...)
 	b = appendMillis(b, m.Duration.Microseconds())
 	b = append(b, `,"changes":`...)
 	b = strconv.AppendInt(b, m.Changes, 10)
@@ -261,7 +267,7 @@ func appendMeta(b []byte, m forge.Meta) []byte {
 	b = strconv.AppendInt(b, m.VMSteps, 10)
 	b = append(b, `,"full_scan_steps":`...)
 	b = strconv.AppendInt(b, m.FullScanSteps, 10)
-	return append(b, "}}"...)
+	return append(b, '}')
 }
 
 // appendMillis writes us microseconds as milliseconds, as

@@ -138,6 +138,15 @@ type rowsEncoder struct {
 	out       io.Writer // a streamed answer: buf is flushed to it
 	sent      int       // bytes flushed to out
 	onFlush   func()    // called once, before the first flush
+	// meta: the answer carries the statement's meta (resultmeta.go).
+	meta bool
+	// marks are where each row of a buffered answer with max_bytes
+	// begins in buf (JSON and NDJSON): finishMeta gives up rows to make
+	// room for meta.
+	marks []int
+	// trailer sends a streamed CSV or Markdown answer's meta in the
+	// HTTP trailer (stream).
+	trailer func(meta []byte)
 }
 
 var encoderPool = sync.Pool{New: func() any { return &rowsEncoder{buf: make([]byte, 0, 4096)} }}
@@ -148,6 +157,7 @@ func getEncoder() *rowsEncoder {
 	e.rows = 0
 	e.limit = 0
 	e.opt, e.truncated, e.out, e.sent, e.onFlush = resultOptions{}, false, nil, 0, nil
+	e.meta, e.marks, e.trailer = false, e.marks[:0], nil
 	return e
 }
 

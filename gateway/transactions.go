@@ -139,20 +139,18 @@ func (s *Server) rollbackTransaction(ctx context.Context, rc *fasthttp.RequestCt
 	return nil
 }
 
-// queryIn runs the query route's statement in transaction id.
+// queryIn runs the query route's statement in transaction id, with its
+// result options (streamed, an uncapped NDJSON, CSV or Markdown answer
+// holds the transaction's connection while the client reads, within the
+// request's deadline, as any streamed answer holds its own).
 func (s *Server) queryIn(ctx context.Context, rc *fasthttp.RequestCtx, req queryRequest, id string) error {
 	if s.opts.Transactions == nil {
 		return errNoTransactions
 	}
-	enc := getEncoder()
-	defer putEncoder(enc)
-	enc.limit = s.opts.MaxResponseBytes
-	res, err := s.opts.Transactions.Query(ctx, req.db, state(rc).keyID, id, req.stmt, enc)
-	if err != nil {
-		return err
-	}
-	writeJSON(rc, fasthttp.StatusOK, appendMeta(enc.finish(res), res.Meta))
-	return nil
+	owner := state(rc).keyID
+	return s.writeResult(ctx, rc, req.opt.result, true, func(ctx context.Context, w forge.RowWriter) (forge.Result, error) {
+		return s.opts.Transactions.Query(ctx, req.db, owner, id, req.stmt, w)
+	})
 }
 
 // batchIn runs the batch route's statements in transaction id.
