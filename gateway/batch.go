@@ -20,6 +20,9 @@ type batchRequest struct {
 	db    string
 	batch forge.Batch
 	bufs  *batchBufs // the fast path's, released after the batch ran
+	// opts are each statement's result options (batchopts.go); nil:
+	// none anywhere, every result in the default shape.
+	opts []resultOptions
 }
 
 func bindBatch(rc *fasthttp.RequestCtx) (batchRequest, error) {
@@ -28,17 +31,18 @@ func bindBatch(rc *fasthttp.RequestCtx) (batchRequest, error) {
 		return batchRequest{}, err
 	}
 	bufs := batchBufPool.Get().(*batchBufs)
+	var opts []resultOptions
 	b, ok := fastBatch(rc.PostBody(), bufs)
 	if !ok {
 		bufs.release()
 		bufs = nil
-		b, err = decodeBatchStrict(rc.PostBody())
+		b, opts, err = decodeBatchOptions(rc.PostBody())
 	}
 	b.ReadOnly = readOnly(rc)
 	for i := range b.Statements {
 		b.Statements[i].Meta = true // every result carries what SQLite counted
 	}
-	return batchRequest{db: db, batch: b, bufs: bufs}, err
+	return batchRequest{db: db, batch: b, bufs: bufs, opts: opts}, err
 }
 
 // decodeBatch decodes {"statements": [{"sql": "...", "params": [...] |
@@ -55,45 +59,59 @@ func decodeBatch(body []byte) (forge.Batch, error) {
 // decodeBatchStrict decodes a batch body through the strict reader's
 // tree: every body fastBatch does not take, and every error.
 func decodeBatchStrict(body []byte) (forge.Batch, error) {
+	b, _, err := decodeBatchOptions(body)
+	return b, err
+}
+
+// decodeBatchOptions is decodeBatchStrict with the result options of each
+// statement (nil when the body gives none).
+func decodeBatchOptions(body []byte) (forge.Batch, []resultOptions, error) {
 	b := forge.Batch{MaxChanges: defaultMaxChanges}
 	v, err := parseBody(body)
 	if err != nil {
-		return b, err
+		return b, nil, err
+	}
+	var bo batchOptions
+	if err := bo.decode(v); err != nil {
+		return b, nil, err
 	}
 	have := false
 	for _, m := range v.obj {
 		switch m.key {
 		case "statements":
 			if m.val.kind != jArray {
-				return b, invalidShape("Field \"statements\" must be an array of objects, not %s.", m.val.kind)
+				return b, nil, invalidShape("Field \"statements\" must be an array of objects, not %s.", m.val.kind)
 			}
 			have = true
 			b.Statements = make([]forge.Statement, len(m.val.arr))
 			for i, el := range m.val.arr {
 				if b.Statements[i], err = decodeBatchStatement(el, i); err != nil {
-					return b, err
+					return b, nil, err
 				}
 			}
 		case "transaction":
 			if m.val.kind != jBool {
-				return b, invalidShape("Field \"transaction\" must be a boolean, not %s.", m.val.kind)
+				return b, nil, invalidShape("Field \"transaction\" must be a boolean, not %s.", m.val.kind)
 			}
 			b.Separate = !m.val.b
 		case "dry_run", "max_changes":
 			if err := decodeDryRunField(m, &b.DryRun, &b.MaxChanges); err != nil {
-				return b, err
+				return b, nil, err
 			}
 		default:
-			return b, unknownField("the batch body", m.key)
+			if isResultOption(m.key) {
+				continue // bo.decode's
+			}
+			return b, nil, unknownField("the batch body", m.key)
 		}
 	}
 	if !have {
-		return b, invalidShape("Field \"statements\" is required.")
+		return b, nil, invalidShape("Field \"statements\" is required.")
 	}
 	if len(b.Statements) == 0 {
-		return b, invalidShape("Field \"statements\" must hold at least one statement.")
+		return b, nil, invalidShape("Field \"statements\" must hold at least one statement.")
 	}
-	return b, nil
+	return b, bo.each(len(b.Statements)), nil
 }
 
 // decodeBatchStatement decodes statements[i]: a query body's "sql" and
@@ -117,6 +135,9 @@ func decodeBatchStatement(v jvalue, i int) (forge.Statement, error) {
 				return q, err
 			}
 		default:
+			if isResultOption(m.key) {
+				continue // batchOptions.decode's
+			}
 			return q, unknownField("statements["+strconv.Itoa(i)+"]", m.key)
 		}
 	}
@@ -137,7 +158,7 @@ func (s *Server) batch(ctx context.Context, rc *fasthttp.RequestCtx, req batchRe
 	if id := transactionID(rc); id != "" {
 		return s.batchIn(ctx, rc, req, id)
 	}
-	out := batchOutput{limit: s.opts.MaxResponseBytes}
+	out := batchOutput{limit: s.opts.MaxResponseBytes, opts: req.opts}
 	out.enc = getEncoder()
 	defer putEncoder(out.enc)
 	pb := answerBufs.Get().(*[]byte)
@@ -169,6 +190,7 @@ var answerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); retur
 type batchOutput struct {
 	buf   []byte
 	enc   *rowsEncoder
+	opts  []resultOptions // by statement; nil: none
 	n     int // results in buf
 	limit int // the response cap (0 = none)
 	// changes: a dry run's, of the whole batch (one transaction).
@@ -183,14 +205,25 @@ func (o *batchOutput) Reset() {
 	o.changes = nil
 }
 
-func (o *batchOutput) Rows(int) forge.RowWriter {
-	o.enc.buf = o.enc.buf[:0]
-	o.enc.rows = 0
-	o.enc.limit = 0
-	if o.limit > 0 {
-		o.enc.limit = max(o.limit-len(o.buf), 1)
+func (o *batchOutput) Rows(i int) forge.RowWriter {
+	e := o.enc
+	e.restart()
+	e.limit = 0
+	e.opt = resultOptions{}
+	if o.opts != nil {
+		e.opt = o.opts[i]
 	}
-	return o.enc
+	left := 0 // what is left of the response cap
+	if o.limit > 0 {
+		left = max(o.limit-len(o.buf), 1)
+	}
+	switch {
+	case e.opt.maxBytes == 0:
+		e.limit = left
+	case left > 0 && e.opt.maxBytes > left:
+		e.opt.maxBytes = left // truncated, never 413, as on /query
+	}
+	return e
 }
 
 func (o *batchOutput) Done(_ int, res forge.Result, err error) error {
@@ -205,11 +238,10 @@ func (o *batchOutput) Done(_ int, res forge.Result, err error) error {
 		return nil
 	}
 	if res.ReturnsRows {
-		o.buf = append(o.buf, o.enc.finish(res)...)
+		o.buf = append(o.buf, o.enc.finishMeta(res, nil)...)
 	} else {
-		o.buf = appendExecBody(o.buf, res.RowsAffected) // no copy through enc
+		o.buf = appendMeta(appendExecBody(o.buf, res.RowsAffected), res.Meta) // no copy through enc
 	}
-	o.buf = appendMeta(o.buf, res.Meta)
 	if o.limit > 0 && len(o.buf) > o.limit {
 		return &responseTooLargeError{limit: o.limit}
 	}

@@ -97,14 +97,28 @@ func FuzzDecodeBatch(f *testing.F) {
 		`{"statements":[]}`, `{"statements":[{}]}`, `{"statements":[{"sql":""}]}`, `{"statements":[1]}`,
 		`{"statements":[{"sql":"SELECT 1"}],"statements":[]}`, `{"Statements":[]}`, `[]`, ``,
 		`{"statements":[{"sql":"SELECT 1","params":[9223372036854775808]}]}`,
+		`{"statements":[{"sql":"SELECT 1","max_rows":2,"shape":"arrays"},{"sql":"x","max_bytes":9}],"max_rows":1,"format":"json"}`,
+		`{"statements":[{"sql":"SELECT 1","format":"csv"}]}`, `{"shape":1,"statements":[{"sql":"x"}]}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		b, err := decodeBatch(body)
+		_, opts, oerr := decodeBatchOptions(body)
+		if (err == nil) != (oerr == nil) {
+			t.Fatalf("%q: decodeBatch %v, decodeBatchOptions %v", body, err, oerr)
+		}
 		if err != nil {
 			checkClientError(t, err, body)
 			return
+		}
+		if opts != nil && len(opts) != len(b.Statements) {
+			t.Fatalf("%q: %d options for %d statements", body, len(opts), len(b.Statements))
+		}
+		for _, o := range opts {
+			if o.format != formatJSON || o.maxRows < 0 || o.maxBytes < 0 || o.maxRows > maxCap || o.maxBytes > maxCap {
+				t.Fatalf("%q: options %+v", body, o)
+			}
 		}
 		if len(b.Statements) == 0 {
 			t.Fatalf("no statements accepted from %q", body)

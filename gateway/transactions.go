@@ -158,7 +158,7 @@ func (s *Server) batchIn(ctx context.Context, rc *fasthttp.RequestCtx, req batch
 	if s.opts.Transactions == nil {
 		return errNoTransactions
 	}
-	out := batchOutput{limit: s.opts.MaxResponseBytes}
+	out := batchOutput{limit: s.opts.MaxResponseBytes, opts: req.opts}
 	out.enc = getEncoder()
 	defer putEncoder(out.enc)
 	if err := s.opts.Transactions.Batch(ctx, req.db, state(rc).keyID, id, req.batch, &out); err != nil {
