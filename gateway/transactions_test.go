@@ -111,7 +111,7 @@ func TestTransactionErrors(t *testing.T) {
 // fakeTransactions knows no transaction.
 type fakeTransactions struct{}
 
-func (fakeTransactions) Begin(context.Context, string, string, time.Duration) (string, time.Time, error) {
+func (fakeTransactions) Begin(context.Context, string, string, time.Duration, bool) (string, time.Time, error) {
 	return "tx_1", time.Now().Add(time.Second), nil
 }
 func (fakeTransactions) Commit(context.Context, string, string, string) error {
