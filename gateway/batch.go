@@ -191,8 +191,8 @@ type batchOutput struct {
 	buf   []byte
 	enc   *rowsEncoder
 	opts  []resultOptions // by statement; nil: none
-	n     int // results in buf
-	limit int // the response cap (0 = none)
+	n     int             // results in buf
+	limit int             // the response cap (0 = none)
 	// changes: a dry run's, of the whole batch (one transaction).
 	changes *forge.Changes
 }

@@ -27,8 +27,8 @@ type fakeLease struct {
 	onEnd    func(error)
 	ttl      time.Duration
 	readOnly bool
-	once  sync.Once
-	ran   []string
+	once     sync.Once
+	ran      []string
 }
 
 func (f *fakeEngine) Begin(_ context.Context, _ string, ttl time.Duration, onEnd func(error)) (Lease, error) {
