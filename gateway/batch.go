@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -285,21 +286,42 @@ func appendMeta(b []byte, m forge.Meta) []byte {
 	return append(b, '}')
 }
 
-// appendMetaObject writes meta's object, {"duration_ms": …, …}.
+// appendMetaObject writes meta's object, {"duration_ms": …, …}: on every
+// result of a batch, so written with one capacity check and small
+// numbers without strconv (appendSmall).
 func appendMetaObject(b []byte, m forge.Meta) []byte {
+	b = slices.Grow(b, maxMetaLen)
 	b = append(b, `{"duration_ms":`...)
 	b = appendMillis(b, m.Duration.Microseconds())
 	b = append(b, `,"changes":`...)
-	b = strconv.AppendInt(b, m.Changes, 10)
+	b = appendSmall(b, m.Changes)
 	b = append(b, `,"last_insert_id":`...)
-	b = strconv.AppendInt(b, m.LastInsertID, 10)
+	b = appendSmall(b, m.LastInsertID)
 	b = append(b, `,"rows_written":`...)
-	b = strconv.AppendInt(b, m.RowsWritten, 10)
+	b = appendSmall(b, m.RowsWritten)
 	b = append(b, `,"vm_steps":`...)
-	b = strconv.AppendInt(b, m.VMSteps, 10)
+	b = appendSmall(b, m.VMSteps)
 	b = append(b, `,"full_scan_steps":`...)
-	b = strconv.AppendInt(b, m.FullScanSteps, 10)
+	b = appendSmall(b, m.FullScanSteps)
 	return append(b, '}')
+}
+
+// maxMetaLen bounds meta's object: its names, and six numbers of at most
+// 20 characters each (a duration of 21 with its point).
+const maxMetaLen = len(`{"duration_ms":,"changes":,"last_insert_id":,"rows_written":,"vm_steps":,"full_scan_steps":}`) + 6*21
+
+// appendSmall is strconv.AppendInt(b, n, 10), with the commonest values
+// (0 to 999) written by hand.
+func appendSmall(b []byte, n int64) []byte {
+	switch {
+	case n >= 0 && n < 10:
+		return append(b, byte('0'+n))
+	case n >= 10 && n < 100:
+		return append(b, byte('0'+n/10), byte('0'+n%10))
+	case n >= 100 && n < 1000:
+		return append(b, byte('0'+n/100), byte('0'+n/10%10), byte('0'+n%10))
+	}
+	return strconv.AppendInt(b, n, 10)
 }
 
 // appendMillis writes us microseconds as milliseconds, as
@@ -309,7 +331,7 @@ func appendMillis(b []byte, us int64) []byte {
 	if us < 0 {
 		return strconv.AppendFloat(b, float64(us)/1000, 'f', -1, 64)
 	}
-	b = strconv.AppendInt(b, us/1000, 10)
+	b = appendSmall(b, us/1000)
 	frac := us % 1000
 	if frac == 0 {
 		return b

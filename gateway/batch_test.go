@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -143,5 +144,18 @@ func TestAppendMillisAgreesWithAppendFloat(t *testing.T) {
 		if got := appendMillis(nil, us); string(got) != string(want) {
 			t.Errorf("appendMillis(%d) = %s, want %s", us, got, want)
 		}
+	}
+}
+
+func TestAppendSmallAgreesWithAppendInt(t *testing.T) {
+	for _, n := range []int64{0, 1, 9, 10, 42, 99, 100, 101, 999, 1000, 12345, -1, -10, -999, math.MaxInt64, math.MinInt64} {
+		if got, want := appendSmall([]byte("x"), n), strconv.AppendInt([]byte("x"), n, 10); string(got) != string(want) {
+			t.Errorf("appendSmall(%d) = %s, want %s", n, got, want)
+		}
+	}
+	m := forge.Meta{Duration: math.MaxInt64, Changes: math.MinInt64, LastInsertID: math.MinInt64, RowsWritten: math.MinInt64,
+		VMSteps: math.MinInt64, FullScanSteps: math.MinInt64}
+	if n := len(appendMetaObject(nil, m)); n > maxMetaLen {
+		t.Errorf("meta of %d bytes, past maxMetaLen %d", n, maxMetaLen)
 	}
 }
