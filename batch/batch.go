@@ -82,8 +82,10 @@ func (s *Service) Batch(ctx context.Context, db string, b forge.Batch, out forge
 		return s.separate(ctx, db, b, out)
 	}
 	var changes forge.Changes
+	listed := false // the unit could list its changes
 	err := s.unit(ctx, db, b.ReadOnly, b.DryRun, func(tx forge.Tx) error {
 		track := s.track(tx, b)
+		listed = track != nil || b.ReadOnly
 		if err := run(ctx, tx, b, out); err != nil {
 			return err
 		}
@@ -93,7 +95,7 @@ func (s *Service) Batch(ctx context.Context, db string, b forge.Batch, out forge
 		}
 		return err
 	})
-	if err == nil && b.DryRun && b.MaxChanges > 0 {
+	if err == nil && b.DryRun && b.MaxChanges > 0 && listed {
 		out.Changes(-1, changes)
 	}
 	return err
@@ -138,7 +140,9 @@ func run(ctx context.Context, tx forge.Tx, b forge.Batch, out forge.BatchOutput)
 
 // track starts recording the rows a dry run's unit changes, if its batch
 // asks for their list and the unit may write (a read unit changes
-// nothing: its list is empty).
+// nothing: its list is empty). A unit that cannot list them (a savepoint
+// of an interactive transaction: txn.Within) answers nil, and its dry run
+// gives no list at all rather than an empty one.
 func (s *Service) track(tx forge.Tx, b forge.Batch) forge.ChangeTracker {
 	if !b.DryRun || b.MaxChanges <= 0 || b.ReadOnly {
 		return nil
@@ -179,9 +183,11 @@ func (s *Service) separate(ctx context.Context, db string, b forge.Batch, out fo
 		var res forge.Result
 		var changes forge.Changes
 		var err error
+		listed := false
 		if b.DryRun {
 			err = s.unit(ctx, db, q.ReadOnly, true, func(tx forge.Tx) error {
 				track := s.track(tx, b)
+				listed = track != nil || q.ReadOnly
 				var err error
 				if res, err = tx.Run(ctx, q, out.Rows(i)); err == nil && track != nil {
 					changes, err = track.Changes(ctx)
@@ -197,7 +203,7 @@ func (s *Service) separate(ctx context.Context, db string, b forge.Batch, out fo
 		if err := out.Done(i, res, err); err != nil {
 			return err
 		}
-		if err == nil && b.DryRun && b.MaxChanges > 0 {
+		if err == nil && b.DryRun && b.MaxChanges > 0 && listed {
 			out.Changes(i, changes)
 		}
 	}

@@ -142,28 +142,18 @@ func (s *Server) revokeKey(ctx context.Context, rc *fasthttp.RequestCtx, req rev
 }
 
 func (s *Server) query(ctx context.Context, rc *fasthttp.RequestCtx, req queryRequest) error {
-	// Each of these answers the default JSON shape; they do not combine
-	// with the result options, nor with one another, yet.
-	shaped := req.opt.result != (resultOptions{})
-	if id := transactionID(rc); id != "" {
-		if s.idempotent(req.idem) || shaped || req.opt.dryRun {
-			return invalidValue("A statement in a transaction (X-Transaction-Id) answers the default JSON shape: leave out the result options, dry_run and the Idempotency-Key.")
-		}
+	id := transactionID(rc)
+	if err := req.opt.combine(id != "", s.idempotent(req.idem)); err != nil {
+		return err
+	}
+	switch {
+	case req.opt.dryRun: // records nothing: an Idempotency-Key is moot
+		return s.queryDryRun(ctx, rc, req, id)
+	case id != "":
 		return s.queryIn(ctx, rc, req, id)
-	}
-	if req.opt.dryRun {
-		if s.idempotent(req.idem) || shaped {
-			return invalidValue("A dry run answers the default JSON shape and records nothing: leave out the result options and the Idempotency-Key.")
-		}
-		return s.queryDryRun(ctx, rc, req)
-	}
-	if s.idempotent(req.idem) {
-		if shaped {
-			return invalidValue("An Idempotency-Key request answers the default JSON shape: leave out max_rows, max_bytes, shape and format (or the Accept header), or the Idempotency-Key.")
-		}
+	case s.idempotent(req.idem):
 		return s.queryOnce(ctx, rc, req)
-	}
-	if shaped {
+	case req.opt.result != (resultOptions{}):
 		return s.queryShaped(ctx, rc, req)
 	}
 	enc := getEncoder()
@@ -181,7 +171,7 @@ func (s *Server) query(ctx context.Context, rc *fasthttp.RequestCtx, req queryRe
 // that its closure's capture of req does not move every query's request
 // to the heap (208 bytes and an allocation per point SELECT).
 func (s *Server) queryShaped(ctx context.Context, rc *fasthttp.RequestCtx, req queryRequest) error {
-	return s.writeResult(ctx, rc, req.opt.result, func(ctx context.Context, w forge.RowWriter) (forge.Result, error) {
+	return s.writeResult(ctx, rc, req.opt.result, true, func(ctx context.Context, w forge.RowWriter) (forge.Result, error) {
 		return s.engine.Query(ctx, req.db, req.stmt, w)
 	})
 }
@@ -203,7 +193,7 @@ func createdTableBody(name string) []byte {
 
 func (s *Server) selectRows(ctx context.Context, rc *fasthttp.RequestCtx, req selectRequest) error {
 	if req.result != (resultOptions{}) {
-		return s.writeResult(ctx, rc, req.result, func(ctx context.Context, w forge.RowWriter) (forge.Result, error) {
+		return s.writeResult(ctx, rc, req.result, false, func(ctx context.Context, w forge.RowWriter) (forge.Result, error) {
 			return s.engine.SelectRows(ctx, req.db, req.table, req.filters, w)
 		})
 	}

@@ -311,7 +311,7 @@ func (s *Server) batchOnce(ctx context.Context, rc *fasthttp.RequestCtx, req bat
 	if req.batch.DryRun {
 		return invalidValue("A dry run records nothing: leave out the Idempotency-Key.")
 	}
-	out := batchOutput{limit: s.opts.MaxResponseBytes}
+	out := batchOutput{limit: s.opts.MaxResponseBytes, opts: req.opts}
 	out.enc = getEncoder()
 	defer putEncoder(out.enc)
 	return s.once(ctx, rc, req.db, req.idem, func(tx forge.Tx) (forge.Answer, bool, error) {

@@ -338,7 +338,7 @@ func TestFormatHandlers(t *testing.T) {
 			}},
 		{"body format wins over accept", "POST", "/api/db/d/query", `{"sql":"x","format":"json","max_rows":1}`, "text/csv", rowsEngine{n: 2}, 200, "application/json", "true",
 			func(t *testing.T, b string) {
-				if b != `{"data":[{"id":0,"name":"row-a"}],"rows_affected":1,"truncated":true}` {
+				if b != `{"data":[{"id":0,"name":"row-a"}],"rows_affected":1,"truncated":true,"meta":{"duration_ms":0,"changes":0,"last_insert_id":0,"rows_written":0,"vm_steps":0,"full_scan_steps":0}}` {
 					t.Fatal(b)
 				}
 			}},
@@ -351,7 +351,7 @@ func TestFormatHandlers(t *testing.T) {
 		{"streamed ndjson", "POST", "/api/db/d/query", `{"sql":"x","format":"ndjson"}`, "", rowsEngine{n: many}, 200, contentTypes[formatNDJSON], "",
 			func(t *testing.T, b string) {
 				lines := strings.Split(strings.TrimSuffix(b, "\n"), "\n")
-				if len(lines) != many+1 || lines[many] != `{"$end":{"rows_affected":5000}}` {
+				if len(lines) != many+1 || lines[many] != `{"$end":{"rows_affected":5000,"meta":{"duration_ms":0,"changes":0,"last_insert_id":0,"rows_written":0,"vm_steps":0,"full_scan_steps":0}}}` {
 					t.Fatalf("%d lines, last %q", len(lines), lines[len(lines)-1])
 				}
 			}},
@@ -375,7 +375,7 @@ func TestFormatHandlers(t *testing.T) {
 			}},
 		{"non-row statement answers JSON", "POST", "/api/db/d/query", `{"sql":"x","format":"csv"}`, "", rowsEngine{n: -1}, 200, "application/json", "",
 			func(t *testing.T, b string) {
-				if b != `{"message":"Query executed successfully.","rows_affected":3}` {
+				if b != `{"message":"Query executed successfully.","rows_affected":3,"meta":{"duration_ms":0,"changes":0,"last_insert_id":0,"rows_written":0,"vm_steps":0,"full_scan_steps":0}}` {
 					t.Fatal(b)
 				}
 			}},

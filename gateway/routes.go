@@ -49,13 +49,14 @@ var endpoints = []endpoint{
 		serve: route(bindQuery, (*Server).query)},
 	{method: "POST", pattern: "/api/db/{db_name}/batch", need: needRead, perDB: true, body: "batch",
 		serve: route(bindBatch, (*Server).batch)},
-	// Interactive transactions (transactions.go): they hold the writer,
-	// so only a key that may write opens one.
-	{method: "POST", pattern: "/api/db/{db_name}/transactions", need: needWrite, perDB: true, body: "transaction",
+	// Interactive transactions (transactions.go): a write one holds the
+	// writer, so only a key that may write opens one (the handler says
+	// so); a read-only key opens read-only ones, and ends its own.
+	{method: "POST", pattern: "/api/db/{db_name}/transactions", need: needRead, perDB: true, body: "transaction",
 		only: hasTransactions, serve: route(bindBegin, (*Server).beginTransaction)},
-	{method: "POST", pattern: "/api/db/{db_name}/transactions/{tx_id}/commit", need: needWrite, perDB: true,
+	{method: "POST", pattern: "/api/db/{db_name}/transactions/{tx_id}/commit", need: needRead, perDB: true,
 		only: hasTransactions, serve: route(bindTx, (*Server).commitTransaction)},
-	{method: "POST", pattern: "/api/db/{db_name}/transactions/{tx_id}/rollback", need: needWrite, perDB: true,
+	{method: "POST", pattern: "/api/db/{db_name}/transactions/{tx_id}/rollback", need: needRead, perDB: true,
 		only: hasTransactions, serve: route(bindTx, (*Server).rollbackTransaction)},
 	{method: "POST", pattern: "/api/db/{db_name}/tables", need: needWrite, perDB: true, body: "table",
 		serve: route(bindTable, (*Server).createTable)},

@@ -229,6 +229,9 @@ func (t *tx) Run(ctx context.Context, q forge.Statement, w forge.RowWriter) (for
 			return forge.Result{}, forge.ErrTxControl
 		}
 		if !st.readOnly && !t.write {
+			if t.session {
+				return forge.Result{}, forge.ErrReadOnlyTx // a read session's
+			}
 			return forge.Result{}, forge.ErrReadOnly
 		}
 	}

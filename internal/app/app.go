@@ -263,7 +263,7 @@ func newTransactions(eng *wasm.Engine, cfg config.Config) transactions {
 // txnConfig binds the transactions' settings to txn.Config.
 func txnConfig(cfg config.Config) txn.Config {
 	return txn.Config{DefaultTimeout: cfg.TxTimeout, MaxTimeout: cfg.TxMaxTimeout,
-		MaxPerDB: cfg.MaxTxPerDB, MaxPerKey: cfg.MaxTxPerKey}
+		MaxPerDB: cfg.MaxTxPerDB, MaxPerKey: cfg.MaxTxPerKey, MaxReadPerDB: max(cfg.ReadersPerDB, 1)}
 }
 
 // sessions is txn's Engine: the engine's Begin, whose *wasm.Session is a
@@ -272,6 +272,14 @@ type sessions struct{ e *wasm.Engine }
 
 func (s sessions) Begin(ctx context.Context, db string, ttl time.Duration, onEnd func(error)) (txn.Lease, error) {
 	sess, err := s.e.Begin(ctx, db, ttl, onEnd)
+	if err != nil {
+		return nil, err
+	}
+	return sess, nil
+}
+
+func (s sessions) BeginRead(ctx context.Context, db string, ttl time.Duration, onEnd func(error)) (txn.Lease, error) {
+	sess, err := s.e.BeginRead(ctx, db, ttl, onEnd)
 	if err != nil {
 		return nil, err
 	}

@@ -53,7 +53,9 @@ func spawnKey(t *testing.T, admin contracttest.Client, db string) string {
 func TestAuthMatrix(t *testing.T) {
 	// Two transactions per database: the admin's waits for the read-write
 	// key's to expire (a 0.2 s lease) and is granted the writer then.
-	g := start(t, t.TempDir(), "FORGE_MAX_TX_PER_DB=2")
+	// Three read-only ones (one per kind of key that may open one), each
+	// holding a reader.
+	g := start(t, t.TempDir(), "FORGE_MAX_TX_PER_DB=2", "FORGE_READERS_PER_DB=3")
 	admin := g.client()
 	rwKey := spawnKey(t, admin, "a")
 	otherKey := spawnKey(t, admin, "b")
@@ -134,12 +136,16 @@ func TestAuthMatrix(t *testing.T) {
 			[8]string{unauth, unauth, forbid, forbid, forbid, unauth, unauth, "404 DATABASE_NOT_FOUND"}},
 		// Interactive transactions, last: an open one holds the writer
 		// (until its 0.2 s lease runs out). An id no key opened is 404.
+		// A read-only key opens read-only transactions only, and may end
+		// its own (it has none here: 404, as for any key).
 		{"POST", "/api/db/a/transactions", `{"timeout": 0.2}`,
 			[8]string{unauth, unauth, forbid, rdonly, "201", unauth, unauth, "201"}},
+		{"POST", "/api/db/a/transactions", `{"timeout": 0.2, "read_only": true}`,
+			[8]string{unauth, unauth, forbid, "201", "201", unauth, unauth, "201"}},
 		{"POST", "/api/db/a/transactions/tx_none/commit", "",
-			[8]string{unauth, unauth, forbid, rdonly, "404 TRANSACTION_NOT_FOUND", unauth, unauth, "404 TRANSACTION_NOT_FOUND"}},
+			[8]string{unauth, unauth, forbid, "404 TRANSACTION_NOT_FOUND", "404 TRANSACTION_NOT_FOUND", unauth, unauth, "404 TRANSACTION_NOT_FOUND"}},
 		{"POST", "/api/db/a/transactions/tx_none/rollback", "",
-			[8]string{unauth, unauth, forbid, rdonly, "404 TRANSACTION_NOT_FOUND", unauth, unauth, "404 TRANSACTION_NOT_FOUND"}},
+			[8]string{unauth, unauth, forbid, "404 TRANSACTION_NOT_FOUND", "404 TRANSACTION_NOT_FOUND", unauth, unauth, "404 TRANSACTION_NOT_FOUND"}},
 	}
 	// The matrix covers the route table: every route the gateway declares
 	// has a row, whose refusals are those of the access it declares.
@@ -152,7 +158,7 @@ func TestAuthMatrix(t *testing.T) {
 	for _, row := range rows {
 		for i, kind := range kinds {
 			name := row.method + " " + row.path
-			if strings.HasSuffix(row.path, "/query") || strings.HasSuffix(row.path, "/batch") {
+			if strings.HasSuffix(row.path, "/query") || strings.HasSuffix(row.path, "/batch") || strings.HasSuffix(row.path, "/transactions") {
 				name += " " + row.body
 			}
 			t.Run(name+"/"+kind.name, func(t *testing.T) {
