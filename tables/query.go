@@ -171,8 +171,8 @@ func (q *RowsQuery) Add(key, value string) error {
 		}
 	}
 	column, op := key, OpExact
-	if i := strings.LastIndex(key, "__"); i > 0 && knownOp(key[i+2:]) {
-		column, op = key[:i], Op(key[i+2:])
+	if i := strings.LastIndex(key, "__"); i > 0 && knownOp(strings.ToLower(key[i+2:])) {
+		column, op = key[:i], Op(strings.ToLower(key[i+2:]))
 	}
 	return q.filter(key, column, op, value)
 }
@@ -183,7 +183,10 @@ func (q *RowsQuery) Add(key, value string) error {
 func (q *RowsQuery) filter(param, column string, op Op, value string) error {
 	for _, c := range q.Where {
 		if c.Op == op && strings.EqualFold(c.Column, column) {
-			return invalid("Column %q is filtered more than once with %s.", column, op)
+			if op == OpExact {
+				return invalid("Column %q is filtered more than once.", column)
+			}
+			return invalid("Column %q is filtered more than once with __%s.", column, op)
 		}
 	}
 	c := Condition{Column: column, Op: op, Param: param}

@@ -3,6 +3,7 @@ package tables
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -111,10 +112,14 @@ type readPlan struct {
 	offset    int
 }
 
-// key is one key of the ORDER BY: an SQL expression and its direction.
+// key is one key of the ORDER BY: an SQL expression and its direction;
+// notNull when no row the query reads has NULL there (the column is
+// declared NOT NULL, a filter rejects NULL on it, or it is the rowid or a
+// WITHOUT ROWID table's primary key).
 type key struct {
-	expr string
-	desc bool
+	expr    string
+	desc    bool
+	notNull bool
 }
 
 func plan(t *tableInfo, q *RowsQuery) (*readPlan, error) {
@@ -171,13 +176,19 @@ func plan(t *tableInfo, q *RowsQuery) (*readPlan, error) {
 				return nil, invalid("Column %q is sorted on twice.", real)
 			}
 		}
-		keys = append(keys, key{expr: sqlbuild.Quote(real), desc: s.Desc})
+		nn := slices.Contains(t.notNull, real) || slices.Contains(t.pk, real) && t.withoutRowid
+		for _, c := range where {
+			if c.Op != OpIsNull && strings.EqualFold(c.Column, real) {
+				nn = true // every other comparison is false on NULL
+			}
+		}
+		keys = append(keys, key{expr: sqlbuild.Quote(real), desc: s.Desc, notNull: nn})
 	}
 	tie := t.tiebreaker()
 	p.keyset = tie != nil
 	dir := len(keys) > 0 && keys[len(keys)-1].desc
 	for _, e := range tie {
-		keys = append(keys, key{expr: e, desc: dir})
+		keys = append(keys, key{expr: e, desc: dir, notNull: true})
 	}
 	orderBy := orderSQL(keys)
 	p.sig = signature(orderBy)
@@ -272,22 +283,28 @@ func orderSQL(keys []key) string {
 
 // afterSQL is the condition "strictly after the row whose keys are vals"
 // in the order of keys. NULL sorts first ascending and last descending,
-// as SQLite sorts it. All ascending and no NULL: a row value comparison,
-// which SQLite serves from an index; else the expansion
-// k1 > v1 OR (k1 IS v1 AND (k2 > v2 OR (k2 IS v2 AND …))).
+// as SQLite sorts it. Every key in one direction and no NULL value (and,
+// descending, no NULL in the rows either): a row value comparison, which
+// SQLite serves from an index, so that each page costs its own rows;
+// else the expansion k1 > v1 OR (k1 IS v1 AND (k2 > v2 OR …)), which
+// SQLite runs as a scan up to the page (docs/API.md says when).
 func afterSQL(keys []key, vals []forge.Value) (string, []forge.Value) {
 	simple := true
 	for i, k := range keys {
-		if k.desc || vals[i].Kind == forge.Null {
+		if k.desc != keys[0].desc || vals[i].Kind == forge.Null || k.desc && !k.notNull {
 			simple = false
 		}
+	}
+	op := " > "
+	if keys[0].desc {
+		op = " < "
 	}
 	var b strings.Builder
 	var args []forge.Value
 	if simple {
 		if len(keys) == 1 {
 			b.WriteString(keys[0].expr)
-			b.WriteString(" > ?")
+			b.WriteString(op + "?")
 			return b.String(), append(args, vals[0])
 		}
 		b.WriteByte('(')
@@ -297,7 +314,7 @@ func afterSQL(keys []key, vals []forge.Value) (string, []forge.Value) {
 			}
 			b.WriteString(k.expr)
 		}
-		b.WriteString(") > (")
+		b.WriteString(")" + op + "(")
 		for i := range keys {
 			if i > 0 {
 				b.WriteString(", ")

@@ -194,6 +194,7 @@ type tableInfo struct {
 	columns      []string // the ordinary columns (PRAGMA table_info): an insert's
 	visible      []string // every column a SELECT * answers (generated ones too)
 	pk           []string // the primary key's columns, in key order
+	notNull      []string // columns declared NOT NULL
 }
 
 // column maps a client's column name to the table's, ignoring case as
@@ -239,7 +240,7 @@ func lookUp(ctx context.Context, tx forge.Tx, table string) (*tableInfo, error) 
 	if _, err := tx.Run(ctx, forge.Statement{SQL: columnsXSQL, Params: name}, &cols); err != nil {
 		return nil, err
 	}
-	t.columns, t.visible = cols.names, cols.visible
+	t.columns, t.visible, t.notNull = cols.names, cols.visible, cols.notNull
 	t.pk = make([]string, cols.npk)
 	for i, n := range cols.pkPos {
 		if n > 0 && n <= len(t.pk) {
@@ -252,7 +253,7 @@ func lookUp(ctx context.Context, tx forge.Tx, table string) (*tableInfo, error) 
 // columnsXSQL lists a table's columns with their place in the primary
 // key and whether they are hidden (1: a virtual table's hidden column; 2,
 // 3: generated). Bind ?1.
-const columnsXSQL = `SELECT name, pk, hidden FROM pragma_table_xinfo(?1) WHERE hidden != 1`
+const columnsXSQL = `SELECT name, pk, hidden, "notnull" FROM pragma_table_xinfo(?1) WHERE hidden != 1`
 
 // tableList keeps the first row of sqlbuild.TableInfoSQL.
 type tableList struct {
@@ -276,6 +277,7 @@ type columnList struct {
 	visible []string
 	pkPos   []int // per visible column
 	npk     int
+	notNull []string
 }
 
 func (l *columnList) Columns([]string) error { return nil }
@@ -290,6 +292,9 @@ func (l *columnList) Row(r forge.Row) error {
 	}
 	if r.Int(2) == 0 {
 		l.names = append(l.names, name)
+	}
+	if r.Int(3) != 0 {
+		l.notNull = append(l.notNull, name)
 	}
 	return nil
 }
