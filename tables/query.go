@@ -69,7 +69,7 @@ func knownOp(s string) bool {
 const MaxInValues = 1000
 
 // MaxPageSize caps _size (and limit): the largest page a request asks.
-const MaxPageSize = 1<<31 - 2
+const MaxPageSize = 1<<31 - 1
 
 // Condition is one filter: Column Op Value (Values for OpIn). A
 // condition whose Param is "limit" or "offset" and Op OpExact may be the
