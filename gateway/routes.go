@@ -197,7 +197,8 @@ type Route struct {
 	// PerDB marks a data-plane route of {db_name}.
 	PerDB bool
 	// Body names the request's input ("" = none): "query", "table",
-	// "rows", "filters" (the query string) or "key".
+	// "rows", "filters" (the query string), "update" (filters and a
+	// {"set": …} body) or "key".
 	Body string
 	// Optional routes exist only when their port is configured
 	// (metrics, damage, keys).

@@ -14,8 +14,8 @@ import (
 	"github.com/praetorian/db-forge/wasm"
 )
 
-// read runs ReadRows and fails the test on error.
-func read(tb testing.TB, e *fixture, table string, params ...string) (*recorder, forge.Page) {
+// readRows runs ReadRows and fails the test on error.
+func readRows(tb testing.TB, e *fixture, table string, params ...string) (*recorder, forge.Page) {
 	tb.Helper()
 	rec := &recorder{}
 	_, page, err := e.ReadRows(context.Background(), "db", table, qp(params...), rec)
@@ -98,7 +98,7 @@ func TestReadRowsFilters(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			rec, page := read(t, e, "people", tc.params...)
+			rec, page := readRows(t, e, "people", tc.params...)
 			if got := col(rec, 0); !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("ids %v, want %v", got, tc.want)
 			}
@@ -175,7 +175,7 @@ func TestReadRowsSortAndColumns(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			rec, _ := read(t, e, "people", tc.params...)
+			rec, _ := readRows(t, e, "people", tc.params...)
 			if tc.cols != nil {
 				checkCols(t, tc.name, rec.cols, tc.cols)
 			}
@@ -197,7 +197,7 @@ func pageAll(tb testing.TB, e *fixture, table string, size int, between func(pag
 		if next != "" {
 			p = append(p, "_next", next)
 		}
-		rec, page := read(tb, e, table, p...)
+		rec, page := readRows(tb, e, table, p...)
 		if !page.Paged || len(rec.rows) > size {
 			tb.Fatalf("page %d: %+v, %d rows", pages, page, len(rec.rows))
 		}
@@ -387,11 +387,11 @@ func TestReadRowsPageAndCount(t *testing.T) {
 	t.Parallel()
 	e, _, _ := newDB(t, wasm.Config{})
 	exec(t, e, "db", peopleSQL)
-	rec, page := read(t, e, "people", "_size", "2", "_count", "1", "age__notnull", "1")
+	rec, page := readRows(t, e, "people", "_size", "2", "_count", "1", "age__notnull", "1")
 	if got := col(rec, 0); !reflect.DeepEqual(got, ids(1, 2)) || !page.Paged || !page.More || page.Next == "" || !page.Counted || page.Count != 5 {
 		t.Fatalf("%v %+v", got, page)
 	}
-	rec, page = read(t, e, "people", "_size", "10", "_count", "1")
+	rec, page = readRows(t, e, "people", "_size", "10", "_count", "1")
 	if len(rec.rows) != 6 || page.More || page.Next != "" || page.Count != 6 {
 		t.Fatalf("%d rows, %+v", len(rec.rows), page)
 	}
@@ -399,17 +399,17 @@ func TestReadRowsPageAndCount(t *testing.T) {
 	exec(t, e, "db", `CREATE TABLE lim("limit" INTEGER, "offset" INTEGER);
 INSERT INTO lim VALUES (1, 1);
 INSERT INTO lim VALUES (5, 2)`)
-	rec, page = read(t, e, "lim", "limit", "5")
+	rec, page = readRows(t, e, "lim", "limit", "5")
 	if got := col(rec, 1); !reflect.DeepEqual(got, ids(2)) || page.Paged {
 		t.Fatalf("limit on a table with a limit column: %v %+v", got, page)
 	}
-	rec, page = read(t, e, "people", "limit", "1")
+	rec, page = readRows(t, e, "people", "limit", "1")
 	if len(rec.rows) != 1 || !page.Paged || !page.More {
 		t.Fatalf("limit alias: %d rows %+v", len(rec.rows), page)
 	}
 	// A token for another sort order, or tampered values, are refused
 	// or bound: never SQL.
-	_, page = read(t, e, "people", "_size", "2", "_sort", "age")
+	_, page = readRows(t, e, "people", "_size", "2", "_sort", "age")
 	for name, params := range map[string][]string{
 		"another sort":       {"_next", page.Next, "_size", "2"},
 		"another table":      {"_next", page.Next, "_size", "2", "_sort", "name"},
@@ -428,7 +428,7 @@ INSERT INTO lim VALUES (5, 2)`)
 		inputError(t, err, CodeInvalidToken)
 	}
 	hostile := encodeToken(pageToken{kind: tokenKeyset, sig: page2sig(t, e), keys: []forge.Value{forge.TextValue("1 OR 1=1; DROP TABLE people")}})
-	rec, _ = read(t, e, "people", "_next", hostile, "_size", "10")
+	rec, _ = readRows(t, e, "people", "_next", hostile, "_size", "10")
 	if len(rec.rows) != 0 || queryInt(t, e, "db", "SELECT count(*) FROM people") != 6 {
 		t.Fatalf("a hostile key: %d rows", len(rec.rows))
 	}
@@ -436,7 +436,7 @@ INSERT INTO lim VALUES (5, 2)`)
 
 // page2sig is the signature of people's rowid order.
 func page2sig(t *testing.T, e *fixture) uint32 {
-	_, page := read(t, e, "people", "_size", "1")
+	_, page := readRows(t, e, "people", "_size", "1")
 	tok, err := decodeToken(page.Next)
 	if err != nil {
 		t.Fatal(err)
@@ -695,4 +695,43 @@ func TestSchemaSize(t *testing.T) {
 	if sizes[0] >= sizes[1] {
 		t.Fatalf("compact %d, verbose %d", sizes[0], sizes[1])
 	}
+}
+
+// TestKnownTablesFollowSchemaChanges: the memory of looked-up tables never
+// answers with columns a table no longer has, nor misses new ones.
+func TestKnownTablesFollowSchemaChanges(t *testing.T) {
+	t.Parallel()
+	e, layout, _ := newDB(t, wasm.Config{})
+	if _, err := layout.Create("db2"); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, e, "db", `CREATE TABLE t(a INTEGER);
+INSERT INTO t VALUES (1)`)
+	exec(t, e, "db2", `CREATE TABLE t(b TEXT, c TEXT);
+INSERT INTO t VALUES ('x', 'y')`)
+	cols := func(db string, params ...string) []string {
+		t.Helper()
+		rec := &recorder{}
+		if _, _, err := e.ReadRows(context.Background(), db, "t", qp(params...), rec); err != nil {
+			t.Fatalf("%s: %v", db, err)
+		}
+		return rec.cols
+	}
+	for range 2 {
+		checkCols(t, "db", cols("db", "_col", "a"), []string{"a"})
+		checkCols(t, "db2, same table name", cols("db2", "_col", "c"), []string{"c"})
+	}
+	exec(t, e, "db", "ALTER TABLE t ADD COLUMN z INTEGER DEFAULT 5")
+	checkCols(t, "after ALTER TABLE", cols("db", "_nocol", "a"), []string{"z"})
+	exec(t, e, "db", `DROP TABLE t;
+CREATE TABLE t(q TEXT PRIMARY KEY, r) WITHOUT ROWID`)
+	if _, _, err := e.ReadRows(context.Background(), "db", "t", qp("_col", "z"), &recorder{}); err == nil {
+		t.Fatal("a dropped column is still known")
+	}
+	exec(t, e, "db", `DROP TABLE t;
+CREATE VIEW t AS SELECT 1 AS v`)
+	checkCols(t, "a view in its place", cols("db", "_col", "v"), []string{"v"})
+	exec(t, e, "db", `DROP VIEW t;
+CREATE VIEW t AS SELECT 2 AS w`)
+	checkCols(t, "another view", cols("db", "_col", "w"), []string{"w"})
 }

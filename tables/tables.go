@@ -37,7 +37,8 @@ type Engine interface {
 // Service runs the tables and rows routes, each in a unit of work of its
 // own.
 type Service struct {
-	e Engine
+	e     Engine
+	known knownTables
 }
 
 // New returns the routes' logic over e.
