@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -100,6 +101,28 @@ func TestRowsREST(t *testing.T) {
 	if r.Status != 200 || string(r.Raw) != "id\r\n1\r\n" || r.Header.Get("X-Next") == "" || r.Header.Get("X-Total-Count") != "5" || r.Header.Get("X-Truncated") != "true" {
 		t.Fatalf("csv page: %d %q %v", r.Status, r.Raw, r.Header)
 	}
+
+	// _max_bytes still caps a page; its next continues after the last
+	// row it holds.
+	r = ro.Do(t, "GET", q("_size", "4", "_max_bytes", "60", "_col", "id"), nil)
+	m, _ := r.Body.(map[string]any)
+	if r.Status != 200 || m["truncated"] != true || m["next"] == nil || len(m["data"].([]any)) >= 4 {
+		t.Fatalf("_max_bytes page: %d %s", r.Status, r.Raw)
+	}
+	held := len(m["data"].([]any))
+	r = ro.Do(t, "GET", q("_size", "1", "_col", "id", "_next", m["next"].(string)), nil)
+	if d := r.Body.(map[string]any)["data"].([]any); len(d) != 1 || d[0].(map[string]any)["id"] != contracttest.J(t, fmt.Sprint(held+1)) {
+		t.Fatalf("after a cut page of %d rows: %s", held, r.Raw)
+	}
+
+	// Hostile table and column names, through the URL.
+	contracttest.Expect(t, rw.Do(t, "POST", "/api/db/r/query", `{"sql": "CREATE TABLE \"we\"\"ird [t]\" (\"col \"\"q\"\"\" TEXT, \"日本\" INTEGER)"}`), 200, "")
+	weird := "/api/db/r/tables/" + url.PathEscape(`we"ird [t]`) + "/rows"
+	contracttest.Expect(t, rw.Do(t, "POST", weird, `{"rows": [{"col \"q\"": "x]'", "日本": 1}, {"col \"q\"": "y", "日本": 2}]}`), 201, "")
+	contracttest.Expect(t, ro.Do(t, "GET", weird+"?"+url.Values{`col "q"__endswith`: {"]'"}, "_sort_desc": {"日本"}}.Encode(), nil), 200,
+		`{"data": [{"col \"q\"": "x]'", "日本": 1}], "rows_affected": 1}`)
+	contracttest.Expect(t, rw.Do(t, "DELETE", "/api/db/r/tables/"+url.PathEscape(`WE"IRD [t]`), nil), 200,
+		`{"message": "Table 'we\"ird [t]' dropped.", "table_name": "we\"ird [t]"}`)
 
 	// Refusals.
 	for _, tc := range []struct {
