@@ -159,7 +159,7 @@ func (q *RowsQuery) Add(key, value string) error {
 		return invalid("A filter needs a column name.")
 	}
 	if !utf8.ValidString(key) || !utf8.ValidString(value) || strings.IndexByte(key, 0) >= 0 || strings.IndexByte(value, 0) >= 0 {
-		return invalid("Query parameters must be valid UTF-8 without NUL bytes.")
+		return invalid("Filters must be valid UTF-8 without NUL bytes.")
 	}
 	if rest, ok := strings.CutPrefix(key, "_"); ok {
 		if isOption(rest) {
