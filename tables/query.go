@@ -114,33 +114,15 @@ type RowsQuery struct {
 }
 
 // Options are the "_" parameters of the rows routes (without the "_"):
-// those of package tables and the result options the gateway reads
-// (max_bytes, shape, format). "__name" filters the column "_name".
+// those of package tables and the result options the gateway reads itself
+// (max_bytes, shape, format: Add refuses them, the gateway never passes
+// them on). "__name" filters the column "_name".
 var Options = []string{"sort", "sort_desc", "col", "nocol", "size", "max_rows", "next", "offset", "count", "all",
 	"max_bytes", "shape", "format"}
-
-// GatewayOptions are the options the gateway decodes itself (result
-// options): Add refuses them, the gateway never passes them.
-var GatewayOptions = []string{"max_bytes", "shape", "format"}
 
 func isOption(name string) bool {
 	for _, o := range Options {
 		if o == name {
-			return true
-		}
-	}
-	return false
-}
-
-// IsGatewayOption reports whether key (as the client wrote it) is one
-// of GatewayOptions.
-func IsGatewayOption(key string) bool {
-	rest, ok := strings.CutPrefix(key, "_")
-	if !ok {
-		return false
-	}
-	for _, o := range GatewayOptions {
-		if rest == o {
 			return true
 		}
 	}

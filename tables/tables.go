@@ -1,5 +1,6 @@
 // Package tables is the logic of the tables and rows routes (create a
-// table, select rows by equality filters, insert rows) over the engine's
+// table, read rows with filters, sort and keyset pages, insert, upsert,
+// update and delete rows, describe and drop tables) over the engine's
 // units of work: it builds their SQL with sqlbuild, runs it on a forge.Tx
 // and owns their input error codes. It knows the engine only through the
 // Engine interface it declares, so it imports forge and sqlbuild alone.
