@@ -19,8 +19,9 @@ import (
 // keys. Inserts between two pages therefore neither repeat nor skip a
 // row that was already there, and each page costs what its own rows cost
 // (an index on the filter or sort column serves the WHERE and the ORDER
-// BY together): paging through a whole table is O(rows). A view has no
-// key: its pages are offsets.
+// BY together): paging through a whole table is O(rows), in any mix of
+// directions and with NULLs (afterSQL, arms). A view has no key: its
+// pages are offsets.
 
 // ParseQuery decodes a rows route's query string (but the gateway's
 // result options, which it keeps).
@@ -234,6 +235,18 @@ func plan(t *tableInfo, q *RowsQuery) (*readPlan, error) {
 	}
 	b.WriteString(" FROM ")
 	b.WriteString(sqlbuild.Quote(t.name))
+	p.countSQL = "SELECT count(*) FROM " + sqlbuild.Quote(t.name)
+	if whereSQL != "" {
+		p.countSQL += " WHERE " + whereSQL
+	}
+	if after != nil && !simpleAfter(keys, after) {
+		limit := ""
+		if p.paged {
+			limit = " LIMIT " + strconv.Itoa(size+1)
+		}
+		p.sql, p.args = arms(b.String(), whereSQL, whereArgs, keys, after, orderBy, limit)
+		return p, nil
+	}
 	args := append([]forge.Value(nil), whereArgs...)
 	conds := whereSQL
 	if after != nil {
@@ -269,11 +282,6 @@ func plan(t *tableInfo, q *RowsQuery) (*readPlan, error) {
 		}
 	}
 	p.sql, p.args = b.String(), args
-
-	p.countSQL = "SELECT count(*) FROM " + sqlbuild.Quote(t.name)
-	if whereSQL != "" {
-		p.countSQL += " WHERE " + whereSQL
-	}
 	return p, nil
 }
 
@@ -291,76 +299,109 @@ func orderSQL(keys []key) string {
 	return b.String()
 }
 
-// afterSQL is the condition "strictly after the row whose keys are vals"
-// in the order of keys. NULL sorts first ascending and last descending,
-// as SQLite sorts it. Every key in one direction and no NULL value (and,
-// descending, no NULL in the rows either): a row value comparison, which
-// SQLite serves from an index, so that each page costs its own rows;
-// else the expansion k1 > v1 OR (k1 IS v1 AND (k2 > v2 OR …)), which
-// SQLite runs as a scan up to the page (docs/API.md says when).
-func afterSQL(keys []key, vals []forge.Value) (string, []forge.Value) {
-	simple := true
+// simpleAfter tells whether "strictly after vals" is one row value
+// comparison: every key in one direction, no NULL value, and, descending,
+// no NULL in the rows either (NULL sorts first ascending and last
+// descending, as SQLite sorts it, and a row value comparison with NULL is
+// never true). SQLite serves it from an index, so that each page costs
+// its own rows.
+func simpleAfter(keys []key, vals []forge.Value) bool {
 	for i, k := range keys {
 		if k.desc != keys[0].desc || vals[i].Kind == forge.Null || k.desc && !k.notNull {
-			simple = false
+			return false
 		}
 	}
+	return true
+}
+
+// afterSQL is the condition "strictly after the row whose keys are vals"
+// when simpleAfter holds: (k1, k2, …) > (v1, v2, …), or < descending.
+func afterSQL(keys []key, vals []forge.Value) (string, []forge.Value) {
 	op := " > "
 	if keys[0].desc {
 		op = " < "
 	}
 	var b strings.Builder
-	var args []forge.Value
-	if simple {
-		if len(keys) == 1 {
-			b.WriteString(keys[0].expr)
-			b.WriteString(op + "?")
-			return b.String(), append(args, vals[0])
-		}
-		b.WriteByte('(')
-		for i, k := range keys {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(k.expr)
-		}
-		b.WriteString(")" + op + "(")
-		for i := range keys {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteByte('?')
-		}
-		b.WriteByte(')')
-		return b.String(), append(args, vals...)
+	if len(keys) == 1 {
+		b.WriteString(keys[0].expr)
+		b.WriteString(op + "?")
+		return b.String(), []forge.Value{vals[0]}
 	}
-	var build func(i int)
-	build = func(i int) {
+	b.WriteByte('(')
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(k.expr)
+	}
+	b.WriteString(")" + op + "(")
+	for i := range keys {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('?')
+	}
+	b.WriteByte(')')
+	return b.String(), append([]forge.Value(nil), vals...)
+}
+
+// arms is the page after vals when simpleAfter does not hold (mixed
+// directions, NULLs): the rows after the cursor, in sort order, are the
+// union of disjoint ranges, each an index range given an index on the
+// keys: first the rows equal on k1…k(n-1) and after on kn, then equal
+// on k1…k(n-2) and after on k(n-1), …, last the rows after on k1; where
+// "after" on a descending key that may be NULL is two ranges, k < v and
+// then k IS NULL. Each range is a SELECT with the page's ORDER BY and
+// LIMIT, and the ranges are read one after the other (UNION ALL, which
+// SQLite runs arm by arm) until the page is full: each page costs its
+// own rows, whatever the directions and NULLs.
+func arms(head, whereSQL string, whereArgs []forge.Value, keys []key, vals []forge.Value, orderBy, limit string) (string, []forge.Value) {
+	var out []string
+	var args []forge.Value
+	arm := func(prefix []int, cond string, v *forge.Value) {
+		var b strings.Builder
+		b.WriteString("SELECT * FROM (")
+		b.WriteString(head)
+		b.WriteString(" WHERE ")
+		if whereSQL != "" {
+			b.WriteString("(" + whereSQL + ") AND ")
+			args = append(args, whereArgs...)
+		}
+		for _, j := range prefix {
+			b.WriteString(keys[j].expr + " IS ? AND ")
+			args = append(args, vals[j])
+		}
+		b.WriteString(cond)
+		if v != nil {
+			args = append(args, *v)
+		}
+		b.WriteString(" ORDER BY " + orderBy + limit + ")")
+		out = append(out, b.String())
+	}
+	for i := len(keys) - 1; i >= 0; i-- {
+		prefix := make([]int, i)
+		for j := range prefix {
+			prefix[j] = j
+		}
 		k, v := keys[i], vals[i]
-		b.WriteByte('(')
-		// strictly after on key i
 		switch {
 		case !k.desc && v.Kind == forge.Null:
-			b.WriteString(k.expr + " IS NOT NULL")
+			arm(prefix, k.expr+" IS NOT NULL", nil)
 		case !k.desc:
-			b.WriteString(k.expr + " > ?")
-			args = append(args, v)
+			arm(prefix, k.expr+" > ?", &v)
 		case v.Kind == forge.Null:
-			b.WriteString("0")
+			// Descending, NULL is last: nothing after it on this key.
 		default:
-			b.WriteString("(" + k.expr + " < ? OR " + k.expr + " IS NULL)")
-			args = append(args, v)
+			arm(prefix, k.expr+" < ?", &v)
+			if !k.notNull {
+				arm(prefix, k.expr+" IS NULL", nil)
+			}
 		}
-		if i+1 < len(keys) {
-			b.WriteString(" OR (" + k.expr + " IS ? AND ")
-			args = append(args, v)
-			build(i + 1)
-			b.WriteByte(')')
-		}
-		b.WriteByte(')')
 	}
-	build(0)
-	return b.String(), args
+	if len(out) == 0 {
+		return head + " WHERE 0", nil
+	}
+	return strings.Join(out, " UNION ALL ") + limit, args
 }
 
 // where renders the filters ANDed, each column checked against the table.
