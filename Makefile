@@ -119,6 +119,7 @@ FUZZ_TARGETS := ./forge:FuzzValidateName:600000 \
 	./gateway:FuzzDecodeQueryOptions:100000 ./gateway:FuzzDecodeSelectArgs:120000 ./gateway:FuzzNegotiate:150000 \
 	./gateway:FuzzDecodeTransaction:100000 \
 	./gateway:FuzzFastBatchAgrees:150000 \
+	./tables:FuzzParseQuery:150000 ./tables:FuzzDecodeToken:150000 \
 	./wasm:FuzzSandboxSQL:3000 ./wasm:FuzzReadOnlySQL:80000 ./idem:FuzzCompact:100000 \
 	./auth:FuzzCredential:180000
 .PHONY: fuzz-short

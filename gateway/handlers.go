@@ -191,26 +191,12 @@ func createdTableBody(name string) []byte {
 	return messageBody("Table '" + name + "' created successfully.")
 }
 
-func (s *Server) selectRows(ctx context.Context, rc *fasthttp.RequestCtx, req selectRequest) error {
-	if req.result != (resultOptions{}) {
-		return s.writeResult(ctx, rc, req.result, false, func(ctx context.Context, w forge.RowWriter) (forge.Result, error) {
-			return s.engine.SelectRows(ctx, req.db, req.table, req.filters, w)
-		})
-	}
-	enc := getEncoder()
-	defer putEncoder(enc)
-	enc.limit = s.opts.MaxResponseBytes
-	res, err := s.engine.SelectRows(ctx, req.db, req.table, req.filters, enc)
-	if err != nil {
-		return err
-	}
-	writeJSON(rc, fasthttp.StatusOK, enc.finish(res))
-	return nil
-}
-
 func (s *Server) insertRows(ctx context.Context, rc *fasthttp.RequestCtx, req insertRequest) error {
 	if s.idempotent(req.idem) {
 		return s.insertRowsOnce(ctx, rc, req)
+	}
+	if insertOptionsSet(req.opt) {
+		return s.insertRowsWith(ctx, rc, req)
 	}
 	n, err := s.engine.InsertRows(ctx, req.db, req.table, req.rows)
 	if err != nil {

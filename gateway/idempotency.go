@@ -48,6 +48,8 @@ type Idempotency interface {
 	// InTx).
 	BatchTx(ctx context.Context, tx forge.Tx, b forge.Batch, out forge.BatchOutput) error
 	InsertRowsTx(ctx context.Context, tx forge.Tx, table string, rows []forge.Record) (int64, error)
+	// InsertRowsWithTx is InsertRowsTx with an upsert and returned rows.
+	InsertRowsWithTx(ctx context.Context, tx forge.Tx, table string, rows []forge.Record, opt forge.InsertOptions, w forge.RowWriter) (int64, error)
 }
 
 // bindIdempotency reads the request's Idempotency-Key: the zero key when
@@ -288,6 +290,22 @@ func (s *Server) createTableOnce(ctx context.Context, rc *fasthttp.RequestCtx, r
 }
 
 func (s *Server) insertRowsOnce(ctx context.Context, rc *fasthttp.RequestCtx, req insertRequest) error {
+	if insertOptionsSet(req.opt) {
+		enc := getEncoder()
+		defer putEncoder(enc)
+		enc.limit = s.opts.MaxResponseBytes
+		var w forge.RowWriter
+		if req.opt.Return {
+			w = enc
+		}
+		return s.once(ctx, rc, req.db, req.idem, func(tx forge.Tx) (forge.Answer, bool, error) {
+			n, err := s.opts.Idempotency.InsertRowsWithTx(ctx, tx, req.table, req.rows, req.opt, w)
+			if err != nil {
+				return forge.Answer{}, false, err
+			}
+			return jsonAnswer(fasthttp.StatusCreated, insertedWithBody(n, req.opt, enc)), true, nil
+		})
+	}
 	return s.once(ctx, rc, req.db, req.idem, func(tx forge.Tx) (forge.Answer, bool, error) {
 		n, err := s.opts.Idempotency.InsertRowsTx(ctx, tx, req.table, req.rows)
 		if err != nil {

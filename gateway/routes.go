@@ -61,9 +61,22 @@ var endpoints = []endpoint{
 	{method: "POST", pattern: "/api/db/{db_name}/tables", need: needWrite, perDB: true, body: "table",
 		serve: route(bindTable, (*Server).createTable)},
 	{method: "GET", pattern: "/api/db/{db_name}/tables/{table_name}/rows", need: needRead, perDB: true, body: "filters",
-		serve: route(bindSelect, (*Server).selectRows)},
+		serve: route(bindRows, (*Server).readRows)},
 	{method: "POST", pattern: "/api/db/{db_name}/tables/{table_name}/rows", need: needWrite, perDB: true, body: "rows",
 		serve: route(bindInsert, (*Server).insertRows)},
+	// Rows and schema as a REST API (rows.go).
+	{method: "PATCH", pattern: "/api/db/{db_name}/tables/{table_name}/rows", need: needWrite, perDB: true, body: "update",
+		serve: route(bindRowsWrite, (*Server).updateRows)},
+	{method: "DELETE", pattern: "/api/db/{db_name}/tables/{table_name}/rows", need: needWrite, perDB: true, body: "filters",
+		serve: route(bindRowsWrite, (*Server).deleteRows)},
+	{method: "GET", pattern: "/api/db/{db_name}/tables", need: needRead, perDB: true,
+		serve: route(bindDBTable, (*Server).listTables)},
+	{method: "GET", pattern: "/api/db/{db_name}/schema", need: needRead, perDB: true,
+		serve: route(bindDBTable, (*Server).schema)},
+	{method: "GET", pattern: "/api/db/{db_name}/tables/{table_name}", need: needRead, perDB: true,
+		serve: route(bindDBTable, (*Server).describeTable)},
+	{method: "DELETE", pattern: "/api/db/{db_name}/tables/{table_name}", need: needWrite, perDB: true,
+		serve: route(bindDBTable, (*Server).dropTable)},
 }
 
 // endpoint is one route of the table.
@@ -79,7 +92,8 @@ type endpoint struct {
 	// answered 404 when its database does not exist.
 	perDB bool
 	// body names the request's input for documentation ("" = none):
-	// query, table, rows, filters (the query string), key.
+	// query, table, rows, filters (the query string), update (filters
+	// and a {"set": …} body), key.
 	body string
 	// only, when set, says whether the server has the route at all (a
 	// route whose port is not configured does not exist: 404/405).
@@ -184,7 +198,8 @@ type Route struct {
 	// PerDB marks a data-plane route of {db_name}.
 	PerDB bool
 	// Body names the request's input ("" = none): "query", "table",
-	// "rows", "filters" (the query string) or "key".
+	// "rows", "filters" (the query string), "update" (filters and a
+	// {"set": …} body) or "key".
 	Body string
 	// Optional routes exist only when their port is configured
 	// (metrics, damage, keys).

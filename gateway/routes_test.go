@@ -123,6 +123,7 @@ func errorCodeOf(body []byte) (string, bool) {
 // (wasm, sqlbuild), which toAPIError passes through.
 var engineCodes = []string{
 	"UNKNOWN_COLUMN", "DUPLICATE_COLUMN", // wasm/query.go
+	"UNKNOWN_PARAMETER", "INVALID_TOKEN", "FILTER_REQUIRED", // tables (the rows routes' query string)
 	"TOO_MANY_STATEMENTS",                                                                // batch
 	"INVALID_TRANSACTION_TIMEOUT",                                                        // txn
 	"INVALID_IDENTIFIER", "INVALID_COLUMN_TYPE", "INVALID_DEFAULT", "INVALID_TABLE_SPEC", // sqlbuild

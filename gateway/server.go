@@ -33,6 +33,8 @@ type Engine interface {
 	CreateTable(ctx context.Context, db string, spec forge.TableSpec) error
 	SelectRows(ctx context.Context, db, table string, filters []forge.Filter, w forge.RowWriter) (forge.Result, error)
 	InsertRows(ctx context.Context, db, table string, rows []forge.Record) (int64, error)
+	// The rows and schema routes' REST face (rows.go).
+	RowsPort
 	// Batch runs several statements together, handing each outcome to out.
 	Batch(ctx context.Context, db string, b forge.Batch, out forge.BatchOutput) error
 	// Exclusive runs fn while db has no open connection and none can open.

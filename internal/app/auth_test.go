@@ -62,6 +62,8 @@ func TestAuthMatrix(t *testing.T) {
 	spawnKey(t, admin, "p1")
 	spawnKey(t, admin, "d1")
 	contracttest.Expect(t, admin.Do(t, "POST", "/api/db/a/query", `{"sql": "CREATE TABLE t(id INTEGER PRIMARY KEY, v)"}`), 200, "")
+	contracttest.Expect(t, admin.Do(t, "POST", "/api/db/a/batch",
+		`{"statements": [{"sql": "CREATE TABLE w(id INTEGER PRIMARY KEY, v)"}, {"sql": "CREATE TABLE dropme(x)"}]}`), 200, "")
 	_, roKey := mintKey(t, admin, "a", `{"scope": "read-only"}`)
 	revokedID, revokedKey := mintKey(t, admin, "a", `{"scope": "read-write"}`)
 	contracttest.Expect(t, admin.Do(t, "DELETE", "/admin/databases/a/keys/"+revokedID, nil), 200, "")
@@ -128,6 +130,20 @@ func TestAuthMatrix(t *testing.T) {
 			[8]string{unauth, unauth, forbid, "200", "200", unauth, unauth, "200"}},
 		{"POST", "/api/db/a/tables/t/rows", `{"rows": [{"v": 3}]}`,
 			[8]string{unauth, unauth, forbid, rdonly, "201", unauth, unauth, "201"}},
+		// The REST face of rows and schema (issue 12).
+		{"PATCH", "/api/db/a/tables/w/rows?id=1", `{"set": {"v": 5}}`,
+			[8]string{unauth, unauth, forbid, rdonly, "200", unauth, unauth, "200"}},
+		{"DELETE", "/api/db/a/tables/w/rows?id__gt=100", "",
+			[8]string{unauth, unauth, forbid, rdonly, "200", unauth, unauth, "200"}},
+		{"GET", "/api/db/a/tables", "",
+			[8]string{unauth, unauth, forbid, "200", "200", unauth, unauth, "200"}},
+		{"GET", "/api/db/a/schema", "",
+			[8]string{unauth, unauth, forbid, "200", "200", unauth, unauth, "200"}},
+		{"GET", "/api/db/a/tables/t", "",
+			[8]string{unauth, unauth, forbid, "200", "200", unauth, unauth, "200"}},
+		// The read-write key drops it; the admin key then finds none.
+		{"DELETE", "/api/db/a/tables/dropme", "",
+			[8]string{unauth, unauth, forbid, rdonly, "200", unauth, unauth, "404 TABLE_NOT_FOUND"}},
 		// A database key never learns anything about another name, not
 		// even whether it is valid; the admin key gets the usual 400.
 		{"POST", "/api/db/a..b/query", `{"sql": "SELECT 1"}`,
@@ -216,6 +232,7 @@ type matrixRow struct {
 func checkMatrixCoversRoutes(t *testing.T, rows []matrixRow) {
 	t.Helper()
 	matches := func(pattern, path string) bool {
+		path, _, _ = strings.Cut(path, "?")
 		ps, qs := strings.Split(pattern, "/"), strings.Split(path, "/")
 		if len(ps) != len(qs) {
 			return false

@@ -70,7 +70,7 @@ func TestFormatsOverHTTP(t *testing.T) {
 	if st != 200 || string(body) != "| id | v |\n| --- | --- |\n| 3 | x3 |\n" {
 		t.Fatalf("%d %q", st, body)
 	}
-	if st, _, body = g.do(t, "GET", "/api/db/fmt/tables/t/rows?_nope=1", ""); st != 400 || !bytes.Contains(body, []byte("UNKNOWN_COLUMN")) {
+	if st, _, body = g.do(t, "GET", "/api/db/fmt/tables/t/rows?_nope=1", ""); st != 400 || !bytes.Contains(body, []byte("UNKNOWN_PARAMETER")) {
 		t.Fatalf("%d %s", st, body)
 	}
 }
