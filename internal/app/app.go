@@ -134,6 +134,9 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	opts.Idempotency = idempotency{idem.New(eng, cfg.IdempotencyTTL), tables.New(eng)}
 	txs := newTransactions(eng, cfg)
 	opts.Transactions = txs
+	if err := describe(&opts, cfg, vol, eng); err != nil {
+		return err
+	}
 	srv := gateway.New(opts, newGatewayEngine(eng, cfg.MaxBatchStatements), orch, log.Named("http"))
 	registerMetrics(reg, srv, eng, backend)
 	registerTxMetrics(reg, txs.Registry)
