@@ -131,6 +131,12 @@ func (v *Validator) Check(req *http.Request, reqBody []byte, status int, header 
 	// The router matches on a copy with the request's body.
 	r := req.Clone(context.Background())
 	r.Body = io.NopCloser(bytes.NewReader(reqBody))
+	if len(reqBody) > 0 {
+		// The gateway reads every body as JSON, whatever its
+		// Content-Type says (the seed's clients send none, or another);
+		// the document describes the JSON.
+		r.Header.Set("Content-Type", "application/json")
+	}
 	route, pathParams, err := v.router.FindRoute(r)
 	if err != nil {
 		return unrouted(req, err, status, respBody)

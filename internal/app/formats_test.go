@@ -25,7 +25,7 @@ func (g *gateway) do(t testing.TB, method, path, body string, hdr ...string) (in
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := g.http.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
