@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
@@ -149,4 +150,32 @@ func TestDatabaseDetails(t *testing.T) {
 			t.Errorf("%s: %d %s\nwant %d %s", tc.uri, status, body, tc.status, tc.body)
 		}
 	}
+}
+
+// FuzzBindList: any query string of the list is a request whose values
+// are within their bounds, or a 400 INVALID_VALUE; never a crash.
+func FuzzBindList(f *testing.F) {
+	for _, s := range []string{"", "status=running", "prefix=db&limit=10&after=db3", "limit=0", "limit=1001",
+		"after=x", "a=1", "limit=5&limit=6", "prefix=%00", "prefix=%ff%fe", "limit=%2B5", "limit=05"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, query string) {
+		var rc fasthttp.RequestCtx
+		rc.Request.SetRequestURI("/admin/databases?" + query)
+		req, err := bindList(&rc)
+		if err != nil {
+			if ae := toAPIError(err); ae.status != fasthttp.StatusBadRequest || ae.code != CodeInvalidValue {
+				t.Fatalf("%q: %v → %d %s", query, err, ae.status, ae.code)
+			}
+			return
+		}
+		if req.limit < 0 || req.limit > maxListLimit || req.after != "" && req.limit == 0 {
+			t.Fatalf("%q: accepted %+v", query, req)
+		}
+		for _, v := range []string{req.status, req.prefix, req.after} {
+			if len(v) > 256 || strings.IndexByte(v, 0) >= 0 || !utf8.ValidString(v) {
+				t.Fatalf("%q: accepted value %q", query, v)
+			}
+		}
+	})
 }
