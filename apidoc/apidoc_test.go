@@ -1,7 +1,9 @@
 package apidoc
 
 import (
+	"bytes"
 	"encoding/json"
+	"flag"
 	"os"
 	"regexp"
 	"slices"
@@ -109,5 +111,31 @@ func TestErrorCodesAreAPIs(t *testing.T) {
 		if public != (r.Access == "public") {
 			t.Errorf("%s %s: public in the document %v, access %s", r.Method, r.Pattern, public, r.Access)
 		}
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite testdata/openapi.json from the route table")
+
+// TestGolden: testdata/openapi.json is the document as built now (with
+// the version "golden"). The gateway's handler tests, which cannot import
+// this package (it imports theirs), validate their exchanges against it.
+// After changing a route or a declaration: go test ./apidoc -update.
+func TestGolden(t *testing.T) {
+	b, err := Build(gateway.Routes(), Info{Version: "golden"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const path = "testdata/openapi.json"
+	if *update {
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(old, b) {
+		t.Errorf("%s is not the document the route table and declarations make: run go test ./apidoc -update", path)
 	}
 }

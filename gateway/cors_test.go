@@ -7,7 +7,8 @@ import (
 	"go.uber.org/zap"
 )
 
-func request(h fasthttp.RequestHandler, method, uri string, hdr ...string) *fasthttp.Response {
+func request(t testing.TB, h fasthttp.RequestHandler, method, uri string, hdr ...string) *fasthttp.Response {
+	t.Helper()
 	var rc fasthttp.RequestCtx
 	rc.Request.Header.SetMethod(method)
 	rc.Request.SetRequestURI(uri)
@@ -15,6 +16,7 @@ func request(h fasthttp.RequestHandler, method, uri string, hdr ...string) *fast
 		rc.Request.Header.Set(hdr[i], hdr[i+1])
 	}
 	h(&rc)
+	checkDocumented(t, &rc)
 	var r fasthttp.Response
 	rc.Response.CopyTo(&r)
 	return &r
@@ -41,7 +43,7 @@ func TestCORS(t *testing.T) {
 			h := New(Options{CORSOrigins: tc.origins}, exclusiveEngine{}, fakeOrch{dbs: &fakeDatabases{m: map[string]bool{}}}, zap.NewNop()).Handler()
 
 			// A preflight: 204, never a 405, no key needed.
-			r := request(h, "OPTIONS", "/api/db/a/query", preflight...)
+			r := request(t, h, "OPTIONS", "/api/db/a/query", preflight...)
 			if r.StatusCode() != 204 || len(r.Body()) != 0 {
 				t.Fatalf("preflight: %d %s", r.StatusCode(), r.Body())
 			}
@@ -70,7 +72,7 @@ func TestCORS(t *testing.T) {
 
 			// The actual request: the answer (an error here) carries the
 			// origin and the headers a page may read.
-			r = request(h, "GET", "/admin/databases", "Origin", "https://app.example.com")
+			r = request(t, h, "GET", "/admin/databases", "Origin", "https://app.example.com")
 			if got := string(r.Header.Peek("Access-Control-Allow-Origin")); got != tc.allowed {
 				t.Errorf("answer's Access-Control-Allow-Origin %q, want %q", got, tc.allowed)
 			}
@@ -80,17 +82,17 @@ func TestCORS(t *testing.T) {
 			}
 			// Without an Origin (not a browser's cross-origin call):
 			// nothing of CORS.
-			r = request(h, "GET", "/")
+			r = request(t, h, "GET", "/")
 			if len(r.Header.Peek("Access-Control-Allow-Origin")) != 0 {
 				t.Errorf("CORS headers without Origin")
 			}
 			// OPTIONS on a path that is no route: 404, as any method.
-			r = request(h, "OPTIONS", "/no/such/route", preflight...)
+			r = request(t, h, "OPTIONS", "/no/such/route", preflight...)
 			if code, _ := errorCodeOf(r.Body()); r.StatusCode() != 404 || code != CodeRouteNotFound {
 				t.Errorf("OPTIONS of no route: %d %s", r.StatusCode(), r.Body())
 			}
 			// A plain OPTIONS (no preflight) is 204 with Allow.
-			r = request(h, "OPTIONS", "/admin/databases/a")
+			r = request(t, h, "OPTIONS", "/admin/databases/a")
 			if r.StatusCode() != 204 || string(r.Header.Peek("Allow")) != "DELETE, OPTIONS" {
 				t.Errorf("OPTIONS: %d Allow %q", r.StatusCode(), r.Header.Peek("Allow"))
 			}

@@ -67,6 +67,7 @@ func TestDamageRoutes(t *testing.T) {
 			ctx.Request.Header.Set("Authorization", "Bearer "+token)
 		}
 		h(&ctx)
+		checkDocumented(t, &ctx)
 		return ctx.Response.StatusCode(), withoutUptime(ctx.Response.Body())
 	}
 	tests := []struct {

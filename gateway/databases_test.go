@@ -35,11 +35,13 @@ func (fakeDetails) Details(_ context.Context, name string) (DatabaseDetails, err
 		LastUsedAt: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}, nil
 }
 
-func get(h fasthttp.RequestHandler, uri string) (int, string, *fasthttp.ResponseHeader) {
+func get(t testing.TB, h fasthttp.RequestHandler, uri string) (int, string, *fasthttp.ResponseHeader) {
+	t.Helper()
 	var rc fasthttp.RequestCtx
 	rc.Request.Header.SetMethod("GET")
 	rc.Request.SetRequestURI(uri)
 	h(&rc)
+	checkDocumented(t, &rc)
 	return rc.Response.StatusCode(), string(rc.Response.Body()), &rc.Response.Header
 }
 
@@ -73,7 +75,7 @@ func TestListFiltersAndPages(t *testing.T) {
 	insts = append(insts, forge.Instance{Name: "other", Status: "running"})
 	h := New(Options{}, exclusiveEngine{}, instancesOrch{insts: insts}, zap.NewNop()).Handler()
 
-	status, body, hdr := get(h, "/admin/databases")
+	status, body, hdr := get(t, h, "/admin/databases")
 	if status != 200 || strings.Join(names(t, body), ",") != "db0,db1,db2,db3,db4,db5,db6,db7,db8,db9,other" ||
 		len(hdr.Peek("X-Next-Cursor")) != 0 {
 		t.Fatalf("all: %d %s", status, body)
@@ -91,7 +93,7 @@ func TestListFiltersAndPages(t *testing.T) {
 		{"/admin/databases?prefix=nothing", "", ""},
 		{"/admin/databases?limit=3&after=zzz", "", ""},
 	} {
-		status, body, hdr := get(h, tc.uri)
+		status, body, hdr := get(t, h, tc.uri)
 		if status != 200 || strings.Join(names(t, body), ",") != tc.want || string(hdr.Peek("X-Next-Cursor")) != tc.next {
 			t.Errorf("%s: %d %s next %q; want %s next %q", tc.uri, status, body, hdr.Peek("X-Next-Cursor"), tc.want, tc.next)
 		}
@@ -104,7 +106,7 @@ func TestListFiltersAndPages(t *testing.T) {
 	var all []string
 	uri := "/admin/databases?limit=3&prefix=db"
 	for uri != "" {
-		_, body, hdr := get(h, uri)
+		_, body, hdr := get(t, h, uri)
 		all = append(all, names(t, body)...)
 		link := string(hdr.Peek("Link"))
 		uri = ""
@@ -121,7 +123,7 @@ func TestListFiltersAndPages(t *testing.T) {
 		"/admin/databases?status=a&status=b", "/admin/databases?prefix=%00", "/admin/databases?prefix=%ff",
 		"/admin/databases?prefix=" + strings.Repeat("a", 257), "/admin/databases?limit=99999999999999999999",
 	} {
-		status, body, _ := get(h, uri)
+		status, body, _ := get(t, h, uri)
 		if code, _ := errorCodeOf([]byte(body)); status != 400 || code != CodeInvalidValue {
 			t.Errorf("%s: %d %s", uri, status, body)
 		}
@@ -145,7 +147,7 @@ func TestDatabaseDetails(t *testing.T) {
 		{"/admin/databases/ghost", 404, ""},
 		{"/admin/databases/a..b", 400, ""},
 	} {
-		status, body, _ := get(h, tc.uri)
+		status, body, _ := get(t, h, tc.uri)
 		if status != tc.status || tc.body != "" && body != tc.body {
 			t.Errorf("%s: %d %s\nwant %d %s", tc.uri, status, body, tc.status, tc.body)
 		}

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -61,3 +62,26 @@ var validators = struct {
 	sync.Mutex
 	m map[[32]byte]*apivalidate.Validator
 }{m: map[[32]byte]*apivalidate.Validator{}}
+
+// Unexercised lists the routes (as "METHOD pattern") that no exchange
+// checked by this process's validators reached with a documented answer.
+func Unexercised(routes []string) []string {
+	validators.Lock()
+	defer validators.Unlock()
+	seen := map[string]bool{}
+	for _, v := range validators.m {
+		for k := range v.Seen() {
+			// "METHOD pattern STATUS"
+			if i := strings.LastIndexByte(k, ' '); i > 0 {
+				seen[k[:i]] = true
+			}
+		}
+	}
+	var out []string
+	for _, r := range routes {
+		if !seen[r] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
