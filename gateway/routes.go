@@ -16,7 +16,8 @@ import (
 // (routes_test.go, internal/app TestAuthMatrix), and so can an OpenAPI
 // document or an MCP tool list be (Routes).
 //
-// A new route is one entry here, a request type with its binder
+// A new route is one entry here, its declaration in the OpenAPI
+// document's sources (apidoc/*.yaml), a request type with its binder
 // (requests.go) if it takes input, and a handler of the shape
 //
 //	func (s *Server) name(ctx context.Context, rc *fasthttp.RequestCtx, req nameRequest) error
