@@ -101,12 +101,12 @@ func (s *Server) list(ctx context.Context, rc *fasthttp.RequestCtx, req listRequ
 	if err != nil {
 		return err
 	}
-	slices.SortFunc(insts, func(a, b forge.Instance) int { return strings.Compare(a.Name, b.Name) })
 	insts = slices.DeleteFunc(insts, func(in forge.Instance) bool {
 		return (req.status != "" && in.Status != req.status) ||
 			(req.prefix != "" && !strings.HasPrefix(in.Name, req.prefix)) ||
 			(req.after != "" && in.Name <= req.after)
 	})
+	slices.SortFunc(insts, func(a, b forge.Instance) int { return strings.Compare(a.Name, b.Name) })
 	if req.limit > 0 && len(insts) > req.limit {
 		insts = insts[:req.limit]
 		next := insts[len(insts)-1].Name
