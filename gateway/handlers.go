@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"strconv"
-	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -63,39 +62,6 @@ func (s *Server) prune(ctx context.Context, rc *fasthttp.RequestCtx, req dbReque
 		return err
 	}
 	writeJSON(rc, fasthttp.StatusOK, messageBody("Database instance pruned successfully.", "db_name", req.db))
-	return nil
-}
-
-func (s *Server) list(ctx context.Context, rc *fasthttp.RequestCtx, _ noRequest) error {
-	insts, err := s.orch.List(ctx)
-	if err != nil {
-		return err
-	}
-	damaged := s.damaged()
-	b := make([]byte, 0, 64+96*len(insts))
-	b = append(b, '[')
-	for i, in := range insts {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"name":`...)
-		b = appendString(b, in.Name)
-		b = append(b, `,"container_id":`...)
-		b = appendString(b, in.ContainerID)
-		b = append(b, `,"status":`...)
-		b = appendString(b, in.Status)
-		if !in.CreatedAt.IsZero() {
-			b = append(b, `,"created_at":"`...)
-			b = in.CreatedAt.UTC().AppendFormat(b, time.RFC3339)
-			b = append(b, '"')
-		}
-		if d, ok := damaged[in.Name]; ok {
-			b = appendDamageFields(b, d)
-		}
-		b = append(b, '}')
-	}
-	b = append(b, ']')
-	writeJSON(rc, fasthttp.StatusOK, b)
 	return nil
 }
 

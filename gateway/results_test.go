@@ -419,6 +419,7 @@ func TestFormatHandlers(t *testing.T) {
 			if tc.check != nil {
 				tc.check(t, body)
 			}
+			checkDocumented(t, rc)
 		})
 	}
 }

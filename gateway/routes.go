@@ -16,7 +16,8 @@ import (
 // (routes_test.go, internal/app TestAuthMatrix), and so can an OpenAPI
 // document or an MCP tool list be (Routes).
 //
-// A new route is one entry here, a request type with its binder
+// A new route is one entry here, its declaration in the OpenAPI
+// document's sources (apidoc/*.yaml), a request type with its binder
 // (requests.go) if it takes input, and a handler of the shape
 //
 //	func (s *Server) name(ctx context.Context, rc *fasthttp.RequestCtx, req nameRequest) error
@@ -27,12 +28,18 @@ var endpoints = []endpoint{
 	// Public.
 	{method: "GET", pattern: "/", need: needNothing, serve: route(bindNothing, (*Server).root)},
 	{method: "GET", pattern: "/health", need: needNothing, serve: route(bindNothing, (*Server).health)},
+	// The API's own description (docs.go): public, as it tells what the
+	// routes are and nothing of the databases.
+	{method: "GET", pattern: "/openapi.json", need: needNothing, only: hasOpenAPI, serve: route(bindNothing, (*Server).openAPI)},
+	{method: "GET", pattern: "/docs", need: needNothing, only: hasDocs, serve: route(bindNothing, (*Server).docs)},
+	{method: "GET", pattern: "/docs/{file}", need: needNothing, only: hasDocs, serve: route(bindNothing, (*Server).docs)},
 	// Operations: the admin key only.
 	{method: "GET", pattern: "/metrics", need: needAdmin, only: hasMetrics, serve: route(bindNothing, (*Server).metrics)},
 	// The control plane: the admin key only.
 	{method: "POST", pattern: "/admin/databases/spawn/{db_name}", need: needAdmin, serve: route(bindSpawn, (*Server).spawn)},
 	{method: "POST", pattern: "/admin/databases/prune/{db_name}", need: needAdmin, serve: route(bindDB, (*Server).prune)},
-	{method: "GET", pattern: "/admin/databases", need: needAdmin, serve: route(bindNothing, (*Server).list)},
+	{method: "GET", pattern: "/admin/databases", need: needAdmin, body: "filters", serve: route(bindList, (*Server).list)},
+	{method: "GET", pattern: "/admin/databases/{db_name}", need: needAdmin, only: hasDetails, serve: route(bindDB, (*Server).details)},
 	{method: "DELETE", pattern: "/admin/databases/{db_name}", need: needAdmin, serve: route(bindDB, (*Server).deleteDatabase)},
 	{method: "POST", pattern: "/admin/databases/{db_name}/integrity-check", need: needAdmin, only: hasDamage,
 		serve: route(bindDB, (*Server).integrityCheck)},
@@ -105,6 +112,9 @@ type endpoint struct {
 func hasMetrics(s *Server) bool { return s.opts.Metrics != nil }
 func hasDamage(s *Server) bool  { return s.opts.Damage != nil }
 func hasKeys(s *Server) bool    { return s.auth.Keys != nil }
+func hasOpenAPI(s *Server) bool { return s.opts.OpenAPI != nil }
+func hasDocs(s *Server) bool    { return s.opts.Docs != nil }
+func hasDetails(s *Server) bool { return s.opts.Details != nil }
 
 // serveFunc builds a route's handler for a server: a function that
 // answers the request or returns the error to answer with.
@@ -143,7 +153,8 @@ func route[Req any](bind func(rc *fasthttp.RequestCtx) (Req, error),
 func (s *Server) routes() *router.Router {
 	r := router.New()
 	r.RedirectFixedPath = false // never rewrite a database name's case
-	r.HandleOPTIONS = false
+	r.HandleOPTIONS = true      // 204 with Allow, and CORS preflights (cors.go)
+	r.GlobalOPTIONS = s.options
 	for i := range endpoints {
 		e := &endpoints[i]
 		if e.only != nil && !e.only(s) {

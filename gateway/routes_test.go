@@ -86,7 +86,7 @@ func TestRouteTable(t *testing.T) {
 	}
 
 	served := func(s *Server, method, pattern string) bool {
-		uri := strings.NewReplacer("{db_name}", "d", "{table_name}", "t", "{key_id}", "k", "{tx_id}", "x").Replace(pattern)
+		uri := strings.NewReplacer("{db_name}", "d", "{table_name}", "t", "{key_id}", "k", "{tx_id}", "x", "{file}", "f").Replace(pattern)
 		var rc fasthttp.RequestCtx
 		rc.Request.Header.SetMethod(method)
 		rc.Request.SetRequestURI(uri)
@@ -97,7 +97,8 @@ func TestRouteTable(t *testing.T) {
 	dbs := &fakeDatabases{m: map[string]bool{}}
 	full := New(Options{
 		Metrics: nopMetrics{}, Damage: fakeDamage{}, Transactions: fakeTransactions{},
-		Auth: Auth{Keys: fakeKeys{}, Databases: dbs, Disabled: true},
+		Auth:    Auth{Keys: fakeKeys{}, Databases: dbs, Disabled: true},
+		OpenAPI: []byte(`{}`), Docs: func(*fasthttp.RequestCtx) {}, Details: fakeDetails{},
 	}, namedEngine{dbs: map[string]bool{}}, fakeOrch{dbs: dbs}, zap.NewNop())
 	bare := New(Options{}, namedEngine{dbs: map[string]bool{}}, fakeOrch{dbs: dbs}, zap.NewNop())
 	for _, r := range Routes() {

@@ -134,6 +134,9 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	opts.Idempotency = idempotency{idem.New(eng, cfg.IdempotencyTTL), tables.New(eng), batch.New(eng, batch.Config{MaxStatements: cfg.MaxBatchStatements})}
 	txs := newTransactions(eng, cfg)
 	opts.Transactions = txs
+	if err := describe(&opts, cfg, vol, eng); err != nil {
+		return err
+	}
 	srv := gateway.New(opts, newGatewayEngine(eng, cfg.MaxBatchStatements), orch, log.Named("http"))
 	registerMetrics(reg, srv, eng, backend)
 	registerTxMetrics(reg, txs.Registry)
@@ -166,7 +169,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 		if authn.Limiter != nil {
 			rate = zap.String("rate_limit", strconv.FormatFloat(cfg.RateLimit, 'g', -1, 64)+"/s per key, burst "+strconv.Itoa(cfg.RateBurst))
 		}
-		log.Info("authentication on: every route but GET / and GET /health needs an API key", rate)
+		log.Info("authentication on: every route but GET /, GET /health, GET /openapi.json and /docs needs an API key", rate)
 	}
 	if ready != nil {
 		ready(ln.Addr().String())

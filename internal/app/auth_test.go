@@ -100,11 +100,15 @@ func TestAuthMatrix(t *testing.T) {
 	}{
 		{"GET", "/", "", public("200")},
 		{"GET", "/health", "", public("200")},
+		{"GET", "/openapi.json", "", public("200")},
+		{"GET", "/docs", "", public("200")},
+		{"GET", "/docs/swagger-ui.css", "", public("200")},
 		{"GET", "/no/such/route", "", public("404 ROUTE_NOT_FOUND")},
 		{"GET", "/admin/databases/spawn/x", "", public("405 METHOD_NOT_ALLOWED")},
 		{"POST", "/admin/databases/spawn/new1", "", adminOnly("201")},
 		{"POST", "/admin/databases/prune/p1", "", adminOnly("200")},
 		{"GET", "/admin/databases", "", adminOnly("200")},
+		{"GET", "/admin/databases/a", "", adminOnly("200")},
 		{"GET", "/metrics", "", adminOnly("200")},
 		{"DELETE", "/admin/databases/d1", "", adminOnly("200")},
 		{"POST", "/admin/databases/a/integrity-check", "", adminOnly("200")},
@@ -555,7 +559,7 @@ func TestAuthDisabled(t *testing.T) {
 	if !strings.Contains(g.logs.String(), "AUTHENTICATION IS DISABLED") {
 		t.Fatalf("no loud warning at start:\n%s", g.logs.String())
 	}
-	open := contracttest.Client{Base: g.url}
+	open := contracttest.Client{Base: g.url, HTTP: g.http}
 	key := spawnKey(t, open, "d")
 	contracttest.Expect(t, open.Do(t, "GET", "/admin/databases", nil), 200, "")
 	_, ro := mintKey(t, open, "d", `{"scope": "read-only"}`)

@@ -87,7 +87,7 @@ func expectAnswer(t testing.TB, what string, a idemAnswer, status int, replayed 
 // spawnWithKey spawns db and returns a client with its first key.
 func spawnWithKey(t *testing.T, g *gateway, db string) idemClient {
 	t.Helper()
-	admin := idemClient{base: g.url, apiKey: g.adminKey}
+	admin := idemClient{base: g.url, apiKey: g.adminKey, http: g.http}
 	a := admin.send(t, "POST", "/admin/databases/spawn/"+db, "", "")
 	if a.status != 201 {
 		t.Fatalf("spawn: %d %s", a.status, a.body)
@@ -98,7 +98,7 @@ func spawnWithKey(t *testing.T, g *gateway, db string) idemClient {
 	if err := json.Unmarshal([]byte(a.body), &sp); err != nil || sp.APIKey == "" {
 		t.Fatalf("spawn: %s: %v", a.body, err)
 	}
-	return idemClient{base: g.url, apiKey: sp.APIKey}
+	return idemClient{base: g.url, apiKey: sp.APIKey, http: g.http}
 }
 
 // The query, tables and rows routes with an Idempotency-Key: a repeat
@@ -108,7 +108,7 @@ func spawnWithKey(t *testing.T, g *gateway, db string) idemClient {
 func TestIdempotentWrites(t *testing.T) {
 	g := start(t, t.TempDir())
 	c := spawnWithKey(t, g, "idem")
-	admin := idemClient{base: g.url, apiKey: g.adminKey}
+	admin := idemClient{base: g.url, apiKey: g.adminKey, http: g.http}
 
 	first := c.send(t, "POST", "/api/db/idem/tables", "t-1", `{"table_name":"t","columns":[{"name":"id","type":"INTEGER","primary_key":true},{"name":"v","type":"TEXT","unique":true}]}`)
 	expectAnswer(t, "create table", first, 201, false)
