@@ -72,10 +72,11 @@ const (
 	CodeTransactionEnded    = "TRANSACTION_ENDED"
 	CodeTooManyTransactions = "TOO_MANY_TRANSACTIONS"
 	// Exports, imports and checkpoints (docs/API.md#exports-imports-and-checkpoints).
-	CodeCheckpointNotFound = "CHECKPOINT_NOT_FOUND"
-	CodeCheckpointExists   = "CHECKPOINT_EXISTS"
-	CodeCheckpointLimit    = "CHECKPOINT_LIMIT"
-	CodeDatabaseExists     = "DATABASE_EXISTS"
+	CodeCheckpointNotFound  = "CHECKPOINT_NOT_FOUND"
+	CodeCheckpointExists    = "CHECKPOINT_EXISTS"
+	CodeCheckpointLimit     = "CHECKPOINT_LIMIT"
+	CodeDatabaseExists      = "DATABASE_EXISTS"
+	CodeReadOnlyTransaction = "READ_ONLY_TRANSACTION"
 )
 
 // Errors of the gateway's own limits.
@@ -233,6 +234,8 @@ var errorRules = []errorRule{
 	// (forge.ErrTxAborted: toAPIError, TRANSACTION_ABORTED with its cause.)
 	is(forge.ErrTxCommitted, fasthttp.StatusConflict, CodeTransactionEnded, "The transaction was committed already.", 0),
 	is(forge.ErrTxRolledBack, fasthttp.StatusConflict, CodeTransactionEnded, "The transaction was rolled back already; nothing of it was committed.", 0),
+	is(forge.ErrReadOnlyTx, fasthttp.StatusForbidden, CodeReadOnlyTransaction,
+		"The transaction is read-only (opened with \"read_only\": true), and SQLite does not report the statement read-only; nothing of it ran, and the transaction goes on.", 0),
 	is(forge.ErrTxLimit, fasthttp.StatusTooManyRequests, CodeTooManyTransactions,
 		"Too many open transactions: this database (FORGE_MAX_TX_PER_DB) or this API key (FORGE_MAX_TX_PER_KEY) has as many as it may; commit or roll one back, or retry shortly.", 1),
 
