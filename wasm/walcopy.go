@@ -53,6 +53,13 @@ func (db *database) fastCopy(ctx context.Context, dest string) (err error) {
 		// snapshot cannot be held while the writer's role is given back.
 		return fmt.Errorf("%w: no readers", errWALShape)
 	}
+	// The reader first: waiting for one (the pool busy with long reads)
+	// must not hold writes up.
+	r, err := db.readConn(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.put(r)
 	var l lease
 	if err := db.lease(ctx, &l); err != nil {
 		return err
@@ -63,11 +70,6 @@ func (db *database) fastCopy(ctx context.Context, dest string) (err error) {
 			db.endLease(&l)
 		}
 	}()
-	r, err := db.readConn(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.put(r)
 	walCopy := dest + ".wal-copy"
 	defer os.Remove(walCopy)
 	return r.do(ctx, func() error {
