@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -8,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -125,6 +128,60 @@ func BenchmarkMoves100MB(b *testing.B) {
 		// move between processes, as an export's move to its client.
 		b.ReportMetric(mb/(pipe.Seconds()/n), "cat|cat-MB/s")
 		b.ReportMetric(pipe.Seconds()/ours.Seconds(), "x-cat|cat-throughput")
+	})
+
+	// Point SELECTs by 4 clients for a second, alone and then while
+	// file exports run back to back: the exports' cost to the data plane.
+	b.Run("select-during-export", func(b *testing.B) {
+		selects := func(d time.Duration) float64 {
+			var n atomic.Int64
+			var wg sync.WaitGroup
+			stop := time.Now().Add(d)
+			for w := 0; w < 4; w++ {
+				wg.Add(1)
+				go func(w int) {
+					defer wg.Done()
+					client := &http.Client{}
+					for i := w; time.Now().Before(stop); i += 4 {
+						body := fmt.Appendf(nil, `{"sql":"SELECT id, length(v) FROM t WHERE id = ?","params":[%d]}`, 1+i%100_000)
+						req, _ := http.NewRequest("POST", g.url+"/api/db/big/query", bytes.NewReader(body))
+						req.Header.Set("Authorization", "Bearer "+g.adminKey)
+						req.Header.Set("Content-Type", "application/json")
+						resp, err := client.Do(req)
+						if err != nil {
+							continue
+						}
+						_, _ = io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						if resp.StatusCode == 200 {
+							n.Add(1)
+						}
+					}
+				}(w)
+			}
+			wg.Wait()
+			return float64(n.Load()) / d.Seconds()
+		}
+		for b.Loop() {
+			alone := selects(time.Second)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				for end := time.Now().Add(time.Second); time.Now().Before(end); {
+					req, _ := http.NewRequest("GET", g.url+"/api/db/big/export", nil)
+					req.Header.Set("Authorization", "Bearer "+g.adminKey)
+					if resp, err := http.DefaultClient.Do(req); err == nil {
+						_, _ = io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+					}
+				}
+			}()
+			during := selects(time.Second)
+			<-done
+			b.ReportMetric(alone, "selects/s-alone")
+			b.ReportMetric(during, "selects/s-during-export")
+			b.ReportMetric(during/alone, "x-alone")
+		}
 	})
 
 	b.Run("export-sql", func(b *testing.B) {
