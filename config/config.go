@@ -107,6 +107,9 @@ type Config struct {
 	// CORSOrigins: the origins browsers may call the API from ("*" for
 	// any); none by default.
 	CORSOrigins []string
+	// TrashRetention: how long an expired database stays in the trash,
+	// restorable, before the janitor removes it.
+	TrashRetention time.Duration
 }
 
 // SQLLimits are SQLite's per-connection limits (sqlite3_limit).
@@ -276,6 +279,7 @@ func Settings() []Setting {
 		{"FORGE_MAX_CHECKPOINT_MB", "4096", "MiB the checkpoints of one database may take in all (more get 409 CHECKPOINT_LIMIT)", integer(func(c *Config) *int { return &c.MaxCheckpointMB }, 1, 1<<24)},
 		{"FORGE_EXPORT_TIMEOUT", "10m", "time an export may take to copy or dump a database (GET /api/db/{db_name}/export)", duration(func(c *Config) *time.Duration { return &c.ExportTimeout }, time.Second, 24*time.Hour)},
 		{"FORGE_IDEMPOTENCY_TTL", "24h", "how long the answer to a write sent with an Idempotency-Key is kept for its retries (a retry later runs anew)", duration(func(c *Config) *time.Duration { return &c.IdempotencyTTL }, time.Second, 30*24*time.Hour)},
+		{"FORGE_TRASH_RETENTION", "24h", "how long a database whose lease ran out stays in the trash, restorable by the admin (POST /admin/trash/{db_name}/restore), before the janitor removes it for good", duration(func(c *Config) *time.Duration { return &c.TrashRetention }, time.Second, 365*24*time.Hour)},
 		{"FORGE_CORS_ORIGINS", "", "origins allowed cross-origin (CORS) access from a browser: a comma-separated list like https://app.example.com,http://localhost:3000, or * for any; empty: none", origins(func(c *Config) *[]string { return &c.CORSOrigins })},
 	}
 }

@@ -52,3 +52,13 @@ type Imported struct {
 
 // ColumnType is a column and its type.
 type ColumnType struct{ Name, Type string }
+
+// Leases and the trash of expired databases.
+var (
+	// ErrNotInTrash: the trash holds no database of that name (it never
+	// expired, was restored already, or was purged).
+	ErrNotInTrash = errors.New("not in the trash")
+	// ErrNameInUse: a database of that name exists, so one of the trash
+	// cannot take its place.
+	ErrNameInUse = errors.New("database name in use")
+)

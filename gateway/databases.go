@@ -101,8 +101,10 @@ func (s *Server) list(ctx context.Context, rc *fasthttp.RequestCtx, req listRequ
 	if err != nil {
 		return err
 	}
+	leases := s.opts.Leases
 	insts = slices.DeleteFunc(insts, func(in forge.Instance) bool {
-		return (req.status != "" && in.Status != req.status) ||
+		return (leases != nil && leases.Expired(in.Name)) || // as if deleted
+			(req.status != "" && in.Status != req.status) ||
 			(req.prefix != "" && !strings.HasPrefix(in.Name, req.prefix)) ||
 			(req.after != "" && in.Name <= req.after)
 	})
@@ -136,6 +138,12 @@ func (s *Server) list(ctx context.Context, rc *fasthttp.RequestCtx, req listRequ
 		if !in.CreatedAt.IsZero() {
 			b = append(b, `,"created_at":`...)
 			b = appendTime(b, in.CreatedAt)
+		}
+		if leases != nil {
+			if at, ok := leases.ExpiresAt(in.Name); ok {
+				b = append(b, `,"expires_at":`...)
+				b = appendTime(b, at)
+			}
 		}
 		if d, ok := damaged[in.Name]; ok {
 			b = appendDamageFields(b, d)
@@ -192,7 +200,7 @@ func (s *Server) details(ctx context.Context, rc *fasthttp.RequestCtx, req dbReq
 	b = strconv.AppendInt(b, d.WALBytes, 10)
 	b = append(b, `,"tables":`...)
 	b = strconv.AppendInt(b, int64(d.Tables), 10)
-	b = append(b, `,"expires_at":null`...) // databases do not expire (yet)
+	b = s.appendExpiresAt(b, req.db)
 	if s.auth.Keys != nil {
 		keys := s.auth.Keys.List(req.db)
 		active := 0

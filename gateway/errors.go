@@ -77,6 +77,8 @@ const (
 	CodeCheckpointLimit     = "CHECKPOINT_LIMIT"
 	CodeDatabaseExists      = "DATABASE_EXISTS"
 	CodeReadOnlyTransaction = "READ_ONLY_TRANSACTION"
+	// Leases and the trash (docs/API.md#leases-and-the-trash).
+	CodeNotInTrash = "NOT_IN_TRASH"
 )
 
 // Errors of the gateway's own limits.
@@ -301,6 +303,11 @@ var errorRules = []errorRule{
 		"The database has a checkpoint of this name already; delete it first or choose another name.", 0),
 	is(forge.ErrCheckpointLimit, fasthttp.StatusConflict, CodeCheckpointLimit,
 		"The database has as many checkpoints, or bytes of them, as it may (FORGE_MAX_CHECKPOINTS, FORGE_MAX_CHECKPOINT_MB); delete some.", 0),
+	// Leases and the trash (leases.go).
+	is(forge.ErrNotInTrash, fasthttp.StatusNotFound, CodeNotInTrash,
+		"The trash holds no database of this name: it never expired, was restored already, or was purged after FORGE_TRASH_RETENTION.", 0),
+	is(forge.ErrNameInUse, fasthttp.StatusConflict, CodeDatabaseExists,
+		"A database of this name exists: the one in the trash cannot take its place. Delete it first, or leave the old one to the trash.", 0),
 	is(forge.ErrDatabaseExists, fasthttp.StatusConflict, CodeDatabaseExists,
 		"A database of this name exists: a spawn from a file or a script makes a new database and never replaces one. "+
 			"Import into it (POST /api/db/{db_name}/import) or delete it first.", 0),
@@ -319,6 +326,7 @@ var directCodes = []string{
 	CodeTransactionAborted,    // toAPIError, with its cause (transactions.go)
 	CodeInternal,              // toAPIError's fallback, recovered panics
 	CodeUnsupportedMediaType,  // moves.go
+	CodeInvalidTTL,            // leases.go
 }
 
 // WWW-Authenticate challenges (RFC 6750): without credentials, the scheme

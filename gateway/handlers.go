@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"strconv"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -42,21 +43,29 @@ func (s *Server) spawn(ctx context.Context, rc *fasthttp.RequestCtx, req spawnRe
 	if req.source != spawnEmpty {
 		return s.spawnFrom(ctx, rc, req)
 	}
-	sp, err := s.life.Spawn(ctx, req.db)
+	if req.ttl > 0 && !hasLeases(s) {
+		return invalidValue("This gateway gives no leases: send the spawn without \"ttl\".")
+	}
+	sp, err := s.life.SpawnLeased(ctx, req.db, req.ttl, nil)
 	if err != nil {
 		return err
 	}
 	fields := []string{"db_name", req.db, "container_id", sp.Instance.ContainerID}
+	// expires_at only when a ttl was given: the seed's answer stays exact.
+	var lease []string
+	if !sp.ExpiresAt.IsZero() {
+		lease = []string{"expires_at", sp.ExpiresAt.UTC().Format(time.RFC3339)}
+	}
 	if !sp.Created {
 		// No new key: an idempotent re-spawn must not pile up keys nobody
 		// asked for. POST /admin/databases/{db_name}/keys mints one.
-		writeJSON(rc, fasthttp.StatusOK, messageBody("Database instance already exists and is running.", fields...))
+		writeJSON(rc, fasthttp.StatusOK, messageBody("Database instance already exists and is running.", append(fields, lease...)...))
 		return nil
 	}
 	if sp.Key != nil {
 		fields = append(fields, "api_key", sp.Key.Reveal())
 	}
-	writeJSON(rc, fasthttp.StatusCreated, messageBody("Database instance spawned successfully.", fields...))
+	writeJSON(rc, fasthttp.StatusCreated, messageBody("Database instance spawned successfully.", append(fields, lease...)...))
 	return nil
 }
 

@@ -82,62 +82,73 @@ const (
 // spawnSourceOf is the spawn's source by its Content-Type: the two media
 // types of imports; a JSON object with a "from" member, a branch (its
 // parent and checkpoint); anything else (none, other JSON, ...) is the
-// seed's spawn, whose body is ignored as it always was.
-func spawnSourceOf(rc *fasthttp.RequestCtx) (src spawnSource, parent, checkpoint string, err error) {
+// seed's spawn, whose body is ignored as it always was. A JSON object
+// with "from" or "ttl" is read strictly (decodeSpawnBody).
+func spawnSourceOf(rc *fasthttp.RequestCtx) (src spawnSource, parent, checkpoint string, ttl time.Duration, err error) {
 	mt, err := mediaType(rc)
 	if err != nil {
-		return spawnEmpty, "", "", err
+		return spawnEmpty, "", "", 0, err
 	}
 	switch mt {
 	case mediaSQLite, "application/x-sqlite3":
-		return spawnFile, "", "", nil
+		return spawnFile, "", "", 0, nil
 	case mediaSQL:
-		return spawnScript, "", "", nil
+		return spawnScript, "", "", 0, nil
 	case "", "application/json":
-		return decodeBranch(rc.PostBody())
+		return decodeSpawnBody(rc.PostBody())
 	}
-	return spawnEmpty, "", "", nil
+	return spawnEmpty, "", "", 0, nil
 }
 
-// decodeBranch reads a spawn's JSON body: {"from": "<db>", "checkpoint":
-// "<name>" | null} asks for a branch, and is then read strictly; a body
-// without "from" (or not JSON at all) is ignored, as the seed's spawn
-// always ignored its body.
-func decodeBranch(body []byte) (spawnSource, string, string, error) {
+// decodeSpawnBody reads a spawn's JSON body: {"from": "<db>",
+// "checkpoint": "<name>" | null} asks for a branch, {"ttl": seconds |
+// null} for a lease (with or without "from"); such a body is read
+// strictly. A body with neither member (or not JSON at all) is ignored,
+// as the seed's spawn always ignored its body.
+func decodeSpawnBody(body []byte) (spawnSource, string, string, time.Duration, error) {
 	if len(body) == 0 {
-		return spawnEmpty, "", "", nil
+		return spawnEmpty, "", "", 0, nil
 	}
 	v, err := parseJSON(body)
-	if err != nil || v.kind != jObject || !slices.ContainsFunc(v.obj, func(m jmember) bool { return m.key == "from" }) {
-		return spawnEmpty, "", "", nil
+	if err != nil || v.kind != jObject || !slices.ContainsFunc(v.obj, func(m jmember) bool { return m.key == "from" || m.key == "ttl" }) {
+		return spawnEmpty, "", "", 0, nil
 	}
+	src := spawnEmpty
 	var parent, checkpoint string
+	var ttl time.Duration
 	for _, m := range v.obj {
 		switch m.key {
 		case "from":
 			if m.val.kind != jString {
-				return spawnEmpty, "", "", invalidShape("Field \"from\" must be a database name, not %s.", m.val.kind)
+				return spawnEmpty, "", "", 0, invalidShape("Field \"from\" must be a database name, not %s.", m.val.kind)
 			}
 			if err := forge.ValidateName(m.val.s); err != nil {
-				return spawnEmpty, "", "", err
+				return spawnEmpty, "", "", 0, err
 			}
-			parent = m.val.s
+			src, parent = spawnBranch, m.val.s
 		case "checkpoint":
 			switch m.val.kind {
 			case jNull:
 			case jString:
 				checkpoint = m.val.s
 				if checkpoint == "" {
-					return spawnEmpty, "", "", forge.Inputf(forge.CodeInvalidCheckpoint, `Field "checkpoint" is empty: name a checkpoint, or leave the field out to copy the database as it is now.`)
+					return spawnEmpty, "", "", 0, forge.Inputf(forge.CodeInvalidCheckpoint, `Field "checkpoint" is empty: name a checkpoint, or leave the field out to copy the database as it is now.`)
 				}
 			default:
-				return spawnEmpty, "", "", invalidShape("Field \"checkpoint\" must be a string, not %s.", m.val.kind)
+				return spawnEmpty, "", "", 0, invalidShape("Field \"checkpoint\" must be a string, not %s.", m.val.kind)
+			}
+		case "ttl":
+			if ttl, err = decodeTTL(m.val); err != nil {
+				return spawnEmpty, "", "", 0, err
 			}
 		default:
-			return spawnEmpty, "", "", unknownField("the branch body", m.key)
+			return spawnEmpty, "", "", 0, unknownField("the spawn body", m.key)
 		}
 	}
-	return spawnBranch, parent, checkpoint, nil
+	if src != spawnBranch && checkpoint != "" {
+		return spawnEmpty, "", "", 0, invalidShape(`Field "checkpoint" names a checkpoint of the database in "from": give "from" with it.`)
+	}
+	return src, parent, checkpoint, ttl, nil
 }
 
 // spawnFrom runs a spawn from a file or a script.
@@ -158,7 +169,7 @@ func (s *Server) spawnFrom(ctx context.Context, rc *fasthttp.RequestCtx, req spa
 			return s.opts.Moves.FillFromDatabase(ctx, req.db, req.parent, req.checkpoint)
 		}
 	}
-	sp, err := s.life.SpawnWith(ctx, req.db, fill)
+	sp, err := s.life.SpawnLeased(ctx, req.db, req.ttl, fill)
 	if err != nil {
 		return err
 	}
@@ -171,6 +182,9 @@ func (s *Server) spawnFrom(ctx context.Context, rc *fasthttp.RequestCtx, req spa
 		if req.checkpoint != "" {
 			fields = append(fields, "checkpoint", req.checkpoint)
 		}
+	}
+	if !sp.ExpiresAt.IsZero() {
+		fields = append(fields, "expires_at", sp.ExpiresAt.UTC().Format(time.RFC3339))
 	}
 	writeJSON(rc, fasthttp.StatusCreated, messageBody("Database instance spawned successfully.", fields...))
 	return nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -81,7 +82,7 @@ func TestMovesBinders(t *testing.T) {
 		{"identity", "application/sql", "identity", spawnScript, ""},
 	}
 	for _, tc := range spawns {
-		got, _, _, err := spawnSourceOf(req(tc.ct, tc.enc, "", ""))
+		got, _, _, _, err := spawnSourceOf(req(tc.ct, tc.enc, "", ""))
 		if got != tc.want || codeOf(err) != tc.code {
 			t.Errorf("spawn %s: %v %q, want %v %q", tc.name, got, codeOf(err), tc.want, tc.code)
 		}
@@ -90,22 +91,34 @@ func TestMovesBinders(t *testing.T) {
 		name, ct, body   string
 		want             spawnSource
 		parent, cp, code string
+		ttl              time.Duration
 	}{
-		{"json without from", "application/json", `{"x": 1}`, spawnEmpty, "", "", ""},
-		{"not json", "application/json", `{not json`, spawnEmpty, "", "", ""},
-		{"array", "", `[1]`, spawnEmpty, "", "", ""},
-		{"from", "application/json", `{"from": "a"}`, spawnBranch, "a", "", ""},
-		{"from, no content type", "", `{"from": "a", "checkpoint": "c1"}`, spawnBranch, "a", "c1", ""},
-		{"checkpoint null", "application/json", `{"from": "a", "checkpoint": null}`, spawnBranch, "a", "", ""},
-		{"bad from", "application/json", `{"from": "../a"}`, spawnEmpty, "", "", CodeInvalidName},
-		{"from not a string", "application/json", `{"from": 1}`, spawnEmpty, "", "", CodeValidation},
-		{"empty checkpoint", "application/json", `{"from": "a", "checkpoint": ""}`, spawnEmpty, "", "", forge.CodeInvalidCheckpoint},
-		{"unknown field", "application/json", `{"from": "a", "ttl": 5}`, spawnEmpty, "", "", CodeUnknownField},
+		{"json without from", "application/json", `{"x": 1}`, spawnEmpty, "", "", "", 0},
+		{"not json", "application/json", `{not json`, spawnEmpty, "", "", "", 0},
+		{"array", "", `[1]`, spawnEmpty, "", "", "", 0},
+		{"from", "application/json", `{"from": "a"}`, spawnBranch, "a", "", "", 0},
+		{"from, no content type", "", `{"from": "a", "checkpoint": "c1"}`, spawnBranch, "a", "c1", "", 0},
+		{"checkpoint null", "application/json", `{"from": "a", "checkpoint": null}`, spawnBranch, "a", "", "", 0},
+		{"bad from", "application/json", `{"from": "../a"}`, spawnEmpty, "", "", CodeInvalidName, 0},
+		{"from not a string", "application/json", `{"from": 1}`, spawnEmpty, "", "", CodeValidation, 0},
+		{"empty checkpoint", "application/json", `{"from": "a", "checkpoint": ""}`, spawnEmpty, "", "", forge.CodeInvalidCheckpoint, 0},
+		{"unknown field", "application/json", `{"from": "a", "size": 5}`, spawnEmpty, "", "", CodeUnknownField, 0},
+		{"unknown field beside ttl", "application/json", `{"ttl": 5, "size": 5}`, spawnEmpty, "", "", CodeUnknownField, 0},
+		{"checkpoint without from is ignored", "application/json", `{"checkpoint": "c1"}`, spawnEmpty, "", "", "", 0},
+		{"ttl", "application/json", `{"ttl": 60}`, spawnEmpty, "", "", "", time.Minute},
+		{"ttl null", "", `{"ttl": null}`, spawnEmpty, "", "", "", 0},
+		{"branch with ttl", "application/json", `{"from": "a", "ttl": 2}`, spawnBranch, "a", "", "", 2 * time.Second},
+		{"ttl zero", "application/json", `{"ttl": 0}`, spawnEmpty, "", "", CodeInvalidTTL, 0},
+		{"ttl negative", "application/json", `{"ttl": -1}`, spawnEmpty, "", "", CodeInvalidTTL, 0},
+		{"ttl fraction", "application/json", `{"ttl": 1.5}`, spawnEmpty, "", "", CodeInvalidTTL, 0},
+		{"ttl past ten years", "application/json", `{"ttl": 315360001}`, spawnEmpty, "", "", CodeInvalidTTL, 0},
+		{"ttl a string", "application/json", `{"ttl": "60"}`, spawnEmpty, "", "", CodeValidation, 0},
+		{"ttl with checkpoint, no from", "application/json", `{"ttl": 5, "checkpoint": "c"}`, spawnEmpty, "", "", CodeValidation, 0},
 	}
 	for _, tc := range branches {
-		got, parent, cp, err := spawnSourceOf(req(tc.ct, "", "", tc.body))
-		if got != tc.want || parent != tc.parent || cp != tc.cp || codeOf(err) != tc.code {
-			t.Errorf("branch %s: %v %q %q %q, want %v %q %q %q", tc.name, got, parent, cp, codeOf(err), tc.want, tc.parent, tc.cp, tc.code)
+		got, parent, cp, ttl, err := spawnSourceOf(req(tc.ct, "", "", tc.body))
+		if got != tc.want || parent != tc.parent || cp != tc.cp || codeOf(err) != tc.code || ttl != tc.ttl {
+			t.Errorf("branch %s: %v %q %q %q %v, want %v %q %q %q %v", tc.name, got, parent, cp, codeOf(err), ttl, tc.want, tc.parent, tc.cp, tc.code, tc.ttl)
 		}
 	}
 	imports := []struct {

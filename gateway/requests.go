@@ -464,6 +464,8 @@ type spawnRequest struct {
 	// Content-Type, or a branch of parent (at its checkpoint).
 	source             spawnSource
 	parent, checkpoint string
+	// ttl, when > 0, is the lease asked for ({"ttl": seconds}: leases.go).
+	ttl time.Duration
 }
 
 func bindSpawn(rc *fasthttp.RequestCtx) (spawnRequest, error) {
@@ -476,7 +478,7 @@ func bindSpawn(rc *fasthttp.RequestCtx) (spawnRequest, error) {
 		return spawnRequest{db: db}, err
 	}
 	req := spawnRequest{db: db, idem: k}
-	req.source, req.parent, req.checkpoint, err = spawnSourceOf(rc)
+	req.source, req.parent, req.checkpoint, req.ttl, err = spawnSourceOf(rc)
 	return req, err
 }
 

@@ -98,6 +98,13 @@ var endpoints = []endpoint{
 		serve: route(bindDBTable, (*Server).describeTable)},
 	{method: "DELETE", pattern: "/api/db/{db_name}/tables/{table_name}", need: needWrite, perDB: true,
 		serve: route(bindDBTable, (*Server).dropTable)},
+	// Leases and the trash of expired databases (leases.go): the admin's.
+	{method: "POST", pattern: "/admin/databases/{db_name}/lease", need: needAdmin, body: "lease", only: hasLeases,
+		serve: route(bindLease, (*Server).setLease)},
+	{method: "GET", pattern: "/admin/trash", need: needAdmin, only: hasLeases,
+		serve: route(bindNothing, (*Server).listTrash)},
+	{method: "POST", pattern: "/admin/trash/{db_name}/restore", need: needAdmin, body: "lease", only: hasLeases,
+		serve: route(bindRestore, (*Server).restoreFromTrash)},
 }
 
 // endpoint is one route of the table.
@@ -177,6 +184,9 @@ func (s *Server) routes() *router.Router {
 		h := s.answer(e.serve(s, e), e.perDB)
 		if e.perDB {
 			h = s.perDB(h)
+		}
+		if gated, notFound := leaseGated(e.pattern); gated && s.opts.Leases != nil {
+			h = s.unexpired(notFound, h)
 		}
 		var obs observer
 		if s.opts.Metrics != nil {

@@ -99,6 +99,7 @@ func TestRouteTable(t *testing.T) {
 		Metrics: nopMetrics{}, Damage: fakeDamage{}, Transactions: fakeTransactions{}, Moves: fakeMoves{},
 		Auth:    Auth{Keys: fakeKeys{}, Databases: dbs, Disabled: true},
 		OpenAPI: []byte(`{}`), Docs: func(*fasthttp.RequestCtx) {}, Details: fakeDetails{},
+		Leases: fakeLeases{}, Trash: fakeTrash{},
 	}, namedEngine{dbs: map[string]bool{}}, fakeOrch{dbs: dbs}, zap.NewNop())
 	bare := New(Options{}, namedEngine{dbs: map[string]bool{}}, fakeOrch{dbs: dbs}, zap.NewNop())
 	for _, r := range Routes() {

@@ -164,6 +164,13 @@ type Options struct {
 	// Details, when set, serves GET /admin/databases/{db_name}: what the
 	// data directory and the engine know of one database (details.go).
 	Details Details
+
+	// Leases and Trash, when both set, give databases leases (a spawn's
+	// "ttl", the lease route), show expires_at, answer 404 for a database
+	// whose lease ran out, and serve the trash (leases.go); the changes go
+	// through Lifecycle, which must have the same table.
+	Leases Leases
+	Trash  Trash
 }
 
 // DefaultOptions are the server's limits and timeouts when nothing is set:

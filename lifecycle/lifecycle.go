@@ -70,7 +70,12 @@ type Ports struct {
 	Keys         Keys
 	Databases    Databases
 	Spawns       Spawns
-	Log          *zap.Logger // nil: no log
+	// Leases and Trash, when set, give databases leases and keep expired
+	// ones in a trash (leases.go); nil: databases never expire.
+	Leases Leases
+	Trash  Trash
+	Log    *zap.Logger      // nil: no log
+	Now    func() time.Time // the clock of leases; nil: time.Now
 }
 
 // Service runs the lifecycle protocols. One Service per process: its
@@ -84,6 +89,9 @@ type Service struct {
 	// and survives it to open a successor of the same name. Per name: a
 	// slow key write of one database holds up no other.
 	keyLocks nameLocks
+	// leaseLocks order, per database, the changes of its lease with its
+	// expiry and its restore (leases.go).
+	leaseLocks nameLocks
 }
 
 // nameLocks is a lock per name whose waiters watch their context.
@@ -127,6 +135,9 @@ func New(p Ports) *Service {
 	if p.Log == nil {
 		p.Log = zap.NewNop()
 	}
+	if p.Now == nil {
+		p.Now = time.Now
+	}
 	return &Service{p: p}
 }
 
@@ -139,6 +150,8 @@ type Spawned struct {
 	// Key is the first key of a new instance, in this answer and nowhere
 	// else; nil when the instance is not new or there are no keys.
 	Key *auth.Secret
+	// ExpiresAt is the end of the lease the spawn gave; zero: none given.
+	ExpiresAt time.Time
 }
 
 // Spawn makes sure name has its database and a running instance. For a
@@ -148,15 +161,7 @@ type Spawned struct {
 // spawn is deleted, an instance made over older data is pruned (the data
 // stays).
 func (s *Service) Spawn(ctx context.Context, name string) (Spawned, error) {
-	inst, created, err := s.p.Orchestrator.Spawn(ctx, name)
-	if err != nil || !created {
-		return Spawned{Instance: inst}, err
-	}
-	tok, err := s.completeSpawn(ctx, name)
-	if err != nil {
-		return Spawned{}, err
-	}
-	return Spawned{Instance: inst, Created: true, Key: tok}, nil
+	return s.SpawnLeased(ctx, name, 0, nil)
 }
 
 // SpawnWith spawns database name as Spawn does, and fills it with fill
@@ -165,39 +170,69 @@ func (s *Service) Spawn(ctx context.Context, name string) (Spawned, error) {
 // a fill never replaces data); if fill fails, the spawn is undone, so a
 // failed spawn leaves no file, no record and no key.
 func (s *Service) SpawnWith(ctx context.Context, name string, fill func(ctx context.Context) error) (Spawned, error) {
+	return s.SpawnLeased(ctx, name, 0, fill)
+}
+
+// SpawnLeased is Spawn (fill nil) or SpawnWith (fill set) with a lease:
+// ttl > 0 makes the database expire ttl from now. A new database gets its
+// lease before its key is handed out (a lease that cannot be recorded
+// undoes the spawn); an existing one has its lease renewed. A database
+// whose lease has run out is expired first: its name is free.
+func (s *Service) SpawnLeased(ctx context.Context, name string, ttl time.Duration, fill func(ctx context.Context) error) (Spawned, error) {
+	if err := s.expireIfDue(ctx, name); err != nil {
+		return Spawned{}, err
+	}
 	inst, created, err := s.p.Orchestrator.Spawn(ctx, name)
 	if err != nil {
 		return Spawned{}, err
 	}
 	if !created {
-		return Spawned{}, fmt.Errorf("%s: %w", name, forge.ErrDatabaseExists)
+		if fill != nil {
+			return Spawned{}, fmt.Errorf("%s: %w", name, forge.ErrDatabaseExists)
+		}
+		sp := Spawned{Instance: inst}
+		if ttl > 0 {
+			if sp.ExpiresAt, err = s.SetLease(ctx, name, ttl); err != nil {
+				return Spawned{}, err
+			}
+		}
+		return sp, nil
 	}
-	if s.p.Spawns != nil && !s.p.Spawns.Pending(name) {
-		// An instance made anew over data that was there: prune it again,
-		// the data stays.
-		err := fmt.Errorf("%s: %w", name, forge.ErrDatabaseExists)
-		s.undoSpawn(ctx, name, false, err)
-		return Spawned{}, err
+	if fill != nil {
+		if s.p.Spawns != nil && !s.p.Spawns.Pending(name) {
+			// An instance made anew over data that was there: prune it
+			// again, the data stays.
+			err := fmt.Errorf("%s: %w", name, forge.ErrDatabaseExists)
+			s.undoSpawn(ctx, name, false, err)
+			return Spawned{}, err
+		}
+		if err := fill(ctx); err != nil {
+			// The fill may have failed because ctx ended: the undo gets
+			// time of its own.
+			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+			defer cancel()
+			s.undoSpawn(uctx, name, false, err)
+			return Spawned{}, err
+		}
 	}
-	if err := fill(ctx); err != nil {
-		// The fill may have failed because ctx ended: the undo gets time
-		// of its own.
-		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
-		defer cancel()
-		s.undoSpawn(uctx, name, false, err)
-		return Spawned{}, err
+	var at time.Time
+	if ttl > 0 {
+		at = s.leaseEnd(ttl)
 	}
-	tok, err := s.completeSpawn(ctx, name)
+	tok, err := s.completeSpawn(ctx, name, at)
 	if err != nil {
 		return Spawned{}, err
 	}
-	return Spawned{Instance: inst, Created: true, Key: tok}, nil
+	return Spawned{Instance: inst, Created: true, Key: tok, ExpiresAt: at}, nil
 }
 
 // undoTimeout bounds the undoing of a spawn whose fill failed.
 const undoTimeout = 30 * time.Second
 
-func (s *Service) completeSpawn(ctx context.Context, name string) (*auth.Secret, error) {
+// completeSpawn mints a new database's first key, gives it its lease
+// until expiresAt (zero: none) and marks the spawn complete; a failure
+// undoes the spawn.
+func (s *Service) completeSpawn(ctx context.Context, name string, expiresAt time.Time) (*auth.Secret, error) {
 	var tok *auth.Secret
 	if s.p.Keys != nil {
 		_, t, err := s.MintKey(ctx, name, auth.ScopeReadWrite, 0)
@@ -206,6 +241,18 @@ func (s *Service) completeSpawn(ctx context.Context, name string) (*auth.Secret,
 			return nil, err
 		}
 		tok = &t
+	}
+	if !expiresAt.IsZero() {
+		if s.p.Leases == nil {
+			err := errNoLeases
+			s.undoSpawn(ctx, name, tok != nil, err)
+			return nil, err
+		}
+		if err := s.p.Leases.Set(name, expiresAt); err != nil {
+			s.undoSpawn(ctx, name, tok != nil, err)
+			s.p.Leases.Forget(name)
+			return nil, err
+		}
 	}
 	if s.p.Spawns != nil {
 		if err := s.p.Spawns.Complete(name); err != nil {
@@ -257,6 +304,9 @@ func (s *Service) Delete(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	if s.p.Leases != nil {
+		s.p.Leases.Forget(name) // its record went with its directory
+	}
 	return s.dropKeys(ctx, name)
 }
 
@@ -280,8 +330,11 @@ func (s *Service) MintKey(ctx context.Context, db string, scope auth.Scope, expi
 }
 
 // MustExist is nil when database db has its file, an error wrapping
-// forge.ErrDatabaseNotFound when it has not.
+// forge.ErrDatabaseNotFound when it has not, or its lease has run out.
 func (s *Service) MustExist(db string) error {
+	if s.p.Leases != nil && s.p.Leases.Expired(db) {
+		return fmt.Errorf("%s: expired: %w", db, forge.ErrDatabaseNotFound)
+	}
 	if s.p.Databases == nil {
 		return nil
 	}

@@ -9,7 +9,8 @@
 //	                                    local backend's instance record)
 //	<root>/.forge/                      the gateway's own state (wasm
 //	                                    compilation cache, keys, trash,
-//	                                    the space reserve, pending spawns)
+//	                                    the space reserve, pending spawns,
+//	                                    expired databases: retained.go)
 //
 // One directory per database lets the Docker backend bind-mount exactly
 // that database's files into its worker and nothing else. Database names
@@ -76,6 +77,7 @@ func Open(root string) (*Layout, error) {
 	}
 	l.emptyTrash()
 	l.emptyScratch()
+	l.recoverRetained()
 	if err := l.removePending(); err != nil {
 		return nil, err
 	}

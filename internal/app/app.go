@@ -25,6 +25,7 @@ import (
 	"github.com/praetorian/db-forge/forge"
 	"github.com/praetorian/db-forge/gateway"
 	"github.com/praetorian/db-forge/idem"
+	"github.com/praetorian/db-forge/leases"
 	"github.com/praetorian/db-forge/lifecycle"
 	"github.com/praetorian/db-forge/metrics"
 	"github.com/praetorian/db-forge/orchestrator/docker"
@@ -116,8 +117,14 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 
 	// The lifecycle protocols (spawn, delete, keys), one per process: the
 	// gateway and any other front end share its key lock.
+	leaseTable, err := leases.Open(vol, nil)
+	if err != nil {
+		return err
+	}
 	life := lifecycle.New(lifecycle.Ports{Engine: eng, Orchestrator: orch, Keys: authn.Keys,
-		Databases: vol, Spawns: vol, Log: log.Named("lifecycle")})
+		Databases: vol, Spawns: vol, Leases: leaseTable, Trash: vol, Log: log.Named("lifecycle")})
+	stopJanitor := startLeaseJanitor(ctx, leaseTable, life, vol, cfg.TrashRetention, log.Named("leases"))
+	defer stopJanitor()
 	reg := metrics.New()
 	opts := serverOptions(cfg)
 	opts.Auth = authn
@@ -135,6 +142,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	txs := newTransactions(eng, cfg)
 	opts.Transactions = txs
 	opts.Moves = newMoves(eng, vol, cfg)
+	opts.Leases, opts.Trash = leaseTable, trash{vol, cfg.TrashRetention}
 	if err := describe(&opts, cfg, vol, eng); err != nil {
 		return err
 	}
@@ -187,6 +195,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	// SHUTTING_DOWN while those in flight finish (at least
 	// FORGE_SHUTDOWN_DRAIN), then the listener and the idle connections
 	// close; all within FORGE_SHUTDOWN_TIMEOUT.
+	stopJanitor() // no expiry starts while the engine closes
 	srv.BeginDrain()
 	log.Info("shutting down: draining; new requests get 503 SHUTTING_DOWN",
 		zap.Int("in_flight", srv.InFlight()), zap.Duration("drain", cfg.ShutdownDrain),

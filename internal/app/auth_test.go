@@ -171,6 +171,10 @@ func TestAuthMatrix(t *testing.T) {
 			[8]string{unauth, unauth, forbid, rdonly, "404 CHECKPOINT_NOT_FOUND", unauth, unauth, "404 CHECKPOINT_NOT_FOUND"}},
 		{"DELETE", "/api/db/a/checkpoints/none", "",
 			[8]string{unauth, unauth, forbid, rdonly, "404 CHECKPOINT_NOT_FOUND", unauth, unauth, "404 CHECKPOINT_NOT_FOUND"}},
+		// Leases and the trash: the admin's.
+		{"POST", "/admin/databases/a/lease", `{"ttl": 3600}`, adminOnly("200")},
+		{"GET", "/admin/trash", "", adminOnly("200")},
+		{"POST", "/admin/trash/ghost/restore", "", adminOnly("404 NOT_IN_TRASH")},
 		// Interactive transactions, last: an open one holds the writer
 		// (until its 0.2 s lease runs out). An id no key opened is 404.
 		// A read-only key opens read-only transactions only, and may end
