@@ -77,7 +77,7 @@ const (
 	CodeCheckpointLimit     = "CHECKPOINT_LIMIT"
 	CodeDatabaseExists      = "DATABASE_EXISTS"
 	CodeReadOnlyTransaction = "READ_ONLY_TRANSACTION"
-	// Leases and the trash (docs/API.md#leases-and-the-trash).
+	// Leases and the trash (docs/API.md#leases-and-the-trash-addition).
 	CodeNotInTrash = "NOT_IN_TRASH"
 )
 

@@ -25,6 +25,8 @@ import (
 type Leases interface {
 	// Expired reports whether name's lease has run out.
 	Expired(name string) bool
+	// ExpiresAt is name's lease's end; false when it has none.
+	ExpiresAt(name string) (time.Time, bool)
 	// Set gives name a lease until at (durable before it returns).
 	Set(name string, at time.Time) error
 	// Clear removes name's lease.
@@ -104,7 +106,7 @@ func (s *Service) Expire(ctx context.Context, name string) error {
 	if !s.p.Leases.Expired(name) {
 		return nil // renewed, restored or deleted meanwhile
 	}
-	expiredAt := s.now()
+	expiredAt, _ := s.p.Leases.ExpiresAt(name)
 	if err := s.dropKeys(ctx, name); err != nil {
 		return err
 	}
