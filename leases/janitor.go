@@ -2,6 +2,7 @@ package leases
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -22,8 +23,24 @@ type Janitor struct {
 	Sweep time.Duration
 	// Retry is the wait after a failed expiry; default 5s.
 	Retry time.Duration
-	Log   *zap.Logger
+	// Timeout bounds one expiry (it waits for the database's requests
+	// and transactions in flight); default a minute. One that runs out
+	// is retried.
+	Timeout time.Duration
+	Log     *zap.Logger
+
+	expired, failed atomic.Int64
 }
+
+// Stats are the janitor's counters since its start.
+type Stats struct {
+	// Expired counts the databases moved to the trash; Failed the
+	// attempts that failed (and were retried).
+	Expired, Failed int64
+}
+
+// Stats reads the counters.
+func (j *Janitor) Stats() Stats { return Stats{Expired: j.expired.Load(), Failed: j.failed.Load()} }
 
 // Run works until ctx ends.
 func (j *Janitor) Run(ctx context.Context) {
@@ -33,6 +50,10 @@ func (j *Janitor) Run(ctx context.Context) {
 	}
 	if retry <= 0 {
 		retry = 5 * time.Second
+	}
+	timeout := j.Timeout
+	if timeout <= 0 {
+		timeout = time.Minute
 	}
 	log := j.Log
 	if log == nil {
@@ -47,11 +68,16 @@ func (j *Janitor) Run(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			if err := j.Expire(ctx, name); err != nil {
+			ectx, cancel := context.WithTimeout(ctx, timeout)
+			err := j.Expire(ectx, name)
+			cancel()
+			if err != nil {
 				failed = true
+				j.failed.Add(1)
 				log.Error("lease ran out; the database could not be moved to the trash (retried)",
 					zap.String("db", name), zap.Error(err))
 			} else {
+				j.expired.Add(1)
 				log.Info("lease ran out; the database is in the trash", zap.String("db", name))
 			}
 		}

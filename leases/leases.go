@@ -180,5 +180,8 @@ func (t *Table) Next() (time.Time, bool) {
 	return time.Unix(0, next), true
 }
 
+// Len is the number of databases with a lease.
+func (t *Table) Len() int { return len(*t.m.Load()) }
+
 // Changed is signalled after every change of the table.
 func (t *Table) Changed() <-chan struct{} { return t.changed }

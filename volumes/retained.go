@@ -202,6 +202,13 @@ func (l *Layout) Retained() ([]Trashed, error) {
 	return out, nil
 }
 
+// RetainedCount is the number of entries in the trash, without reading
+// them (for a gauge).
+func (l *Layout) RetainedCount() int {
+	entries, _ := os.ReadDir(l.SystemPath(retainedDir))
+	return len(entries)
+}
+
 func (l *Layout) readEntry(name string) (Trashed, bool) {
 	entry := l.SystemPath(retainedDir, name)
 	data, err := os.ReadFile(filepath.Join(entry, entryFile))

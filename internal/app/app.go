@@ -123,7 +123,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	}
 	life := lifecycle.New(lifecycle.Ports{Engine: eng, Orchestrator: orch, Keys: authn.Keys,
 		Databases: vol, Spawns: vol, Leases: leaseTable, Trash: vol, Log: log.Named("lifecycle")})
-	stopJanitor := startLeaseJanitor(ctx, leaseTable, life, vol, cfg.TrashRetention, log.Named("leases"))
+	janitor, stopJanitor := startLeaseJanitor(ctx, leaseTable, life, vol, cfg.TrashRetention, log.Named("leases"))
 	defer stopJanitor()
 	reg := metrics.New()
 	opts := serverOptions(cfg)
@@ -149,6 +149,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	srv := gateway.New(opts, newGatewayEngine(eng, cfg.MaxBatchStatements), orch, log.Named("http"))
 	registerMetrics(reg, srv, eng, backend)
 	registerTxMetrics(reg, txs.Registry)
+	registerLeaseMetrics(reg, leaseTable, janitor, vol)
 	room.register(reg)
 
 	if cfg.PprofListen != "" {

@@ -10,6 +10,7 @@ import (
 	"github.com/praetorian/db-forge/gateway"
 	"github.com/praetorian/db-forge/leases"
 	"github.com/praetorian/db-forge/lifecycle"
+	"github.com/praetorian/db-forge/metrics"
 	"github.com/praetorian/db-forge/volumes"
 )
 
@@ -22,8 +23,8 @@ import (
 // is called (which waits for it: it must be gone before the engine
 // closes).
 func startLeaseJanitor(ctx context.Context, t *leases.Table, life *lifecycle.Service, vol *volumes.Layout,
-	retention time.Duration, log *zap.Logger) (stop func()) {
-	j := &leases.Janitor{
+	retention time.Duration, log *zap.Logger) (j *leases.Janitor, stop func()) {
+	j = &leases.Janitor{
 		Table:  t,
 		Expire: life.Expire,
 		Purge: func(context.Context) error {
@@ -40,7 +41,18 @@ func startLeaseJanitor(ctx context.Context, t *leases.Table, life *lifecycle.Ser
 	done := make(chan struct{})
 	go func() { defer close(done); j.Run(jctx) }()
 	var once sync.Once
-	return func() { once.Do(func() { cancel(); <-done }) }
+	return j, func() { once.Do(func() { cancel(); <-done }) }
+}
+
+// registerLeaseMetrics: the leases' gauges and the janitor's counters.
+func registerLeaseMetrics(reg *metrics.Registry, t *leases.Table, j *leases.Janitor, vol *volumes.Layout) {
+	reg.Gauge("forge_leases", "Databases with a lease now.", func() float64 { return float64(t.Len()) })
+	reg.Counter("forge_leases_expired_total", "Databases whose lease ran out, moved to the trash.",
+		func() float64 { return float64(j.Stats().Expired) })
+	reg.Counter("forge_lease_expiry_failures_total", "Attempts to move an expired database to the trash that failed (retried).",
+		func() float64 { return float64(j.Stats().Failed) })
+	reg.Gauge("forge_trash_databases", "Expired databases in the trash, restorable (FORGE_TRASH_RETENTION).",
+		func() float64 { return float64(vol.RetainedCount()) })
 }
 
 // trash is the gateway's Trash port: the data directory's trash, with

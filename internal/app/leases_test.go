@@ -220,10 +220,34 @@ func TestTrashPurge(t *testing.T) {
 	if d := parseTime(t, e["purge_at"]).Sub(parseTime(t, e["trashed_at"])); d < time.Second || d > 3*time.Second {
 		t.Errorf("purge_at - trashed_at = %v, want about 2 s: %s", d, r.Raw)
 	}
+	metricsText := func() string {
+		_, _, body := g.do(t, "GET", "/metrics", "")
+		return string(body)
+	}
+	if m := metricsText(); !strings.Contains(m, "\nforge_leases_expired_total 1\n") || !strings.Contains(m, "\nforge_trash_databases 1\n") {
+		t.Errorf("metrics after one expiry:\n%s", grepLines(m, "lease", "trash"))
+	}
 	waitFor(t, "brief purged", func() bool { return !slices.Contains(trashNames(t, admin), "brief") })
+	if m := metricsText(); !strings.Contains(m, "\nforge_trash_databases 0\n") || !strings.Contains(m, "\nforge_leases 0\n") {
+		t.Errorf("metrics after the purge:\n%s", grepLines(m, "lease", "trash"))
+	}
 	contracttest.ExpectError(t, admin.Do(t, "POST", "/admin/trash/brief/restore", nil), 404, "The trash holds no database*")
 	entries, _ := os.ReadDir(filepath.Join(dir, ".forge", "retained"))
 	if len(entries) != 0 {
 		t.Errorf("the trash directory still holds %d entries", len(entries))
 	}
+}
+
+// grepLines keeps the lines of s that hold any of words.
+func grepLines(s string, words ...string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		for _, w := range words {
+			if strings.Contains(l, w) {
+				out = append(out, l)
+				break
+			}
+		}
+	}
+	return strings.Join(out, "\n")
 }
