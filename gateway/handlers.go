@@ -39,6 +39,9 @@ func (s *Server) spawn(ctx context.Context, rc *fasthttp.RequestCtx, req spawnRe
 		}
 		defer release()
 	}
+	if req.source != spawnEmpty {
+		return s.spawnFrom(ctx, rc, req)
+	}
 	sp, err := s.life.Spawn(ctx, req.db)
 	if err != nil {
 		return err

@@ -460,6 +460,10 @@ func bindDB(rc *fasthttp.RequestCtx) (dbRequest, error) {
 type spawnRequest struct {
 	db   string
 	idem forge.IdempotencyKey
+	// source is what the database is made from (moves.go): by
+	// Content-Type, or a branch of parent (at its checkpoint).
+	source             spawnSource
+	parent, checkpoint string
 }
 
 func bindSpawn(rc *fasthttp.RequestCtx) (spawnRequest, error) {
@@ -468,7 +472,12 @@ func bindSpawn(rc *fasthttp.RequestCtx) (spawnRequest, error) {
 		return spawnRequest{}, err
 	}
 	k, err := bindIdempotency(rc)
-	return spawnRequest{db: db, idem: k}, err
+	if err != nil {
+		return spawnRequest{db: db}, err
+	}
+	req := spawnRequest{db: db, idem: k}
+	req.source, req.parent, req.checkpoint, err = spawnSourceOf(rc)
+	return req, err
 }
 
 // dbName is the validated {db_name} of the route.

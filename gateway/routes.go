@@ -71,6 +71,20 @@ var endpoints = []endpoint{
 		serve: route(bindRows, (*Server).readRows)},
 	{method: "POST", pattern: "/api/db/{db_name}/tables/{table_name}/rows", need: needWrite, perDB: true, body: "rows",
 		serve: route(bindInsert, (*Server).insertRows)},
+	// Exports, imports and checkpoints (moves.go): a key that may read
+	// exports; checkpoints are managed by keys that may write.
+	{method: "GET", pattern: "/api/db/{db_name}/export", need: needRead, perDB: true, body: "export", only: hasMoves,
+		serve: route(bindExport, (*Server).export)},
+	{method: "POST", pattern: "/api/db/{db_name}/import", need: needWrite, perDB: true, body: "import", only: hasMoves,
+		serve: route(bindImport, (*Server).importData)},
+	{method: "POST", pattern: "/api/db/{db_name}/checkpoints", need: needWrite, perDB: true, body: "checkpoint", only: hasMoves,
+		serve: route(bindCreateCheckpoint, (*Server).createCheckpoint)},
+	{method: "GET", pattern: "/api/db/{db_name}/checkpoints", need: needWrite, perDB: true, only: hasMoves,
+		serve: route(bindDB, (*Server).listCheckpoints)},
+	{method: "POST", pattern: "/api/db/{db_name}/checkpoints/{checkpoint}/restore", need: needWrite, perDB: true, only: hasMoves,
+		serve: route(bindCheckpoint, (*Server).restoreCheckpoint)},
+	{method: "DELETE", pattern: "/api/db/{db_name}/checkpoints/{checkpoint}", need: needWrite, perDB: true, only: hasMoves,
+		serve: route(bindCheckpoint, (*Server).deleteCheckpoint)},
 	// Rows and schema as a REST API (rows.go).
 	{method: "PATCH", pattern: "/api/db/{db_name}/tables/{table_name}/rows", need: needWrite, perDB: true, body: "update",
 		serve: route(bindRowsWrite, (*Server).updateRows)},

@@ -86,7 +86,7 @@ func TestRouteTable(t *testing.T) {
 	}
 
 	served := func(s *Server, method, pattern string) bool {
-		uri := strings.NewReplacer("{db_name}", "d", "{table_name}", "t", "{key_id}", "k", "{tx_id}", "x", "{file}", "f").Replace(pattern)
+		uri := strings.NewReplacer("{db_name}", "d", "{table_name}", "t", "{key_id}", "k", "{tx_id}", "x", "{file}", "f", "{checkpoint}", "c").Replace(pattern)
 		var rc fasthttp.RequestCtx
 		rc.Request.Header.SetMethod(method)
 		rc.Request.SetRequestURI(uri)
@@ -96,7 +96,7 @@ func TestRouteTable(t *testing.T) {
 	}
 	dbs := &fakeDatabases{m: map[string]bool{}}
 	full := New(Options{
-		Metrics: nopMetrics{}, Damage: fakeDamage{}, Transactions: fakeTransactions{},
+		Metrics: nopMetrics{}, Damage: fakeDamage{}, Transactions: fakeTransactions{}, Moves: fakeMoves{},
 		Auth:    Auth{Keys: fakeKeys{}, Databases: dbs, Disabled: true},
 		OpenAPI: []byte(`{}`), Docs: func(*fasthttp.RequestCtx) {}, Details: fakeDetails{},
 	}, namedEngine{dbs: map[string]bool{}}, fakeOrch{dbs: dbs}, zap.NewNop())
@@ -128,6 +128,7 @@ var engineCodes = []string{
 	"TOO_MANY_STATEMENTS",                                                                // batch
 	"INVALID_TRANSACTION_TIMEOUT",                                                        // txn
 	"INVALID_IDENTIFIER", "INVALID_COLUMN_TYPE", "INVALID_DEFAULT", "INVALID_TABLE_SPEC", // sqlbuild
+	forge.CodeInvalidDatabaseFile, forge.CodeInvalidCSV, forge.CodeInvalidSQLScript, forge.CodeInvalidCheckpoint, // snapshot
 }
 
 // TestErrorCodesDocumented: the codes the gateway answers — its error

@@ -144,6 +144,12 @@ type Options struct {
 	// and otherwise ignored.
 	Idempotency Idempotency
 
+	// Moves, when set, serves exports, imports, checkpoints and spawns
+	// from a file or a script (moves.go).
+	Moves Moves
+	// ExportTimeout bounds making an export (the copy, or the dump while
+	// it streams); default 10m.
+	ExportTimeout time.Duration
 	// The API's description and browser access (docs.go, cors.go).
 	// Version is the build's version, in GET /health. OpenAPI, when set,
 	// is the OpenAPI document GET /openapi.json serves (package apidoc
@@ -176,6 +182,7 @@ func DefaultOptions() Options {
 		MaxQueryTimeout:   30 * time.Second,
 		MaxInflight:       1024,
 		MaxInflightPerDB:  64,
+		ExportTimeout:     10 * time.Minute,
 	}
 }
 
@@ -193,7 +200,7 @@ func (o Options) withDefaults() Options {
 		{&o.ReadHeaderTimeout, &d.ReadHeaderTimeout}, {&o.ReadTimeout, &d.ReadTimeout},
 		{&o.WriteTimeout, &d.WriteTimeout}, {&o.IdleTimeout, &d.IdleTimeout},
 		{&o.AdminTimeout, &d.AdminTimeout}, {&o.HealthTimeout, &d.HealthTimeout},
-		{&o.MaxQueryTimeout, &d.MaxQueryTimeout},
+		{&o.MaxQueryTimeout, &d.MaxQueryTimeout}, {&o.ExportTimeout, &d.ExportTimeout},
 	} {
 		if *p.v <= 0 {
 			*p.v = *p.def

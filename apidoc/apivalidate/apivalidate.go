@@ -54,7 +54,7 @@ func New(document []byte) (*Validator, error) {
 	registerDecoders.Do(func() {
 		// The result formats the query and rows routes answer in: text,
 		// checked as strings.
-		for _, ct := range []string{"application/x-ndjson", "text/markdown", "text/html", "text/csv"} {
+		for _, ct := range []string{"application/x-ndjson", "text/markdown", "text/html", "text/csv", "application/sql", "application/vnd.sqlite3"} {
 			openapi3filter.RegisterBodyDecoder(ct, openapi3filter.FileBodyDecoder)
 		}
 	})

@@ -134,6 +134,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	opts.Idempotency = idempotency{idem.New(eng, cfg.IdempotencyTTL), tables.New(eng), batch.New(eng, batch.Config{MaxStatements: cfg.MaxBatchStatements})}
 	txs := newTransactions(eng, cfg)
 	opts.Transactions = txs
+	opts.Moves = newMoves(eng, vol, cfg)
 	if err := describe(&opts, cfg, vol, eng); err != nil {
 		return err
 	}
@@ -367,6 +368,7 @@ func serverOptions(cfg config.Config) gateway.Options {
 		MaxQueryTimeout:   cfg.MaxQueryTimeout,
 		MaxInflight:       cfg.MaxInflight,
 		MaxInflightPerDB:  cfg.MaxInflightPerDB,
+		ExportTimeout:     cfg.ExportTimeout,
 	}
 }
 

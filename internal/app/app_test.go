@@ -59,7 +59,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func start(t *testing.T, dataDir string, extraEnv ...string) *gateway {
+func start(t testing.TB, dataDir string, extraEnv ...string) *gateway {
 	t.Helper()
 	env := append([]string{
 		"FORGE_LISTEN=127.0.0.1:0",
