@@ -40,11 +40,11 @@ func (s *Server) spawn(ctx context.Context, rc *fasthttp.RequestCtx, req spawnRe
 		}
 		defer release()
 	}
-	if req.source != spawnEmpty {
-		return s.spawnFrom(ctx, rc, req)
-	}
 	if req.ttl > 0 && !hasLeases(s) {
 		return invalidValue("This gateway gives no leases: send the spawn without \"ttl\".")
+	}
+	if req.source != spawnEmpty {
+		return s.spawnFrom(ctx, rc, req)
 	}
 	sp, err := s.life.SpawnLeased(ctx, req.db, req.ttl, nil)
 	if err != nil {

@@ -2,8 +2,13 @@ package gateway
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/praetorian/db-forge/forge"
 )
 
 // fakeLeases: database "gone" has run out; "kept" expires in an hour.
@@ -108,4 +113,56 @@ func FuzzDecodeLease(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestLeaseGate: a database whose lease ran out answers 404 on every
+// route of it, as if deleted (INSTANCE_NOT_FOUND on prune), and is not
+// listed; the spawn of its name is not refused by the gate; a gateway
+// without leases refuses a spawn's ttl instead of ignoring it.
+func TestLeaseGate(t *testing.T) {
+	t.Parallel()
+	dbs := &fakeDatabases{m: map[string]bool{"gone": true, "kept": true}}
+	s := New(Options{Auth: Auth{Databases: dbs, Disabled: true}, Details: fakeDetails{},
+		Leases: fakeLeases{}, Trash: fakeTrash{}},
+		namedEngine{dbs: map[string]bool{"gone": true, "kept": true}}, listingOrch{fakeOrch{dbs: dbs}}, zap.NewNop())
+	h := s.Handler()
+	for _, tc := range []struct{ method, uri, body, code string }{
+		{"POST", "/api/db/gone/query", `{"sql": "SELECT 1"}`, CodeDatabaseNotFound},
+		{"POST", "/api/db/gone/query", `{not json`, CodeDatabaseNotFound},
+		{"GET", "/api/db/gone/tables/t/rows", "", CodeDatabaseNotFound},
+		{"GET", "/admin/databases/gone", "", CodeDatabaseNotFound},
+		{"DELETE", "/admin/databases/gone", "", CodeDatabaseNotFound},
+		{"POST", "/admin/databases/gone/lease", `{"ttl": 5}`, CodeDatabaseNotFound},
+		{"POST", "/admin/databases/prune/gone", "", CodeInstanceNotFound},
+	} {
+		rc := serveOnce(h, tc.method, tc.uri, tc.body, "")
+		if code, _ := errorCodeOf(rc.Response.Body()); rc.Response.StatusCode() != 404 || code != tc.code {
+			t.Errorf("%s %s: %d %s, want 404 %s", tc.method, tc.uri, rc.Response.StatusCode(), rc.Response.Body(), tc.code)
+		}
+	}
+	rc := serveOnce(h, "GET", "/admin/databases", "", "")
+	if body := string(rc.Response.Body()); strings.Contains(body, `"gone"`) || !strings.Contains(body, `"kept"`) ||
+		!strings.Contains(body, `"expires_at"`) {
+		t.Errorf("list: %s", body)
+	}
+	rc = serveOnce(h, "GET", "/admin/databases/kept", "", "")
+	if body := string(rc.Response.Body()); rc.Response.StatusCode() != 200 || strings.Contains(body, `"expires_at":null`) {
+		t.Errorf("details of a leased database: %d %s", rc.Response.StatusCode(), body)
+	}
+
+	bare := New(Options{Auth: Auth{Databases: dbs, Disabled: true}}, namedEngine{dbs: map[string]bool{}}, fakeOrch{dbs: dbs}, zap.NewNop())
+	rc = serveOnce(bare.Handler(), "POST", "/admin/databases/spawn/x", `{"ttl": 5}`, "")
+	if code, _ := errorCodeOf(rc.Response.Body()); rc.Response.StatusCode() != 400 || code != CodeInvalidValue {
+		t.Errorf("ttl without leases: %d %s", rc.Response.StatusCode(), rc.Response.Body())
+	}
+	if ok, _ := dbs.Exists("x"); ok {
+		t.Error("the refused spawn made its database")
+	}
+}
+
+// listingOrch is fakeOrch whose List has "gone" and "kept".
+type listingOrch struct{ fakeOrch }
+
+func (listingOrch) List(context.Context) ([]forge.Instance, error) {
+	return []forge.Instance{{Name: "gone", Status: "running"}, {Name: "kept", Status: "running"}}, nil
 }
