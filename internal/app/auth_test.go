@@ -61,6 +61,8 @@ func TestAuthMatrix(t *testing.T) {
 	otherKey := spawnKey(t, admin, "b")
 	spawnKey(t, admin, "p1")
 	spawnKey(t, admin, "d1")
+	// A database whose lease runs out, for the restore's row.
+	contracttest.Expect(t, admin.Do(t, "POST", "/admin/databases/spawn/x1", `{"ttl": 1}`), 201, "")
 	contracttest.Expect(t, admin.Do(t, "POST", "/api/db/a/query", `{"sql": "CREATE TABLE t(id INTEGER PRIMARY KEY, v)"}`), 200, "")
 	contracttest.Expect(t, admin.Do(t, "POST", "/api/db/a/batch",
 		`{"statements": [{"sql": "CREATE TABLE w(id INTEGER PRIMARY KEY, v)"}, {"sql": "CREATE TABLE dropme(x)"}]}`), 200, "")
@@ -78,6 +80,12 @@ func TestAuthMatrix(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("the key with expires_in 1 still works after 10 s")
+		}
+	}
+
+	for deadline := time.Now().Add(10 * time.Second); !slices.Contains(trashNames(t, admin), "x1"); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("x1 (ttl 1) is not in the trash after 10 s")
 		}
 	}
 
@@ -174,7 +182,7 @@ func TestAuthMatrix(t *testing.T) {
 		// Leases and the trash: the admin's.
 		{"POST", "/admin/databases/a/lease", `{"ttl": 3600}`, adminOnly("200")},
 		{"GET", "/admin/trash", "", adminOnly("200")},
-		{"POST", "/admin/trash/ghost/restore", "", adminOnly("404 NOT_IN_TRASH")},
+		{"POST", "/admin/trash/x1/restore", "", adminOnly("200")},
 		// Interactive transactions, last: an open one holds the writer
 		// (until its 0.2 s lease runs out). An id no key opened is 404.
 		// A read-only key opens read-only transactions only, and may end
