@@ -66,18 +66,22 @@ func (e *Engine) insertAtCommit(c *conn, group []*groupStmt) error {
 		}
 	}
 	for len(rows) > 0 {
-		head := rows[0].head
+		head, width := rows[0].head, len(rows[0].vals)
 		same := rows[:0:0]
-		rest := rows[:0]
+		rest := rows[:0] // in place: it never passes the row being read
 		for _, r := range rows {
-			if r.head == head && len(r.vals) == len(rows[0].vals) {
+			if r.head == head && len(r.vals) == width {
 				same = append(same, r)
 			} else {
 				rest = append(rest, r)
 			}
 		}
+		most := maxAtCommitRows
+		if width > 0 && e.cfg.Limits.VariableNumber > 0 {
+			most = max(min(most, e.cfg.Limits.VariableNumber/width), 1) // an operator's low limit
+		}
 		for len(same) > 0 {
-			n := 1 << (bits.Len(uint(len(same))) - 1) // the largest power of two ≤ len
+			n := 1 << (bits.Len(uint(min(len(same), most))) - 1) // a power of two ≤ both
 			if err := e.insertRows(c, head, same[:n]); err != nil {
 				return err
 			}
@@ -87,6 +91,10 @@ func (e *Engine) insertAtCommit(c *conn, group []*groupStmt) error {
 	}
 	return nil
 }
+
+// maxAtCommitRows bounds the rows of one INSERT at commit (a group holds
+// up to Config.MaxWriteBatch units, which an operator may raise).
+const maxAtCommitRows = 64
 
 // insertRows runs one INSERT of rows, all of head and of the same width.
 func (e *Engine) insertRows(c *conn, head string, rows []atCommitRow) error {

@@ -126,3 +126,35 @@ func TestBulkSQL(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+// Rows of two shapes in one group, under a parameter limit lower than a
+// group's rows need: each shape goes in its own INSERTs, small enough.
+func TestInsertAtCommitShapesAndLimit(t *testing.T) {
+	cfg := Config{Limits: Limits{VariableNumber: 5}} // two rows of 2 at most
+	e, _, db := newDB(t, cfg)
+	exec(t, e, db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER UNIQUE);\nCREATE TABLE rec (k TEXT PRIMARY KEY, v INTEGER);\nCREATE TABLE one (k TEXT)")
+	var calls atomic.Int32
+	units := []func(forge.Tx) error{}
+	for i, k := range []string{"a", "b", "c", "d", "e"} {
+		units = append(units, atCommitUnit(&calls, k, i+1, nil))
+		units = append(units, func(u forge.Tx) error {
+			return u.(*tx).InsertAtCommit(context.Background(), "INSERT INTO one (k) VALUES ", []forge.Value{forge.TextValue(k)})
+		})
+	}
+	before := e.Stats()
+	errs, _ := unitsInOneGroup(t, e, db, units, nil)
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("unit %d: %v", i, err)
+		}
+	}
+	if k := recKeys(t, e, db); k != "a,b,c,d,e" {
+		t.Errorf("rec holds %q, want a,b,c,d,e", k)
+	}
+	if n := queryInt(t, e, db, "SELECT count(*) FROM one"); n != 5 {
+		t.Errorf("one holds %d rows, want 5", n)
+	}
+	if s := e.Stats(); s.RedoneWrites != before.RedoneWrites || calls.Load() != 5 {
+		t.Errorf("redone %d, calls %d: want none redone, 5 calls", s.RedoneWrites-before.RedoneWrites, calls.Load())
+	}
+}
