@@ -450,56 +450,67 @@ const returningSavepoint = "forge_returning"
 // passes mid-stream, so such a statement runs inside a savepoint released
 // only after its last row; on failure the savepoint's transaction is left
 // open and do() rolls it back.
-func (c *conn) run(st *stmt, p forge.Params, w forge.RowWriter, meta bool) (res forge.Result, err error) {
+func (c *conn) run(st *stmt, p forge.Params, w forge.RowWriter, meta bool) (forge.Result, error) {
 	defer st.reset()
 	if err := st.bind(p); err != nil {
 		return forge.Result{}, err
 	}
-	if meta {
-		start := time.Now()
-		var total int64
-		if !st.readOnly {
-			total = c.db.TotalChanges()
-		}
-		defer func() { c.meta(st, &res.Meta, start, total) }()
+	if !meta {
+		return c.step(st, w, nil)
 	}
-	c.stepping = true
-	defer func() { c.stepping = false }()
-	if len(st.names) > 0 && !st.readOnly {
-		if err := c.db.Exec("SAVEPOINT " + returningSavepoint); err != nil {
-			return forge.Result{}, err
-		}
-		res, err := c.runRows(st, w)
-		if err != nil {
-			return res, err
-		}
-		st.reset() // a pending write statement would block RELEASE
-		return res, c.commit("RELEASE " + returningSavepoint)
-	}
-	if len(st.names) > 0 {
-		return c.runRows(st, w)
-	}
-	return c.runExec(st)
-}
-
-// meta fills m with what SQLite counted of st's run, which began at
-// start with the connection's total changes at total. A read-only
-// statement changes nothing: only its status counters are asked for.
-func (c *conn) meta(st *stmt, m *forge.Meta, start time.Time, total int64) {
+	start := time.Now()
+	var m forge.Meta
+	res, err := c.step(st, w, &m)
 	m.VMSteps = int64(st.s.Status(sqlite3.STMTSTATUS_VM_STEP, true))
 	m.FullScanSteps = int64(st.s.Status(sqlite3.STMTSTATUS_FULLSCAN_STEP, true))
-	if !st.readOnly {
-		// sqlite3_changes keeps the count of the last INSERT, UPDATE or
-		// DELETE even after DDL; only trust it when this statement
-		// changed something.
-		if m.RowsWritten = c.db.TotalChanges() - total; m.RowsWritten != 0 {
-			m.Changes = c.db.Changes()
-			if st.inserts && m.Changes > 0 {
-				m.LastInsertID = c.db.LastInsertRowID()
-			}
-		}
+	if st.inserts && m.Changes > 0 {
+		m.LastInsertID = c.db.LastInsertRowID()
 	}
 	m.Duration = time.Since(start)
+	res.Meta = m
+	return res, err
+}
+
+// step runs bound st (run). With m, it also fills in what SQLite counted
+// of the rows it wrote: m.RowsWritten, the change of sqlite3_total_changes
+// over the statement (a read-only statement changes nothing: not asked),
+// and m.Changes, sqlite3_changes, when that is not 0 (the count of the
+// last INSERT, UPDATE or DELETE stays after DDL: only trusted when this
+// statement changed something). A statement without rows takes them from
+// runExec, which reads them anyway for rows_affected.
+func (c *conn) step(st *stmt, w forge.RowWriter, m *forge.Meta) (forge.Result, error) {
+	c.stepping = true
+	defer func() { c.stepping = false }()
+	if len(st.names) == 0 {
+		return c.runExec(st, m)
+	}
+	var total int64
+	if m != nil && !st.readOnly {
+		total = c.db.TotalChanges()
+	}
+	res, err := c.stepRows(st, w)
+	if m != nil && !st.readOnly {
+		if m.RowsWritten = c.db.TotalChanges() - total; m.RowsWritten != 0 {
+			m.Changes = c.db.Changes()
+		}
+	}
+	return res, err
+}
+
+// stepRows runs bound st, which returns rows; a write inside its savepoint.
+func (c *conn) stepRows(st *stmt, w forge.RowWriter) (forge.Result, error) {
+	if st.readOnly {
+		return c.runRows(st, w)
+	}
+	if err := c.db.Exec("SAVEPOINT " + returningSavepoint); err != nil {
+		return forge.Result{}, err
+	}
+	res, err := c.runRows(st, w)
+	if err != nil {
+		return res, err
+	}
+	st.reset() // a pending write statement would block RELEASE
+	return res, c.commit("RELEASE " + returningSavepoint)
 }
 
 // runRows steps a statement that returns rows, streaming them to w.
@@ -534,7 +545,7 @@ func (c *conn) runRows(st *stmt, w forge.RowWriter) (forge.Result, error) {
 }
 
 // runExec steps a statement without result columns.
-func (c *conn) runExec(st *stmt) (forge.Result, error) {
+func (c *conn) runExec(st *stmt, m *forge.Meta) (forge.Result, error) {
 	before := c.db.TotalChanges()
 	c.txnEnd = txnOpen
 	for st.s.Step() {
@@ -546,8 +557,11 @@ func (c *conn) runExec(st *stmt) (forge.Result, error) {
 	var res forge.Result
 	// sqlite3_changes keeps the count of the last INSERT, UPDATE or DELETE
 	// even after DDL; only trust it when this statement changed something.
-	if c.db.TotalChanges() != before {
+	if written := c.db.TotalChanges() - before; written != 0 {
 		res.RowsAffected = c.db.Changes()
+		if m != nil {
+			m.RowsWritten, m.Changes = written, res.RowsAffected
+		}
 	}
 	return res, nil
 }
