@@ -89,14 +89,34 @@ type writerQueue struct {
 	// watched: for each Done channel of the waiters' contexts, how many
 	// waiters have it and the context.AfterFunc that calls cancelled when
 	// it closes; registered by its first waiter, stopped by its last.
-	watched map[<-chan struct{}]watch
+	// Usually one (the server's context), rarely more than a few: a slice.
+	watched []watch
 }
 
 // watch is the cancellation watcher of the waiters that share one Done
 // channel.
 type watch struct {
+	done <-chan struct{}
 	n    int
 	stop func() bool
+}
+
+// watchIndex is done's index in watched, or -1.
+func (q *writerQueue) watchIndex(done <-chan struct{}) int {
+	for i := range q.watched {
+		if q.watched[i].done == done {
+			return i
+		}
+	}
+	return -1
+}
+
+// unwatch forgets watched[i] (no order is kept).
+func (q *writerQueue) unwatch(i int) {
+	last := len(q.watched) - 1
+	q.watched[i] = q.watched[last]
+	q.watched[last] = watch{}
+	q.watched = q.watched[:last]
 }
 
 // maxFreeWaiters bounds the waiters kept for reuse.
@@ -219,17 +239,13 @@ func (q *writerQueue) wait(w *waiter) error {
 // and registers the watcher of done if it is the first. The caller holds
 // mu.
 func (q *writerQueue) watchLocked(ctx context.Context, done <-chan struct{}) {
-	if wt, ok := q.watched[done]; ok {
-		wt.n++
-		q.watched[done] = wt
+	if i := q.watchIndex(done); i >= 0 {
+		q.watched[i].n++
 		return
-	}
-	if q.watched == nil {
-		q.watched = make(map[<-chan struct{}]watch)
 	}
 	// If ctx has ended already, cancelled runs at once (in its own
 	// goroutine, once the caller has released mu).
-	q.watched[done] = watch{n: 1, stop: context.AfterFunc(ctx, func() { q.cancelled(done) })}
+	q.watched = append(q.watched, watch{done: done, n: 1, stop: context.AfterFunc(ctx, func() { q.cancelled(done) })})
 }
 
 // leftLocked: w has left the waiters (granted, taken into a group or
@@ -239,16 +255,15 @@ func (q *writerQueue) leftLocked(w *waiter) {
 	if w.done == nil {
 		return
 	}
-	wt, ok := q.watched[w.done]
-	if !ok {
+	i := q.watchIndex(w.done)
+	if i < 0 {
 		return // cannot happen: its watcher goes with its last waiter
 	}
-	if wt.n--; wt.n > 0 {
-		q.watched[w.done] = wt
+	if q.watched[i].n--; q.watched[i].n > 0 {
 		return
 	}
-	delete(q.watched, w.done)
-	wt.stop()
+	q.watched[i].stop()
+	q.unwatch(i)
 }
 
 // cancelled is the watcher of done, which has closed: the waiters whose
@@ -256,7 +271,9 @@ func (q *writerQueue) leftLocked(w *waiter) {
 func (q *writerQueue) cancelled(done <-chan struct{}) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	delete(q.watched, done)
+	if i := q.watchIndex(done); i >= 0 {
+		q.unwatch(i)
+	}
 	kept := q.waiters[:0]
 	for _, w := range q.waiters {
 		if w.done == done {
