@@ -489,6 +489,14 @@ func (q *writerQueue) closeIdle() { (<-q.slot).close() }
 // answered. The leader must not touch w after.
 func answered(w *waiter) { w.ready <- struct{}{} }
 
+// watching is a seam for tests: how many Done channels the queue watches
+// (none once nobody waits).
+func (q *writerQueue) watching() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.watched)
+}
+
 // snapshot is the seam for tests: the state and how many wait.
 func (q *writerQueue) snapshot() (writerState, int) {
 	q.mu.Lock()

@@ -12,13 +12,6 @@ import (
 // The queue watches its waiters' deadlines (one timer, expire) and their
 // contexts (one watcher per Done channel, cancelled) for them.
 
-// watchers is how many Done channels the queue watches.
-func watchers(q *writerQueue) int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return len(q.watched)
-}
-
 // TestWriterQueueDeadlineWithoutDone: the engine's contexts (bounded) carry
 // a deadline their Done channel never closes for; the queue's own timer
 // still takes such a waiter out at its deadline, and the waiters behind it,
@@ -73,7 +66,7 @@ func TestWriterQueueCancelledWaiters(t *testing.T) {
 	waitSnapshot(t, q, writerLeased, 2)
 	c, doneC := startAcquire(q, server, true) // the server's context, as a request without its own
 	waitSnapshot(t, q, writerLeased, 3)
-	if n := watchers(q); n != 2 {
+	if n := q.watching(); n != 2 {
 		t.Fatalf("%d watchers, want 2 (one per Done channel)", n)
 	}
 	cancelReq()
@@ -87,7 +80,7 @@ func TestWriterQueueCancelledWaiters(t *testing.T) {
 		}
 	}
 	waitSnapshot(t, q, writerLeased, 1)
-	if n := watchers(q); n != 1 {
+	if n := q.watching(); n != 1 {
 		t.Fatalf("%d watchers after the cancel, want 1", n)
 	}
 	holder.release(nil)
@@ -95,7 +88,7 @@ func TestWriterQueueCancelledWaiters(t *testing.T) {
 	if c.err != nil || !c.granted {
 		t.Fatalf("waiter %+v", c)
 	}
-	if n := watchers(q); n != 0 {
+	if n := q.watching(); n != 0 {
 		t.Fatalf("%d watchers with nobody waiting, want 0", n)
 	}
 	c.l.release(nil)
@@ -114,7 +107,7 @@ func TestWriterQueueCancelledWaiters(t *testing.T) {
 	}
 	holder.release(nil)
 	waitSnapshot(t, q, writerIdle, 0)
-	if n := watchers(q); n != 0 {
+	if n := q.watching(); n != 0 {
 		t.Fatalf("%d watchers, want 0", n)
 	}
 }
@@ -158,7 +151,7 @@ func TestWriterQueueGroupLeavesNoWatchers(t *testing.T) {
 		waitFor(t, done, 60*time.Second, "the writers")
 	}
 	waitSnapshot(t, q, writerIdle, 0)
-	if n := watchers(q); n != 0 {
+	if n := q.watching(); n != 0 {
 		t.Fatalf("%d watchers left, want 0", n)
 	}
 }
