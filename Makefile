@@ -117,9 +117,11 @@ FUZZ_TARGETS := ./forge:FuzzValidateName:600000 \
 	./gateway:FuzzParseQueryTimeout:150000 ./gateway:FuzzAppendString:100000 ./gateway:FuzzAppendFloat:200000 \
 	./gateway:FuzzDecodeKeyRequest:100000 ./gateway:FuzzFastQueryAgrees:200000 ./gateway:FuzzDecodeBatch:100000 \
 	./gateway:FuzzDecodeQueryOptions:100000 ./gateway:FuzzDecodeSelectArgs:120000 ./gateway:FuzzNegotiate:150000 \
-	./gateway:FuzzDecodeTransaction:100000 \
+	./gateway:FuzzDecodeTransaction:100000 ./gateway:FuzzBindList:100000 \
 	./gateway:FuzzFastBatchAgrees:150000 \
-	./wasm:FuzzSandboxSQL:3000 ./wasm:FuzzReadOnlySQL:80000 \
+	./snapshot:FuzzScript:30000 ./snapshot:FuzzCSV:60000 ./snapshot:FuzzValidateFile:200000 ./snapshot:FuzzAppendReal:200000 \
+	./tables:FuzzParseQuery:150000 ./tables:FuzzDecodeToken:150000 \
+	./wasm:FuzzSandboxSQL:3000 ./wasm:FuzzReadOnlySQL:80000 ./idem:FuzzCompact:100000 \
 	./auth:FuzzCredential:180000
 .PHONY: fuzz-short
 

@@ -82,17 +82,12 @@ func (s *Service) Batch(ctx context.Context, db string, b forge.Batch, out forge
 		return s.separate(ctx, db, b, out)
 	}
 	var changes forge.Changes
+	listed := false // the unit could list its changes
 	err := s.unit(ctx, db, b.ReadOnly, b.DryRun, func(tx forge.Tx) error {
-		out.Reset()
 		track := s.track(tx, b)
-		for i, q := range b.Statements {
-			res, err := tx.Run(ctx, q, out.Rows(i))
-			if err != nil {
-				return &forge.StatementError{Index: i, Err: err}
-			}
-			if err := out.Done(i, res, nil); err != nil {
-				return err
-			}
+		listed = track != nil || b.ReadOnly
+		if err := run(ctx, tx, b, out); err != nil {
+			return err
 		}
 		var err error
 		if track != nil {
@@ -100,15 +95,54 @@ func (s *Service) Batch(ctx context.Context, db string, b forge.Batch, out forge
 		}
 		return err
 	})
-	if err == nil && b.DryRun && b.MaxChanges > 0 {
+	if err == nil && b.DryRun && b.MaxChanges > 0 && listed {
 		out.Changes(-1, changes)
 	}
 	return err
 }
 
+// InTx runs the statements of b, a batch in one transaction, on tx, a
+// unit of work of the caller's (an idempotent batch's, whose record
+// commits with it): as Batch would in its own unit, except that the unit
+// is not Batch's to commit or roll back. b.Separate and b.DryRun are the
+// caller's to refuse: each needs units of Batch's own.
+func (s *Service) InTx(ctx context.Context, tx forge.Tx, b forge.Batch, out forge.BatchOutput) error {
+	if len(b.Statements) > s.max {
+		return forge.Inputf(CodeTooManyStatements,
+			"The batch holds %d statements; at most %d are allowed (FORGE_MAX_BATCH_STATEMENTS).", len(b.Statements), s.max)
+	}
+	if b.Separate || b.DryRun {
+		return errors.New("batch: InTx runs a batch in one transaction that commits")
+	}
+	if b.ReadOnly {
+		for i := range b.Statements {
+			b.Statements[i].ReadOnly = true
+		}
+	}
+	return run(ctx, tx, b, out)
+}
+
+// run runs b's statements in order on tx, each outcome to out; the
+// first failure ends it as a *forge.StatementError.
+func run(ctx context.Context, tx forge.Tx, b forge.Batch, out forge.BatchOutput) error {
+	out.Reset()
+	for i, q := range b.Statements {
+		res, err := tx.Run(ctx, q, out.Rows(i))
+		if err != nil {
+			return &forge.StatementError{Index: i, Err: err}
+		}
+		if err := out.Done(i, res, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // track starts recording the rows a dry run's unit changes, if its batch
 // asks for their list and the unit may write (a read unit changes
-// nothing: its list is empty).
+// nothing: its list is empty). A unit that cannot list them (a savepoint
+// of an interactive transaction: txn.Within) answers nil, and its dry run
+// gives no list at all rather than an empty one.
 func (s *Service) track(tx forge.Tx, b forge.Batch) forge.ChangeTracker {
 	if !b.DryRun || b.MaxChanges <= 0 || b.ReadOnly {
 		return nil
@@ -149,9 +183,11 @@ func (s *Service) separate(ctx context.Context, db string, b forge.Batch, out fo
 		var res forge.Result
 		var changes forge.Changes
 		var err error
+		listed := false
 		if b.DryRun {
 			err = s.unit(ctx, db, q.ReadOnly, true, func(tx forge.Tx) error {
 				track := s.track(tx, b)
+				listed = track != nil || q.ReadOnly
 				var err error
 				if res, err = tx.Run(ctx, q, out.Rows(i)); err == nil && track != nil {
 					changes, err = track.Changes(ctx)
@@ -167,7 +203,7 @@ func (s *Service) separate(ctx context.Context, db string, b forge.Batch, out fo
 		if err := out.Done(i, res, err); err != nil {
 			return err
 		}
-		if err == nil && b.DryRun && b.MaxChanges > 0 {
+		if err == nil && b.DryRun && b.MaxChanges > 0 && listed {
 			out.Changes(i, changes)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -97,6 +98,15 @@ type Config struct {
 	ShutdownDrain   time.Duration
 	// IdempotencyTTL: how long an idempotent request's answer is kept.
 	IdempotencyTTL time.Duration
+	// Checkpoints and exports (package snapshot): checkpoints per
+	// database, the MiB they may take per database, and the time an
+	// export may take.
+	MaxCheckpoints  int
+	MaxCheckpointMB int
+	ExportTimeout   time.Duration
+	// CORSOrigins: the origins browsers may call the API from ("*" for
+	// any); none by default.
+	CORSOrigins []string
 }
 
 // SQLLimits are SQLite's per-connection limits (sqlite3_limit).
@@ -262,7 +272,36 @@ func Settings() []Setting {
 		{"FORGE_IDLE_TIMEOUT", "120s", "keep-alive connection idle time", duration(func(c *Config) *time.Duration { return &c.IdleTimeout }, time.Millisecond, time.Hour)},
 		{"FORGE_SHUTDOWN_TIMEOUT", "30s", "grace period for requests in flight at SIGTERM", duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout }, 0, time.Hour)},
 		{"FORGE_SHUTDOWN_DRAIN", "1s", "at SIGTERM, the least time the gateway keeps answering 503 SHUTTING_DOWN (with Connection: close) to requests on open connections before it closes them; it also waits for the requests in flight, and stops early once no connection is open; all within FORGE_SHUTDOWN_TIMEOUT", duration(func(c *Config) *time.Duration { return &c.ShutdownDrain }, 0, time.Hour)},
+		{"FORGE_MAX_CHECKPOINTS", "16", "checkpoints per database, the automatic ones of restores included (more get 409 CHECKPOINT_LIMIT)", integer(func(c *Config) *int { return &c.MaxCheckpoints }, 1, 1<<16)},
+		{"FORGE_MAX_CHECKPOINT_MB", "4096", "MiB the checkpoints of one database may take in all (more get 409 CHECKPOINT_LIMIT)", integer(func(c *Config) *int { return &c.MaxCheckpointMB }, 1, 1<<24)},
+		{"FORGE_EXPORT_TIMEOUT", "10m", "time an export may take to copy or dump a database (GET /api/db/{db_name}/export)", duration(func(c *Config) *time.Duration { return &c.ExportTimeout }, time.Second, 24*time.Hour)},
 		{"FORGE_IDEMPOTENCY_TTL", "24h", "how long the answer to a write sent with an Idempotency-Key is kept for its retries (a retry later runs anew)", duration(func(c *Config) *time.Duration { return &c.IdempotencyTTL }, time.Second, 30*24*time.Hour)},
+		{"FORGE_CORS_ORIGINS", "", "origins allowed cross-origin (CORS) access from a browser: a comma-separated list like https://app.example.com,http://localhost:3000, or * for any; empty: none", origins(func(c *Config) *[]string { return &c.CORSOrigins })},
+	}
+}
+
+// origins reads a comma-separated list of browser origins (scheme, host,
+// optional port; no path), or "*".
+func origins(p func(*Config) *[]string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		var out []string
+		for _, o := range strings.Split(v, ",") {
+			o = strings.TrimSpace(o)
+			if o == "" {
+				continue
+			}
+			if o != "*" {
+				u, err := url.Parse(o)
+				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+					(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+					return fmt.Errorf("want * or origins like https://app.example.com or http://localhost:3000, not %q", o)
+				}
+				o = u.Scheme + "://" + u.Host
+			}
+			out = append(out, o)
+		}
+		*p(c) = out
+		return nil
 	}
 }
 

@@ -90,6 +90,10 @@ var (
 	// ErrTxLimit: the database or the key has as many open transactions
 	// as it may.
 	ErrTxLimit = errors.New("too many open transactions")
+	// ErrReadOnlyTx: a read-only transaction was given a statement SQLite
+	// does not report read-only. Nothing of it ran; the transaction goes
+	// on.
+	ErrReadOnlyTx = errors.New("the transaction is read-only, and SQLite does not report the statement read-only")
 )
 
 // ChangeTracker is a Tx of a write unit that can list the rows its

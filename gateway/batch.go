@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,7 +20,11 @@ import (
 type batchRequest struct {
 	db    string
 	batch forge.Batch
-	bufs  *batchBufs // the fast path's, released after the batch ran
+	bufs  *batchBufs           // the fast path's, released after the batch ran
+	idem  forge.IdempotencyKey // zero: no Idempotency-Key
+	// opts are each statement's result options (batchopts.go); nil:
+	// none anywhere, every result in the default shape.
+	opts []resultOptions
 }
 
 func bindBatch(rc *fasthttp.RequestCtx) (batchRequest, error) {
@@ -28,17 +33,22 @@ func bindBatch(rc *fasthttp.RequestCtx) (batchRequest, error) {
 		return batchRequest{}, err
 	}
 	bufs := batchBufPool.Get().(*batchBufs)
+	var opts []resultOptions
 	b, ok := fastBatch(rc.PostBody(), bufs)
 	if !ok {
 		bufs.release()
 		bufs = nil
-		b, err = decodeBatchStrict(rc.PostBody())
+		b, opts, err = decodeBatchOptions(rc.PostBody())
 	}
 	b.ReadOnly = readOnly(rc)
 	for i := range b.Statements {
 		b.Statements[i].Meta = true // every result carries what SQLite counted
 	}
-	return batchRequest{db: db, batch: b, bufs: bufs}, err
+	if err != nil {
+		return batchRequest{db: db, batch: b, bufs: bufs, opts: opts}, err
+	}
+	k, err := bindIdempotency(rc)
+	return batchRequest{db: db, batch: b, bufs: bufs, opts: opts, idem: k}, err
 }
 
 // decodeBatch decodes {"statements": [{"sql": "...", "params": [...] |
@@ -55,45 +65,59 @@ func decodeBatch(body []byte) (forge.Batch, error) {
 // decodeBatchStrict decodes a batch body through the strict reader's
 // tree: every body fastBatch does not take, and every error.
 func decodeBatchStrict(body []byte) (forge.Batch, error) {
+	b, _, err := decodeBatchOptions(body)
+	return b, err
+}
+
+// decodeBatchOptions is decodeBatchStrict with the result options of each
+// statement (nil when the body gives none).
+func decodeBatchOptions(body []byte) (forge.Batch, []resultOptions, error) {
 	b := forge.Batch{MaxChanges: defaultMaxChanges}
 	v, err := parseBody(body)
 	if err != nil {
-		return b, err
+		return b, nil, err
+	}
+	var bo batchOptions
+	if err := bo.decode(v); err != nil {
+		return b, nil, err
 	}
 	have := false
 	for _, m := range v.obj {
 		switch m.key {
 		case "statements":
 			if m.val.kind != jArray {
-				return b, invalidShape("Field \"statements\" must be an array of objects, not %s.", m.val.kind)
+				return b, nil, invalidShape("Field \"statements\" must be an array of objects, not %s.", m.val.kind)
 			}
 			have = true
 			b.Statements = make([]forge.Statement, len(m.val.arr))
 			for i, el := range m.val.arr {
 				if b.Statements[i], err = decodeBatchStatement(el, i); err != nil {
-					return b, err
+					return b, nil, err
 				}
 			}
 		case "transaction":
 			if m.val.kind != jBool {
-				return b, invalidShape("Field \"transaction\" must be a boolean, not %s.", m.val.kind)
+				return b, nil, invalidShape("Field \"transaction\" must be a boolean, not %s.", m.val.kind)
 			}
 			b.Separate = !m.val.b
 		case "dry_run", "max_changes":
 			if err := decodeDryRunField(m, &b.DryRun, &b.MaxChanges); err != nil {
-				return b, err
+				return b, nil, err
 			}
 		default:
-			return b, unknownField("the batch body", m.key)
+			if isResultOption(m.key) {
+				continue // bo.decode's
+			}
+			return b, nil, unknownField("the batch body", m.key)
 		}
 	}
 	if !have {
-		return b, invalidShape("Field \"statements\" is required.")
+		return b, nil, invalidShape("Field \"statements\" is required.")
 	}
 	if len(b.Statements) == 0 {
-		return b, invalidShape("Field \"statements\" must hold at least one statement.")
+		return b, nil, invalidShape("Field \"statements\" must hold at least one statement.")
 	}
-	return b, nil
+	return b, bo.each(len(b.Statements)), nil
 }
 
 // decodeBatchStatement decodes statements[i]: a query body's "sql" and
@@ -117,6 +141,9 @@ func decodeBatchStatement(v jvalue, i int) (forge.Statement, error) {
 				return q, err
 			}
 		default:
+			if isResultOption(m.key) {
+				continue // batchOptions.decode's
+			}
 			return q, unknownField("statements["+strconv.Itoa(i)+"]", m.key)
 		}
 	}
@@ -135,9 +162,15 @@ func decodeBatchStatement(v jvalue, i int) (forge.Statement, error) {
 func (s *Server) batch(ctx context.Context, rc *fasthttp.RequestCtx, req batchRequest) error {
 	defer req.bufs.release()
 	if id := transactionID(rc); id != "" {
+		if s.idempotent(req.idem) {
+			return invalidValue("A batch in a transaction (X-Transaction-Id) records nothing: leave out the Idempotency-Key.")
+		}
 		return s.batchIn(ctx, rc, req, id)
 	}
-	out := batchOutput{limit: s.opts.MaxResponseBytes}
+	if s.idempotent(req.idem) {
+		return s.batchOnce(ctx, rc, req)
+	}
+	out := batchOutput{limit: s.opts.MaxResponseBytes, opts: req.opts}
 	out.enc = getEncoder()
 	defer putEncoder(out.enc)
 	pb := answerBufs.Get().(*[]byte)
@@ -169,8 +202,9 @@ var answerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); retur
 type batchOutput struct {
 	buf   []byte
 	enc   *rowsEncoder
-	n     int // results in buf
-	limit int // the response cap (0 = none)
+	opts  []resultOptions // by statement; nil: none
+	n     int             // results in buf
+	limit int             // the response cap (0 = none)
 	// changes: a dry run's, of the whole batch (one transaction).
 	changes *forge.Changes
 }
@@ -183,14 +217,25 @@ func (o *batchOutput) Reset() {
 	o.changes = nil
 }
 
-func (o *batchOutput) Rows(int) forge.RowWriter {
-	o.enc.buf = o.enc.buf[:0]
-	o.enc.rows = 0
-	o.enc.limit = 0
-	if o.limit > 0 {
-		o.enc.limit = max(o.limit-len(o.buf), 1)
+func (o *batchOutput) Rows(i int) forge.RowWriter {
+	e := o.enc
+	e.restart()
+	e.limit = 0
+	e.opt = resultOptions{}
+	if o.opts != nil {
+		e.opt = o.opts[i]
 	}
-	return o.enc
+	left := 0 // what is left of the response cap
+	if o.limit > 0 {
+		left = max(o.limit-len(o.buf), 1)
+	}
+	switch {
+	case e.opt.maxBytes == 0:
+		e.limit = left
+	case left > 0 && e.opt.maxBytes > left:
+		e.opt.maxBytes = left // truncated, never 413, as on /query
+	}
+	return e
 }
 
 func (o *batchOutput) Done(_ int, res forge.Result, err error) error {
@@ -204,7 +249,11 @@ func (o *batchOutput) Done(_ int, res forge.Result, err error) error {
 		o.buf = append(o.buf, '}')
 		return nil
 	}
-	o.buf = appendMeta(append(o.buf, o.enc.finish(res)...), res.Meta)
+	if res.ReturnsRows {
+		o.buf = append(o.buf, o.enc.finishMeta(res, nil)...)
+	} else {
+		o.buf = appendMeta(appendExecBody(o.buf, res.RowsAffected), res.Meta) // no copy through enc
+	}
 	if o.limit > 0 && len(o.buf) > o.limit {
 		return &responseTooLargeError{limit: o.limit}
 	}
@@ -243,40 +292,66 @@ func appendMeta(b []byte, m forge.Meta) []byte {
 	if len(b) == 0 || b[len(b)-1] != '}' {
 		return b
 	}
-	b = append(b[:len(b)-1], ',')
-	b = append(b, `"meta":{"duration_ms":`...)
-	b = appendMillis(b, m.Duration.Microseconds())
-	b = append(b, `,"changes":`...)
-	b = strconv.AppendInt(b, m.Changes, 10)
-	b = append(b, `,"last_insert_id":`...)
-	b = strconv.AppendInt(b, m.LastInsertID, 10)
-	b = append(b, `,"rows_written":`...)
-	b = strconv.AppendInt(b, m.RowsWritten, 10)
-	b = append(b, `,"vm_steps":`...)
-	b = strconv.AppendInt(b, m.VMSteps, 10)
-	b = append(b, `,"full_scan_steps":`...)
-	b = strconv.AppendInt(b, m.FullScanSteps, 10)
-	return append(b, "}}"...)
+	b = append(b[:len(b)-1], `,"meta":`...)
+	b = appendMetaObject(b, m)
+	return append(b, '}')
 }
 
-// appendMillis appends us microseconds as milliseconds, as
-// strconv.AppendFloat(float64(us)/1000, 'f', -1, 64) does (the shortest
-// decimal: "0.042", "1.5", "12"), without its float formatting, which cost
-// more than the rest of meta's encoding.
+// appendMetaObject writes meta's object, {"duration_ms": …, …}: on every
+// result of a batch, so written with one capacity check and small
+// numbers without strconv (appendSmall).
+func appendMetaObject(b []byte, m forge.Meta) []byte {
+	b = slices.Grow(b, maxMetaLen)
+	b = append(b, `{"duration_ms":`...)
+	b = appendMillis(b, m.Duration.Microseconds())
+	b = append(b, `,"changes":`...)
+	b = appendSmall(b, m.Changes)
+	b = append(b, `,"last_insert_id":`...)
+	b = appendSmall(b, m.LastInsertID)
+	b = append(b, `,"rows_written":`...)
+	b = appendSmall(b, m.RowsWritten)
+	b = append(b, `,"vm_steps":`...)
+	b = appendSmall(b, m.VMSteps)
+	b = append(b, `,"full_scan_steps":`...)
+	b = appendSmall(b, m.FullScanSteps)
+	return append(b, '}')
+}
+
+// maxMetaLen bounds meta's object: its names, and six numbers of at most
+// 20 characters each (a duration of 21 with its point).
+const maxMetaLen = len(`{"duration_ms":,"changes":,"last_insert_id":,"rows_written":,"vm_steps":,"full_scan_steps":}`) + 6*21
+
+// appendSmall is strconv.AppendInt(b, n, 10), with the commonest values
+// (0 to 999) written by hand.
+func appendSmall(b []byte, n int64) []byte {
+	switch {
+	case n >= 0 && n < 10:
+		return append(b, byte('0'+n))
+	case n >= 10 && n < 100:
+		return append(b, byte('0'+n/10), byte('0'+n%10))
+	case n >= 100 && n < 1000:
+		return append(b, byte('0'+n/100), byte('0'+n/10%10), byte('0'+n%10))
+	}
+	return strconv.AppendInt(b, n, 10)
+}
+
+// appendMillis writes us microseconds as milliseconds, as
+// strconv.AppendFloat(b, float64(us)/1000, 'f', -1, 64) would ("0.042",
+// "1.5", "2"), without its float formatting on every result.
 func appendMillis(b []byte, us int64) []byte {
 	if us < 0 {
-		b = append(b, '-')
-		us = -us
+		return strconv.AppendFloat(b, float64(us)/1000, 'f', -1, 64)
 	}
-	b = strconv.AppendInt(b, us/1000, 10)
+	b = appendSmall(b, us/1000)
 	frac := us % 1000
 	if frac == 0 {
 		return b
 	}
-	digits := [3]byte{byte('0' + frac/100), byte('0' + frac/10%10), byte('0' + frac%10)}
+	d := [3]byte{byte('0' + frac/100), byte('0' + frac/10%10), byte('0' + frac%10)}
 	n := 3
-	for digits[n-1] == '0' {
+	for d[n-1] == '0' {
 		n--
 	}
-	return append(append(b, '.'), digits[:n]...)
+	b = append(b, '.')
+	return append(b, d[:n]...)
 }

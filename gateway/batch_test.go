@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"encoding/json"
+	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -96,14 +98,28 @@ func FuzzDecodeBatch(f *testing.F) {
 		`{"statements":[]}`, `{"statements":[{}]}`, `{"statements":[{"sql":""}]}`, `{"statements":[1]}`,
 		`{"statements":[{"sql":"SELECT 1"}],"statements":[]}`, `{"Statements":[]}`, `[]`, ``,
 		`{"statements":[{"sql":"SELECT 1","params":[9223372036854775808]}]}`,
+		`{"statements":[{"sql":"SELECT 1","max_rows":2,"shape":"arrays"},{"sql":"x","max_bytes":9}],"max_rows":1,"format":"json"}`,
+		`{"statements":[{"sql":"SELECT 1","format":"csv"}]}`, `{"shape":1,"statements":[{"sql":"x"}]}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		b, err := decodeBatch(body)
+		_, opts, oerr := decodeBatchOptions(body)
+		if (err == nil) != (oerr == nil) {
+			t.Fatalf("%q: decodeBatch %v, decodeBatchOptions %v", body, err, oerr)
+		}
 		if err != nil {
 			checkClientError(t, err, body)
 			return
+		}
+		if opts != nil && len(opts) != len(b.Statements) {
+			t.Fatalf("%q: %d options for %d statements", body, len(opts), len(b.Statements))
+		}
+		for _, o := range opts {
+			if o.format != formatJSON || o.maxRows < 0 || o.maxBytes < 0 || o.maxRows > maxCap || o.maxBytes > maxCap {
+				t.Fatalf("%q: options %+v", body, o)
+			}
 		}
 		if len(b.Statements) == 0 {
 			t.Fatalf("no statements accepted from %q", body)
@@ -120,4 +136,26 @@ func FuzzDecodeBatch(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestAppendMillisAgreesWithAppendFloat(t *testing.T) {
+	for _, us := range []int64{0, 1, 10, 42, 100, 999, 1000, 1001, 1500, 2000, 12345, 1<<40 + 7, -3} {
+		want := strconv.AppendFloat(nil, float64(us)/1000, 'f', -1, 64)
+		if got := appendMillis(nil, us); string(got) != string(want) {
+			t.Errorf("appendMillis(%d) = %s, want %s", us, got, want)
+		}
+	}
+}
+
+func TestAppendSmallAgreesWithAppendInt(t *testing.T) {
+	for _, n := range []int64{0, 1, 9, 10, 42, 99, 100, 101, 999, 1000, 12345, -1, -10, -999, math.MaxInt64, math.MinInt64} {
+		if got, want := appendSmall([]byte("x"), n), strconv.AppendInt([]byte("x"), n, 10); string(got) != string(want) {
+			t.Errorf("appendSmall(%d) = %s, want %s", n, got, want)
+		}
+	}
+	m := forge.Meta{Duration: math.MaxInt64, Changes: math.MinInt64, LastInsertID: math.MinInt64, RowsWritten: math.MinInt64,
+		VMSteps: math.MinInt64, FullScanSteps: math.MinInt64}
+	if n := len(appendMetaObject(nil, m)); n > maxMetaLen {
+		t.Errorf("meta of %d bytes, past maxMetaLen %d", n, maxMetaLen)
+	}
 }

@@ -39,8 +39,17 @@ func (e namedEngine) CreateTable(_ context.Context, db string, spec forge.TableS
 	return e.open(db)
 }
 
-func (e namedEngine) SelectRows(_ context.Context, db, _ string, _ []forge.Filter, _ forge.RowWriter) (forge.Result, error) {
-	return forge.Result{}, e.open(db)
+// ReadRows refuses a column filtered twice before it opens the
+// database, as package tables does.
+func (e namedEngine) ReadRows(_ context.Context, db, _ string, params []forge.QueryParam, _ forge.RowWriter) (forge.Result, forge.Page, error) {
+	for i, p := range params {
+		for _, q := range params[:i] {
+			if p.Key == q.Key {
+				return forge.Result{}, forge.Page{}, forge.Inputf("INVALID_VALUE", "Column %q is filtered more than once.", p.Key)
+			}
+		}
+	}
+	return forge.Result{}, forge.Page{}, e.open(db)
 }
 
 func (e namedEngine) InsertRows(_ context.Context, db, _ string, rows []forge.Record) (int64, error) {

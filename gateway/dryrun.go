@@ -47,30 +47,47 @@ func decodeDryRunField(m jmember, dryRun *bool, maxChanges *int) error {
 }
 
 // queryDryRun answers a /query body with "dry_run": true: the answer /query
-// gives, then "changes", then "dry_run": true.
-func (s *Server) queryDryRun(ctx context.Context, rc *fasthttp.RequestCtx, req queryRequest) error {
+// gives (with its result options), then "changes", then "dry_run": true —
+// in NDJSON, inside the last line. In transaction id (not ""), the dry
+// run is a savepoint of it, rolled back, and lists no changes. A dry run's
+// answer is buffered, never streamed.
+func (s *Server) queryDryRun(ctx context.Context, rc *fasthttp.RequestCtx, req queryRequest, id string) error {
 	out := dryRunOutput{enc: getEncoder()}
 	defer putEncoder(out.enc)
-	out.enc.limit = s.opts.MaxResponseBytes
+	lim := s.opts.MaxResponseBytes
+	out.enc.opt, out.enc.meta = req.opt.result, true
+	out.enc.setLimits(lim)
+	if req.opt.result.streams() {
+		out.enc.limit = lim // buffered all the same
+	}
 	b := forge.Batch{Statements: []forge.Statement{req.stmt}, ReadOnly: req.stmt.ReadOnly,
 		DryRun: true, MaxChanges: req.opt.maxChanges}
-	if err := s.engine.Batch(ctx, req.db, b, &out); err != nil {
+	var err error
+	switch {
+	case id == "":
+		err = s.engine.Batch(ctx, req.db, b, &out)
+	case s.opts.Transactions == nil:
+		err = errNoTransactions
+	default:
+		err = s.opts.Transactions.Batch(ctx, req.db, state(rc).keyID, id, b, &out)
+	}
+	if err != nil {
 		var se *forge.StatementError
 		if errors.As(err, &se) {
 			err = se.Err // the request's one statement: no index to tell
 		}
 		return err
 	}
-	body := appendMeta(out.enc.finish(out.res), out.res.Meta)
-	if out.changes != nil {
-		body = appendChanges(body[:len(body)-1], out.changes)
-		body = append(body, '}')
-	}
-	body = append(body[:len(body)-1], `,"dry_run":true}`...)
-	if lim := s.opts.MaxResponseBytes; lim > 0 && len(body) > lim {
+	body := out.enc.finishMeta(out.res, func(b []byte) []byte {
+		if out.changes != nil {
+			b = appendChanges(b, out.changes)
+		}
+		return append(b, `,"dry_run":true`...)
+	})
+	if lim > 0 && len(body) > lim {
 		return &responseTooLargeError{limit: lim}
 	}
-	writeJSON(rc, fasthttp.StatusOK, body)
+	out.enc.writeAnswer(rc, out.res, body)
 	return nil
 }
 
@@ -85,7 +102,7 @@ type dryRunOutput struct {
 func (o *dryRunOutput) Reset() { o.changes = nil }
 
 func (o *dryRunOutput) Rows(int) forge.RowWriter {
-	o.enc.buf, o.enc.rows = o.enc.buf[:0], 0
+	o.enc.restart()
 	return o.enc
 }
 

@@ -71,6 +71,12 @@ const (
 	CodeTransactionAborted  = "TRANSACTION_ABORTED"
 	CodeTransactionEnded    = "TRANSACTION_ENDED"
 	CodeTooManyTransactions = "TOO_MANY_TRANSACTIONS"
+	// Exports, imports and checkpoints (docs/API.md#exports-imports-and-checkpoints).
+	CodeCheckpointNotFound  = "CHECKPOINT_NOT_FOUND"
+	CodeCheckpointExists    = "CHECKPOINT_EXISTS"
+	CodeCheckpointLimit     = "CHECKPOINT_LIMIT"
+	CodeDatabaseExists      = "DATABASE_EXISTS"
+	CodeReadOnlyTransaction = "READ_ONLY_TRANSACTION"
 )
 
 // Errors of the gateway's own limits.
@@ -228,6 +234,8 @@ var errorRules = []errorRule{
 	// (forge.ErrTxAborted: toAPIError, TRANSACTION_ABORTED with its cause.)
 	is(forge.ErrTxCommitted, fasthttp.StatusConflict, CodeTransactionEnded, "The transaction was committed already.", 0),
 	is(forge.ErrTxRolledBack, fasthttp.StatusConflict, CodeTransactionEnded, "The transaction was rolled back already; nothing of it was committed.", 0),
+	is(forge.ErrReadOnlyTx, fasthttp.StatusForbidden, CodeReadOnlyTransaction,
+		"The transaction is read-only (opened with \"read_only\": true), and SQLite does not report the statement read-only; nothing of it ran, and the transaction goes on.", 0),
 	is(forge.ErrTxLimit, fasthttp.StatusTooManyRequests, CodeTooManyTransactions,
 		"Too many open transactions: this database (FORGE_MAX_TX_PER_DB) or this API key (FORGE_MAX_TX_PER_KEY) has as many as it may; commit or roll one back, or retry shortly.", 1),
 
@@ -286,6 +294,16 @@ var errorRules = []errorRule{
 		"A request with this Idempotency-Key is still in progress; retry when it has been answered.", 1),
 	is(forge.ErrIdempotencyKeyReused, fasthttp.StatusUnprocessableEntity, CodeIdempotencyKeyReused,
 		"This Idempotency-Key was used with a different request (method, path or body); use a new key.", 0),
+
+	// Exports, imports and checkpoints (moves.go).
+	is(forge.ErrCheckpointNotFound, fasthttp.StatusNotFound, CodeCheckpointNotFound, "Checkpoint not found.", 0),
+	is(forge.ErrCheckpointExists, fasthttp.StatusConflict, CodeCheckpointExists,
+		"The database has a checkpoint of this name already; delete it first or choose another name.", 0),
+	is(forge.ErrCheckpointLimit, fasthttp.StatusConflict, CodeCheckpointLimit,
+		"The database has as many checkpoints, or bytes of them, as it may (FORGE_MAX_CHECKPOINTS, FORGE_MAX_CHECKPOINT_MB); delete some.", 0),
+	is(forge.ErrDatabaseExists, fasthttp.StatusConflict, CodeDatabaseExists,
+		"A database of this name exists: a spawn from a file or a script makes a new database and never replaces one. "+
+			"Import into it (POST /api/db/{db_name}/import) or delete it first.", 0),
 }
 
 // directCodes are the codes answered without a rule of errorRules: made
@@ -300,6 +318,7 @@ var directCodes = []string{
 	CodeInvalidIdempotencyKey, // idempotency.go
 	CodeTransactionAborted,    // toAPIError, with its cause (transactions.go)
 	CodeInternal,              // toAPIError's fallback, recovered panics
+	CodeUnsupportedMediaType,  // moves.go
 }
 
 // WWW-Authenticate challenges (RFC 6750): without credentials, the scheme

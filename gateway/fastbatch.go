@@ -148,16 +148,21 @@ func fastStatement(b []byte, src string, i int, prev string, slab *[]forge.Value
 		i = j
 		switch string(key) {
 		case "sql":
-			s, j, ok := plainString(b, i)
-			if haveSQL || !ok {
+			if haveSQL {
 				return q, i, false
 			}
-			if string(s) == prev {
-				q.SQL = prev
-			} else {
-				q.SQL = src[i+1 : j-1]
+			if j := i + 1 + len(prev); prev != "" && j < len(b) && b[j] == '"' && b[i] == '"' && string(b[i+1:j]) == prev {
+				// The text of the statement before (the rows of an
+				// insert): it was read as a plain string already, so
+				// this one is one too, and needs no scan.
+				q.SQL, haveSQL, i = prev, true, j+1
+				break
 			}
-			haveSQL, i = true, j
+			_, j, ok := plainString(b, i)
+			if !ok {
+				return q, i, false
+			}
+			q.SQL, haveSQL, i = src[i+1:j-1], true, j
 		case "params":
 			if haveParams {
 				return q, i, false

@@ -83,13 +83,16 @@ func plainString(b []byte, i int) (s []byte, j int, ok bool) {
 	if i >= len(b) || b[i] != '"' {
 		return nil, i, false
 	}
+	ascii := true // then valid UTF-8, without utf8.Valid's call
 	for j = i + 1; j < len(b); j++ {
 		switch c := b[j]; {
 		case c == '"':
 			s = b[i+1 : j]
-			return s, j + 1, utf8.Valid(s)
+			return s, j + 1, ascii || utf8.Valid(s)
 		case c == '\\' || c < 0x20:
 			return nil, j, false
+		case c >= utf8.RuneSelf:
+			ascii = false
 		}
 	}
 	return nil, j, false

@@ -92,6 +92,7 @@ func FuzzFastBatchAgrees(f *testing.F) {
 		`{"statements":[{"sql":"x","params":[9007199254740993,1.5,1e3,-0.0e-1,"s",true,false,null]}]}`,
 		`{"statements":[]}`, `{"statements":[{"sql":" "}]}`, `{"statements":[{"sql":"a","SQL":"b"}]}`,
 		`{"statements":[{"sql":"x"}],"transaction":true,"transaction":false}`, `{"statements":[{"sql":"x","params":[1e-400]}]}`,
+		`{"statements":[{"sql":"x","max_rows":1}]}`, `{"shape":"arrays","statements":[{"sql":"x"}]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -100,9 +101,12 @@ func FuzzFastBatchAgrees(f *testing.F) {
 		if !ok {
 			return
 		}
-		strict, err := decodeBatchStrict(body)
+		strict, opts, err := decodeBatchOptions(body)
 		if err != nil {
 			t.Fatalf("fastBatch took %q, the strict reader refuses it: %v", body, err)
+		}
+		if opts != nil {
+			t.Fatalf("fastBatch took %q, which has result options %+v", body, opts)
 		}
 		if !reflect.DeepEqual(fast, strict) {
 			t.Fatalf("%q: fast %+v, strict %+v", body, fast, strict)

@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"strconv"
-	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -40,6 +39,9 @@ func (s *Server) spawn(ctx context.Context, rc *fasthttp.RequestCtx, req spawnRe
 		}
 		defer release()
 	}
+	if req.source != spawnEmpty {
+		return s.spawnFrom(ctx, rc, req)
+	}
 	sp, err := s.life.Spawn(ctx, req.db)
 	if err != nil {
 		return err
@@ -63,39 +65,6 @@ func (s *Server) prune(ctx context.Context, rc *fasthttp.RequestCtx, req dbReque
 		return err
 	}
 	writeJSON(rc, fasthttp.StatusOK, messageBody("Database instance pruned successfully.", "db_name", req.db))
-	return nil
-}
-
-func (s *Server) list(ctx context.Context, rc *fasthttp.RequestCtx, _ noRequest) error {
-	insts, err := s.orch.List(ctx)
-	if err != nil {
-		return err
-	}
-	damaged := s.damaged()
-	b := make([]byte, 0, 64+96*len(insts))
-	b = append(b, '[')
-	for i, in := range insts {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"name":`...)
-		b = appendString(b, in.Name)
-		b = append(b, `,"container_id":`...)
-		b = appendString(b, in.ContainerID)
-		b = append(b, `,"status":`...)
-		b = appendString(b, in.Status)
-		if !in.CreatedAt.IsZero() {
-			b = append(b, `,"created_at":"`...)
-			b = in.CreatedAt.UTC().AppendFormat(b, time.RFC3339)
-			b = append(b, '"')
-		}
-		if d, ok := damaged[in.Name]; ok {
-			b = appendDamageFields(b, d)
-		}
-		b = append(b, '}')
-	}
-	b = append(b, ']')
-	writeJSON(rc, fasthttp.StatusOK, b)
 	return nil
 }
 
@@ -142,28 +111,18 @@ func (s *Server) revokeKey(ctx context.Context, rc *fasthttp.RequestCtx, req rev
 }
 
 func (s *Server) query(ctx context.Context, rc *fasthttp.RequestCtx, req queryRequest) error {
-	// Each of these answers the default JSON shape; they do not combine
-	// with the result options, nor with one another, yet.
-	shaped := req.opt.result != (resultOptions{})
-	if id := transactionID(rc); id != "" {
-		if s.idempotent(req.idem) || shaped || req.opt.dryRun {
-			return invalidValue("A statement in a transaction (X-Transaction-Id) answers the default JSON shape: leave out the result options, dry_run and the Idempotency-Key.")
-		}
+	id := transactionID(rc)
+	if err := req.opt.combine(id != "", s.idempotent(req.idem)); err != nil {
+		return err
+	}
+	switch {
+	case req.opt.dryRun: // records nothing: an Idempotency-Key is moot
+		return s.queryDryRun(ctx, rc, req, id)
+	case id != "":
 		return s.queryIn(ctx, rc, req, id)
-	}
-	if req.opt.dryRun {
-		if s.idempotent(req.idem) || shaped {
-			return invalidValue("A dry run answers the default JSON shape and records nothing: leave out the result options and the Idempotency-Key.")
-		}
-		return s.queryDryRun(ctx, rc, req)
-	}
-	if s.idempotent(req.idem) {
-		if shaped {
-			return invalidValue("An Idempotency-Key request answers the default JSON shape: leave out max_rows, max_bytes, shape and format (or the Accept header), or the Idempotency-Key.")
-		}
+	case s.idempotent(req.idem):
 		return s.queryOnce(ctx, rc, req)
-	}
-	if shaped {
+	case req.opt.result != (resultOptions{}):
 		return s.queryShaped(ctx, rc, req)
 	}
 	enc := getEncoder()
@@ -181,7 +140,7 @@ func (s *Server) query(ctx context.Context, rc *fasthttp.RequestCtx, req queryRe
 // that its closure's capture of req does not move every query's request
 // to the heap (208 bytes and an allocation per point SELECT).
 func (s *Server) queryShaped(ctx context.Context, rc *fasthttp.RequestCtx, req queryRequest) error {
-	return s.writeResult(ctx, rc, req.opt.result, func(ctx context.Context, w forge.RowWriter) (forge.Result, error) {
+	return s.writeResult(ctx, rc, req.opt.result, true, func(ctx context.Context, w forge.RowWriter) (forge.Result, error) {
 		return s.engine.Query(ctx, req.db, req.stmt, w)
 	})
 }
@@ -201,26 +160,12 @@ func createdTableBody(name string) []byte {
 	return messageBody("Table '" + name + "' created successfully.")
 }
 
-func (s *Server) selectRows(ctx context.Context, rc *fasthttp.RequestCtx, req selectRequest) error {
-	if req.result != (resultOptions{}) {
-		return s.writeResult(ctx, rc, req.result, func(ctx context.Context, w forge.RowWriter) (forge.Result, error) {
-			return s.engine.SelectRows(ctx, req.db, req.table, req.filters, w)
-		})
-	}
-	enc := getEncoder()
-	defer putEncoder(enc)
-	enc.limit = s.opts.MaxResponseBytes
-	res, err := s.engine.SelectRows(ctx, req.db, req.table, req.filters, enc)
-	if err != nil {
-		return err
-	}
-	writeJSON(rc, fasthttp.StatusOK, enc.finish(res))
-	return nil
-}
-
 func (s *Server) insertRows(ctx context.Context, rc *fasthttp.RequestCtx, req insertRequest) error {
 	if s.idempotent(req.idem) {
 		return s.insertRowsOnce(ctx, rc, req)
+	}
+	if insertOptionsSet(req.opt) {
+		return s.insertRowsWith(ctx, rc, req)
 	}
 	n, err := s.engine.InsertRows(ctx, req.db, req.table, req.rows)
 	if err != nil {

@@ -119,6 +119,12 @@ func (s *Server) health(_ context.Context, rc *fasthttp.RequestCtx, _ noRequest)
 	b = append(b, checks...)
 	b = append(b, '}')
 	b = s.appendHealthDamage(rc, b)
+	if s.opts.Version != "" {
+		b = append(b, `,"version":`...)
+		b = appendString(b, s.opts.Version)
+	}
+	b = append(b, `,"uptime_s":`...)
+	b = strconv.AppendInt(b, int64(time.Since(s.started)/time.Second), 10)
 	b = append(b, '}')
 	writeJSON(rc, status, b)
 	return nil

@@ -12,11 +12,13 @@ import (
 	"go.uber.org/zap"
 )
 
-func getHealth(h fasthttp.RequestHandler) (int, string) {
+func getHealth(t testing.TB, h fasthttp.RequestHandler) (int, string) {
+	t.Helper()
 	var rc fasthttp.RequestCtx
 	rc.Request.Header.SetMethod("GET")
 	rc.Request.SetRequestURI("/health")
 	h(&rc)
+	checkDocumented(t, &rc)
 	return rc.Response.StatusCode(), string(rc.Response.Body())
 }
 
@@ -37,7 +39,7 @@ func TestHealthChecksBounded(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for range 100 {
-				if st, body := getHealth(h); st != 200 || !strings.Contains(body, `"backend":{"ok":true}`) {
+				if st, body := getHealth(t, h); st != 200 || !strings.Contains(body, `"backend":{"ok":true}`) {
 					t.Errorf("GET /health: %d %s", st, body)
 					return
 				}
@@ -71,15 +73,15 @@ func TestHealthAnswersDuringARound(t *testing.T) {
 	}}}}, nil, nil, zap.NewNop())
 	s.checked.ttl = 0 // every call wants a fresh round
 	h := s.Handler()
-	if st, _ := getHealth(h); st != 200 {
+	if st, _ := getHealth(t, h); st != 200 {
 		t.Fatalf("first call: %d", st)
 	}
 	fail.Store(true)
 	slow := make(chan int, 1)
-	go func() { st, _ := getHealth(h); slow <- st }()
+	go func() { st, _ := getHealth(t, h); slow <- st }()
 	<-entered
 	for range 50 {
-		if st, body := getHealth(h); st != 200 {
+		if st, body := getHealth(t, h); st != 200 {
 			t.Fatalf("during a slow round: %d %s, want the last round's 200", st, body)
 		}
 	}
@@ -90,7 +92,7 @@ func TestHealthAnswersDuringARound(t *testing.T) {
 	if st := <-slow; st != 503 {
 		t.Fatalf("the slow round's own call: %d, want 503", st)
 	}
-	if st, body := getHealth(h); st != 503 || !strings.Contains(body, `"error":"backend down"`) {
+	if st, body := getHealth(t, h); st != 503 || !strings.Contains(body, `"error":"backend down"`) {
 		t.Fatalf("after the failing round: %d %s", st, body)
 	}
 }

@@ -3,6 +3,10 @@ package gateway
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
+	"hash"
+	"strings"
+	"sync"
 
 	"github.com/valyala/fasthttp"
 
@@ -31,10 +35,21 @@ type Idempotency interface {
 	// it returns, or replays the answer recorded for k (replayed).
 	Do(ctx context.Context, db string, k forge.IdempotencyKey,
 		fn func(forge.Tx) (forge.Answer, error)) (a forge.Answer, replayed bool, err error)
+	// DoRead is Do for a request that may only read: read runs first on
+	// a read unit, after the look-up of k's record (or on its own, Tx
+	// nil, when k has none), and records nothing; when it answers
+	// forge.ErrReadOnly, write runs as Do's fn.
+	DoRead(ctx context.Context, db string, k forge.IdempotencyKey,
+		read, write func(forge.Tx) (forge.Answer, error)) (a forge.Answer, replayed bool, err error)
 	// Claim marks k in progress on db (spawn's weaker form: no record).
 	Claim(db string, k forge.IdempotencyKey) (release func(), err error)
 	CreateTableTx(ctx context.Context, tx forge.Tx, spec forge.TableSpec) error
+	// BatchTx runs a batch in one transaction on tx (package batch's
+	// InTx).
+	BatchTx(ctx context.Context, tx forge.Tx, b forge.Batch, out forge.BatchOutput) error
 	InsertRowsTx(ctx context.Context, tx forge.Tx, table string, rows []forge.Record) (int64, error)
+	// InsertRowsWithTx is InsertRowsTx with an upsert and returned rows.
+	InsertRowsWithTx(ctx context.Context, tx forge.Tx, table string, rows []forge.Record, opt forge.InsertOptions, w forge.RowWriter) (int64, error)
 }
 
 // bindIdempotency reads the request's Idempotency-Key: the zero key when
@@ -59,7 +74,8 @@ func bindIdempotency(rc *fasthttp.RequestCtx) (forge.IdempotencyKey, error) {
 	if st.readOnly {
 		return forge.IdempotencyKey{}, nil
 	}
-	h := sha256.New()
+	h := hashers.Get().(hash.Hash)
+	h.Reset()
 	h.Write(rc.Method())
 	h.Write([]byte{'\n'})
 	h.Write(rc.Path())
@@ -67,8 +83,13 @@ func bindIdempotency(rc *fasthttp.RequestCtx) (forge.IdempotencyKey, error) {
 	h.Write(rc.PostBody())
 	k := forge.IdempotencyKey{Scope: st.keyID, Key: string(v)}
 	h.Sum(k.Hash[:0])
+	hashers.Put(h)
 	return k, nil
 }
+
+// hashers are SHA-256 states for the request hash (one allocation less
+// per keyed request).
+var hashers = sync.Pool{New: func() any { return sha256.New() }}
 
 // errBadIdempotencyKey: the header is empty, too long, or not visible
 // ASCII.
@@ -83,20 +104,36 @@ func (s *Server) once(ctx context.Context, rc *fasthttp.RequestCtx, db string, k
 	work func(tx forge.Tx) (a forge.Answer, record bool, err error),
 ) error {
 	var out forge.Answer
-	a, replayed, err := s.opts.Idempotency.Do(ctx, db, k, func(tx forge.Tx) (forge.Answer, error) {
+	a, replayed, err := s.opts.Idempotency.Do(ctx, db, k, recordWork(work, &out))
+	if err != nil {
+		return err
+	}
+	return answerOnce(rc, a, replayed, out)
+}
+
+// recordWork adapts a route's work to the record's unit: out is the
+// work's answer, recorded or not. A failure is recorded (when its answer
+// is a completed one) unless the work says not to record (a read).
+func recordWork(work func(tx forge.Tx) (a forge.Answer, record bool, err error), out *forge.Answer) func(forge.Tx) (forge.Answer, error) {
+	return func(tx forge.Tx) (forge.Answer, error) {
 		ans, record, err := work(tx)
 		if err != nil {
+			if !record {
+				return forge.Answer{}, err
+			}
 			return recordedError(err), err
 		}
-		out = ans
+		*out = ans
 		if !record {
 			return forge.Answer{}, nil
 		}
 		return ans, nil
-	})
-	if err != nil {
-		return err
 	}
+}
+
+// answerOnce writes the answer of an idempotent request: a replayed
+// record's, or the work's own (out).
+func answerOnce(rc *fasthttp.RequestCtx, a forge.Answer, replayed bool, out forge.Answer) error {
 	if replayed {
 		rc.Response.Header.Set(headerReplayed, "true")
 		out = a
@@ -105,6 +142,47 @@ func (s *Server) once(ctx context.Context, rc *fasthttp.RequestCtx, db string, k
 	rc.SetContentType(out.ContentType)
 	rc.SetBody(out.Body)
 	return nil
+}
+
+// readsFirst tells, from its first keyword (after spaces and comments), a
+// statement that probably only reads (SELECT, VALUES, WITH), so that a
+// keyed write does not pay a read unit first. It only routes: what runs
+// as a read is what SQLite prepares as read-only (a WITH … INSERT goes on
+// to the write unit), and a read it misses runs in the write unit,
+// recording nothing, as before.
+func readsFirst(sql string) bool {
+	i := 0
+	for i < len(sql) {
+		switch c := sql[i]; {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '(':
+			i++
+		case c == '-' && i+1 < len(sql) && sql[i+1] == '-':
+			j := strings.IndexByte(sql[i:], '\n')
+			if j < 0 {
+				return false
+			}
+			i += j + 1
+		case c == '/' && i+1 < len(sql) && sql[i+1] == '*':
+			j := strings.Index(sql[i+2:], "*/")
+			if j < 0 {
+				return false
+			}
+			i += j + 4
+		default:
+			for _, kw := range [...]string{"SELECT", "VALUES", "WITH"} {
+				if len(sql)-i >= len(kw) && strings.EqualFold(sql[i:i+len(kw)], kw) &&
+					(len(sql)-i == len(kw) || !isWordByte(sql[i+len(kw)])) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	return false
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || c == '$' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
 }
 
 // jsonAnswer is a JSON answer to record.
@@ -133,43 +211,158 @@ func recordedError(err error) forge.Answer {
 // The write routes under a key: the same work as their usual handlers, on
 // the unit of the record.
 
+// queryOnce: a statement that SQLite prepares as read-only records
+// nothing, success or failure (a read has nothing to repeat): one that
+// starts like a read is answered from a read unit, beside the writes (or
+// as a plain read when its key is known to have no record); any other
+// runs in a write unit with its record.
 func (s *Server) queryOnce(ctx context.Context, rc *fasthttp.RequestCtx, req queryRequest) error {
 	enc := getEncoder()
 	defer putEncoder(enc)
-	enc.limit = s.opts.MaxResponseBytes
-	return s.once(ctx, rc, req.db, req.idem, func(tx forge.Tx) (forge.Answer, bool, error) {
+	answer := func(res forge.Result) forge.Answer {
+		return jsonAnswer(fasthttp.StatusOK, appendMeta(enc.finish(res), res.Meta))
+	}
+	read := func(tx forge.Tx) (forge.Answer, error) {
+		enc.reset(s.opts.MaxResponseBytes)
+		if tx == nil { // no record to look for: a plain read
+			q := req.stmt
+			q.ReadOnly = true
+			res, err := s.engine.Query(ctx, req.db, q, enc)
+			switch {
+			case err == nil:
+				return answer(res), nil
+			case errors.Is(err, forge.ErrTimeout), errors.Is(err, forge.ErrCanceled),
+				errors.Is(err, forge.ErrBusy), errors.Is(err, forge.ErrDatabaseNotFound):
+				return forge.Answer{}, err // never recorded, on any path
+			}
+			// A write, or a statement's failure that the write unit tells
+			// apart (one that does not prepare is recorded, a read's is
+			// not): the write unit's turn.
+			return forge.Answer{}, forge.ErrReadOnly
+		}
 		info, err := tx.Describe(ctx, req.stmt.SQL)
-		if err != nil {
-			return forge.Answer{}, false, err
+		if err != nil || !info.ReadOnly {
+			return forge.Answer{}, forge.ErrReadOnly // the write unit's turn, as above
 		}
 		res, err := tx.Run(ctx, req.stmt, enc)
 		if err != nil {
-			return forge.Answer{}, false, err
+			return forge.Answer{}, err
 		}
-		return jsonAnswer(fasthttp.StatusOK, enc.finish(res)), !info.ReadOnly, nil
-	})
+		return answer(res), nil
+	}
+	var out forge.Answer
+	write := recordWork(func(tx forge.Tx) (forge.Answer, bool, error) {
+		info, err := tx.Describe(ctx, req.stmt.SQL)
+		if err != nil {
+			return forge.Answer{}, true, err
+		}
+		enc.reset(s.opts.MaxResponseBytes) // a unit may run more than once
+		res, err := tx.Run(ctx, req.stmt, enc)
+		if err != nil {
+			return forge.Answer{}, !info.ReadOnly, err
+		}
+		return answer(res), !info.ReadOnly, nil
+	}, &out)
+	var a forge.Answer
+	var replayed bool
+	var err error
+	if readsFirst(req.stmt.SQL) {
+		a, replayed, err = s.opts.Idempotency.DoRead(ctx, req.db, req.idem, read, write)
+	} else {
+		a, replayed, err = s.opts.Idempotency.Do(ctx, req.db, req.idem, write)
+	}
+	if err != nil {
+		return err
+	}
+	if !replayed && out.Status == 0 {
+		out = a // answered by the read
+	}
+	return answerOnce(rc, a, replayed, out)
 }
 
 func (s *Server) createTableOnce(ctx context.Context, rc *fasthttp.RequestCtx, req tableRequest) error {
 	return s.once(ctx, rc, req.db, req.idem, func(tx forge.Tx) (forge.Answer, bool, error) {
 		if err := s.opts.Idempotency.CreateTableTx(ctx, tx, req.spec); err != nil {
-			return forge.Answer{}, false, err
+			return forge.Answer{}, true, err
 		}
 		return jsonAnswer(fasthttp.StatusCreated, createdTableBody(req.spec.Name)), true, nil
 	})
 }
 
 func (s *Server) insertRowsOnce(ctx context.Context, rc *fasthttp.RequestCtx, req insertRequest) error {
+	if insertOptionsSet(req.opt) {
+		enc := getEncoder()
+		defer putEncoder(enc)
+		enc.limit = s.opts.MaxResponseBytes
+		var w forge.RowWriter
+		if req.opt.Return {
+			w = enc
+		}
+		return s.once(ctx, rc, req.db, req.idem, func(tx forge.Tx) (forge.Answer, bool, error) {
+			n, err := s.opts.Idempotency.InsertRowsWithTx(ctx, tx, req.table, req.rows, req.opt, w)
+			if err != nil {
+				return forge.Answer{}, false, err
+			}
+			return jsonAnswer(fasthttp.StatusCreated, insertedWithBody(n, req.opt, enc)), true, nil
+		})
+	}
 	return s.once(ctx, rc, req.db, req.idem, func(tx forge.Tx) (forge.Answer, bool, error) {
 		n, err := s.opts.Idempotency.InsertRowsTx(ctx, tx, req.table, req.rows)
 		if err != nil {
-			return forge.Answer{}, false, err
+			return forge.Answer{}, true, err
 		}
 		return jsonAnswer(fasthttp.StatusCreated, insertedBody(n)), true, nil
+	})
+}
+
+// batchOnce runs a batch under its key: in one transaction with the
+// record of its answer, the whole batch's (its results, or the error of
+// the statement that failed, which is recorded as a /query's is). A batch
+// whose statements SQLite all prepares as read-only records nothing, as
+// a read on /query. A batch of separate statements ("transaction": false)
+// or a dry run takes no key: there is no one transaction for the record
+// to commit with (docs/API.md).
+func (s *Server) batchOnce(ctx context.Context, rc *fasthttp.RequestCtx, req batchRequest) error {
+	if req.batch.Separate {
+		return invalidValue(`A batch with "transaction": false commits each statement on its own, so no one record can answer for it: leave out the Idempotency-Key, or run the batch in one transaction.`)
+	}
+	if req.batch.DryRun {
+		return invalidValue("A dry run records nothing: leave out the Idempotency-Key.")
+	}
+	out := batchOutput{limit: s.opts.MaxResponseBytes, opts: req.opts}
+	out.enc = getEncoder()
+	defer putEncoder(out.enc)
+	return s.once(ctx, rc, req.db, req.idem, func(tx forge.Tx) (forge.Answer, bool, error) {
+		writes := false
+		for _, q := range req.batch.Statements {
+			info, err := tx.Describe(ctx, q.SQL)
+			if err != nil || !info.ReadOnly {
+				writes = true // or cannot tell: the batch's run says
+				break
+			}
+		}
+		if err := s.opts.Idempotency.BatchTx(ctx, tx, req.batch, &out); err != nil {
+			return forge.Answer{}, writes, err
+		}
+		body := out.finish(false)
+		if out.limit > 0 && len(body) > out.limit {
+			return forge.Answer{}, false, &responseTooLargeError{limit: out.limit}
+		}
+		return jsonAnswer(fasthttp.StatusOK, body), writes, nil
 	})
 }
 
 // idempotent reports whether a request runs under its Idempotency-Key.
 func (s *Server) idempotent(k forge.IdempotencyKey) bool {
 	return k.Key != "" && s.opts.Idempotency != nil
+}
+
+// reset empties e for another run of the same statement (a unit of work
+// may be called again after its first call was rolled back), with the
+// response cap limit.
+func (e *rowsEncoder) reset(limit int) {
+	e.buf = e.buf[:0]
+	e.rows = 0
+	e.limit = limit
+	e.truncated = false
 }

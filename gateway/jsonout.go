@@ -138,6 +138,15 @@ type rowsEncoder struct {
 	out       io.Writer // a streamed answer: buf is flushed to it
 	sent      int       // bytes flushed to out
 	onFlush   func()    // called once, before the first flush
+	// meta: the answer carries the statement's meta (resultmeta.go).
+	meta bool
+	// marks are where each row of a buffered answer with max_bytes
+	// begins in buf (JSON and NDJSON): finishMeta gives up rows to make
+	// room for meta.
+	marks []int
+	// trailer sends a streamed CSV or Markdown answer's meta in the
+	// HTTP trailer (stream).
+	trailer func(meta []byte)
 }
 
 var encoderPool = sync.Pool{New: func() any { return &rowsEncoder{buf: make([]byte, 0, 4096)} }}
@@ -148,6 +157,7 @@ func getEncoder() *rowsEncoder {
 	e.rows = 0
 	e.limit = 0
 	e.opt, e.truncated, e.out, e.sent, e.onFlush = resultOptions{}, false, nil, 0, nil
+	e.meta, e.marks, e.trailer = false, e.marks[:0], nil
 	return e
 }
 
@@ -244,9 +254,8 @@ func (e *rowsEncoder) Row(r forge.Row) error {
 // finish closes the body for res.
 func (e *rowsEncoder) finish(res forge.Result) []byte {
 	if !res.ReturnsRows {
-		e.buf = append(e.buf[:0], `{"message":"Query executed successfully.","rows_affected":`...)
-		e.buf = strconv.AppendInt(e.buf, res.RowsAffected, 10)
-		return append(e.buf, '}')
+		e.buf = appendExecBody(e.buf[:0], res.RowsAffected)
+		return e.buf
 	}
 	if e.opt != (resultOptions{}) {
 		e.buf = e.appendTail(e.buf, res.RowsAffected, e.truncated)
@@ -256,6 +265,13 @@ func (e *rowsEncoder) finish(res forge.Result) []byte {
 	e.buf = strconv.AppendInt(e.buf, res.RowsAffected, 10)
 	e.buf = append(e.buf, '}')
 	return e.buf
+}
+
+// appendExecBody writes the answer to a statement that returns no rows.
+func appendExecBody(b []byte, rowsAffected int64) []byte {
+	b = append(b, `{"message":"Query executed successfully.","rows_affected":`...)
+	b = strconv.AppendInt(b, rowsAffected, 10)
+	return append(b, '}')
 }
 
 func writeJSON(rc *fasthttp.RequestCtx, status int, body []byte) {

@@ -4,11 +4,9 @@ import (
 	"encoding/base64"
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 
@@ -332,30 +330,44 @@ func decodeColumn(v jvalue, i int) (forge.ColumnSpec, error) {
 // decodeRows decodes {"rows": [{"col": value, ...}, ...]}: at least one
 // row ({"rows": []} is 400 NO_ROWS, as the prototype answered).
 func decodeRows(body []byte) ([]forge.Record, error) {
+	rows, _, err := decodeRowsBody(body)
+	return rows, err
+}
+
+// decodeRowsBody decodes the insert body with its options: "upsert",
+// "on_conflict" (rows.go) and "return".
+func decodeRowsBody(body []byte) ([]forge.Record, forge.InsertOptions, error) {
+	var opt forge.InsertOptions
 	v, err := parseBody(body)
 	if err != nil {
-		return nil, err
+		return nil, opt, err
 	}
 	var rows []forge.Record
 	haveRows := false
 	for _, m := range v.obj {
 		if m.key != "rows" {
-			return nil, unknownField("the rows body", m.key)
+			if ok, err := decodeInsertOption(m, &opt); ok {
+				if err != nil {
+					return nil, opt, err
+				}
+				continue
+			}
+			return nil, opt, unknownField("the rows body", m.key)
 		}
 		if m.val.kind != jArray {
-			return nil, invalidShape("Field \"rows\" must be an array of objects.")
+			return nil, opt, invalidShape("Field \"rows\" must be an array of objects.")
 		}
 		haveRows = true
 		rows = make([]forge.Record, len(m.val.arr))
 		for i, r := range m.val.arr {
 			if r.kind != jObject {
-				return nil, invalidShape("rows[%d] must be an object.", i)
+				return nil, opt, invalidShape("rows[%d] must be an object.", i)
 			}
 			rec := make(forge.Record, len(r.obj))
 			for j, f := range r.obj {
 				val, err := decodeValue(f.val, path{"rows", i, f.key})
 				if err != nil {
-					return nil, err
+					return nil, opt, err
 				}
 				rec[j] = forge.Field{Column: f.key, Value: val}
 			}
@@ -363,62 +375,12 @@ func decodeRows(body []byte) ([]forge.Record, error) {
 		}
 	}
 	if !haveRows {
-		return nil, invalidShape("Field \"rows\" is required.")
+		return nil, opt, invalidShape("Field \"rows\" is required.")
 	}
 	if len(rows) == 0 {
-		return nil, errNoRows
+		return nil, opt, errNoRows
 	}
-	return rows, nil
-}
-
-// decodeFilters turns the rows route's query string into equality filters.
-// Values are text; SQLite's column affinity compares "30" equal to 30 in an
-// INTEGER column. A column given twice is refused rather than guessed at.
-func decodeFilters(args *fasthttp.Args) ([]forge.Filter, error) {
-	filters, _, err := decodeSelectArgs(args)
-	return filters, err
-}
-
-// decodeSelectArgs splits the rows route's query string into filters and
-// result options (_size, _max_bytes, _shape, _format: optionField).
-func decodeSelectArgs(args *fasthttp.Args) ([]forge.Filter, resultOptions, error) {
-	var opt resultOptions
-	if args.Len() == 0 {
-		return nil, opt, nil
-	}
-	filters := make([]forge.Filter, 0, args.Len())
-	var err error
-	var seen []string // options given, by body field
-	for k, v := range args.All() {
-		if err != nil {
-			break
-		}
-		key, val := string(k), string(v)
-		switch {
-		case key == "":
-			err = invalidValue("A filter needs a column name.")
-		case !utf8.ValidString(key) || !utf8.ValidString(val) || strings.IndexByte(key, 0) >= 0 || strings.IndexByte(val, 0) >= 0:
-			err = invalidValue("Filters must be valid UTF-8 without NUL bytes.")
-		}
-		field, column := optionField(key)
-		if err == nil && field != "" {
-			if slices.Contains(seen, field) {
-				err = invalidValue("Query parameter %q repeats an option given before (%s).", key, field)
-				continue
-			}
-			seen = append(seen, field)
-			_, err = opt.set(field, key, jvalue{s: val}, true)
-			continue
-		}
-		key = column
-		for _, f := range filters {
-			if err == nil && strings.EqualFold(f.Column, key) {
-				err = invalidValue("Column %q is filtered more than once.", key)
-			}
-		}
-		filters = append(filters, forge.Filter{Column: key, Value: forge.TextValue(val)})
-	}
-	return filters, opt, err
+	return rows, opt, nil
 }
 
 // maxExpiresIn is the longest expires_in a key may be given, in seconds:
@@ -498,6 +460,10 @@ func bindDB(rc *fasthttp.RequestCtx) (dbRequest, error) {
 type spawnRequest struct {
 	db   string
 	idem forge.IdempotencyKey
+	// source is what the database is made from (moves.go): by
+	// Content-Type, or a branch of parent (at its checkpoint).
+	source             spawnSource
+	parent, checkpoint string
 }
 
 func bindSpawn(rc *fasthttp.RequestCtx) (spawnRequest, error) {
@@ -506,7 +472,12 @@ func bindSpawn(rc *fasthttp.RequestCtx) (spawnRequest, error) {
 		return spawnRequest{}, err
 	}
 	k, err := bindIdempotency(rc)
-	return spawnRequest{db: db, idem: k}, err
+	if err != nil {
+		return spawnRequest{db: db}, err
+	}
+	req := spawnRequest{db: db, idem: k}
+	req.source, req.parent, req.checkpoint, err = spawnSourceOf(rc)
+	return req, err
 }
 
 // dbName is the validated {db_name} of the route.
@@ -559,28 +530,11 @@ func bindTable(rc *fasthttp.RequestCtx) (tableRequest, error) {
 	return tableRequest{db: db, spec: spec, idem: k}, err
 }
 
-// selectRequest: GET /api/db/{db_name}/tables/{table_name}/rows.
-type selectRequest struct {
-	db, table string
-	filters   []forge.Filter
-	result    resultOptions
-}
-
-func bindSelect(rc *fasthttp.RequestCtx) (selectRequest, error) {
-	db, err := dbName(rc)
-	if err != nil {
-		return selectRequest{}, err
-	}
-	filters, opt, err := decodeSelectArgs(rc.QueryArgs())
-	opt.resolveFormat(rc)
-	table, _ := rc.UserValue("table_name").(string)
-	return selectRequest{db: db, table: table, filters: filters, result: opt}, err
-}
-
 // insertRequest: POST /api/db/{db_name}/tables/{table_name}/rows.
 type insertRequest struct {
 	db, table string
 	rows      []forge.Record
+	opt       forge.InsertOptions // upsert, return (rows.go)
 	idem      forge.IdempotencyKey
 }
 
@@ -589,13 +543,13 @@ func bindInsert(rc *fasthttp.RequestCtx) (insertRequest, error) {
 	if err != nil {
 		return insertRequest{}, err
 	}
-	rows, err := decodeRows(rc.PostBody())
+	rows, opt, err := decodeRowsBody(rc.PostBody())
 	table, _ := rc.UserValue("table_name").(string)
 	if err != nil {
 		return insertRequest{db: db, table: table}, err
 	}
 	k, err := bindIdempotency(rc)
-	return insertRequest{db: db, table: table, rows: rows, idem: k}, err
+	return insertRequest{db: db, table: table, rows: rows, opt: opt, idem: k}, err
 }
 
 // createKeyRequest: POST /admin/databases/{db_name}/keys.

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"io"
 	"strconv"
+	"sync"
 
 	"github.com/valyala/fasthttp"
 
@@ -130,6 +131,9 @@ func (e *rowsEncoder) optRow(r forge.Row) error {
 	}
 	e.buf = b
 	e.rows++
+	if e.opt.maxBytes > 0 && metaInBody(e.opt.format) {
+		e.marks = append(e.marks, mark)
+	}
 	if e.out != nil && len(e.buf) >= flushSize {
 		return e.flush()
 	}
@@ -245,17 +249,36 @@ func (e *rowsEncoder) setLimits(serverCap int) {
 // answer writes the buffered answer for res. A statement that returns no
 // rows is answered in JSON whatever the format: it has no table.
 func (e *rowsEncoder) answer(rc *fasthttp.RequestCtx, res forge.Result) {
-	body := e.finish(res)
+	var body []byte
+	if e.meta {
+		body = e.finishMeta(res, nil)
+	} else {
+		body = e.finish(res)
+	}
+	e.writeAnswer(rc, res, body)
+}
+
+// writeAnswer sends body, the buffered answer for res, with its headers.
+func (e *rowsEncoder) writeAnswer(rc *fasthttp.RequestCtx, res forge.Result, body []byte) {
 	ct := contentTypes[formatJSON]
 	if res.ReturnsRows {
 		ct = contentTypes[e.opt.format]
 		if e.opt.capped() {
 			rc.Response.Header.Set(headerTruncated, strconv.FormatBool(e.truncated))
 		}
+		if e.meta && !metaInBody(e.opt.format) {
+			rc.Response.Header.SetBytesV(headerMeta, appendMetaObject(nil, res.Meta))
+		}
 	}
 	rc.SetStatusCode(fasthttp.StatusOK)
 	rc.SetContentType(ct)
 	rc.SetBody(body)
+}
+
+// restart readies the encoder for another statement's rows, with the
+// same options (a batch's next statement).
+func (e *rowsEncoder) restart() {
+	e.buf, e.rows, e.truncated, e.sent, e.marks = e.buf[:0], 0, false, 0, e.marks[:0]
 }
 
 // headerTruncated tells, on a capped answer, whether a cap cut it.
@@ -266,10 +289,12 @@ type rowsFunc func(ctx context.Context, w forge.RowWriter) (forge.Result, error)
 
 // writeResult answers a result with the client's options: buffered, or
 // streamed for an uncapped NDJSON, CSV or Markdown answer that outgrows
-// its first chunk.
-func (s *Server) writeResult(ctx context.Context, rc *fasthttp.RequestCtx, opt resultOptions, run rowsFunc) error {
+// its first chunk. meta: the answer carries the statement's meta (the
+// query route's; resultmeta.go says where).
+func (s *Server) writeResult(ctx context.Context, rc *fasthttp.RequestCtx, opt resultOptions, meta bool, run rowsFunc) error {
 	enc := getEncoder()
 	enc.opt = opt
+	enc.meta = meta
 	enc.setLimits(s.opts.MaxResponseBytes)
 	if !opt.streams() {
 		defer putEncoder(enc)
@@ -307,6 +332,21 @@ func (s *Server) stream(ctx context.Context, rc *fasthttp.RequestCtx, enc *rowsE
 	started, done := make(chan struct{}), make(chan struct{})
 	enc.out = pw
 	enc.onFlush = func() { close(started) }
+	body := &streamBody{pr: pr, cancel: cancel}
+	if enc.meta && !metaInBody(enc.opt.format) {
+		// Called by endStream only once the answer streams: after the
+		// handler announced the trailer (below) and fasthttp, which owns
+		// rc from then on, read a first chunk; before the pipe's EOF,
+		// after which fasthttp writes the trailer. A body closed by then
+		// (the client gone) leaves rc alone.
+		enc.trailer = func(meta []byte) {
+			body.mu.Lock()
+			defer body.mu.Unlock()
+			if !body.closed {
+				rc.Response.Header.SetBytesV(headerMeta, meta)
+			}
+		}
+	}
 	var res forge.Result
 	var runErr error
 	go func() {
@@ -333,7 +373,10 @@ func (s *Server) stream(ctx context.Context, rc *fasthttp.RequestCtx, enc *rowsE
 	case <-started:
 		rc.SetStatusCode(fasthttp.StatusOK)
 		rc.SetContentType(contentTypes[enc.opt.format])
-		rc.Response.SetBodyStream(&streamBody{pr: pr, cancel: cancel}, -1)
+		if enc.trailer != nil {
+			_ = rc.Response.Header.SetTrailer(headerMeta) // a valid name: never fails
+		}
+		rc.Response.SetBodyStream(body, -1)
 		return nil
 	}
 }
@@ -346,9 +389,15 @@ func (s *Server) stream(ctx context.Context, rc *fasthttp.RequestCtx, enc *rowsE
 func (e *rowsEncoder) endStream(pw *io.PipeWriter, res forge.Result, err error) {
 	if err == nil {
 		e.buf = e.appendTail(e.buf, res.RowsAffected, false)
+		if e.meta && metaInBody(e.opt.format) {
+			e.buf = appendInTail(e.buf, e.opt.format, func(b []byte) []byte { return appendMetaField(b, res.Meta) })
+		}
 		if _, werr := pw.Write(e.buf); werr != nil {
 			_ = pw.CloseWithError(werr)
 			return
+		}
+		if e.trailer != nil {
+			e.trailer(appendMetaObject(nil, res.Meta))
 		}
 		_ = pw.Close()
 		return
@@ -385,11 +434,16 @@ func (e *rowsEncoder) endStream(pw *io.PipeWriter, res forge.Result, err error) 
 type streamBody struct {
 	pr     *io.PipeReader
 	cancel context.CancelFunc
+	mu     sync.Mutex // guards closed, and the trailer's write to the response
+	closed bool
 }
 
 func (b *streamBody) Read(p []byte) (int, error) { return b.pr.Read(p) }
 
 func (b *streamBody) Close() error {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
 	b.cancel()
 	return b.pr.Close()
 }

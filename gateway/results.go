@@ -122,34 +122,6 @@ func (o *resultOptions) set(key, name string, v jvalue, fromQuery bool) (ok bool
 // one message says what is accepted).
 func invalidCap(format string, args ...any) *apiError { return invalidValue(format, args...) }
 
-// rowsParamOptions are the rows route's options among its query parameters,
-// by name without the leading "_", each with its body field: _size (as
-// Datasette names it) and _max_rows, _max_bytes, _shape, _format. Every
-// other parameter is a filter, as in the seed, except that one more
-// leading "_" before an option's name filters the column of that name
-// ("__size=3": the column "_size").
-var rowsParamOptions = [...]struct{ param, field string }{
-	{"size", "max_rows"}, {"max_rows", "max_rows"}, {"max_bytes", "max_bytes"}, {"shape", "shape"}, {"format", "format"},
-}
-
-// optionField is the body field of the option a query parameter names
-// ("" for a filter), and otherwise the column the filter is on.
-func optionField(key string) (field, column string) {
-	rest, ok := strings.CutPrefix(key, "_")
-	if !ok {
-		return "", key
-	}
-	for _, o := range rowsParamOptions {
-		switch rest {
-		case o.param:
-			return o.field, ""
-		case "_" + o.param:
-			return "", rest // the escape: "__size" filters "_size"
-		}
-	}
-	return "", key
-}
-
 // negotiate picks a format from an Accept header: the supported type of
 // the highest q (the first listed among equals); */* and application/*
 // are JSON, text/* CSV. An Accept that names none of them, or that cannot

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -195,41 +196,48 @@ func TestDecodeQueryOptions(t *testing.T) {
 	}
 }
 
-func TestDecodeSelectArgs(t *testing.T) {
+func TestDecodeRowsArgs(t *testing.T) {
 	t.Parallel()
+	p := func(kv ...string) []forge.QueryParam {
+		var out []forge.QueryParam
+		for i := 0; i < len(kv); i += 2 {
+			out = append(out, forge.QueryParam{Key: kv[i], Value: kv[i+1]})
+		}
+		return out
+	}
 	tests := []struct {
-		query   string
-		filters []forge.Filter
-		opt     resultOptions
-		code    string
+		query  string
+		params []forge.QueryParam
+		opt    resultOptions
+		buffer bool
+		code   string
 	}{
-		{"a=1&_size=5", []forge.Filter{{Column: "a", Value: forge.TextValue("1")}}, resultOptions{capRows: true, maxRows: 5}, ""},
-		{"_max_rows=5&_max_bytes=100&_shape=arrays&_format=ndjson", []forge.Filter{}, resultOptions{capRows: true, maxRows: 5, maxBytes: 100, arrays: true, format: formatNDJSON, formatSet: true}, ""},
-		// The escape: a column named like an option.
-		{"__size=3", []forge.Filter{{Column: "_size", Value: forge.TextValue("3")}}, resultOptions{}, ""},
-		{"___size=3", []forge.Filter{{Column: "___size", Value: forge.TextValue("3")}}, resultOptions{}, ""},
-		// Another underscore name is a filter, as in the seed (the table says whether it is a column).
-		{"_id=3", []forge.Filter{{Column: "_id", Value: forge.TextValue("3")}}, resultOptions{}, ""},
-		{"_size=5&_max_rows=6", nil, resultOptions{}, CodeInvalidValue},
-		{"_size=5&_size=6", nil, resultOptions{}, CodeInvalidValue},
-		{"_size=-1", nil, resultOptions{}, CodeInvalidValue},
-		{"_size=", nil, resultOptions{}, CodeInvalidValue},
-		{"_max_bytes=0", nil, resultOptions{}, CodeInvalidValue},
-		{"_format=xml", nil, resultOptions{}, CodeInvalidValue},
-		{"_shape=", nil, resultOptions{}, CodeInvalidValue},
+		{"a=1", p("a", "1"), resultOptions{}, false, ""},
+		// Pages and counts are the engine's, and buffered.
+		{"a=1&_size=5", p("a", "1", "_size", "5"), resultOptions{}, true, ""},
+		{"limit=5", p("limit", "5"), resultOptions{}, true, ""},
+		{"_count=1&_sort=a", p("_count", "1", "_sort", "a"), resultOptions{}, true, ""},
+		{"_max_bytes=100&_shape=arrays&_format=ndjson", []forge.QueryParam{}, resultOptions{maxBytes: 100, arrays: true, format: formatNDJSON, formatSet: true}, false, ""},
+		// The escape: a column named like an option is the engine's.
+		{"__max_bytes=3", p("__max_bytes", "3"), resultOptions{}, false, ""},
+		{"_id=3", p("_id", "3"), resultOptions{}, false, ""},
+		{"_max_bytes=0", nil, resultOptions{}, false, CodeInvalidValue},
+		{"_format=xml", nil, resultOptions{}, false, CodeInvalidValue},
+		{"_format=csv&_format=csv", nil, resultOptions{}, false, CodeInvalidValue},
+		{"_shape=", nil, resultOptions{}, false, CodeInvalidValue},
 	}
 	for _, tc := range tests {
 		t.Run(tc.query, func(t *testing.T) {
 			t.Parallel()
 			var args fasthttp.Args
 			args.Parse(tc.query)
-			filters, opt, err := decodeSelectArgs(&args)
+			params, opt, buffer, err := decodeRowsArgs(&args)
 			if tc.code != "" {
 				wantAPIError(t, err, fasthttp.StatusBadRequest, tc.code)
 				return
 			}
-			if err != nil || opt != tc.opt || !reflect.DeepEqual(filters, tc.filters) {
-				t.Fatalf("got %#v %+v %v", filters, opt, err)
+			if err != nil || opt != tc.opt || buffer != tc.buffer || !reflect.DeepEqual(params, tc.params) {
+				t.Fatalf("got %#v %+v %v %v", params, opt, buffer, err)
 			}
 		})
 	}
@@ -293,8 +301,23 @@ func (e rowsEngine) Query(ctx context.Context, _ string, _ forge.Statement, w fo
 	return res, ctx.Err()
 }
 
-func (e rowsEngine) SelectRows(ctx context.Context, _, _ string, _ []forge.Filter, w forge.RowWriter) (forge.Result, error) {
-	return e.Query(ctx, "", forge.Statement{}, w)
+// ReadRows pages as package tables does with _size: the writer hears
+// the page size, and a page that holds fewer rows than there are says
+// where the next starts.
+func (e rowsEngine) ReadRows(ctx context.Context, _, _ string, params []forge.QueryParam, w forge.RowWriter) (forge.Result, forge.Page, error) {
+	var page forge.Page
+	for _, p := range params {
+		if p.Key == "_size" {
+			n, _ := strconv.Atoi(p.Value)
+			w.(forge.PageSizer).PageSize(n)
+			page.Paged = true
+		}
+	}
+	res, err := e.Query(ctx, "", forge.Statement{}, w)
+	if page.Paged && int(res.RowsAffected) < e.n {
+		page.More, page.Next = true, "next-token"
+	}
+	return res, page, err
 }
 
 func serveOnce(h fasthttp.RequestHandler, method, uri, body, accept string) *fasthttp.RequestCtx {
@@ -338,20 +361,20 @@ func TestFormatHandlers(t *testing.T) {
 			}},
 		{"body format wins over accept", "POST", "/api/db/d/query", `{"sql":"x","format":"json","max_rows":1}`, "text/csv", rowsEngine{n: 2}, 200, "application/json", "true",
 			func(t *testing.T, b string) {
-				if b != `{"data":[{"id":0,"name":"row-a"}],"rows_affected":1,"truncated":true}` {
+				if b != `{"data":[{"id":0,"name":"row-a"}],"rows_affected":1,"truncated":true,"meta":{"duration_ms":0,"changes":0,"last_insert_id":0,"rows_written":0,"vm_steps":0,"full_scan_steps":0}}` {
 					t.Fatal(b)
 				}
 			}},
 		{"rows get _size arrays", "GET", "/api/db/d/tables/t/rows?_size=1&_shape=arrays", "", "", rowsEngine{n: 3}, 200, "application/json", "true",
 			func(t *testing.T, b string) {
-				if b != `{"columns":["id","name"],"rows":[[0,"row-a"]],"rows_affected":1,"truncated":true}` {
+				if b != `{"columns":["id","name"],"rows":[[0,"row-a"]],"rows_affected":1,"truncated":true,"next":"next-token"}` {
 					t.Fatal(b)
 				}
 			}},
 		{"streamed ndjson", "POST", "/api/db/d/query", `{"sql":"x","format":"ndjson"}`, "", rowsEngine{n: many}, 200, contentTypes[formatNDJSON], "",
 			func(t *testing.T, b string) {
 				lines := strings.Split(strings.TrimSuffix(b, "\n"), "\n")
-				if len(lines) != many+1 || lines[many] != `{"$end":{"rows_affected":5000}}` {
+				if len(lines) != many+1 || lines[many] != `{"$end":{"rows_affected":5000,"meta":{"duration_ms":0,"changes":0,"last_insert_id":0,"rows_written":0,"vm_steps":0,"full_scan_steps":0}}}` {
 					t.Fatalf("%d lines, last %q", len(lines), lines[len(lines)-1])
 				}
 			}},
@@ -375,7 +398,7 @@ func TestFormatHandlers(t *testing.T) {
 			}},
 		{"non-row statement answers JSON", "POST", "/api/db/d/query", `{"sql":"x","format":"csv"}`, "", rowsEngine{n: -1}, 200, "application/json", "",
 			func(t *testing.T, b string) {
-				if b != `{"message":"Query executed successfully.","rows_affected":3}` {
+				if b != `{"message":"Query executed successfully.","rows_affected":3,"meta":{"duration_ms":0,"changes":0,"last_insert_id":0,"rows_written":0,"vm_steps":0,"full_scan_steps":0}}` {
 					t.Fatal(b)
 				}
 			}},
@@ -396,6 +419,7 @@ func TestFormatHandlers(t *testing.T) {
 			if tc.check != nil {
 				tc.check(t, body)
 			}
+			checkDocumented(t, rc)
 		})
 	}
 }
@@ -447,29 +471,31 @@ func FuzzDecodeQueryOptions(f *testing.F) {
 	})
 }
 
-// FuzzDecodeSelectArgs: any query string splits into filters and options
-// without panic; an option never becomes a filter, a filter is never on
-// an option's name.
+// FuzzDecodeSelectArgs: any query string splits into the engine's
+// parameters and the gateway's result options without panic: every
+// parameter is one or the other.
 func FuzzDecodeSelectArgs(f *testing.F) {
-	for _, s := range []string{"a=1&_size=2", "__size=1&_shape=arrays", "_format=csv&_format=csv", "_max_bytes=99999999999", "_x=1"} {
+	for _, s := range []string{"a=1&_size=2", "__max_bytes=1&_shape=arrays", "_format=csv&_format=csv", "_max_bytes=99999999999", "_x=1"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, query string) {
 		var args fasthttp.Args
 		args.Parse(query)
-		filters, _, err := decodeSelectArgs(&args)
+		params, _, _, err := decodeRowsArgs(&args)
 		if err != nil {
 			checkClientError(t, err, []byte(query))
 			return
 		}
 		options := 0
 		for k := range args.All() {
-			if field, _ := optionField(string(k)); field != "" {
-				options++
+			for _, o := range rowsResultOptions {
+				if string(k) == o.param {
+					options++
+				}
 			}
 		}
-		if len(filters)+options != args.Len() {
-			t.Fatalf("%q: %d filters and %d options of %d parameters", query, len(filters), options, args.Len())
+		if len(params)+options != args.Len() {
+			t.Fatalf("%q: %d parameters and %d options of %d", query, len(params), options, args.Len())
 		}
 	})
 }

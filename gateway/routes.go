@@ -16,7 +16,8 @@ import (
 // (routes_test.go, internal/app TestAuthMatrix), and so can an OpenAPI
 // document or an MCP tool list be (Routes).
 //
-// A new route is one entry here, a request type with its binder
+// A new route is one entry here, its declaration in the OpenAPI
+// document's sources (apidoc/*.yaml), a request type with its binder
 // (requests.go) if it takes input, and a handler of the shape
 //
 //	func (s *Server) name(ctx context.Context, rc *fasthttp.RequestCtx, req nameRequest) error
@@ -27,12 +28,18 @@ var endpoints = []endpoint{
 	// Public.
 	{method: "GET", pattern: "/", need: needNothing, serve: route(bindNothing, (*Server).root)},
 	{method: "GET", pattern: "/health", need: needNothing, serve: route(bindNothing, (*Server).health)},
+	// The API's own description (docs.go): public, as it tells what the
+	// routes are and nothing of the databases.
+	{method: "GET", pattern: "/openapi.json", need: needNothing, only: hasOpenAPI, serve: route(bindNothing, (*Server).openAPI)},
+	{method: "GET", pattern: "/docs", need: needNothing, only: hasDocs, serve: route(bindNothing, (*Server).docs)},
+	{method: "GET", pattern: "/docs/{file}", need: needNothing, only: hasDocs, serve: route(bindNothing, (*Server).docs)},
 	// Operations: the admin key only.
 	{method: "GET", pattern: "/metrics", need: needAdmin, only: hasMetrics, serve: route(bindNothing, (*Server).metrics)},
 	// The control plane: the admin key only.
 	{method: "POST", pattern: "/admin/databases/spawn/{db_name}", need: needAdmin, serve: route(bindSpawn, (*Server).spawn)},
 	{method: "POST", pattern: "/admin/databases/prune/{db_name}", need: needAdmin, serve: route(bindDB, (*Server).prune)},
-	{method: "GET", pattern: "/admin/databases", need: needAdmin, serve: route(bindNothing, (*Server).list)},
+	{method: "GET", pattern: "/admin/databases", need: needAdmin, body: "filters", serve: route(bindList, (*Server).list)},
+	{method: "GET", pattern: "/admin/databases/{db_name}", need: needAdmin, only: hasDetails, serve: route(bindDB, (*Server).details)},
 	{method: "DELETE", pattern: "/admin/databases/{db_name}", need: needAdmin, serve: route(bindDB, (*Server).deleteDatabase)},
 	{method: "POST", pattern: "/admin/databases/{db_name}/integrity-check", need: needAdmin, only: hasDamage,
 		serve: route(bindDB, (*Server).integrityCheck)},
@@ -49,20 +56,48 @@ var endpoints = []endpoint{
 		serve: route(bindQuery, (*Server).query)},
 	{method: "POST", pattern: "/api/db/{db_name}/batch", need: needRead, perDB: true, body: "batch",
 		serve: route(bindBatch, (*Server).batch)},
-	// Interactive transactions (transactions.go): they hold the writer,
-	// so only a key that may write opens one.
-	{method: "POST", pattern: "/api/db/{db_name}/transactions", need: needWrite, perDB: true, body: "transaction",
+	// Interactive transactions (transactions.go): a write one holds the
+	// writer, so only a key that may write opens one (the handler says
+	// so); a read-only key opens read-only ones, and ends its own.
+	{method: "POST", pattern: "/api/db/{db_name}/transactions", need: needRead, perDB: true, body: "transaction",
 		only: hasTransactions, serve: route(bindBegin, (*Server).beginTransaction)},
-	{method: "POST", pattern: "/api/db/{db_name}/transactions/{tx_id}/commit", need: needWrite, perDB: true,
+	{method: "POST", pattern: "/api/db/{db_name}/transactions/{tx_id}/commit", need: needRead, perDB: true,
 		only: hasTransactions, serve: route(bindTx, (*Server).commitTransaction)},
-	{method: "POST", pattern: "/api/db/{db_name}/transactions/{tx_id}/rollback", need: needWrite, perDB: true,
+	{method: "POST", pattern: "/api/db/{db_name}/transactions/{tx_id}/rollback", need: needRead, perDB: true,
 		only: hasTransactions, serve: route(bindTx, (*Server).rollbackTransaction)},
 	{method: "POST", pattern: "/api/db/{db_name}/tables", need: needWrite, perDB: true, body: "table",
 		serve: route(bindTable, (*Server).createTable)},
 	{method: "GET", pattern: "/api/db/{db_name}/tables/{table_name}/rows", need: needRead, perDB: true, body: "filters",
-		serve: route(bindSelect, (*Server).selectRows)},
+		serve: route(bindRows, (*Server).readRows)},
 	{method: "POST", pattern: "/api/db/{db_name}/tables/{table_name}/rows", need: needWrite, perDB: true, body: "rows",
 		serve: route(bindInsert, (*Server).insertRows)},
+	// Exports, imports and checkpoints (moves.go): a key that may read
+	// exports; checkpoints are managed by keys that may write.
+	{method: "GET", pattern: "/api/db/{db_name}/export", need: needRead, perDB: true, body: "export", only: hasMoves,
+		serve: route(bindExport, (*Server).export)},
+	{method: "POST", pattern: "/api/db/{db_name}/import", need: needWrite, perDB: true, body: "import", only: hasMoves,
+		serve: route(bindImport, (*Server).importData)},
+	{method: "POST", pattern: "/api/db/{db_name}/checkpoints", need: needWrite, perDB: true, body: "checkpoint", only: hasMoves,
+		serve: route(bindCreateCheckpoint, (*Server).createCheckpoint)},
+	{method: "GET", pattern: "/api/db/{db_name}/checkpoints", need: needWrite, perDB: true, only: hasMoves,
+		serve: route(bindDB, (*Server).listCheckpoints)},
+	{method: "POST", pattern: "/api/db/{db_name}/checkpoints/{checkpoint}/restore", need: needWrite, perDB: true, only: hasMoves,
+		serve: route(bindCheckpoint, (*Server).restoreCheckpoint)},
+	{method: "DELETE", pattern: "/api/db/{db_name}/checkpoints/{checkpoint}", need: needWrite, perDB: true, only: hasMoves,
+		serve: route(bindCheckpoint, (*Server).deleteCheckpoint)},
+	// Rows and schema as a REST API (rows.go).
+	{method: "PATCH", pattern: "/api/db/{db_name}/tables/{table_name}/rows", need: needWrite, perDB: true, body: "update",
+		serve: route(bindRowsWrite, (*Server).updateRows)},
+	{method: "DELETE", pattern: "/api/db/{db_name}/tables/{table_name}/rows", need: needWrite, perDB: true, body: "filters",
+		serve: route(bindRowsWrite, (*Server).deleteRows)},
+	{method: "GET", pattern: "/api/db/{db_name}/tables", need: needRead, perDB: true,
+		serve: route(bindDBTable, (*Server).listTables)},
+	{method: "GET", pattern: "/api/db/{db_name}/schema", need: needRead, perDB: true,
+		serve: route(bindDBTable, (*Server).schema)},
+	{method: "GET", pattern: "/api/db/{db_name}/tables/{table_name}", need: needRead, perDB: true,
+		serve: route(bindDBTable, (*Server).describeTable)},
+	{method: "DELETE", pattern: "/api/db/{db_name}/tables/{table_name}", need: needWrite, perDB: true,
+		serve: route(bindDBTable, (*Server).dropTable)},
 }
 
 // endpoint is one route of the table.
@@ -78,7 +113,8 @@ type endpoint struct {
 	// answered 404 when its database does not exist.
 	perDB bool
 	// body names the request's input for documentation ("" = none):
-	// query, table, rows, filters (the query string), key.
+	// query, table, rows, filters (the query string), update (filters
+	// and a {"set": …} body), key.
 	body string
 	// only, when set, says whether the server has the route at all (a
 	// route whose port is not configured does not exist: 404/405).
@@ -90,6 +126,9 @@ type endpoint struct {
 func hasMetrics(s *Server) bool { return s.opts.Metrics != nil }
 func hasDamage(s *Server) bool  { return s.opts.Damage != nil }
 func hasKeys(s *Server) bool    { return s.auth.Keys != nil }
+func hasOpenAPI(s *Server) bool { return s.opts.OpenAPI != nil }
+func hasDocs(s *Server) bool    { return s.opts.Docs != nil }
+func hasDetails(s *Server) bool { return s.opts.Details != nil }
 
 // serveFunc builds a route's handler for a server: a function that
 // answers the request or returns the error to answer with.
@@ -128,7 +167,8 @@ func route[Req any](bind func(rc *fasthttp.RequestCtx) (Req, error),
 func (s *Server) routes() *router.Router {
 	r := router.New()
 	r.RedirectFixedPath = false // never rewrite a database name's case
-	r.HandleOPTIONS = false
+	r.HandleOPTIONS = true      // 204 with Allow, and CORS preflights (cors.go)
+	r.GlobalOPTIONS = s.options
 	for i := range endpoints {
 		e := &endpoints[i]
 		if e.only != nil && !e.only(s) {
@@ -183,7 +223,8 @@ type Route struct {
 	// PerDB marks a data-plane route of {db_name}.
 	PerDB bool
 	// Body names the request's input ("" = none): "query", "table",
-	// "rows", "filters" (the query string) or "key".
+	// "rows", "filters" (the query string), "update" (filters and a
+	// {"set": …} body) or "key".
 	Body string
 	// Optional routes exist only when their port is configured
 	// (metrics, damage, keys).

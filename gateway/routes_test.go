@@ -86,7 +86,7 @@ func TestRouteTable(t *testing.T) {
 	}
 
 	served := func(s *Server, method, pattern string) bool {
-		uri := strings.NewReplacer("{db_name}", "d", "{table_name}", "t", "{key_id}", "k", "{tx_id}", "x").Replace(pattern)
+		uri := strings.NewReplacer("{db_name}", "d", "{table_name}", "t", "{key_id}", "k", "{tx_id}", "x", "{file}", "f", "{checkpoint}", "c").Replace(pattern)
 		var rc fasthttp.RequestCtx
 		rc.Request.Header.SetMethod(method)
 		rc.Request.SetRequestURI(uri)
@@ -96,8 +96,9 @@ func TestRouteTable(t *testing.T) {
 	}
 	dbs := &fakeDatabases{m: map[string]bool{}}
 	full := New(Options{
-		Metrics: nopMetrics{}, Damage: fakeDamage{}, Transactions: fakeTransactions{},
-		Auth: Auth{Keys: fakeKeys{}, Databases: dbs, Disabled: true},
+		Metrics: nopMetrics{}, Damage: fakeDamage{}, Transactions: fakeTransactions{}, Moves: fakeMoves{},
+		Auth:    Auth{Keys: fakeKeys{}, Databases: dbs, Disabled: true},
+		OpenAPI: []byte(`{}`), Docs: func(*fasthttp.RequestCtx) {}, Details: fakeDetails{},
 	}, namedEngine{dbs: map[string]bool{}}, fakeOrch{dbs: dbs}, zap.NewNop())
 	bare := New(Options{}, namedEngine{dbs: map[string]bool{}}, fakeOrch{dbs: dbs}, zap.NewNop())
 	for _, r := range Routes() {
@@ -123,9 +124,11 @@ func errorCodeOf(body []byte) (string, bool) {
 // (wasm, sqlbuild), which toAPIError passes through.
 var engineCodes = []string{
 	"UNKNOWN_COLUMN", "DUPLICATE_COLUMN", // wasm/query.go
+	"UNKNOWN_PARAMETER", "INVALID_TOKEN", "FILTER_REQUIRED", // tables (the rows routes' query string)
 	"TOO_MANY_STATEMENTS",                                                                // batch
 	"INVALID_TRANSACTION_TIMEOUT",                                                        // txn
 	"INVALID_IDENTIFIER", "INVALID_COLUMN_TYPE", "INVALID_DEFAULT", "INVALID_TABLE_SPEC", // sqlbuild
+	forge.CodeInvalidDatabaseFile, forge.CodeInvalidCSV, forge.CodeInvalidSQLScript, forge.CodeInvalidCheckpoint, // snapshot
 }
 
 // TestErrorCodesDocumented: the codes the gateway answers — its error

@@ -33,6 +33,8 @@ type Engine interface {
 	CreateTable(ctx context.Context, db string, spec forge.TableSpec) error
 	SelectRows(ctx context.Context, db, table string, filters []forge.Filter, w forge.RowWriter) (forge.Result, error)
 	InsertRows(ctx context.Context, db, table string, rows []forge.Record) (int64, error)
+	// The rows and schema routes' REST face (rows.go).
+	RowsPort
 	// Batch runs several statements together, handing each outcome to out.
 	Batch(ctx context.Context, db string, b forge.Batch, out forge.BatchOutput) error
 	// Exclusive runs fn while db has no open connection and none can open.
@@ -141,6 +143,27 @@ type Options struct {
 	// an Idempotency-Key (idempotency.go); nil: the header is checked
 	// and otherwise ignored.
 	Idempotency Idempotency
+
+	// Moves, when set, serves exports, imports, checkpoints and spawns
+	// from a file or a script (moves.go).
+	Moves Moves
+	// ExportTimeout bounds making an export (the copy, or the dump while
+	// it streams); default 10m.
+	ExportTimeout time.Duration
+	// The API's description and browser access (docs.go, cors.go).
+	// Version is the build's version, in GET /health. OpenAPI, when set,
+	// is the OpenAPI document GET /openapi.json serves (package apidoc
+	// builds it from Routes); Docs, when set, serves the interactive
+	// documentation under /docs. CORSOrigins are the origins allowed
+	// cross-origin access ("*" for any; none by default).
+	Version     string
+	OpenAPI     []byte
+	Docs        fasthttp.RequestHandler
+	CORSOrigins []string
+
+	// Details, when set, serves GET /admin/databases/{db_name}: what the
+	// data directory and the engine know of one database (details.go).
+	Details Details
 }
 
 // DefaultOptions are the server's limits and timeouts when nothing is set:
@@ -159,6 +182,7 @@ func DefaultOptions() Options {
 		MaxQueryTimeout:   30 * time.Second,
 		MaxInflight:       1024,
 		MaxInflightPerDB:  64,
+		ExportTimeout:     10 * time.Minute,
 	}
 }
 
@@ -176,7 +200,7 @@ func (o Options) withDefaults() Options {
 		{&o.ReadHeaderTimeout, &d.ReadHeaderTimeout}, {&o.ReadTimeout, &d.ReadTimeout},
 		{&o.WriteTimeout, &d.WriteTimeout}, {&o.IdleTimeout, &d.IdleTimeout},
 		{&o.AdminTimeout, &d.AdminTimeout}, {&o.HealthTimeout, &d.HealthTimeout},
-		{&o.MaxQueryTimeout, &d.MaxQueryTimeout},
+		{&o.MaxQueryTimeout, &d.MaxQueryTimeout}, {&o.ExportTimeout, &d.ExportTimeout},
 	} {
 		if *p.v <= 0 {
 			*p.v = *p.def
@@ -218,6 +242,11 @@ type Server struct {
 
 	// checked is GET /health's last round of checks (health.go).
 	checked healthCache
+
+	// started is when New ran (GET /health's uptime_s).
+	started time.Time
+	// corsPolicy is the parsed Options.CORSOrigins; nil: none (cors.go).
+	corsPolicy *corsPolicy
 }
 
 // New builds the gateway around its ports.
@@ -227,6 +256,8 @@ func New(opts Options, engine Engine, orch Orchestrator, log *zap.Logger) *Serve
 	}
 	s := &Server{opts: opts.withDefaults(), engine: engine, orch: orch, auth: opts.Auth, log: log, ids: newIDGenerator()}
 	s.base, s.stop = context.WithCancel(context.Background())
+	s.started = time.Now()
+	s.corsPolicy = newCORSPolicy(s.opts.CORSOrigins)
 	s.checked.ttl = healthTTL
 	s.life = s.opts.Lifecycle
 	if s.life == nil {
@@ -242,7 +273,7 @@ func New(opts Options, engine Engine, orch Orchestrator, log *zap.Logger) *Serve
 		s.transport = m.Route("OTHER", routeTransport)
 	}
 	s.srv = &fasthttp.Server{
-		Handler: s.middleware(s.limited(s.routes().Handler)),
+		Handler: s.middleware(s.cors(s.limited(s.routes().Handler))),
 		Name:    "db-forge",
 		// fasthttp's ReadTimeout runs from a request's first byte (or the
 		// connection's opening) until the headers are in; once they are,

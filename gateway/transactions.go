@@ -9,6 +9,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/praetorian/db-forge/auth"
 	"github.com/praetorian/db-forge/forge"
 )
 
@@ -24,8 +25,9 @@ import (
 // another key's transaction is not found.
 type Transactions interface {
 	// Begin opens a transaction on db with a lease of timeout (0: the
-	// configured default) and returns its id and when the lease runs out.
-	Begin(ctx context.Context, db, owner string, timeout time.Duration) (id string, expires time.Time, err error)
+	// configured default) and returns its id and when the lease runs out;
+	// readOnly: a read-only one, on a snapshot, without the writer.
+	Begin(ctx context.Context, db, owner string, timeout time.Duration, readOnly bool) (id string, expires time.Time, err error)
 	Commit(ctx context.Context, db, owner, id string) error
 	Rollback(ctx context.Context, db, owner, id string) error
 	// Query and Batch run in the transaction, and renew its lease.
@@ -56,16 +58,27 @@ const maxTransactionTimeout = 24 * 3600
 // {"timeout": <seconds>} (a positive number, fractions allowed) or null
 // or an empty body for the default.
 func decodeTransaction(body []byte) (time.Duration, error) {
+	d, _, err := decodeBegin(body)
+	return d, err
+}
+
+// decodeBegin decodes the body of POST .../transactions with "read_only"
+// (a boolean, default false) beside "timeout".
+func decodeBegin(body []byte) (d time.Duration, readOnly bool, err error) {
 	if len(body) == 0 {
-		return 0, nil
+		return 0, false, nil
 	}
 	v, err := parseBody(body)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	var d time.Duration
 	for _, m := range v.obj {
 		switch m.key {
+		case "read_only":
+			if m.val.kind != jBool {
+				return 0, false, invalidShape("Field \"read_only\" must be a boolean, not %s.", m.val.kind)
+			}
+			readOnly = m.val.b
 		case "timeout":
 			switch m.val.kind {
 			case jNull:
@@ -73,23 +86,24 @@ func decodeTransaction(body []byte) (time.Duration, error) {
 			case jNumber:
 				secs, err := strconv.ParseFloat(m.val.s, 64)
 				if err != nil || math.IsNaN(secs) || secs <= 0 || secs > maxTransactionTimeout {
-					return 0, invalidValue("Field \"timeout\" must be a number of seconds above 0, not %s.", m.val.s)
+					return 0, false, invalidValue("Field \"timeout\" must be a number of seconds above 0, not %s.", m.val.s)
 				}
 				d = max(time.Duration(secs*float64(time.Second)), time.Millisecond)
 			default:
-				return 0, invalidShape("Field \"timeout\" must be a number of seconds, not %s.", m.val.kind)
+				return 0, false, invalidShape("Field \"timeout\" must be a number of seconds, not %s.", m.val.kind)
 			}
 		default:
-			return 0, unknownField("the transaction body", m.key)
+			return 0, false, unknownField("the transaction body", m.key)
 		}
 	}
-	return d, nil
+	return d, readOnly, nil
 }
 
 // beginRequest: POST /api/db/{db_name}/transactions.
 type beginRequest struct {
-	db      string
-	timeout time.Duration
+	db       string
+	timeout  time.Duration
+	readOnly bool
 }
 
 func bindBegin(rc *fasthttp.RequestCtx) (beginRequest, error) {
@@ -97,8 +111,8 @@ func bindBegin(rc *fasthttp.RequestCtx) (beginRequest, error) {
 	if err != nil {
 		return beginRequest{}, err
 	}
-	d, err := decodeTransaction(rc.PostBody())
-	return beginRequest{db: db, timeout: d}, err
+	d, ro, err := decodeBegin(rc.PostBody())
+	return beginRequest{db: db, timeout: d, readOnly: ro}, err
 }
 
 // txRequest: POST /api/db/{db_name}/transactions/{tx_id}/commit, /rollback.
@@ -111,8 +125,13 @@ func bindTx(rc *fasthttp.RequestCtx) (txRequest, error) {
 }
 
 // beginTransaction: 201 {"transaction_id": "...", "expires_at": "..."}.
+// A read-only key may open a read-only transaction only (the route lets
+// every key of the database in: docs/API.md).
 func (s *Server) beginTransaction(ctx context.Context, rc *fasthttp.RequestCtx, req beginRequest) error {
-	id, expires, err := s.opts.Transactions.Begin(ctx, req.db, state(rc).keyID, req.timeout)
+	if !req.readOnly && readOnly(rc) {
+		return auth.ErrReadOnly
+	}
+	id, expires, err := s.opts.Transactions.Begin(ctx, req.db, state(rc).keyID, req.timeout, req.readOnly)
 	if err != nil {
 		return err
 	}
@@ -139,20 +158,18 @@ func (s *Server) rollbackTransaction(ctx context.Context, rc *fasthttp.RequestCt
 	return nil
 }
 
-// queryIn runs the query route's statement in transaction id.
+// queryIn runs the query route's statement in transaction id, with its
+// result options (streamed, an uncapped NDJSON, CSV or Markdown answer
+// holds the transaction's connection while the client reads, within the
+// request's deadline, as any streamed answer holds its own).
 func (s *Server) queryIn(ctx context.Context, rc *fasthttp.RequestCtx, req queryRequest, id string) error {
 	if s.opts.Transactions == nil {
 		return errNoTransactions
 	}
-	enc := getEncoder()
-	defer putEncoder(enc)
-	enc.limit = s.opts.MaxResponseBytes
-	res, err := s.opts.Transactions.Query(ctx, req.db, state(rc).keyID, id, req.stmt, enc)
-	if err != nil {
-		return err
-	}
-	writeJSON(rc, fasthttp.StatusOK, appendMeta(enc.finish(res), res.Meta))
-	return nil
+	owner := state(rc).keyID
+	return s.writeResult(ctx, rc, req.opt.result, true, func(ctx context.Context, w forge.RowWriter) (forge.Result, error) {
+		return s.opts.Transactions.Query(ctx, req.db, owner, id, req.stmt, w)
+	})
 }
 
 // batchIn runs the batch route's statements in transaction id.
@@ -160,7 +177,7 @@ func (s *Server) batchIn(ctx context.Context, rc *fasthttp.RequestCtx, req batch
 	if s.opts.Transactions == nil {
 		return errNoTransactions
 	}
-	out := batchOutput{limit: s.opts.MaxResponseBytes}
+	out := batchOutput{limit: s.opts.MaxResponseBytes, opts: req.opts}
 	out.enc = getEncoder()
 	defer putEncoder(out.enc)
 	if err := s.opts.Transactions.Batch(ctx, req.db, state(rc).keyID, id, req.batch, &out); err != nil {

@@ -54,11 +54,18 @@ func TestDecodeTransaction(t *testing.T) {
 
 func FuzzDecodeTransaction(f *testing.F) {
 	for _, s := range []string{``, `{}`, `{"timeout":10}`, `{"timeout":0.5}`, `{"timeout":null}`, `{"timeout":-3}`,
-		`{"timeout":1e308}`, `{"timeout":"x"}`, `{"Timeout":1,"timeout":2}`, `{`, `null`} {
+		`{"timeout":1e308}`, `{"timeout":"x"}`, `{"Timeout":1,"timeout":2}`, `{`, `null`,
+		`{"read_only":true}`, `{"read_only":false,"timeout":3}`, `{"read_only":1}`, `{"read_only":null}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		d, err := decodeTransaction(body)
+		d, ro, err := decodeBegin(body)
+		if d2, err2 := decodeTransaction(body); d2 != d || (err2 == nil) != (err == nil) {
+			t.Fatalf("%q: decodeTransaction %v %v, decodeBegin %v %v", body, d2, err2, d, err)
+		}
+		if err == nil && ro && !strings.Contains(string(body), "true") {
+			t.Fatalf("%q: read_only without true", body)
+		}
 		if err != nil {
 			ae := toAPIError(err)
 			if ae.status != fasthttp.StatusBadRequest && ae.status != fasthttp.StatusUnprocessableEntity || ae.code == "" {
@@ -111,7 +118,7 @@ func TestTransactionErrors(t *testing.T) {
 // fakeTransactions knows no transaction.
 type fakeTransactions struct{}
 
-func (fakeTransactions) Begin(context.Context, string, string, time.Duration) (string, time.Time, error) {
+func (fakeTransactions) Begin(context.Context, string, string, time.Duration, bool) (string, time.Time, error) {
 	return "tx_1", time.Now().Add(time.Second), nil
 }
 func (fakeTransactions) Commit(context.Context, string, string, string) error {

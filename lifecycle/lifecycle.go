@@ -159,6 +159,44 @@ func (s *Service) Spawn(ctx context.Context, name string) (Spawned, error) {
 	return Spawned{Instance: inst, Created: true, Key: tok}, nil
 }
 
+// SpawnWith spawns database name as Spawn does, and fills it with fill
+// before its key is minted: a database made from a file or a script. The
+// database must be new (forge.ErrDatabaseExists if it has data already:
+// a fill never replaces data); if fill fails, the spawn is undone, so a
+// failed spawn leaves no file, no record and no key.
+func (s *Service) SpawnWith(ctx context.Context, name string, fill func(ctx context.Context) error) (Spawned, error) {
+	inst, created, err := s.p.Orchestrator.Spawn(ctx, name)
+	if err != nil {
+		return Spawned{}, err
+	}
+	if !created {
+		return Spawned{}, fmt.Errorf("%s: %w", name, forge.ErrDatabaseExists)
+	}
+	if s.p.Spawns != nil && !s.p.Spawns.Pending(name) {
+		// An instance made anew over data that was there: prune it again,
+		// the data stays.
+		err := fmt.Errorf("%s: %w", name, forge.ErrDatabaseExists)
+		s.undoSpawn(ctx, name, false, err)
+		return Spawned{}, err
+	}
+	if err := fill(ctx); err != nil {
+		// The fill may have failed because ctx ended: the undo gets time
+		// of its own.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+		defer cancel()
+		s.undoSpawn(uctx, name, false, err)
+		return Spawned{}, err
+	}
+	tok, err := s.completeSpawn(ctx, name)
+	if err != nil {
+		return Spawned{}, err
+	}
+	return Spawned{Instance: inst, Created: true, Key: tok}, nil
+}
+
+// undoTimeout bounds the undoing of a spawn whose fill failed.
+const undoTimeout = 30 * time.Second
+
 func (s *Service) completeSpawn(ctx context.Context, name string) (*auth.Secret, error) {
 	var tok *auth.Secret
 	if s.p.Keys != nil {

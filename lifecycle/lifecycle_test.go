@@ -171,3 +171,45 @@ func TestImports(t *testing.T) {
 		}
 	}
 }
+
+// TestSpawnWith: a spawn filled from a file or a script is filled before
+// its key; a failed fill, or a name with data, leaves nothing.
+func TestSpawnWith(t *testing.T) {
+	t.Parallel()
+	bad := forge.Inputf("INVALID_DATABASE_FILE", "bad file")
+	tests := []struct {
+		name    string
+		created bool
+		pending bool
+		fillErr error
+		calls   []string
+		err     error
+	}{
+		{"filled, then keyed and complete", true, true, nil,
+			[]string{"spawn s", "fill s", "exists s", "mint s", "complete s"}, nil},
+		{"a failed fill removes the database, no key", true, true, bad,
+			[]string{"spawn s", "fill s", "exclusive s", "delete s"}, bad},
+		{"a name with an instance is refused", false, false, nil, []string{"spawn s"}, forge.ErrDatabaseExists},
+		{"data of a pruned instance is never replaced", true, false, nil,
+			[]string{"spawn s", "prune s"}, forge.ErrDatabaseExists},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := &world{created: tc.created, pending: map[string]bool{"s": tc.pending}}
+			sp, err := newService(w).SpawnWith(context.Background(), "s", func(context.Context) error {
+				w.calls = append(w.calls, "fill s")
+				return tc.fillErr
+			})
+			if !errors.Is(err, tc.err) || (tc.err == nil) != (err == nil) {
+				t.Fatalf("SpawnWith = %v, want %v", err, tc.err)
+			}
+			if (err == nil) != (sp.Key != nil && sp.Created) {
+				t.Fatalf("Spawned %+v", sp)
+			}
+			if !slices.Equal(w.calls, tc.calls) {
+				t.Fatalf("calls\n\t%s\nwant\n\t%s", strings.Join(w.calls, "\n\t"), strings.Join(tc.calls, "\n\t"))
+			}
+		})
+	}
+}

@@ -1,5 +1,6 @@
 // Package tables is the logic of the tables and rows routes (create a
-// table, select rows by equality filters, insert rows) over the engine's
+// table, read rows with filters, sort and keyset pages, insert, upsert,
+// update and delete rows, describe and drop tables) over the engine's
 // units of work: it builds their SQL with sqlbuild, runs it on a forge.Tx
 // and owns their input error codes. It knows the engine only through the
 // Engine interface it declares, so it imports forge and sqlbuild alone.
@@ -37,7 +38,8 @@ type Engine interface {
 // Service runs the tables and rows routes, each in a unit of work of its
 // own.
 type Service struct {
-	e Engine
+	e     Engine
+	known knownTables
 }
 
 // New returns the routes' logic over e.
@@ -191,7 +193,10 @@ type tableInfo struct {
 	name         string // as declared, whatever case the client used
 	kind         string // "table", "view", "virtual", "shadow"
 	withoutRowid bool
-	columns      []string
+	columns      []string // the ordinary columns (PRAGMA table_info): an insert's
+	visible      []string // every column a SELECT * answers (generated ones too)
+	pk           []string // the primary key's columns, in key order
+	notNull      []string // columns declared NOT NULL
 }
 
 // column maps a client's column name to the table's, ignoring case as
@@ -205,9 +210,24 @@ func (t *tableInfo) column(name string) (string, error) {
 	return "", forge.Inputf(CodeUnknownColumn, "Unknown column '%s' in table '%s'.", name, t.name)
 }
 
+// readable is column for a column that may be read or filtered: the
+// generated columns too.
+func (t *tableInfo) readable(name string) (string, error) {
+	for _, c := range t.visible {
+		if strings.EqualFold(c, name) {
+			return c, nil
+		}
+	}
+	return "", forge.Inputf(CodeUnknownColumn, "Unknown column '%s' in table '%s'.", name, t.name)
+}
+
 // lookUp reads table's declared name, kind and columns; forge.ErrTableNotFound
-// when the database has no such table or view.
+// when the database has no such table or view, or the name is one of the
+// engine's bookkeeping tables (forge.ReservedPrefix).
 func lookUp(ctx context.Context, tx forge.Tx, table string) (*tableInfo, error) {
+	if forge.IsReserved(table) {
+		return nil, forge.ErrTableNotFound
+	}
 	var list tableList
 	name := forge.Params{Positional: []forge.Value{forge.TextValue(table)}}
 	if _, err := tx.Run(ctx, forge.Statement{SQL: sqlbuild.TableInfoSQL, Params: name}, &list); err != nil {
@@ -219,12 +239,23 @@ func lookUp(ctx context.Context, tx forge.Tx, table string) (*tableInfo, error) 
 	t := &list.info
 	var cols columnList
 	name.Positional[0] = forge.TextValue(t.name)
-	if _, err := tx.Run(ctx, forge.Statement{SQL: sqlbuild.ColumnsSQL, Params: name}, &cols); err != nil {
+	if _, err := tx.Run(ctx, forge.Statement{SQL: columnsXSQL, Params: name}, &cols); err != nil {
 		return nil, err
 	}
-	t.columns = cols.names
+	t.columns, t.visible, t.notNull = cols.names, cols.visible, cols.notNull
+	t.pk = make([]string, cols.npk)
+	for i, n := range cols.pkPos {
+		if n > 0 && n <= len(t.pk) {
+			t.pk[n-1] = cols.visible[i]
+		}
+	}
 	return t, nil
 }
+
+// columnsXSQL lists a table's columns with their place in the primary
+// key and whether they are hidden (1: a virtual table's hidden column; 2,
+// 3: generated). Bind ?1.
+const columnsXSQL = `SELECT name, pk, hidden, "notnull" FROM pragma_table_xinfo(?1) WHERE hidden != 1`
 
 // tableList keeps the first row of sqlbuild.TableInfoSQL.
 type tableList struct {
@@ -242,12 +273,30 @@ func (l *tableList) Row(r forge.Row) error {
 	return nil
 }
 
-// columnList keeps the names sqlbuild.ColumnsSQL lists.
-type columnList struct{ names []string }
+// columnList keeps the columns columnsXSQL lists.
+type columnList struct {
+	names   []string // not generated
+	visible []string
+	pkPos   []int // per visible column
+	npk     int
+	notNull []string
+}
 
 func (l *columnList) Columns([]string) error { return nil }
 
 func (l *columnList) Row(r forge.Row) error {
-	l.names = append(l.names, string(r.Text(0)))
+	name := string(r.Text(0))
+	l.visible = append(l.visible, name)
+	pk := int(r.Int(1))
+	l.pkPos = append(l.pkPos, pk)
+	if pk > 0 {
+		l.npk++
+	}
+	if r.Int(2) == 0 {
+		l.names = append(l.names, name)
+	}
+	if r.Int(3) != 0 {
+		l.notNull = append(l.notNull, name)
+	}
 	return nil
 }

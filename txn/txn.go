@@ -31,6 +31,10 @@ type Engine interface {
 	// Begin takes db's writer and begins a transaction whose lease lasts
 	// ttl from now and from each use; onEnd hears once why it ended.
 	Begin(ctx context.Context, db string, ttl time.Duration, onEnd func(error)) (Lease, error)
+	// BeginRead begins a read-only transaction on a snapshot of db,
+	// without the writer, under a lease as Begin's; its statements may
+	// only read (forge.ErrReadOnlyTx).
+	BeginRead(ctx context.Context, db string, ttl time.Duration, onEnd func(error)) (Lease, error)
 }
 
 // Lease is one open transaction in the engine (package wasm's *Session).
@@ -56,8 +60,13 @@ type Config struct {
 	// second would only wait for the first.
 	MaxPerDB int
 	// MaxPerKey bounds the open transactions of one API key
-	// (FORGE_MAX_TX_PER_KEY); default 4.
+	// (FORGE_MAX_TX_PER_KEY), read-only ones included; default 4.
 	MaxPerKey int
+	// MaxReadPerDB bounds the open read-only transactions of one
+	// database, which MaxPerDB does not count (they do not hold the
+	// writer): each holds one of the database's reader connections
+	// (FORGE_READERS_PER_DB); default 2.
+	MaxReadPerDB int
 	// Remember is how long what became of an ended transaction is kept
 	// for its client's late calls; default 10 min. At most MaxRemembered
 	// (default 10,000) are kept; past that the oldest is forgotten and
@@ -69,7 +78,7 @@ type Config struct {
 // DefaultConfig is Config with every default.
 func DefaultConfig() Config {
 	return Config{DefaultTimeout: 10 * time.Second, MaxTimeout: 300 * time.Second, MaxPerDB: 1, MaxPerKey: 4,
-		Remember: 10 * time.Minute, MaxRemembered: 10_000}
+		MaxReadPerDB: 2, Remember: 10 * time.Minute, MaxRemembered: 10_000}
 }
 
 func (c Config) withDefaults() Config {
@@ -87,6 +96,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxPerKey <= 0 {
 		c.MaxPerKey = d.MaxPerKey
 	}
+	if c.MaxReadPerDB <= 0 {
+		c.MaxReadPerDB = d.MaxReadPerDB
+	}
 	if c.Remember <= 0 {
 		c.Remember = d.Remember
 	}
@@ -103,7 +115,8 @@ type Registry struct {
 
 	mu     sync.Mutex
 	open   map[string]*entry
-	perDB  map[string]int
+	perDB  map[string]int // write transactions
+	readDB map[string]int // read-only transactions
 	perKey map[string]int
 	ended  map[string]tomb
 	order  []string // ended ids, oldest first
@@ -113,6 +126,7 @@ type Registry struct {
 // entry is an open transaction; lease is nil while it is being begun.
 type entry struct {
 	db, owner string
+	readOnly  bool
 	lease     Lease
 }
 
@@ -134,7 +148,7 @@ type Stats struct {
 // New returns a registry over e.
 func New(e Engine, cfg Config) *Registry {
 	return &Registry{e: e, cfg: cfg.withDefaults(), open: make(map[string]*entry),
-		perDB: make(map[string]int), perKey: make(map[string]int), ended: make(map[string]tomb)}
+		perDB: make(map[string]int), readDB: make(map[string]int), perKey: make(map[string]int), ended: make(map[string]tomb)}
 }
 
 // Stats returns the counters.
@@ -148,9 +162,10 @@ func (r *Registry) Stats() Stats {
 
 // Begin opens a transaction on db for owner (the key's id) with a lease
 // of timeout (0: Config.DefaultTimeout), waiting within ctx for the
-// database's writer. It returns the transaction's id and when its lease
-// runs out.
-func (r *Registry) Begin(ctx context.Context, db, owner string, timeout time.Duration) (id string, expires time.Time, err error) {
+// database's writer — or, readOnly, a read-only transaction on a snapshot,
+// which does not take the writer. It returns the transaction's id and
+// when its lease runs out.
+func (r *Registry) Begin(ctx context.Context, db, owner string, timeout time.Duration, readOnly bool) (id string, expires time.Time, err error) {
 	if timeout == 0 {
 		timeout = r.cfg.DefaultTimeout
 	}
@@ -164,19 +179,30 @@ func (r *Registry) Begin(ctx context.Context, db, owner string, timeout time.Dur
 	}
 	r.mu.Lock()
 	switch {
-	case r.perDB[db] >= r.cfg.MaxPerDB:
+	case !readOnly && r.perDB[db] >= r.cfg.MaxPerDB:
 		r.mu.Unlock()
 		return "", time.Time{}, fmt.Errorf("database %s has %d open (FORGE_MAX_TX_PER_DB): %w", db, r.cfg.MaxPerDB, forge.ErrTxLimit)
+	case readOnly && r.readDB[db] >= r.cfg.MaxReadPerDB:
+		r.mu.Unlock()
+		return "", time.Time{}, fmt.Errorf("database %s has %d read-only open (FORGE_READERS_PER_DB): %w", db, r.cfg.MaxReadPerDB, forge.ErrTxLimit)
 	case r.perKey[owner] >= r.cfg.MaxPerKey:
 		r.mu.Unlock()
 		return "", time.Time{}, fmt.Errorf("key %s has %d open (FORGE_MAX_TX_PER_KEY): %w", owner, r.cfg.MaxPerKey, forge.ErrTxLimit)
 	}
-	r.open[id] = &entry{db: db, owner: owner}
-	r.perDB[db]++
+	r.open[id] = &entry{db: db, owner: owner, readOnly: readOnly}
+	if readOnly {
+		r.readDB[db]++
+	} else {
+		r.perDB[db]++
+	}
 	r.perKey[owner]++
 	r.mu.Unlock()
 
-	lease, err := r.e.Begin(ctx, db, timeout, func(why error) { r.end(id, why) })
+	begin := r.e.Begin
+	if readOnly {
+		begin = r.e.BeginRead
+	}
+	lease, err := begin(ctx, db, timeout, func(why error) { r.end(id, why) })
 	if err != nil {
 		r.mu.Lock()
 		r.forgetLocked(id)
@@ -283,8 +309,12 @@ func (r *Registry) forgetLocked(id string) {
 		return
 	}
 	delete(r.open, id)
-	if r.perDB[e.db]--; r.perDB[e.db] <= 0 {
-		delete(r.perDB, e.db)
+	count := r.perDB
+	if e.readOnly {
+		count = r.readDB
+	}
+	if count[e.db]--; count[e.db] <= 0 {
+		delete(count, e.db)
 	}
 	if r.perKey[e.owner]--; r.perKey[e.owner] <= 0 {
 		delete(r.perKey, e.owner)

@@ -24,10 +24,11 @@ type fakeEngine struct {
 }
 
 type fakeLease struct {
-	onEnd func(error)
-	ttl   time.Duration
-	once  sync.Once
-	ran   []string
+	onEnd    func(error)
+	ttl      time.Duration
+	readOnly bool
+	once     sync.Once
+	ran      []string
 }
 
 func (f *fakeEngine) Begin(_ context.Context, _ string, ttl time.Duration, onEnd func(error)) (Lease, error) {
@@ -39,6 +40,14 @@ func (f *fakeEngine) Begin(_ context.Context, _ string, ttl time.Duration, onEnd
 	l := &fakeLease{onEnd: onEnd, ttl: ttl}
 	f.leases = append(f.leases, l)
 	return l, nil
+}
+
+func (f *fakeEngine) BeginRead(ctx context.Context, db string, ttl time.Duration, onEnd func(error)) (Lease, error) {
+	l, err := f.Begin(ctx, db, ttl, onEnd)
+	if err == nil {
+		l.(*fakeLease).readOnly = true
+	}
+	return l, err
 }
 
 func (l *fakeLease) end(why error) { l.once.Do(func() { l.onEnd(why) }) }
@@ -68,7 +77,7 @@ func TestRegistry(t *testing.T) {
 	f := &fakeEngine{}
 	r := New(f, Config{MaxPerDB: 2, MaxPerKey: 3})
 
-	id, exp, err := r.Begin(ctx, "a", "k1", 0)
+	id, exp, err := r.Begin(ctx, "a", "k1", 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +107,7 @@ func TestRegistry(t *testing.T) {
 	}
 
 	// An expiry the engine reports is remembered as such.
-	id2, _, err := r.Begin(ctx, "a", "k1", 200*time.Millisecond)
+	id2, _, err := r.Begin(ctx, "a", "k1", 200*time.Millisecond, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +115,7 @@ func TestRegistry(t *testing.T) {
 	if err := r.Commit(ctx, "a", "k1", id2); !errors.Is(err, forge.ErrTxExpired) {
 		t.Errorf("commit after expiry: %v", err)
 	}
-	id3, _, _ := r.Begin(ctx, "a", "k1", 0)
+	id3, _, _ := r.Begin(ctx, "a", "k1", 0, false)
 	if err := r.Rollback(ctx, "a", "k1", id3); err != nil {
 		t.Fatal(err)
 	}
@@ -119,13 +128,13 @@ func TestRegistryTimeouts(t *testing.T) {
 	t.Parallel()
 	r := New(&fakeEngine{}, Config{DefaultTimeout: time.Second, MaxTimeout: 5 * time.Second})
 	for _, d := range []time.Duration{-time.Second, 6 * time.Second} {
-		_, _, err := r.Begin(context.Background(), "a", "k", d)
+		_, _, err := r.Begin(context.Background(), "a", "k", d, false)
 		var ie *forge.InputError
 		if !errors.As(err, &ie) || ie.Code != CodeInvalidTimeout {
 			t.Errorf("timeout %v: %v, want %s", d, err, CodeInvalidTimeout)
 		}
 	}
-	if _, _, err := New(&fakeEngine{}, Config{}).Begin(context.Background(), "a", "k", 300*time.Second); err != nil {
+	if _, _, err := New(&fakeEngine{}, Config{}).Begin(context.Background(), "a", "k", 300*time.Second, false); err != nil {
 		t.Errorf("the default maximum: %v", err)
 	}
 }
@@ -135,36 +144,82 @@ func TestRegistryLimits(t *testing.T) {
 	ctx := context.Background()
 	f := &fakeEngine{}
 	r := New(f, Config{MaxPerDB: 1, MaxPerKey: 2})
-	a, _, err := r.Begin(ctx, "a", "admin", 0)
+	a, _, err := r.Begin(ctx, "a", "admin", 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := r.Begin(ctx, "a", "k", 0); !errors.Is(err, forge.ErrTxLimit) {
+	if _, _, err := r.Begin(ctx, "a", "k", 0, false); !errors.Is(err, forge.ErrTxLimit) {
 		t.Errorf("second on the database: %v, want ErrTxLimit", err)
 	}
-	if _, _, err := r.Begin(ctx, "b", "admin", 0); err != nil {
+	if _, _, err := r.Begin(ctx, "b", "admin", 0, false); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := r.Begin(ctx, "c", "admin", 0); !errors.Is(err, forge.ErrTxLimit) {
+	if _, _, err := r.Begin(ctx, "c", "admin", 0, false); !errors.Is(err, forge.ErrTxLimit) {
 		t.Errorf("third of the key: %v, want ErrTxLimit", err)
 	}
 	if err := r.Rollback(ctx, "a", "admin", a); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := r.Begin(ctx, "a", "k", 0); err != nil {
+	if _, _, err := r.Begin(ctx, "a", "k", 0, false); err != nil {
 		t.Errorf("after the rollback: %v", err)
 	}
 	// A Begin the engine refuses takes no place.
 	f.err = forge.ErrTimeout
-	if _, _, err := r.Begin(ctx, "d", "k", 0); !errors.Is(err, forge.ErrTimeout) {
+	if _, _, err := r.Begin(ctx, "d", "k", 0, false); !errors.Is(err, forge.ErrTimeout) {
 		t.Errorf("engine refusal: %v", err)
 	}
 	f.err = nil
-	if _, _, err := r.Begin(ctx, "d", "k", 0); err != nil {
+	if _, _, err := r.Begin(ctx, "d", "k", 0, false); err != nil {
 		t.Errorf("after a refused begin: %v", err)
 	}
 	if got := r.Stats().Open; got != 3 {
 		t.Errorf("open %d, want 3", got)
+	}
+}
+
+// TestRegistryReadOnlyLimits: read-only transactions take the engine's
+// BeginRead, do not count against MaxPerDB (they hold no writer) but
+// against MaxReadPerDB and the key's MaxPerKey.
+func TestRegistryReadOnlyLimits(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := &fakeEngine{}
+	r := New(f, Config{MaxPerDB: 1, MaxPerKey: 4, MaxReadPerDB: 2})
+	w, _, err := r.Begin(ctx, "a", "k", 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1, _, err := r.Begin(ctx, "a", "k", 0, true)
+	if err != nil {
+		t.Fatalf("read-only beside a write transaction: %v", err)
+	}
+	if _, _, err := r.Begin(ctx, "a", "k", 0, true); err != nil {
+		t.Fatalf("second read-only: %v", err)
+	}
+	if _, _, err := r.Begin(ctx, "a", "k2", 0, true); !errors.Is(err, forge.ErrTxLimit) {
+		t.Errorf("third read-only on the database: %v, want ErrTxLimit", err)
+	}
+	if _, _, err := r.Begin(ctx, "b", "k", 0, true); err != nil {
+		t.Fatalf("read-only on another database: %v", err)
+	}
+	if _, _, err := r.Begin(ctx, "c", "k", 0, true); !errors.Is(err, forge.ErrTxLimit) {
+		t.Errorf("fifth of the key: %v, want ErrTxLimit", err)
+	}
+	if !f.leases[1].readOnly || f.leases[0].readOnly {
+		t.Error("read-only transactions must begin with BeginRead, write ones with Begin")
+	}
+	// Ending a read-only one frees a read-only place, not the writer's.
+	if err := r.Rollback(ctx, "a", "k", r1); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.Begin(ctx, "a", "k2", 0, false); !errors.Is(err, forge.ErrTxLimit) {
+		t.Errorf("a second write transaction: %v, want ErrTxLimit", err)
+	}
+	if _, _, err := r.Begin(ctx, "a", "k2", 0, true); err != nil {
+		t.Errorf("after a read-only one ended: %v", err)
+	}
+	if err := r.Commit(ctx, "a", "k", w); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -176,7 +231,7 @@ func TestRegistryForgets(t *testing.T) {
 	r := New(&fakeEngine{}, Config{MaxPerKey: 1000, MaxPerDB: 1000, MaxRemembered: 3})
 	var ids []string
 	for i := range 5 {
-		id, _, err := r.Begin(ctx, "db"+strconv.Itoa(i), "k", 0)
+		id, _, err := r.Begin(ctx, "db"+strconv.Itoa(i), "k", 0, false)
 		if err != nil {
 			t.Fatal(err)
 		}

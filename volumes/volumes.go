@@ -75,6 +75,7 @@ func Open(root string) (*Layout, error) {
 		}
 	}
 	l.emptyTrash()
+	l.emptyScratch()
 	if err := l.removePending(); err != nil {
 		return nil, err
 	}
@@ -179,6 +180,12 @@ func (l *Layout) Create(name string) (created bool, err error) {
 			return false, fmt.Errorf("create %s: not a regular file: %w", name, err)
 		}
 		return false, nil
+	}
+	// Checkpoints a crash left under this name belong to no database.
+	if stale, err := l.trashCheckpoints(name); err != nil {
+		return false, fmt.Errorf("create %s: %w", name, err)
+	} else if stale != "" {
+		_ = l.removeAll(stale)
 	}
 	marker := l.SystemPath(pendingDir, name)
 	if err := touch(marker); err != nil {
@@ -288,9 +295,14 @@ func (l *Layout) Remove(name string) error {
 	if err != nil {
 		return err
 	}
-	trash, err := l.toTrash(name, dir)
+	trash, cps, err := l.toTrash(name, dir)
 	if err != nil {
 		return err
+	}
+	if cps != "" {
+		if err := l.removeAll(cps); err != nil {
+			return fmt.Errorf("remove checkpoints of %s: %w", name, err)
+		}
 	}
 	// The trash entry's name is unique and nothing else looks at it: its
 	// files are deleted without the name's lock, so a spawn of this name
@@ -305,22 +317,25 @@ func (l *Layout) Remove(name string) error {
 // name's lock, and drops its pending marker: a Create of the same name
 // waits for both, so it never finds the old directory half gone, and its
 // own marker is never the one removed.
-func (l *Layout) toTrash(name, dir string) (trash string, err error) {
+func (l *Layout) toTrash(name, dir string) (trash, checkpoints string, err error) {
 	unlock := l.names.lock(name)
 	defer unlock()
 	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
 		_ = os.Remove(l.SystemPath(pendingDir, name))
-		return "", fmt.Errorf("%s: %w", name, forge.ErrDatabaseNotFound)
+		return "", "", fmt.Errorf("%s: %w", name, forge.ErrDatabaseNotFound)
+	}
+	if checkpoints, err = l.trashCheckpoints(name); err != nil {
+		return "", "", err
 	}
 	// Unique even for two removals of one name in the same clock tick: the
 	// first may still be deleting its entry.
 	trash = l.SystemPath(trashDir, name+"."+strconv.FormatInt(time.Now().UnixNano(), 36)+"."+strconv.FormatUint(l.trashSeq.Add(1), 36))
 	if err := os.Rename(dir, trash); err != nil {
-		return "", fmt.Errorf("remove %s: %w", name, err)
+		return "", checkpoints, fmt.Errorf("remove %s: %w", name, err)
 	}
 	_ = syncDir(filepath.Dir(dir))
 	_ = os.Remove(l.SystemPath(pendingDir, name))
-	return trash, nil
+	return trash, checkpoints, nil
 }
 
 // emptyTrash finishes removals a crash interrupted.

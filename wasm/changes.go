@@ -61,10 +61,11 @@ func (tr *tracker) note(_ sqlite3.AuthorizerActionCode, schema, table string, ro
 var _ forge.ChangeTracker = (*tx)(nil)
 
 // TrackChanges starts recording the rows the unit's statements change
-// (forge.ChangeTracker). Only a write unit tracks.
+// (forge.ChangeTracker). Only a write unit of its own tracks: a shared
+// one (WriteShared) cannot roll back its group's transaction to list them.
 func (t *tx) TrackChanges(max int) {
 	c := t.c
-	if c == nil || !t.write || t.track != nil {
+	if c == nil || !t.write || t.shared || t.track != nil {
 		return
 	}
 	tr := &tracker{max: max, keys: make(map[rowKey]struct{})}

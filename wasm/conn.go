@@ -450,67 +450,69 @@ const returningSavepoint = "forge_returning"
 // passes mid-stream, so such a statement runs inside a savepoint released
 // only after its last row; on failure the savepoint's transaction is left
 // open and do() rolls it back.
-func (c *conn) run(st *stmt, p forge.Params, w forge.RowWriter, meta bool) (forge.Result, error) {
+func (c *conn) run(st *stmt, p forge.Params, w forge.RowWriter, meta bool) (res forge.Result, err error) {
 	defer st.reset()
 	if err := st.bind(p); err != nil {
 		return forge.Result{}, err
 	}
-	if !meta {
-		return c.step(st, w, nil)
+	var total int64  // the connection's total changes before the statement
+	var counted bool // runExecFrom fills res.Meta's counts of changes
+	if meta {
+		start := time.Now()
+		if !st.readOnly {
+			total = c.db.TotalChanges()
+		}
+		counted = !st.readOnly && len(st.names) == 0
+		defer func() { c.meta(st, &res.Meta, start, total, counted) }()
 	}
-	start := time.Now()
-	var m forge.Meta
-	res, err := c.step(st, w, &m)
-	m.VMSteps = int64(st.s.Status(sqlite3.STMTSTATUS_VM_STEP, true))
-	m.FullScanSteps = int64(st.s.Status(sqlite3.STMTSTATUS_FULLSCAN_STEP, true))
-	if st.inserts && m.Changes > 0 {
-		m.LastInsertID = c.db.LastInsertRowID()
-	}
-	m.Duration = time.Since(start)
-	res.Meta = m
-	return res, err
-}
-
-// step runs bound st (run). With m, it also fills in what SQLite counted
-// of the rows it wrote: m.RowsWritten, the change of sqlite3_total_changes
-// over the statement (a read-only statement changes nothing: not asked),
-// and m.Changes, sqlite3_changes, when that is not 0 (the count of the
-// last INSERT, UPDATE or DELETE stays after DDL: only trusted when this
-// statement changed something). A statement without rows takes them from
-// runExec, which reads them anyway for rows_affected.
-func (c *conn) step(st *stmt, w forge.RowWriter, m *forge.Meta) (forge.Result, error) {
 	c.stepping = true
 	defer func() { c.stepping = false }()
-	if len(st.names) == 0 {
-		return c.runExec(st, m)
+	if counted {
+		// The commonest statement with meta (an INSERT in a batch): the
+		// counts runExec reads serve meta too, not asked of SQLite twice.
+		return c.runExecFrom(st, total, true)
 	}
-	var total int64
-	if m != nil && !st.readOnly {
-		total = c.db.TotalChanges()
-	}
-	res, err := c.stepRows(st, w)
-	if m != nil && !st.readOnly {
-		if m.RowsWritten = c.db.TotalChanges() - total; m.RowsWritten != 0 {
-			m.Changes = c.db.Changes()
+	if len(st.names) > 0 && !st.readOnly {
+		if err := c.db.Exec("SAVEPOINT " + returningSavepoint); err != nil {
+			return forge.Result{}, err
 		}
+		res, err := c.runRows(st, w)
+		if err != nil {
+			return res, err
+		}
+		st.reset() // a pending write statement would block RELEASE
+		return res, c.commit("RELEASE " + returningSavepoint)
 	}
-	return res, err
-}
-
-// stepRows runs bound st, which returns rows; a write inside its savepoint.
-func (c *conn) stepRows(st *stmt, w forge.RowWriter) (forge.Result, error) {
-	if st.readOnly {
+	if len(st.names) > 0 {
 		return c.runRows(st, w)
 	}
-	if err := c.db.Exec("SAVEPOINT " + returningSavepoint); err != nil {
-		return forge.Result{}, err
+	return c.runExec(st)
+}
+
+// meta fills m with what SQLite counted of st's run, which began at
+// start with the connection's total changes at total. A read-only
+// statement changes nothing: only its status counters are asked for.
+// counted: the statement's run filled m.Changes and m.RowsWritten
+// (runExecFrom), and m.LastInsertID is all that is left to ask.
+func (c *conn) meta(st *stmt, m *forge.Meta, start time.Time, total int64, counted bool) {
+	m.VMSteps = int64(st.s.Status(sqlite3.STMTSTATUS_VM_STEP, true))
+	m.FullScanSteps = int64(st.s.Status(sqlite3.STMTSTATUS_FULLSCAN_STEP, true))
+	if counted {
+		if st.inserts && m.Changes > 0 {
+			m.LastInsertID = c.db.LastInsertRowID()
+		}
+	} else if !st.readOnly {
+		// sqlite3_changes keeps the count of the last INSERT, UPDATE or
+		// DELETE even after DDL; only trust it when this statement
+		// changed something.
+		if m.RowsWritten = c.db.TotalChanges() - total; m.RowsWritten != 0 {
+			m.Changes = c.db.Changes()
+			if st.inserts && m.Changes > 0 {
+				m.LastInsertID = c.db.LastInsertRowID()
+			}
+		}
 	}
-	res, err := c.runRows(st, w)
-	if err != nil {
-		return res, err
-	}
-	st.reset() // a pending write statement would block RELEASE
-	return res, c.commit("RELEASE " + returningSavepoint)
+	m.Duration = time.Since(start)
 }
 
 // runRows steps a statement that returns rows, streaming them to w.
@@ -545,8 +547,14 @@ func (c *conn) runRows(st *stmt, w forge.RowWriter) (forge.Result, error) {
 }
 
 // runExec steps a statement without result columns.
-func (c *conn) runExec(st *stmt, m *forge.Meta) (forge.Result, error) {
-	before := c.db.TotalChanges()
+func (c *conn) runExec(st *stmt) (forge.Result, error) {
+	return c.runExecFrom(st, c.db.TotalChanges(), false)
+}
+
+// runExecFrom is runExec for a connection whose total changes were before
+// when the statement began; with meta it also fills the result's
+// Meta.Changes and Meta.RowsWritten (conn.meta's counted).
+func (c *conn) runExecFrom(st *stmt, before int64, meta bool) (forge.Result, error) {
 	c.txnEnd = txnOpen
 	for st.s.Step() {
 		// A statement without result columns yields no row; nothing to do.
@@ -557,10 +565,10 @@ func (c *conn) runExec(st *stmt, m *forge.Meta) (forge.Result, error) {
 	var res forge.Result
 	// sqlite3_changes keeps the count of the last INSERT, UPDATE or DELETE
 	// even after DDL; only trust it when this statement changed something.
-	if written := c.db.TotalChanges() - before; written != 0 {
+	if after := c.db.TotalChanges(); after != before {
 		res.RowsAffected = c.db.Changes()
-		if m != nil {
-			m.RowsWritten, m.Changes = written, res.RowsAffected
+		if meta {
+			res.Meta.RowsWritten, res.Meta.Changes = after-before, res.RowsAffected
 		}
 	}
 	return res, nil

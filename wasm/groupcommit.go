@@ -38,6 +38,15 @@ import (
 // Clients see no difference but throughput; ordering between concurrent
 // requests was never promised.
 //
+// A unit of work can join a group too (WriteShared, for the records of
+// idempotent requests): its whole callback is one member, in one
+// savepoint, under the same rules — a callback that fails rolls back to
+// its savepoint and reports its own error; a lost transaction runs it
+// again on its own, in a transaction of its own, as Write would. A unit
+// is never told it committed before the group's COMMIT, so a unit that
+// met its deadline after its savepoint was released is a success, and a
+// 504 still means nothing was written.
+//
 // ("Batch" is the API's word for a client's list of statements; the
 // public metric names forge_engine_write_batches_total and
 // forge_engine_batched_writes_total, and Config.MaxWriteBatch, predate
@@ -61,13 +70,19 @@ func (c *conn) control(sql string) error {
 	return st.s.Exec()
 }
 
-// groupStmt is one write statement of group commit.
+// groupStmt is one member of group commit: a write statement, or a unit
+// of work (unit set).
 type groupStmt struct {
 	ctx context.Context // the request's deadline
 	q   forge.Statement
 	w   forge.RowWriter // used only when the statement runs alone
-	res forge.Result
-	err error
+	// unit: a write unit of work (WriteShared) instead of q; parent is
+	// its caller's context (tx.parent), t its attempt in the group.
+	unit   func(forge.Tx) error
+	parent context.Context
+	t      *tx
+	res    forge.Result
+	err    error
 	// redo: the group's transaction was lost before this statement's
 	// answer was final; it must run again on its own.
 	redo bool
@@ -132,6 +147,12 @@ func (e *Engine) lead(db *database, l *lease, self *groupStmt) {
 // runGroup answers every statement of group on the writer l holds, and
 // releases l.
 func (e *Engine) runGroup(db *database, l *lease, group []*groupStmt) {
+	if len(group) == 1 && group[0].unit != nil {
+		g := group[0]
+		g.err = e.unitAlone(db, l, g.ctx, g.parent, g.unit)
+		db.endLease(l)
+		return
+	}
 	if len(group) == 1 {
 		g := group[0]
 		c := l.conn
@@ -182,7 +203,11 @@ func (e *Engine) inGroupTransaction(c *conn, group []*groupStmt) error {
 		}
 		c.denied = ""
 		c.db.SetInterrupt(r.ctx)
-		r.res, r.err = e.runStatement(c, r.q, nil)
+		if r.unit != nil {
+			r.err = e.unitInGroup(c, r)
+		} else {
+			r.res, r.err = e.runStatement(c, r.q, nil)
+		}
 		if r.err != nil && c.denied != "" {
 			r.err = &forge.NotAuthorizedError{Reason: c.denied}
 		}
@@ -206,6 +231,11 @@ func (e *Engine) inGroupTransaction(c *conn, group []*groupStmt) error {
 			// first word): it did not run; it runs alone after the group.
 			r.redo = true
 		}
+		if r.unit != nil && r.err != nil && r.t.full {
+			// A unit that met a full volume runs again alone, where Write's
+			// retry after making room applies.
+			r.redo = true
+		}
 		if r.err != nil {
 			if err := c.control(rollbackToSQL); err != nil {
 				return err
@@ -216,6 +246,18 @@ func (e *Engine) inGroupTransaction(c *conn, group []*groupStmt) error {
 		}
 	}
 	return c.control("COMMIT")
+}
+
+// unitInGroup runs the unit r in the group's transaction on c, inside
+// the savepoint its caller opened: r's callback on a Tx of its own.
+func (e *Engine) unitInGroup(c *conn, r *groupStmt) error {
+	t := &tx{e: e, c: c, ctx: r.ctx, parent: r.parent, write: true, shared: true}
+	r.t = t
+	defer func() { t.c = nil }()
+	if err := r.unit(t); err != nil {
+		return err
+	}
+	return t.lost
 }
 
 // errNotGroupable: a queued statement that did not prepare as groupable.
@@ -242,9 +284,13 @@ func (e *Engine) runStatement(c *conn, q forge.Statement, w forge.RowWriter) (fo
 }
 
 // runAlone runs g's statement as the engine runs any write, in its own
-// implicit transaction, on the writer l still holds (reopened if the
-// group's transaction broke its instance).
+// implicit transaction (a unit: as Write runs it, in a transaction of its
+// own), on the writer l still holds (reopened if the group's transaction
+// broke its instance).
 func (e *Engine) runAlone(db *database, l *lease, g *groupStmt) (forge.Result, error) {
+	if g.unit != nil {
+		return forge.Result{}, e.unitAlone(db, l, g.ctx, g.parent, g.unit)
+	}
 	if err := db.renewWriter(l); err != nil {
 		return forge.Result{}, translate(g.ctx, err)
 	}

@@ -1,6 +1,9 @@
 package wasm
 
-import "sync"
+import (
+	"strings"
+	"sync"
+)
 
 // writeHints remembers SQL texts that turned out to write, so that their
 // next run goes straight to the writer instead of being prepared on a
@@ -33,6 +36,9 @@ func (h *writeHints) add(sql string) {
 	if h.m == nil || len(h.m) >= maxWriteHints {
 		h.m = make(map[string]struct{}, 64)
 	}
-	h.m[sql] = struct{}{}
+	// Its own copy: sql may be a piece of a request's body (the batch
+	// decoder's strings are), which the map would otherwise keep alive
+	// whole, up to maxWriteHints bodies.
+	h.m[strings.Clone(sql)] = struct{}{}
 	h.mu.Unlock()
 }

@@ -47,10 +47,13 @@ type Session struct {
 	// sem (capacity 1) serialises the calls on the connection and the
 	// expiry: whoever holds it owns l and end. A waiter for it leaves
 	// when its context ends.
-	sem   chan struct{}
-	l     lease
-	end   error // why the session ended; nil while open
-	timer *time.Timer
+	sem chan struct{}
+	l   lease
+	// reader is a read session's connection (BeginRead, readsession.go);
+	// nil for a write session, whose connection is l's.
+	reader *conn
+	end    error // why the session ended; nil while open
+	timer  *time.Timer
 
 	deadline atomic.Int64 // unix nanoseconds: when the lease runs out
 	once     sync.Once    // onEnd and the engine's bookkeeping
@@ -99,6 +102,15 @@ func (e *Engine) Begin(ctx context.Context, name string, ttl time.Duration, onEn
 	s.timer = time.AfterFunc(ttl, s.expire)
 	s.unlock()
 	return s, nil
+}
+
+// conn is the session's connection: the reader of a read session, else
+// the writer its lease holds.
+func (s *Session) conn() *conn {
+	if s.reader != nil {
+		return s.reader
+	}
+	return s.l.conn
 }
 
 // Expires is when the lease runs out unless a call renews it.
@@ -159,8 +171,8 @@ func (s *Session) Do(ctx context.Context, fn func(forge.Tx) error) error {
 	defer s.renew()
 	parent := ctx
 	ctx = s.e.deadline(ctx)
-	c := s.l.conn
-	t := &tx{e: s.e, ctx: ctx, parent: parent, write: true, session: true}
+	c := s.conn()
+	t := &tx{e: s.e, ctx: ctx, parent: parent, write: s.reader == nil, session: true}
 	err := c.hold(ctx, func() error {
 		t.c = c
 		defer func() { t.c = nil }()
@@ -195,7 +207,7 @@ func (s *Session) Commit(ctx context.Context) error {
 		return err
 	}
 	ctx = s.e.deadline(ctx)
-	c := s.l.conn
+	c := s.conn()
 	err := c.hold(ctx, func() error { return c.commit("COMMIT") })
 	if err != nil {
 		s.finish(fmt.Errorf("%w: %w", forge.ErrTxAborted, translate(ctx, err)))
@@ -255,7 +267,7 @@ func (s *Session) finish(why error) {
 	if s.timer != nil {
 		s.timer.Stop()
 	}
-	c := s.l.conn
+	c := s.conn()
 	if c != nil && !c.broken && !c.db.GetAutocommit() {
 		err := c.hold(context.Background(), func() error { return c.db.Exec("ROLLBACK") })
 		if err != nil {
@@ -264,7 +276,14 @@ func (s *Session) finish(why error) {
 			c.broken = true
 		}
 	}
-	s.db.endLease(&s.l)
+	if s.reader != nil {
+		if c != nil {
+			s.db.put(c) // a broken one is closed there
+			s.reader = nil
+		}
+	} else {
+		s.db.endLease(&s.l)
+	}
 	s.once.Do(func() {
 		s.e.dropSession(s)
 		s.e.release(s.db)

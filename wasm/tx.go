@@ -76,15 +76,60 @@ func (e *Engine) Write(ctx context.Context, name string, fn func(forge.Tx) error
 		return e.noteFault(name, db.path, translate(ctx, err))
 	}
 	defer db.endLease(&l)
+	return e.noteFault(name, db.path, e.unitAlone(db, &l, ctx, parent, fn))
+}
+
+// WriteShared runs fn as Write does, except that its transaction may be
+// shared with other writes of the database through group commit
+// (groupcommit.go): fn runs inside a savepoint of a group's transaction,
+// a failure of fn rolls back to that savepoint only, and WriteShared
+// returns once the group has committed. So many small units arriving at
+// once share one commit instead of paying one each.
+//
+// What fn sees is Write's, with two differences: fn may be called again
+// after an earlier call's work was rolled back (the group's transaction
+// was lost to another member's failure, see groupcommit.go), rows that
+// went to a RowWriter included, so fn must start its outputs afresh on
+// each call; and the unit cannot list its changes (forge.ChangeTracker
+// does nothing: listing them rolls back the transaction, which is the
+// group's). What WriteShared reports is as true as Write's: an error
+// means nothing of fn's was committed, nil that all of it was.
+func (e *Engine) WriteShared(ctx context.Context, name string, fn func(forge.Tx) error) error {
+	if e.cfg.MaxWriteBatch <= 1 {
+		return e.Write(ctx, name, fn)
+	}
+	parent := ctx
+	ctx = e.deadline(ctx)
+	db, err := e.acquire(ctx, name)
+	if err != nil {
+		return e.noteFault(name, "", translate(ctx, err))
+	}
+	defer e.release(db)
+	g := &groupStmt{ctx: ctx, parent: parent, unit: fn}
+	var l lease
+	granted, err := db.wq.acquire(ctx, g, &l)
+	if err != nil {
+		return e.noteFault(name, db.path, translate(ctx, err)) // left the queue: nothing ran
+	}
+	if granted {
+		e.lead(db, &l, g)
+	}
+	return e.noteFault(name, db.path, g.err)
+}
+
+// unitAlone runs fn as a write unit in a transaction of its own on the
+// writer l holds; once more if it only deleted and met a full volume, and
+// Config.OnDiskFull made room.
+func (e *Engine) unitAlone(db *database, l *lease, ctx, parent context.Context, fn func(forge.Tx) error) error {
 	t := &tx{e: e, ctx: ctx, parent: parent, write: true}
-	err = e.writeUnit(db, &l, t, fn)
+	err := e.writeUnit(db, l, t, fn)
 	if err != nil && t.full && t.ran > 0 && !t.grows && !t.streamed && e.cfg.OnDiskFull != nil && e.cfg.OnDiskFull() {
 		e.released.Add(1)
-		e.log.Warn("volume full: released reserved space for a unit of work that deletes", zap.String("db", name))
+		e.log.Warn("volume full: released reserved space for a unit of work that deletes", zap.String("db", db.name))
 		t = &tx{e: e, ctx: ctx, parent: parent, write: true}
-		err = e.writeUnit(db, &l, t, fn)
+		err = e.writeUnit(db, l, t, fn)
 	}
-	return e.noteFault(name, db.path, err)
+	return err
 }
 
 // writeUnit runs one attempt of a write unit on the writer l holds.
@@ -121,6 +166,9 @@ type tx struct {
 	ctx    context.Context // the unit's, bounded: the connection's interrupt
 	parent context.Context // the caller's context the unit's was made from
 	write  bool
+	// shared: the unit runs in a savepoint of a group's transaction
+	// (WriteShared), which it must not end.
+	shared bool
 	// session: the unit is a call of a Session (session.go), whose
 	// transaction a lost statement ends for good (forge.ErrTxAborted).
 	session bool
@@ -181,6 +229,9 @@ func (t *tx) Run(ctx context.Context, q forge.Statement, w forge.RowWriter) (for
 			return forge.Result{}, forge.ErrTxControl
 		}
 		if !st.readOnly && !t.write {
+			if t.session {
+				return forge.Result{}, forge.ErrReadOnlyTx // a read session's
+			}
 			return forge.Result{}, forge.ErrReadOnly
 		}
 	}

@@ -19,7 +19,8 @@ import (
 //	idle    none                                     in the slot, or lent to a read, or
 //	                                                 the slot is empty (nil: reopen it)
 //	group   a group-commit leader and the queued     the leader's
-//	        statements it took (groupcommit.go)
+//	        statements (and shared units of work,
+//	        WriteShared) it took (groupcommit.go)
 //	leased  a lease: a Write unit of work, or a      the lease's
 //	        lone write statement
 //
@@ -145,8 +146,8 @@ func newWriterQueue() *writerQueue {
 	return &writerQueue{slot: make(chan *conn, 1), lentNote: make(chan struct{}, 1)}
 }
 
-// waiter is one request for the writer's role: a lease, or a statement of
-// group commit (g set). Waiters are reused (free): once its acquire has
+// waiter is one request for the writer's role: a lease, or a member of
+// group commit (g set: a statement or a shared unit of work). Waiters are reused (free): once its acquire has
 // returned, nothing refers to a waiter.
 type waiter struct {
 	ctx context.Context

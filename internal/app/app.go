@@ -131,9 +131,13 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	opts.Damage = eng
 	opts.Spawns = vol
 	opts.Lifecycle = life
-	opts.Idempotency = idempotency{idem.New(eng, cfg.IdempotencyTTL), tables.New(eng)}
+	opts.Idempotency = idempotency{idem.New(eng, cfg.IdempotencyTTL), tables.New(eng), batch.New(eng, batch.Config{MaxStatements: cfg.MaxBatchStatements})}
 	txs := newTransactions(eng, cfg)
 	opts.Transactions = txs
+	opts.Moves = newMoves(eng, vol, cfg)
+	if err := describe(&opts, cfg, vol, eng); err != nil {
+		return err
+	}
 	srv := gateway.New(opts, newGatewayEngine(eng, cfg.MaxBatchStatements), orch, log.Named("http"))
 	registerMetrics(reg, srv, eng, backend)
 	registerTxMetrics(reg, txs.Registry)
@@ -166,7 +170,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 		if authn.Limiter != nil {
 			rate = zap.String("rate_limit", strconv.FormatFloat(cfg.RateLimit, 'g', -1, 64)+"/s per key, burst "+strconv.Itoa(cfg.RateBurst))
 		}
-		log.Info("authentication on: every route but GET / and GET /health needs an API key", rate)
+		log.Info("authentication on: every route but GET /, GET /health, GET /openapi.json and /docs needs an API key", rate)
 	}
 	if ready != nil {
 		ready(ln.Addr().String())
@@ -230,6 +234,12 @@ func newGatewayEngine(eng *wasm.Engine, maxBatch int) gatewayEngine {
 type idempotency struct {
 	*idem.Service
 	rows
+	batches *batch.Service
+}
+
+// BatchTx runs a batch on the unit of its record (package batch).
+func (i idempotency) BatchTx(ctx context.Context, tx forge.Tx, b forge.Batch, out forge.BatchOutput) error {
+	return i.batches.InTx(ctx, tx, b, out)
 }
 
 // rows is package tables' Service under a name of its own (beside idem's).
@@ -257,7 +267,7 @@ func newTransactions(eng *wasm.Engine, cfg config.Config) transactions {
 // txnConfig binds the transactions' settings to txn.Config.
 func txnConfig(cfg config.Config) txn.Config {
 	return txn.Config{DefaultTimeout: cfg.TxTimeout, MaxTimeout: cfg.TxMaxTimeout,
-		MaxPerDB: cfg.MaxTxPerDB, MaxPerKey: cfg.MaxTxPerKey}
+		MaxPerDB: cfg.MaxTxPerDB, MaxPerKey: cfg.MaxTxPerKey, MaxReadPerDB: max(cfg.ReadersPerDB, 1)}
 }
 
 // sessions is txn's Engine: the engine's Begin, whose *wasm.Session is a
@@ -266,6 +276,14 @@ type sessions struct{ e *wasm.Engine }
 
 func (s sessions) Begin(ctx context.Context, db string, ttl time.Duration, onEnd func(error)) (txn.Lease, error) {
 	sess, err := s.e.Begin(ctx, db, ttl, onEnd)
+	if err != nil {
+		return nil, err
+	}
+	return sess, nil
+}
+
+func (s sessions) BeginRead(ctx context.Context, db string, ttl time.Duration, onEnd func(error)) (txn.Lease, error) {
+	sess, err := s.e.BeginRead(ctx, db, ttl, onEnd)
 	if err != nil {
 		return nil, err
 	}
@@ -350,6 +368,7 @@ func serverOptions(cfg config.Config) gateway.Options {
 		MaxQueryTimeout:   cfg.MaxQueryTimeout,
 		MaxInflight:       cfg.MaxInflight,
 		MaxInflightPerDB:  cfg.MaxInflightPerDB,
+		ExportTimeout:     cfg.ExportTimeout,
 	}
 }
 

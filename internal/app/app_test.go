@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -31,11 +32,14 @@ type gateway struct {
 	adminKey string // "" when authentication is off and no key was given
 	logs     *syncBuffer
 	stop     func() error
+	// http checks every exchange against the gateway's OpenAPI document
+	// (contracttest.ValidatingHTTP).
+	http *http.Client
 }
 
 // client talks to the gateway with its admin key.
 func (g *gateway) client() contracttest.Client {
-	return contracttest.Client{Base: g.url, APIKey: g.adminKey}
+	return contracttest.Client{Base: g.url, APIKey: g.adminKey, HTTP: g.http}
 }
 
 type syncBuffer struct {
@@ -55,7 +59,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func start(t *testing.T, dataDir string, extraEnv ...string) *gateway {
+func start(t testing.TB, dataDir string, extraEnv ...string) *gateway {
 	t.Helper()
 	env := append([]string{
 		"FORGE_LISTEN=127.0.0.1:0",
@@ -100,6 +104,7 @@ func start(t *testing.T, dataDir string, extraEnv ...string) *gateway {
 			return stopErr
 		}
 		t.Cleanup(func() { _ = g.stop() })
+		g.http = contracttest.ValidatingHTTP(t, g.url)
 		return g
 	case err := <-done:
 		cancel()
@@ -176,6 +181,16 @@ func TestRequestIDAndHealth(t *testing.T) {
 	}
 	delete(dd, "free_bytes")
 	delete(dd, "reserve_bytes")
+	// The build's version and the uptime (whole seconds).
+	body := r.Body.(map[string]any)
+	if v, _ := body["version"].(string); v == "" {
+		t.Errorf("health without a version: %s", r.Raw)
+	}
+	if up, ok := body["uptime_s"].(json.Number); !ok || up.String() == "" || strings.HasPrefix(up.String(), "-") {
+		t.Errorf("health's uptime_s: %s", r.Raw)
+	}
+	delete(body, "version")
+	delete(body, "uptime_s")
 	if want := contracttest.J(t, `{"status": "ok", "checks": {"data_dir": {"ok": true}, "engine": {"ok": true}, "backend": {"ok": true}}}`); !reflect.DeepEqual(r.Body, want) {
 		t.Fatalf("health: %s", r.Raw)
 	}
@@ -225,7 +240,7 @@ func TestHealthFailsWhenDataDirIsNotWritable(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, ".forge"), []byte("not a dir"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		r := contracttest.Client{Base: g.url}.Do(t, "GET", "/health", nil)
+		r := contracttest.Client{Base: g.url, HTTP: g.http}.Do(t, "GET", "/health", nil)
 		contracttest.ExpectError(t, r, 503, "Service unavailable.")
 		checks := r.Body.(map[string]any)["checks"].(map[string]any)
 		if checks["data_dir"].(map[string]any)["ok"] != false || checks["engine"].(map[string]any)["ok"] != true {

@@ -53,13 +53,17 @@ func spawnKey(t *testing.T, admin contracttest.Client, db string) string {
 func TestAuthMatrix(t *testing.T) {
 	// Two transactions per database: the admin's waits for the read-write
 	// key's to expire (a 0.2 s lease) and is granted the writer then.
-	g := start(t, t.TempDir(), "FORGE_MAX_TX_PER_DB=2")
+	// Three read-only ones (one per kind of key that may open one), each
+	// holding a reader.
+	g := start(t, t.TempDir(), "FORGE_MAX_TX_PER_DB=2", "FORGE_READERS_PER_DB=3")
 	admin := g.client()
 	rwKey := spawnKey(t, admin, "a")
 	otherKey := spawnKey(t, admin, "b")
 	spawnKey(t, admin, "p1")
 	spawnKey(t, admin, "d1")
 	contracttest.Expect(t, admin.Do(t, "POST", "/api/db/a/query", `{"sql": "CREATE TABLE t(id INTEGER PRIMARY KEY, v)"}`), 200, "")
+	contracttest.Expect(t, admin.Do(t, "POST", "/api/db/a/batch",
+		`{"statements": [{"sql": "CREATE TABLE w(id INTEGER PRIMARY KEY, v)"}, {"sql": "CREATE TABLE dropme(x)"}]}`), 200, "")
 	_, roKey := mintKey(t, admin, "a", `{"scope": "read-only"}`)
 	revokedID, revokedKey := mintKey(t, admin, "a", `{"scope": "read-write"}`)
 	contracttest.Expect(t, admin.Do(t, "DELETE", "/admin/databases/a/keys/"+revokedID, nil), 200, "")
@@ -96,11 +100,15 @@ func TestAuthMatrix(t *testing.T) {
 	}{
 		{"GET", "/", "", public("200")},
 		{"GET", "/health", "", public("200")},
+		{"GET", "/openapi.json", "", public("200")},
+		{"GET", "/docs", "", public("200")},
+		{"GET", "/docs/swagger-ui.css", "", public("200")},
 		{"GET", "/no/such/route", "", public("404 ROUTE_NOT_FOUND")},
 		{"GET", "/admin/databases/spawn/x", "", public("405 METHOD_NOT_ALLOWED")},
 		{"POST", "/admin/databases/spawn/new1", "", adminOnly("201")},
 		{"POST", "/admin/databases/prune/p1", "", adminOnly("200")},
 		{"GET", "/admin/databases", "", adminOnly("200")},
+		{"GET", "/admin/databases/a", "", adminOnly("200")},
 		{"GET", "/metrics", "", adminOnly("200")},
 		{"DELETE", "/admin/databases/d1", "", adminOnly("200")},
 		{"POST", "/admin/databases/a/integrity-check", "", adminOnly("200")},
@@ -126,20 +134,55 @@ func TestAuthMatrix(t *testing.T) {
 			[8]string{unauth, unauth, forbid, "200", "200", unauth, unauth, "200"}},
 		{"POST", "/api/db/a/tables/t/rows", `{"rows": [{"v": 3}]}`,
 			[8]string{unauth, unauth, forbid, rdonly, "201", unauth, unauth, "201"}},
+		// The REST face of rows and schema (issue 12).
+		{"PATCH", "/api/db/a/tables/w/rows?id=1", `{"set": {"v": 5}}`,
+			[8]string{unauth, unauth, forbid, rdonly, "200", unauth, unauth, "200"}},
+		{"DELETE", "/api/db/a/tables/w/rows?id__gt=100", "",
+			[8]string{unauth, unauth, forbid, rdonly, "200", unauth, unauth, "200"}},
+		{"GET", "/api/db/a/tables", "",
+			[8]string{unauth, unauth, forbid, "200", "200", unauth, unauth, "200"}},
+		{"GET", "/api/db/a/schema", "",
+			[8]string{unauth, unauth, forbid, "200", "200", unauth, unauth, "200"}},
+		{"GET", "/api/db/a/tables/t", "",
+			[8]string{unauth, unauth, forbid, "200", "200", unauth, unauth, "200"}},
+		// The read-write key drops it; the admin key then finds none.
+		{"DELETE", "/api/db/a/tables/dropme", "",
+			[8]string{unauth, unauth, forbid, rdonly, "200", unauth, unauth, "404 TABLE_NOT_FOUND"}},
 		// A database key never learns anything about another name, not
 		// even whether it is valid; the admin key gets the usual 400.
 		{"POST", "/api/db/a..b/query", `{"sql": "SELECT 1"}`,
 			[8]string{unauth, unauth, forbid, forbid, forbid, unauth, unauth, "400 INVALID_DATABASE_NAME"}},
 		{"POST", "/api/db/ghost/query", `{"sql": "SELECT 1"}`,
 			[8]string{unauth, unauth, forbid, forbid, forbid, unauth, unauth, "404 DATABASE_NOT_FOUND"}},
+		// Exports, imports and checkpoints: a read key exports, a write key
+		// imports and manages checkpoints. (contracttest's client sends
+		// JSON, which the import refuses as a type once the key passed.)
+		{"GET", "/api/db/a/export", "",
+			[8]string{unauth, unauth, forbid, "200", "200", unauth, unauth, "200"}},
+		{"GET", "/api/db/a/export?format=sql", "",
+			[8]string{unauth, unauth, forbid, "200", "200", unauth, unauth, "200"}},
+		{"POST", "/api/db/a/import", `{"sql": "INSERT INTO t(v) VALUES (9)"}`,
+			[8]string{unauth, unauth, forbid, rdonly, "415 UNSUPPORTED_MEDIA_TYPE", unauth, unauth, "415 UNSUPPORTED_MEDIA_TYPE"}},
+		{"POST", "/api/db/a/checkpoints", `{}`,
+			[8]string{unauth, unauth, forbid, rdonly, "201", unauth, unauth, "201"}},
+		{"GET", "/api/db/a/checkpoints", "",
+			[8]string{unauth, unauth, forbid, rdonly, "200", unauth, unauth, "200"}},
+		{"POST", "/api/db/a/checkpoints/none/restore", "",
+			[8]string{unauth, unauth, forbid, rdonly, "404 CHECKPOINT_NOT_FOUND", unauth, unauth, "404 CHECKPOINT_NOT_FOUND"}},
+		{"DELETE", "/api/db/a/checkpoints/none", "",
+			[8]string{unauth, unauth, forbid, rdonly, "404 CHECKPOINT_NOT_FOUND", unauth, unauth, "404 CHECKPOINT_NOT_FOUND"}},
 		// Interactive transactions, last: an open one holds the writer
 		// (until its 0.2 s lease runs out). An id no key opened is 404.
+		// A read-only key opens read-only transactions only, and may end
+		// its own (it has none here: 404, as for any key).
 		{"POST", "/api/db/a/transactions", `{"timeout": 0.2}`,
 			[8]string{unauth, unauth, forbid, rdonly, "201", unauth, unauth, "201"}},
+		{"POST", "/api/db/a/transactions", `{"timeout": 0.2, "read_only": true}`,
+			[8]string{unauth, unauth, forbid, "201", "201", unauth, unauth, "201"}},
 		{"POST", "/api/db/a/transactions/tx_none/commit", "",
-			[8]string{unauth, unauth, forbid, rdonly, "404 TRANSACTION_NOT_FOUND", unauth, unauth, "404 TRANSACTION_NOT_FOUND"}},
+			[8]string{unauth, unauth, forbid, "404 TRANSACTION_NOT_FOUND", "404 TRANSACTION_NOT_FOUND", unauth, unauth, "404 TRANSACTION_NOT_FOUND"}},
 		{"POST", "/api/db/a/transactions/tx_none/rollback", "",
-			[8]string{unauth, unauth, forbid, rdonly, "404 TRANSACTION_NOT_FOUND", unauth, unauth, "404 TRANSACTION_NOT_FOUND"}},
+			[8]string{unauth, unauth, forbid, "404 TRANSACTION_NOT_FOUND", "404 TRANSACTION_NOT_FOUND", unauth, unauth, "404 TRANSACTION_NOT_FOUND"}},
 	}
 	// The matrix covers the route table: every route the gateway declares
 	// has a row, whose refusals are those of the access it declares.
@@ -152,7 +195,7 @@ func TestAuthMatrix(t *testing.T) {
 	for _, row := range rows {
 		for i, kind := range kinds {
 			name := row.method + " " + row.path
-			if strings.HasSuffix(row.path, "/query") || strings.HasSuffix(row.path, "/batch") {
+			if strings.HasSuffix(row.path, "/query") || strings.HasSuffix(row.path, "/batch") || strings.HasSuffix(row.path, "/transactions") {
 				name += " " + row.body
 			}
 			t.Run(name+"/"+kind.name, func(t *testing.T) {
@@ -210,6 +253,7 @@ type matrixRow struct {
 func checkMatrixCoversRoutes(t *testing.T, rows []matrixRow) {
 	t.Helper()
 	matches := func(pattern, path string) bool {
+		path, _, _ = strings.Cut(path, "?")
 		ps, qs := strings.Split(pattern, "/"), strings.Split(path, "/")
 		if len(ps) != len(qs) {
 			return false
@@ -532,7 +576,7 @@ func TestAuthDisabled(t *testing.T) {
 	if !strings.Contains(g.logs.String(), "AUTHENTICATION IS DISABLED") {
 		t.Fatalf("no loud warning at start:\n%s", g.logs.String())
 	}
-	open := contracttest.Client{Base: g.url}
+	open := contracttest.Client{Base: g.url, HTTP: g.http}
 	key := spawnKey(t, open, "d")
 	contracttest.Expect(t, open.Do(t, "GET", "/admin/databases", nil), 200, "")
 	_, ro := mintKey(t, open, "d", `{"scope": "read-only"}`)

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/praetorian/db-forge/auth"
+	"github.com/praetorian/db-forge/batch"
 	"github.com/praetorian/db-forge/gateway"
 	"github.com/praetorian/db-forge/idem"
 	"github.com/praetorian/db-forge/metrics"
@@ -57,7 +58,7 @@ func benchServer(b *testing.B, logger *zap.Logger, withAuth, withMetrics bool) (
 		a = gateway.Auth{Keys: keys, Databases: vol, Limiter: auth.NewLimiter(auth.LimitConfig{Rate: 1e12, Burst: 1 << 40})}
 		admin = "Bearer " + admin
 	}
-	opts := gateway.Options{Auth: a, Databases: vol, Idempotency: idempotency{idem.New(eng, 0), tables.New(eng)}}
+	opts := gateway.Options{Auth: a, Databases: vol, Idempotency: idempotency{idem.New(eng, 0), tables.New(eng), batch.New(eng, batch.Config{})}}
 	if withMetrics {
 		opts.Metrics = metrics.New()
 	}

@@ -18,7 +18,7 @@ import (
 )
 
 // TestIdempotencyAcrossKill kills the gateway process (SIGKILL) at random
-// points while clients send idempotent inserts, restarts it, and retries
+// points while clients send idempotent inserts (single, and batches), restarts it, and retries
 // every request whose answer was not received with the same key: each row
 // exists exactly once, and every answer (first or replayed) is the same,
 // down to the id the INSERT … RETURNING returned.
@@ -81,8 +81,21 @@ func TestIdempotencyAcrossKill(t *testing.T) {
 	expectAnswer(t, "create", c.send(t, "POST", "/api/db/kill/query", "",
 		`{"sql":"CREATE TABLE t(id INTEGER PRIMARY KEY, req TEXT NOT NULL)"}`), 200, false)
 
+	// Every third request is a batch of two inserts (its answer and both
+	// rows commit together); the others a single insert.
 	body := func(i int) string {
-		return `{"sql":"INSERT INTO t(req) VALUES (?) RETURNING id, req","params":["r` + strconv.Itoa(i) + `"]}`
+		r := `"r` + strconv.Itoa(i)
+		if i%3 == 0 {
+			return `{"statements":[{"sql":"INSERT INTO t(req) VALUES (?) RETURNING id, req","params":[` + r + `"]},` +
+				`{"sql":"INSERT INTO t(req) VALUES (?) RETURNING id, req","params":[` + r + `-b"]}]}`
+		}
+		return `{"sql":"INSERT INTO t(req) VALUES (?) RETURNING id, req","params":[` + r + `"]}`
+	}
+	path := func(i int) string {
+		if i%3 == 0 {
+			return "/api/db/kill/batch"
+		}
+		return "/api/db/kill/query"
 	}
 	key := func(i int) string { return "kill-" + strconv.Itoa(i) }
 	var mu sync.Mutex
@@ -104,7 +117,7 @@ func TestIdempotencyAcrossKill(t *testing.T) {
 					i := next
 					next++
 					mu.Unlock()
-					a, err := c.try("POST", "/api/db/kill/query", key(i), body(i))
+					a, err := c.try("POST", path(i), key(i), body(i))
 					mu.Lock()
 					if err != nil || a.status != 200 {
 						pending = append(pending, i) // no answer, or the kill's 5xx
@@ -125,7 +138,7 @@ func TestIdempotencyAcrossKill(t *testing.T) {
 		retry := pending
 		pending = nil
 		for _, i := range retry {
-			a := c.send(t, "POST", "/api/db/kill/query", key(i), body(i))
+			a := c.send(t, "POST", path(i), key(i), body(i))
 			if a.status != 200 {
 				t.Fatalf("round %d: retry of %d: %d %s", round, i, a.status, a.body)
 			}
@@ -140,7 +153,7 @@ func TestIdempotencyAcrossKill(t *testing.T) {
 		if !retried[i] && i%16 != 0 {
 			continue
 		}
-		a := c.send(t, "POST", "/api/db/kill/query", key(i), body(i))
+		a := c.send(t, "POST", path(i), key(i), body(i))
 		if a.status != 200 || !a.replayed || a.body != answers[i] {
 			t.Fatalf("request %d: replay %d (replayed %v) %s; first answer %s", i, a.status, a.replayed, a.body, answers[i])
 		}
@@ -148,7 +161,8 @@ func TestIdempotencyAcrossKill(t *testing.T) {
 	// Each row exactly once.
 	a := c.send(t, "POST", "/api/db/kill/query", "", `{"sql":"SELECT count(*) AS n, count(DISTINCT req) AS d FROM t"}`)
 	// The answer's "meta" (durations, counters) varies; the rows do not.
-	want := fmt.Sprintf(`{"data":[{"n":%d,"d":%d}],"rows_affected":1`, next, next)
+	rows := next + (next+2)/3 // a batch wrote two
+	want := fmt.Sprintf(`{"data":[{"n":%d,"d":%d}],"rows_affected":1`, rows, rows)
 	if !strings.HasPrefix(a.body, want) {
 		t.Fatalf("rows: %s, want %s", a.body, want)
 	}

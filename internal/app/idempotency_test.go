@@ -87,7 +87,7 @@ func expectAnswer(t testing.TB, what string, a idemAnswer, status int, replayed 
 // spawnWithKey spawns db and returns a client with its first key.
 func spawnWithKey(t *testing.T, g *gateway, db string) idemClient {
 	t.Helper()
-	admin := idemClient{base: g.url, apiKey: g.adminKey}
+	admin := idemClient{base: g.url, apiKey: g.adminKey, http: g.http}
 	a := admin.send(t, "POST", "/admin/databases/spawn/"+db, "", "")
 	if a.status != 201 {
 		t.Fatalf("spawn: %d %s", a.status, a.body)
@@ -98,7 +98,7 @@ func spawnWithKey(t *testing.T, g *gateway, db string) idemClient {
 	if err := json.Unmarshal([]byte(a.body), &sp); err != nil || sp.APIKey == "" {
 		t.Fatalf("spawn: %s: %v", a.body, err)
 	}
-	return idemClient{base: g.url, apiKey: sp.APIKey}
+	return idemClient{base: g.url, apiKey: sp.APIKey, http: g.http}
 }
 
 // The query, tables and rows routes with an Idempotency-Key: a repeat
@@ -108,7 +108,7 @@ func spawnWithKey(t *testing.T, g *gateway, db string) idemClient {
 func TestIdempotentWrites(t *testing.T) {
 	g := start(t, t.TempDir())
 	c := spawnWithKey(t, g, "idem")
-	admin := idemClient{base: g.url, apiKey: g.adminKey}
+	admin := idemClient{base: g.url, apiKey: g.adminKey, http: g.http}
 
 	first := c.send(t, "POST", "/api/db/idem/tables", "t-1", `{"table_name":"t","columns":[{"name":"id","type":"INTEGER","primary_key":true},{"name":"v","type":"TEXT","unique":true}]}`)
 	expectAnswer(t, "create table", first, 201, false)
@@ -268,6 +268,175 @@ func TestIdempotencyInProgress(t *testing.T) {
 	again := c.send(t, "POST", "/api/db/slow/query", "slow-1", slow)
 	expectAnswer(t, "after", again, 200, true)
 	if n := c.count(t, "slow", "t"); n != 1 {
+		t.Fatalf("rows: %d, want 1", n)
+	}
+}
+
+// The batch route with an Idempotency-Key: the whole batch's answer is
+// recorded with its writes; a repeat replays it and writes nothing, the
+// same key with another body is 422, a failing statement's answer is
+// recorded too; a batch of reads records nothing; separate statements
+// and dry runs take no key.
+func TestIdempotentBatch(t *testing.T) {
+	g := start(t, t.TempDir())
+	c := spawnWithKey(t, g, "ib")
+	expectAnswer(t, "create", c.send(t, "POST", "/api/db/ib/query", "", `{"sql":"CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT UNIQUE)"}`), 200, false)
+
+	batch := `{"statements":[{"sql":"INSERT INTO t(v) VALUES (?) RETURNING id","params":["a"]},{"sql":"INSERT INTO t(v) VALUES ('b')"},{"sql":"SELECT count(*) AS n FROM t"}]}`
+	first := c.send(t, "POST", "/api/db/ib/batch", "b-1", batch)
+	expectAnswer(t, "batch", first, 200, false)
+	if !strings.Contains(first.body, `"n":2`) || !strings.Contains(first.body, `"meta"`) {
+		t.Fatalf("batch: %s", first.body)
+	}
+	for range 2 {
+		again := c.send(t, "POST", "/api/db/ib/batch", "b-1", batch)
+		expectAnswer(t, "batch again", again, 200, true)
+		if again.body != first.body {
+			t.Fatalf("replayed %s, first %s", again.body, first.body)
+		}
+	}
+	if n := c.count(t, "ib", "t"); n != 2 {
+		t.Fatalf("rows after replays: %d, want 2", n)
+	}
+	// The same key on /query is another request: 422.
+	reused := c.send(t, "POST", "/api/db/ib/query", "b-1", `{"sql":"INSERT INTO t(v) VALUES ('c')"}`)
+	expectAnswer(t, "reused on query", reused, 422, false)
+	reused = c.send(t, "POST", "/api/db/ib/batch", "b-1", `{"statements":[{"sql":"INSERT INTO t(v) VALUES ('c')"}]}`)
+	expectAnswer(t, "reused", reused, 422, false)
+	if !strings.Contains(reused.body, "IDEMPOTENCY_KEY_REUSED") {
+		t.Fatalf("reused: %s", reused.body)
+	}
+
+	// A statement that fails: nothing of the batch is written, and its
+	// answer is recorded (the row that would cure it does not change it).
+	bad := `{"statements":[{"sql":"INSERT INTO t(v) VALUES ('d')"},{"sql":"INSERT INTO u(v) VALUES (1)"}]}`
+	failed := c.send(t, "POST", "/api/db/ib/batch", "b-2", bad)
+	expectAnswer(t, "failing batch", failed, 400, false)
+	if !strings.Contains(failed.body, `"statement_index":1`) {
+		t.Fatalf("failing batch: %s", failed.body)
+	}
+	expectAnswer(t, "create u", c.send(t, "POST", "/api/db/ib/query", "", `{"sql":"CREATE TABLE u(v)"}`), 200, false)
+	again := c.send(t, "POST", "/api/db/ib/batch", "b-2", bad)
+	expectAnswer(t, "failing batch again", again, 400, true)
+	if again.body != failed.body {
+		t.Fatalf("replayed %s, first %s", again.body, failed.body)
+	}
+	if n := c.count(t, "ib", "t"); n != 2 {
+		t.Fatalf("rows after the failing batch: %d, want 2", n)
+	}
+
+	// Reads only: nothing recorded, each repeat reads again.
+	reads := `{"statements":[{"sql":"SELECT count(*) AS n FROM t"}]}`
+	expectAnswer(t, "reads", c.send(t, "POST", "/api/db/ib/batch", "b-3", reads), 200, false)
+	expectAnswer(t, "insert e", c.send(t, "POST", "/api/db/ib/query", "", `{"sql":"INSERT INTO t(v) VALUES ('e')"}`), 200, false)
+	a := c.send(t, "POST", "/api/db/ib/batch", "b-3", reads)
+	expectAnswer(t, "reads again", a, 200, false)
+	if !strings.Contains(a.body, `"n":3`) {
+		t.Fatalf("reads again: %s", a.body)
+	}
+
+	// No one transaction, no record: refused before anything runs.
+	for _, body := range []string{
+		`{"statements":[{"sql":"INSERT INTO t(v) VALUES ('f')"}],"transaction":false}`,
+		`{"statements":[{"sql":"INSERT INTO t(v) VALUES ('f')"}],"dry_run":true}`,
+	} {
+		a := c.send(t, "POST", "/api/db/ib/batch", "b-4", body)
+		expectAnswer(t, body, a, 400, false)
+		if !strings.Contains(a.body, "INVALID_VALUE") {
+			t.Fatalf("%s: %s", body, a.body)
+		}
+	}
+	if n := c.count(t, "ib", "t"); n != 3 {
+		t.Fatalf("rows: %d, want 3", n)
+	}
+	// A bad key is refused as on every route.
+	expectAnswer(t, "bad key", c.send(t, "POST", "/api/db/ib/batch", "has space", batch), 400, false)
+}
+
+// A repeat of a batch while the first still runs is 409.
+func TestIdempotentBatchInProgress(t *testing.T) {
+	g := start(t, t.TempDir())
+	c := spawnWithKey(t, g, "slowb")
+	expectAnswer(t, "create", c.send(t, "POST", "/api/db/slowb/query", "", `{"sql":"CREATE TABLE t(v)"}`), 200, false)
+	slow := `{"statements":[{"sql":"INSERT INTO t(v) VALUES (1)"},{"sql":"INSERT INTO t(v) SELECT sum(x) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c LIMIT 2000000) SELECT x FROM c)"}]}`
+	done := make(chan idemAnswer, 1)
+	go func() {
+		req, _ := http.NewRequest("POST", g.url+"/api/db/slowb/batch", strings.NewReader(slow))
+		req.Header.Set("X-API-Key", c.apiKey)
+		req.Header.Set("Idempotency-Key", "slow-b")
+		req.Header.Set("X-Query-Timeout", "30s")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			done <- idemAnswer{}
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- idemAnswer{status: resp.StatusCode, body: string(b)}
+	}()
+	var first idemAnswer
+	for saw409 := false; !saw409; {
+		select {
+		case first = <-done:
+			t.Fatalf("the first batch ended (%d %s) before a repeat saw 409", first.status, first.body)
+		case <-time.After(20 * time.Millisecond):
+		}
+		a := c.send(t, "POST", "/api/db/slowb/batch", "slow-b", slow)
+		switch {
+		case a.status == 409 && strings.Contains(a.body, "IDEMPOTENCY_IN_PROGRESS"):
+			saw409 = true
+		case a.status == 200 && a.replayed:
+		default:
+			t.Fatalf("repeat: %d %s", a.status, a.body)
+		}
+	}
+	first = <-done
+	expectAnswer(t, "first", first, 200, false)
+	expectAnswer(t, "after", c.send(t, "POST", "/api/db/slowb/batch", "slow-b", slow), 200, true)
+	if n := c.count(t, "slowb", "t"); n != 2 {
+		t.Fatalf("rows: %d, want 2", n)
+	}
+}
+
+// Reads under a key: nothing to repeat, so nothing recorded, success or
+// failure; but a key recorded for a write is still that write's, and a
+// statement that does not prepare cannot be told a read: its error is
+// recorded as a write's.
+func TestIdempotentReads(t *testing.T) {
+	dir := t.TempDir()
+	g := start(t, dir)
+	c := spawnWithKey(t, g, "ir")
+	expectAnswer(t, "create", c.send(t, "POST", "/api/db/ir/query", "", `{"sql":"CREATE TABLE t(v)"}`), 200, false)
+	insert := `{"sql":"INSERT INTO t(v) VALUES (1)"}`
+	expectAnswer(t, "insert", c.send(t, "POST", "/api/db/ir/query", "w-1", insert), 200, false)
+
+	// A key recorded for a write: a read with it is another request.
+	a := c.send(t, "POST", "/api/db/ir/query", "w-1", `{"sql":"SELECT count(*) AS n FROM t"}`)
+	expectAnswer(t, "read with a write's key", a, 422, false)
+	// And a new process knows it too (the keys are loaded from the file).
+	if err := g.stop(); err != nil {
+		t.Fatal(err)
+	}
+	g = start(t, dir)
+	c.base = g.url
+	expectAnswer(t, "after a restart", c.send(t, "POST", "/api/db/ir/query", "w-1", `{"sql":"SELECT count(*) AS n FROM t"}`), 422, false)
+	expectAnswer(t, "the write after a restart", c.send(t, "POST", "/api/db/ir/query", "w-1", insert), 200, true)
+
+	// A read that fails as it runs: not recorded, each repeat runs.
+	bad := `{"sql":"SELECT json(v) FROM (SELECT '{' AS v)"}`
+	for i := range 2 {
+		a := c.send(t, "POST", "/api/db/ir/query", "r-bad", bad)
+		if a.status != 400 || a.replayed {
+			t.Fatalf("failing read %d: %d (replayed %v) %s", i, a.status, a.replayed, a.body)
+		}
+	}
+	// A statement that does not prepare: recorded, as a write's error.
+	missing := `{"sql":"SELECT * FROM later"}`
+	expectAnswer(t, "missing table", c.send(t, "POST", "/api/db/ir/query", "r-missing", missing), 400, false)
+	expectAnswer(t, "create later", c.send(t, "POST", "/api/db/ir/query", "", `{"sql":"CREATE TABLE later(a)"}`), 200, false)
+	expectAnswer(t, "missing table again", c.send(t, "POST", "/api/db/ir/query", "r-missing", missing), 400, true)
+	if n := c.count(t, "ir", "t"); n != 1 {
 		t.Fatalf("rows: %d, want 1", n)
 	}
 }

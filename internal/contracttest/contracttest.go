@@ -183,9 +183,11 @@ func ExpectError(t testing.TB, r Response, status int, detail string) {
 	}
 }
 
-// Run runs the whole contract against cfg.BaseURL.
+// Run runs the whole contract against cfg.BaseURL, every exchange checked
+// against the gateway's own OpenAPI document (ValidatingHTTP).
 func Run(t *testing.T, cfg Config) {
-	c := Client{Base: strings.TrimRight(cfg.BaseURL, "/"), APIKey: cfg.APIKey}
+	base := strings.TrimRight(cfg.BaseURL, "/")
+	c := Client{Base: base, APIKey: cfg.APIKey, HTTP: ValidatingHTTP(t, base)}
 	name := func(s string) string { return cfg.Prefix + s }
 
 	t.Run("root", func(t *testing.T) {

@@ -1,0 +1,167 @@
+package idem_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/praetorian/db-forge/forge"
+	"github.com/praetorian/db-forge/idem"
+	"github.com/praetorian/db-forge/volumes"
+	"github.com/praetorian/db-forge/wasm"
+)
+
+// newEngine is a real engine over a fresh data directory with database
+// "db" holding table t.
+func newEngine(t *testing.T) *wasm.Engine {
+	t.Helper()
+	vol, err := volumes.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := wasm.New(wasm.Config{CacheDir: filepath.Join(os.TempDir(), "db-forge-test-wasm-cache")}, vol.Resolve, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close(context.Background()) })
+	if _, err := vol.Create("db"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Query(context.Background(), "db", forge.Statement{SQL: "CREATE TABLE t (v)"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func key(k string, body string) forge.IdempotencyKey {
+	out := forge.IdempotencyKey{Scope: "s", Key: k}
+	copy(out.Hash[:], body)
+	return out
+}
+
+// insertV is a request's work: insert v, answer "v".
+func insertV(v string, calls *int) func(forge.Tx) (forge.Answer, error) {
+	return func(tx forge.Tx) (forge.Answer, error) {
+		*calls++
+		_, err := tx.Run(context.Background(), forge.Statement{SQL: "INSERT INTO t VALUES (?)",
+			Params: forge.Params{Positional: []forge.Value{forge.TextValue(v)}}}, nil)
+		return forge.Answer{Status: 201, ContentType: "application/json", Body: []byte(`{"v":"` + v + `"}`)}, err
+	}
+}
+
+// readV is a read's work: on its own (tx nil) or on the read unit.
+func readV(reads *int) func(forge.Tx) (forge.Answer, error) {
+	return func(tx forge.Tx) (forge.Answer, error) {
+		*reads++
+		return forge.Answer{Status: 200, ContentType: "application/json", Body: []byte(`{"read":true}`)}, nil
+	}
+}
+
+func count(t *testing.T, e *wasm.Engine) int64 {
+	t.Helper()
+	var n int64
+	err := e.Read(context.Background(), "db", func(tx forge.Tx) error {
+		var r countReader
+		_, err := tx.Run(context.Background(), forge.Statement{SQL: "SELECT count(*) FROM t"}, &r)
+		n = r.n
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+type countReader struct{ n int64 }
+
+func (r *countReader) Columns([]string) error  { return nil }
+func (r *countReader) Row(row forge.Row) error { r.n = row.Int(0); return nil }
+
+// A service that starts over a database with records (a restart) knows
+// their keys once it has loaded them: a used key replays, on a write and
+// on a read, and a reused key is 422; a new key's read runs as a plain
+// read, and its write records.
+func TestKeysAcrossARestart(t *testing.T) {
+	e := newEngine(t)
+	ctx := context.Background()
+	calls := 0
+	first := idem.New(e, 0)
+	a, replayed, err := first.Do(ctx, "db", key("k1", "body1"), insertV("a", &calls))
+	if err != nil || replayed || string(a.Body) != `{"v":"a"}` {
+		t.Fatalf("first: %v %v %s", err, replayed, a.Body)
+	}
+	for _, s := range []*idem.Service{first, idem.New(e, 0)} { // the same process, a restart
+		a, replayed, err = s.Do(ctx, "db", key("k1", "body1"), insertV("a", &calls))
+		if err != nil || !replayed || string(a.Body) != `{"v":"a"}` || a.ContentType != "application/json" {
+			t.Fatalf("write again: %v %v %q %s", err, replayed, a.ContentType, a.Body)
+		}
+		reads := 0
+		a, replayed, err = s.DoRead(ctx, "db", key("k1", "body1"), readV(&reads), insertV("a", &calls))
+		if err != nil || !replayed || reads != 0 {
+			t.Fatalf("read with a used key: %v %v %d", err, replayed, reads)
+		}
+		if _, _, err := s.DoRead(ctx, "db", key("k1", "other"), readV(&reads), insertV("a", &calls)); !errors.Is(err, forge.ErrIdempotencyKeyReused) {
+			t.Fatalf("reused on a read: %v", err)
+		}
+		a, replayed, err = s.DoRead(ctx, "db", key("new-read", "r"), readV(&reads), insertV("x", &calls))
+		if err != nil || replayed || reads != 1 || string(a.Body) != `{"read":true}` {
+			t.Fatalf("read with a new key: %v %v %d %s", err, replayed, reads, a.Body)
+		}
+	}
+	a, replayed, err = idem.New(e, 0).Do(ctx, "db", key("k2", "body2"), insertV("b", &calls))
+	if err != nil || replayed {
+		t.Fatalf("new key after a restart: %v %v", err, replayed)
+	}
+	if calls != 2 || count(t, e) != 2 {
+		t.Fatalf("work ran %d times, %d rows; want 2, 2", calls, count(t, e))
+	}
+}
+
+// A read that turns out to write (forge.ErrReadOnly) runs as a write,
+// with its record.
+func TestReadThatWrites(t *testing.T) {
+	e := newEngine(t)
+	ctx := context.Background()
+	s := idem.New(e, 0)
+	calls := 0
+	notARead := func(forge.Tx) (forge.Answer, error) { return forge.Answer{}, forge.ErrReadOnly }
+	for i, want := range []bool{false, true} {
+		_, replayed, err := s.DoRead(ctx, "db", key("w", "b"), notARead, insertV("a", &calls))
+		if err != nil || replayed != want {
+			t.Fatalf("%d: %v %v", i, err, replayed)
+		}
+	}
+	if calls != 1 || count(t, e) != 1 {
+		t.Fatalf("work ran %d times, %d rows", calls, count(t, e))
+	}
+}
+
+// Past maxKnown keys the set is dropped and every key is looked up: the
+// answers stay right.
+func TestKnownKeysOverflow(t *testing.T) {
+	defer idem.SetMaxKnown(3)()
+	e := newEngine(t)
+	ctx := context.Background()
+	s := idem.New(e, 0)
+	calls := 0
+	for i := range 6 {
+		k := key(string(rune('a'+i)), "b")
+		if _, replayed, err := s.Do(ctx, "db", k, insertV("v", &calls)); err != nil || replayed {
+			t.Fatalf("%d: %v %v", i, err, replayed)
+		}
+	}
+	for _, svc := range []*idem.Service{s, idem.New(e, 0)} {
+		for i := range 6 {
+			k := key(string(rune('a'+i)), "b")
+			reads := 0
+			if _, replayed, err := svc.DoRead(ctx, "db", k, readV(&reads), insertV("v", &calls)); err != nil || !replayed || reads != 0 {
+				t.Fatalf("%d: %v %v %d", i, err, replayed, reads)
+			}
+		}
+	}
+	if calls != 6 || count(t, e) != 6 {
+		t.Fatalf("work ran %d times, %d rows", calls, count(t, e))
+	}
+}

@@ -1,0 +1,30 @@
+package app
+
+import (
+	"context"
+
+	"github.com/praetorian/db-forge/config"
+	"github.com/praetorian/db-forge/snapshot"
+	"github.com/praetorian/db-forge/volumes"
+	"github.com/praetorian/db-forge/wasm"
+)
+
+// movesEngine adapts the engine to snapshot.Engine.
+type movesEngine struct{ *wasm.Engine }
+
+func (m movesEngine) CopyTo(ctx context.Context, db, dest string, export bool) error {
+	return m.Engine.CopyTo(ctx, db, dest, wasm.CopyOptions{DropReserved: export, Sync: !export})
+}
+
+var _ snapshot.Engine = movesEngine{}
+
+// newMoves is the service of exports, imports and checkpoints.
+func newMoves(eng *wasm.Engine, vol *volumes.Layout, cfg config.Config) *snapshot.Service {
+	return snapshot.New(movesEngine{eng}, vol, snapshot.Config{
+		MaxDBBytes:         mib(cfg.MaxDBSizeMB),
+		MaxCheckpoints:     cfg.MaxCheckpoints,
+		MaxCheckpointBytes: mib(cfg.MaxCheckpointMB),
+		MaxStatementBytes:  cfg.SQLLimits.SQLLength,
+		Settle:             wasm.Settle,
+	})
+}
