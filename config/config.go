@@ -107,6 +107,11 @@ type Config struct {
 	// CORSOrigins: the origins browsers may call the API from ("*" for
 	// any); none by default.
 	CORSOrigins []string
+	// Backups (package backup): where ("" = none), how often, how many
+	// per database.
+	BackupTarget   string
+	BackupInterval time.Duration
+	BackupKeep     int
 }
 
 // SQLLimits are SQLite's per-connection limits (sqlite3_limit).
@@ -277,6 +282,9 @@ func Settings() []Setting {
 		{"FORGE_EXPORT_TIMEOUT", "10m", "time an export may take to copy or dump a database (GET /api/db/{db_name}/export)", duration(func(c *Config) *time.Duration { return &c.ExportTimeout }, time.Second, 24*time.Hour)},
 		{"FORGE_IDEMPOTENCY_TTL", "24h", "how long the answer to a write sent with an Idempotency-Key is kept for its retries (a retry later runs anew)", duration(func(c *Config) *time.Duration { return &c.IdempotencyTTL }, time.Second, 30*24*time.Hour)},
 		{"FORGE_CORS_ORIGINS", "", "origins allowed cross-origin (CORS) access from a browser: a comma-separated list like https://app.example.com,http://localhost:3000, or * for any; empty: none", origins(func(c *Config) *[]string { return &c.CORSOrigins })},
+		{"FORGE_BACKUP_TARGET", "", "where backups go: a directory, or s3://bucket/prefix (credentials, region and endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT_URL); empty: no backups (docs/OPERATIONS.md, Backups)", str(func(c *Config) *string { return &c.BackupTarget })},
+		{"FORGE_BACKUP_INTERVAL", "1h", "time between backup passes; each copies every database (and the key store) changed since its last backup", duration(func(c *Config) *time.Duration { return &c.BackupInterval }, time.Second, 30*24*time.Hour)},
+		{"FORGE_BACKUP_KEEP", "24", "backups kept per database (the newest; older ones are removed from the target)", integer(func(c *Config) *int { return &c.BackupKeep }, 1, 100000)},
 	}
 }
 

@@ -142,6 +142,13 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	registerMetrics(reg, srv, eng, backend)
 	registerTxMetrics(reg, txs.Registry)
 	room.register(reg)
+	// Backups (FORGE_BACKUP_TARGET): stopped before the key database and
+	// the engine close, at shutdown or on any other return.
+	stopBackups, err := startBackups(ctx, cfg, environ, vol, eng, reg, log.Named("backup"))
+	if err != nil {
+		return err
+	}
+	defer stopBackups()
 
 	if cfg.PprofListen != "" {
 		stopPprof, err := servePprof(cfg.PprofListen, log)
@@ -196,6 +203,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	err = srv.Drain(sctx, cfg.ShutdownDrain)
 	log.Info("shutting down: closing the listener and connections")
 	err = errors.Join(err, srv.Shutdown(sctx))
+	stopBackups()
 	// The key database's last good copy still due, while the engine runs.
 	if cerr := closeKeys(sctx); cerr != nil {
 		err = errors.Join(err, cerr)
