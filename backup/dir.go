@@ -88,7 +88,16 @@ func (d *Dir) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 
 func (d *Dir) List(ctx context.Context, prefix string) ([]string, error) {
 	var keys []string
-	err := filepath.WalkDir(d.root, func(p string, e fs.DirEntry, err error) error {
+	// Walk only the folder the prefix's last slash names (a database's
+	// backups), not the whole target.
+	start := d.root
+	if i := strings.LastIndexByte(prefix, '/'); i > 0 {
+		if checkKey(prefix[:i]) != nil {
+			return nil, nil // no key can start so
+		}
+		start = filepath.Join(d.root, filepath.FromSlash(prefix[:i]))
+	}
+	err := filepath.WalkDir(start, func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil
