@@ -191,6 +191,9 @@ func (s *Service) one(ctx context.Context, name string) error {
 	start := s.cfg.Now()
 	m, err := s.take(ctx, name, fp, start)
 	if err != nil {
+		if _, ferr := s.src.Fingerprint(name); errors.Is(ferr, fs.ErrNotExist) {
+			return nil // deleted while it was copied
+		}
 		return s.fail(name, err)
 	}
 	var size int64

@@ -72,7 +72,9 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64) error
 		return err
 	}
 	_, err := s.c.PutObject(ctx, s.bucket, s.prefix+key, r, size,
-		minio.PutObjectOptions{ContentType: "application/octet-stream"})
+		// Parts of 16 MiB, one at a time: the client buffers a part of a
+		// plain reader, so this bounds an upload's memory.
+		minio.PutObjectOptions{ContentType: "application/octet-stream", PartSize: 16 << 20, NumThreads: 1})
 	if err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}

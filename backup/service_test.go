@@ -26,6 +26,7 @@ type fileSource struct {
 	inFlight atomic.Int32
 	most     atomic.Int32
 	fail     string // CopyTo of this name fails
+	vanish   string // CopyTo of this name finds it deleted
 }
 
 func newFileSource(t *testing.T) *fileSource {
@@ -67,6 +68,9 @@ func (s *fileSource) CopyTo(ctx context.Context, name, dest string) error {
 	time.Sleep(5 * time.Millisecond) // let copies overlap if the bound allows
 	if name == s.fail {
 		return errors.New("copy refused")
+	}
+	if name == s.vanish {
+		_ = os.Remove(filepath.Join(s.dir, name))
 	}
 	data, err := os.ReadFile(filepath.Join(s.dir, name))
 	if err != nil {
@@ -218,13 +222,17 @@ func testService(t *testing.T, tg backup.Target) {
 	if st := svc.Stats(); st.Failed != 1 || src.copies["db4"] != 2 {
 		t.Fatalf("after a failure: %+v, copies %v", st, src.copies)
 	}
-	// A deleted database is no failure.
+	// A deleted database is no failure, nor one deleted while it is copied.
 	if err := os.Remove(filepath.Join(src.dir, "db4")); err != nil {
 		t.Fatal(err)
 	}
-	src.fail = ""
+	src.fail, src.vanish = "", "db1"
+	src.write(t, "db1", "data-1-v2")
 	if err := svc.Pass(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if st := svc.Stats(); st.Failed != 1 {
+		t.Fatalf("a database deleted during its copy counted as a failure: %+v", st)
 	}
 	if len(src.copies) != 6 {
 		t.Fatalf("copied %v", src.copies)

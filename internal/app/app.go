@@ -55,6 +55,13 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	defer stopLog() // flushes what the buffer still holds
 	defer func() { _ = log.Sync() }()
 
+	// One process owns a data directory: a second gateway, or a restore,
+	// is refused while this one runs.
+	unlockDir, err := volumes.Lock(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer unlockDir()
 	vol, err := volumes.Open(cfg.DataDir)
 	if err != nil {
 		return err

@@ -204,6 +204,14 @@ func Restore(ctx context.Context, args, environ []string, out io.Writer) error {
 		return err
 	}
 	syscall.Umask(0o007) // as the gateway: files for itself and its workers' group
+	unlock, err := volumes.Lock(cfg.DataDir)
+	if errors.Is(err, volumes.ErrLocked) {
+		return fmt.Errorf("restore: %w: stop the gateway first", err)
+	}
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	vol, err := volumes.Open(cfg.DataDir)
 	if err != nil {
 		return err

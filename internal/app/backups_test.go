@@ -121,6 +121,12 @@ func testBackupRestore(t *testing.T, spec string, awsEnv []string) {
 	if !strings.Contains(g.logs.String(), "backup taken") {
 		t.Errorf("no backup in the log")
 	}
+	// A restore while the gateway runs is refused, and changes nothing.
+	var refused bytes.Buffer
+	if err := app.Restore(ctx, []string{"--from", spec}, append([]string{"FORGE_DATA_DIR=" + dataDir}, awsEnv...), &refused); err == nil ||
+		!strings.Contains(err.Error(), "stop the gateway first") || strings.Contains(refused.String(), "restored") {
+		t.Fatalf("restore under a running gateway: %v\n%s", err, refused.String())
+	}
 	if err := g.stop(); err != nil {
 		t.Fatal(err)
 	}
