@@ -225,7 +225,7 @@ func (s *Service) fail(name string, err error) error {
 func (s *Service) take(ctx context.Context, name, fp string, at time.Time) (Manifest, error) {
 	m := Manifest{Version: manifestVersion, Database: name, TakenAt: at.UTC(), Fingerprint: fp}
 	dir := name + "/" + stamp(at) + "/"
-	copyPath := filepath.Join(s.cfg.Scratch, "backup-"+strings.TrimPrefix(name, ".")+"-"+stamp(at)+".db")
+	copyPath := filepath.Join(s.cfg.Scratch, "backup-"+name+"-"+stamp(at)+".db") // ".keys" keeps its dot: no database is named so
 	defer func() { _ = os.Remove(copyPath) }()
 	if err := s.src.CopyTo(ctx, name, copyPath); err != nil {
 		return m, err
