@@ -53,8 +53,10 @@ const (
 		"created_at INTEGER NOT NULL, PRIMARY KEY (key_scope, key))"
 	selectOne = "SELECT request_hash, status, content_type, body FROM " + Table +
 		" WHERE key_scope = ?1 AND key = ?2 AND created_at >= ?3"
-	insertOne = "INSERT OR REPLACE INTO " + Table +
-		" (key_scope, key, request_hash, status, content_type, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+	insertOne = insertHead + "(?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+	// insertHead is insertOne up to its values, for atCommitInserter.
+	insertHead = "INSERT OR REPLACE INTO " + Table +
+		" (key_scope, key, request_hash, status, content_type, body, created_at) VALUES "
 	// Records are added in time order, so rowids are too (a new row's is
 	// the largest plus one): the oldest are the first rowids, and the
 	// expired ones among the first ?2 go. (A table made before this had
@@ -70,6 +72,16 @@ type Engine interface {
 	WriteShared(ctx context.Context, db string, fn func(forge.Tx) error) error
 	// Read runs a unit that may only read, on a snapshot.
 	Read(ctx context.Context, db string, fn func(forge.Tx) error) error
+}
+
+// atCommitInserter is what a write unit's Tx of package wasm offers to
+// insert a row of bookkeeping with its transaction's commit: in a unit
+// that shares group commit, all the group's records go in one INSERT just
+// before the COMMIT, instead of one INSERT in each unit's savepoint; in
+// any other unit the INSERT runs at once. Either way the record commits
+// with its write or not at all. A Tx without it gets the plain INSERT.
+type atCommitInserter interface {
+	InsertAtCommit(ctx context.Context, head string, vals []forge.Value) error
 }
 
 // Service runs idempotent writes. Its in-progress set is the process's:
@@ -354,7 +366,16 @@ func (s *Service) insert(ctx context.Context, tx forge.Tx, db string, k forge.Id
 		forge.IntValue(int64(a.Status)), forge.TextValue(ct), forge.BlobValue(body),
 		forge.IntValue(now.UnixMilli()),
 	}}}
-	_, err := tx.Run(ctx, q, nil)
+	var err error
+	present := s.tablePresent(db)
+	if ac, ok := tx.(atCommitInserter); ok && present {
+		// The table is there (as far as this process knows: if it is
+		// not, the group's INSERT fails and the unit runs again alone,
+		// where the INSERT runs at once and the table is made below).
+		err = ac.InsertAtCommit(ctx, insertHead, q.Params.Positional)
+	} else {
+		_, err = tx.Run(ctx, q, nil)
+	}
 	var se *forge.SQLError
 	if errors.As(err, &se) { // no table: make it
 		s.setTable(db, tablePresent) // before it can commit
@@ -365,6 +386,9 @@ func (s *Service) insert(ctx context.Context, tx forge.Tx, db string, k forge.Id
 	}
 	if err != nil {
 		return err
+	}
+	if !present {
+		s.setTable(db, tablePresent)
 	}
 	if limit := s.expireDue(db, now); limit > 0 {
 		if _, err := tx.Run(ctx, forge.Statement{SQL: expire, Bookkeeping: true, Params: forge.Params{
@@ -406,6 +430,14 @@ func (s *Service) setTable(db string, t tableState) {
 		d.table = t
 	}
 	s.mu.Unlock()
+}
+
+// tablePresent tells whether db is known to have Table.
+func (s *Service) tablePresent(db string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	d := s.dbs[db]
+	return d != nil && d.table == tablePresent
 }
 
 // tableAbsent tells whether db is known to have no Table.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/praetorian/db-forge/forge"
@@ -163,5 +164,56 @@ func TestKnownKeysOverflow(t *testing.T) {
 	}
 	if calls != 6 || count(t, e) != 6 {
 		t.Fatalf("work ran %d times, %d rows", calls, count(t, e))
+	}
+}
+
+// Records written together at a group's commit (many keyed writes at
+// once, sharing group commit) replay each its own answer, in the same
+// process and after a restart, and a reused key is 422.
+func TestRecordsOfAGroup(t *testing.T) {
+	e := newEngine(t)
+	ctx := context.Background()
+	s := idem.New(e, 0)
+	// A first record makes the table, so that the rest go in at commit.
+	calls := 0
+	if _, _, err := s.Do(ctx, "db", key("first", "b"), insertV("first", &calls)); err != nil {
+		t.Fatal(err)
+	}
+	const n = 48
+	before := e.Stats()
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			v := strconv.Itoa(i)
+			c := 0
+			_, replayed, err := s.Do(ctx, "db", key("k"+v, "body"+v), insertV(v, &c))
+			if err == nil && replayed {
+				err = errors.New("replayed a new key")
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if e.Stats().WriteBatches == before.WriteBatches {
+		t.Log("no group formed: the records went in one by one")
+	}
+	for _, svc := range []*idem.Service{s, idem.New(e, 0)} {
+		for i := range n {
+			v := strconv.Itoa(i)
+			a, replayed, err := svc.Do(ctx, "db", key("k"+v, "body"+v), insertV("again", &calls))
+			if err != nil || !replayed || string(a.Body) != `{"v":"`+v+`"}` {
+				t.Fatalf("k%s: %v %v %s", v, err, replayed, a.Body)
+			}
+			if _, _, err := svc.Do(ctx, "db", key("k"+v, "other"), insertV("again", &calls)); !errors.Is(err, forge.ErrIdempotencyKeyReused) {
+				t.Fatalf("k%s reused: %v", v, err)
+			}
+		}
+	}
+	if calls != 1 || count(t, e) != n+1 {
+		t.Fatalf("work ran %d more times, %d rows; want none, %d", calls-1, count(t, e), n+1)
 	}
 }

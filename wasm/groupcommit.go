@@ -245,6 +245,9 @@ func (e *Engine) inGroupTransaction(c *conn, group []*groupStmt) error {
 			return err
 		}
 	}
+	if err := e.insertAtCommit(c, group); err != nil {
+		return err
+	}
 	return c.control("COMMIT")
 }
 

@@ -178,6 +178,9 @@ type tx struct {
 	last *stmt
 	// track records the rows the unit changes (changes.go); nil: none.
 	track *tracker
+	// atCommit: the rows a shared unit asked to insert at its group's
+	// commit (atcommit.go).
+	atCommit []atCommitRow
 
 	// For the full-volume retry of a write unit (Write).
 	ran      int  // statements run
