@@ -58,6 +58,11 @@ func (s backupSource) Fingerprint(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return fingerprint(p)
+}
+
+// fingerprint is Fingerprint of the SQLite file at p.
+func fingerprint(p string) (string, error) {
 	fi, err := os.Stat(p)
 	if err != nil {
 		return "", err

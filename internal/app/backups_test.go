@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"maps"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +37,25 @@ func s3Env(t *testing.T) []string {
 		"AWS_ENDPOINT_URL=" + srv.URL}
 }
 
+// manifestOf reads the manifest of backup e.
+func manifestOf(t *testing.T, target backup.Target, e backup.Entry) backup.Manifest {
+	t.Helper()
+	rc, err := target.Get(context.Background(), e.Database+"/"+e.Stamp+"/manifest.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := backup.DecodeManifest(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 // TestBackupRestore is docs/OPERATIONS.md's walk-through, through a
 // directory and through S3: databases and keys are backed up while the
 // gateway serves, the data directory is lost, restore rebuilds it, and the
@@ -60,8 +81,9 @@ func testBackupRestore(t *testing.T, spec string, awsEnv []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// backedUp waits until every name has a backup taken after since.
-	backedUp := func(since time.Time, names ...string) {
+	// backedUp waits until the newest backup of each name holds the
+	// state its files are in now (the manifest's fingerprint is theirs).
+	backedUp := func(names ...string) {
 		t.Helper()
 		deadline := time.Now().Add(60 * time.Second)
 		for {
@@ -71,14 +93,22 @@ func testBackupRestore(t *testing.T, spec string, awsEnv []string) {
 			}
 			ok := true
 			for _, n := range names {
+				path := filepath.Join(dataDir, "databases", n, n+".db")
+				if n == backup.KeyStore {
+					path = filepath.Join(dataDir, ".forge", "meta.db")
+				}
+				now, err := app.BackupFingerprint(path)
+				if err != nil {
+					t.Fatal(err)
+				}
 				es := cat[n]
-				ok = ok && len(es) > 0 && es[len(es)-1].TakenAt.After(since)
+				ok = ok && len(es) > 0 && manifestOf(t, target, es[len(es)-1]).Fingerprint == now
 			}
 			if ok {
 				return
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("no backup of %v after %v in 60s: %v", names, since, cat)
+				t.Fatalf("no backup of the current state of %v in 60s: %v", names, cat)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
@@ -96,24 +126,17 @@ func testBackupRestore(t *testing.T, spec string, awsEnv []string) {
 	g := start(t, dataDir, env...)
 	admin := g.client()
 	keyA, keyB := spawnKey(t, admin, "alpha"), spawnKey(t, admin, "beta")
-	keysAt := time.Now()
 	movesFixture(t, g, "alpha")
 	movesFixture(t, g, "beta")
 	sqlOK(t, g, "beta", "INSERT INTO kinds(i, t) VALUES (42, 'only in beta')")
-	betaAt := time.Now()
 	// Under a steady trickle of writes, so that copies run beside them.
 	for i := range 20 {
 		contracttest.Expect(t, admin.WithKey(keyA).Do(t, "POST", "/api/db/alpha/query",
 			`{"sql": "INSERT INTO kinds(i, t) VALUES (?, 'trickle')", "params": [`+string(rune('0'+i%10))+`]}`), 200, "")
 		time.Sleep(20 * time.Millisecond)
 	}
-	alphaAt := time.Now()
 	wantA, wantB := content(t, g, "alpha"), content(t, g, "beta")
-	// A database is copied again only once it changed: each has a backup
-	// taken after its last write.
-	backedUp(keysAt, backup.KeyStore)
-	backedUp(betaAt, "beta")
-	backedUp(alphaAt, "alpha")
+	backedUp(backup.KeyStore, "alpha", "beta")
 	if _, _, m := g.do(t, "GET", "/metrics", ""); !strings.Contains(string(m), "forge_backups_total") ||
 		!strings.Contains(string(m), "forge_backup_last_success_timestamp_seconds") {
 		t.Errorf("no backup metrics:\n%s", m)
@@ -152,7 +175,6 @@ func testBackupRestore(t *testing.T, spec string, awsEnv []string) {
 	// The keys are back: each opens its own database and not the other.
 	contracttest.Expect(t, admin.WithKey(keyA).Do(t, "POST", "/api/db/alpha/query", `{"sql": "SELECT count(*) FROM kinds"}`), 200, "")
 	contracttest.Expect(t, admin.WithKey(keyB).Do(t, "POST", "/api/db/beta/query", `{"sql": "INSERT INTO kinds(i) VALUES (1)"}`), 200, "")
-	betaAt = time.Now()
 	if r := admin.WithKey(keyA).Do(t, "POST", "/api/db/beta/query", `{"sql": "SELECT 1"}`); r.Status != 403 && r.Status != 401 {
 		t.Fatalf("alpha's key on beta after restore: %d %s", r.Status, r.Raw)
 	}
@@ -161,12 +183,11 @@ func testBackupRestore(t *testing.T, spec string, awsEnv []string) {
 	// --at: alpha changes after mid; restoring alpha as of mid undoes it
 	// (its backups from before the loss hold wantA), and beta, its later
 	// write included, is left alone.
-	backedUp(betaAt, "beta")
+	backedUp("beta")
 	mid := time.Now()
 	sqlOK(t, g, "alpha", "DELETE FROM kinds")
-	changed := time.Now()
 	wantB = content(t, g, "beta")
-	backedUp(changed, "alpha")
+	backedUp("alpha")
 	if err := g.stop(); err != nil {
 		t.Fatal(err)
 	}
