@@ -140,7 +140,7 @@ func (s *Service) CreateCheckpoint(ctx context.Context, db, name string) (forge.
 	if err != nil {
 		return forge.Checkpoint{}, err
 	}
-	unlock, err := s.locks.lock(ctx, db)
+	unlock, err := s.locks.Lock(ctx, db)
 	if err != nil {
 		return forge.Checkpoint{}, err
 	}
@@ -257,7 +257,7 @@ func (s *Service) RestoreCheckpoint(ctx context.Context, db, name string) (undo 
 	if err != nil {
 		return forge.Checkpoint{}, err
 	}
-	unlock, err := s.locks.lock(ctx, db)
+	unlock, err := s.locks.Lock(ctx, db)
 	if err != nil {
 		return forge.Checkpoint{}, err
 	}
@@ -325,7 +325,7 @@ func (s *Service) DeleteCheckpoint(ctx context.Context, db, name string) error {
 	if err != nil {
 		return err
 	}
-	unlock, err := s.locks.lock(ctx, db)
+	unlock, err := s.locks.Lock(ctx, db)
 	if err != nil {
 		return err
 	}
