@@ -33,7 +33,7 @@ func newEnv(tb testing.TB) *env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	e, err := wasm.New(wasm.Config{CacheDir: filepath.Join(os.TempDir(), "db-forge-test-wasm-cache")}, layout.Resolve, nil)
+	e, err := wasm.New(wasm.Config{CacheDir: filepath.Join(os.TempDir(), "db-forge-test-wasm-cache"), QueryTimeout: time.Minute, MaxQueryTimeout: time.Minute}, layout.Resolve, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}

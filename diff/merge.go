@@ -165,21 +165,26 @@ func (r *run) table(name string, bt, at *table, resume []forge.Value) error {
 	}
 	var bRows, aRows Rows
 	var bCols, aCols []string
-	var err error
 	if bt != nil {
 		sql, args := scanSQL(bt, resume)
-		if bRows, err = r.before.Query(sql, args...); err != nil {
+		rows, err := r.before.Query(sql, args...)
+		if err != nil {
 			return err
 		}
-		defer bRows.Close()
+		p := prefetch(rows)
+		defer p.Close()
+		bRows = p
 		bCols = bRows.Columns()
 	}
 	if at != nil {
 		sql, args := scanSQL(at, resume)
-		if aRows, err = r.after.Query(sql, args...); err != nil {
+		rows, err := r.after.Query(sql, args...)
+		if err != nil {
 			return err
 		}
-		defer aRows.Close()
+		p := prefetch(rows)
+		defer p.Close()
+		aRows = p
 		aCols = aRows.Columns()
 	}
 	w := t.key.width()
