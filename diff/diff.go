@@ -209,3 +209,8 @@ func ctxError(err error) error {
 	}
 	return forge.ErrCanceled
 }
+
+// ParseAgainst is the package's ParseAgainst (the gateway's port).
+func (s *Service) ParseAgainst(against string) (kind, name string, err error) {
+	return ParseAgainst(against)
+}
