@@ -6,7 +6,8 @@
 // is a data-plane route of {db_name}. What the table does not say — a
 // route's summary, its query and header parameters, its body, its
 // success answers and its own error codes — is declared per route in the
-// YAML files of this package (operations.yaml), keyed "METHOD /pattern".
+// YAML files of this package (operations.yaml; rows.yaml for the rows
+// and schema routes), keyed "METHOD /pattern".
 // Build joins them: a route without a declaration, or a declaration that
 // is no route, is an error (and a test fails), so the document cannot
 // leave a route out. The errors every route of a kind answers (the
@@ -124,7 +125,7 @@ func Build(routes []gateway.Route, info Info) ([]byte, error) {
 			continue
 		}
 		used[key] = true
-		o, err := operationObject(r, op)
+		o, err := operationObject(r, op, comps["parameters"])
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", key, err)
 		}
@@ -176,8 +177,9 @@ func Build(routes []gateway.Route, info Info) ([]byte, error) {
 }
 
 // operationObject is one route's operation: its declaration plus what the
-// route table says of it.
-func operationObject(r gateway.Route, op operation) (map[string]any, error) {
+// route table says of it. shared are the components' parameters, which a
+// declaration may name by $ref (a path parameter among them).
+func operationObject(r gateway.Route, op operation, shared map[string]any) (map[string]any, error) {
 	o := map[string]any{
 		"operationId": operationID(r),
 		"summary":     op.Summary,
@@ -197,7 +199,17 @@ func operationObject(r gateway.Route, op operation) (map[string]any, error) {
 	declared := map[string]bool{}
 	params := slices.Clone(op.Parameters)
 	for _, p := range op.Parameters {
-		if m, ok := p.(map[string]any); ok && m["in"] == "path" {
+		m, ok := p.(map[string]any)
+		if !ok {
+			continue
+		}
+		if ref, ok := m["$ref"].(string); ok {
+			name, found := strings.CutPrefix(ref, "#/components/parameters/")
+			if m, ok = shared[name].(map[string]any); !found || !ok {
+				return nil, fmt.Errorf("parameter %s is not a component", ref)
+			}
+		}
+		if m["in"] == "path" {
 			declared[m["name"].(string)] = true
 		}
 	}

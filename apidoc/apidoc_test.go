@@ -114,6 +114,52 @@ func TestErrorCodesAreAPIs(t *testing.T) {
 	}
 }
 
+// TestRouteSectionsCodes: every error code that a route's section of
+// docs/API.md names (a code of its error table, in backquotes) is among
+// the codes the document gives that route, so that a code the reference
+// promises for a route cannot be missing from the document.
+func TestRouteSectionsCodes(t *testing.T) {
+	api, err := os.ReadFile("../docs/API.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| \\d{3} \\| `([A-Z_]+)`").FindAllStringSubmatch(string(api), -1) {
+		table[m[1]] = true
+	}
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Responses json.RawMessage `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(build(t), &doc); err != nil {
+		t.Fatal(err)
+	}
+	heading := regexp.MustCompile("^`(GET|POST|PATCH|DELETE) ([^`?]+)")
+	code := regexp.MustCompile("`([A-Z][A-Z_]+)`")
+	sections := 0
+	for _, sec := range regexp.MustCompile(`(?m)^#{2,4} `).Split(string(api), -1) {
+		m := heading.FindStringSubmatch(sec)
+		if m == nil {
+			continue
+		}
+		sections++
+		op, ok := doc.Paths[m[2]][strings.ToLower(m[1])]
+		if !ok {
+			t.Errorf("docs/API.md has a section %s %s, the document no such operation", m[1], m[2])
+			continue
+		}
+		for _, c := range code.FindAllStringSubmatch(sec, -1) {
+			if table[c[1]] && !bytes.Contains(op.Responses, []byte(`"`+c[1]+`"`)) {
+				t.Errorf("%s %s: docs/API.md names %s, the document's answers do not", m[1], m[2], c[1])
+			}
+		}
+	}
+	if sections < len(gateway.Routes()) {
+		t.Errorf("found %d route sections in docs/API.md, for %d routes", sections, len(gateway.Routes()))
+	}
+}
+
 var update = flag.Bool("update", false, "rewrite testdata/openapi.json from the route table")
 
 // TestGolden: testdata/openapi.json is the document as built now (with

@@ -22,9 +22,12 @@ import (
 const corsAllowHeaders = "Authorization, X-API-Key, Content-Type, Accept, Idempotency-Key, " +
 	"X-Transaction-Id, X-Query-Timeout, X-Request-Id"
 
-// corsExposeHeaders are the response headers a page may read.
+// corsExposeHeaders are the response headers a page may read: every
+// header the API answers with beyond the CORS-safelisted ones (the rows
+// route's page and count, a CSV or Markdown answer's meta, an export's
+// file name among them).
 const corsExposeHeaders = "X-Request-Id, Idempotent-Replayed, X-Truncated, Retry-After, " +
-	"WWW-Authenticate, Link, X-Next-Cursor"
+	"WWW-Authenticate, Link, X-Next-Cursor, X-Next, X-Total-Count, X-Forge-Meta, Content-Disposition"
 
 // corsMaxAge is how long a browser may keep a preflight's answer (seconds).
 const corsMaxAge = "600"

@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strings"
 	"sync"
@@ -131,15 +132,16 @@ func (v *Validator) Check(req *http.Request, reqBody []byte, status int, header 
 	// The router matches on a copy with the request's body.
 	r := req.Clone(context.Background())
 	r.Body = io.NopCloser(bytes.NewReader(reqBody))
-	if len(reqBody) > 0 {
-		// The gateway reads every body as JSON, whatever its
-		// Content-Type says (the seed's clients send none, or another);
-		// the document describes the JSON.
-		r.Header.Set("Content-Type", "application/json")
-	}
 	route, pathParams, err := v.router.FindRoute(r)
 	if err != nil {
 		return unrouted(req, err, status, respBody)
+	}
+	if len(reqBody) > 0 && !declaresMedia(route, req.Header.Get("Content-Type")) {
+		// The gateway reads a body as JSON whatever its Content-Type
+		// says (the seed's clients send none, or another), unless the
+		// route takes that media type (an import's CSV or SQL, a spawn's
+		// file): the document describes the JSON.
+		r.Header.Set("Content-Type", "application/json")
 	}
 	ctx := context.Background()
 	opts := &openapi3filter.Options{
@@ -164,6 +166,17 @@ func (v *Validator) Check(req *http.Request, reqBody []byte, status int, header 
 	v.seen[fmt.Sprintf("%s %s %d", req.Method, route.Path, status)]++
 	v.mu.Unlock()
 	return nil
+}
+
+// declaresMedia tells whether the route's request body declares the media
+// type of contentType (its parameters aside), other than JSON.
+func declaresMedia(route *routers.Route, contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil || mt == "application/json" || route.Operation == nil || route.Operation.RequestBody == nil ||
+		route.Operation.RequestBody.Value == nil {
+		return false
+	}
+	return route.Operation.RequestBody.Value.Content.Get(mt) != nil
 }
 
 // unrouted judges the answer to a request the document has no route for.

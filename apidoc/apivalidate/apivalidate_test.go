@@ -98,3 +98,72 @@ func TestValidatorCatchesDrift(t *testing.T) {
 		t.Errorf("Seen counts %d passing GET /things/{id} 200, want 1", n)
 	}
 }
+
+const bodiesDoc = `
+openapi: 3.1.0
+info: {title: t, version: "1"}
+paths:
+  /import:
+    post:
+      requestBody:
+        required: true
+        content:
+          text/csv: {schema: {type: string}}
+          application/json: {schema: {type: object, required: [rows]}}
+      responses:
+        "200": {description: ok, content: {application/json: {schema: {type: object}}}}
+  /json:
+    post:
+      requestBody:
+        required: true
+        content:
+          application/json: {schema: {type: object, required: [rows]}}
+      responses:
+        "200": {description: ok, content: {application/json: {schema: {type: object}}}}
+`
+
+// TestRequestMediaTypes: a body of a media type its operation declares is
+// checked as that type; any other body is checked as the JSON the gateway
+// reads it as, whatever its Content-Type says.
+func TestRequestMediaTypes(t *testing.T) {
+	v, err := New([]byte(bodiesDoc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{}`)
+	}))
+	defer srv.Close()
+	c := &http.Client{Transport: v.Transport(nil)}
+	for _, tc := range []struct {
+		name, path, contentType, body string
+		fails                         string
+	}{
+		{"declared CSV", "/import", "text/csv; charset=utf-8", "a,b\n1,2\n", ""},
+		{"JSON to a route that takes CSV too", "/import", "application/json", `{"rows": []}`, ""},
+		{"bad JSON to a route that takes CSV too", "/import", "application/json", `{}`, "calls the request invalid"},
+		{"CSV where only JSON is declared", "/json", "text/csv", "a,b\n", "calls the request invalid"},
+		{"no Content-Type: read as JSON", "/json", "", `{"rows": []}`, ""},
+		{"another Content-Type: read as JSON", "/json", "text/plain", `{"rows": []}`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest("POST", srv.URL+tc.path, strings.NewReader(tc.body))
+			if tc.contentType != "" {
+				req.Header.Set("Content-Type", tc.contentType)
+			} else {
+				req.Header.Del("Content-Type")
+			}
+			resp, err := c.Do(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+			switch {
+			case tc.fails == "" && err != nil:
+				t.Errorf("want a pass: %v", err)
+			case tc.fails != "" && (err == nil || !strings.Contains(err.Error(), tc.fails)):
+				t.Errorf("want an error with %q, got %v", tc.fails, err)
+			}
+		})
+	}
+}

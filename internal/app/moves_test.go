@@ -38,7 +38,7 @@ func (r rawResp) code() string {
 	return e.Error.Code
 }
 
-// send sends a request with a body of its own media type (contracttest's
+// sendAs sends a request with a body of its own media type (contracttest's
 // client sends JSON only).
 func sendAs(t testing.TB, g *gateway, key, method, path, contentType string, body []byte, hdr ...string) rawResp {
 	t.Helper()
@@ -59,7 +59,9 @@ func sendAs(t testing.TB, g *gateway, key, method, path, contentType string, bod
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	resp, err := (&http.Client{Timeout: 120 * time.Second}).Do(req)
+	// Through the validating transport, as every other exchange: the
+	// document describes these media types too.
+	resp, err := (&http.Client{Timeout: 120 * time.Second, Transport: g.http.Transport}).Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
