@@ -234,6 +234,21 @@ func TestDiffAgainstCheckpoint(t *testing.T) {
 			},
 		},
 		{
+			name:   "a descending key that may hold NULLs, text and reals",
+			setup:  "CREATE TABLE t(a, b, v, PRIMARY KEY (a DESC, b));\nINSERT INTO t VALUES (NULL,1,0),(1,NULL,0),(2.5,1,0),('x',1,0),(x'01',1,0),(2,2,0)",
+			change: "UPDATE t SET v = 1;\nINSERT INTO t VALUES (NULL,NULL,1),(2,1,1)",
+			want: []string{
+				`t update {a=x'01',b=1} {a=x'01',b=1,v=0} -> {a=x'01',b=1,v=1}`,
+				`t update {a="x",b=1} {a="x",b=1,v=0} -> {a="x",b=1,v=1}`,
+				`t update {a=2.5r,b=1} {a=2.5r,b=1,v=0} -> {a=2.5r,b=1,v=1}`,
+				`t insert {a=2,b=1} - -> {a=2,b=1,v=1}`,
+				`t update {a=2,b=2} {a=2,b=2,v=0} -> {a=2,b=2,v=1}`,
+				`t update {a=1,b=NULL} {a=1,b=NULL,v=0} -> {a=1,b=NULL,v=1}`,
+				`t insert {a=NULL,b=NULL} - -> {a=NULL,b=NULL,v=1}`,
+				`t update {a=NULL,b=1} {a=NULL,b=1,v=0} -> {a=NULL,b=1,v=1}`,
+			},
+		},
+		{
 			name:   "hostile names",
 			setup:  "CREATE TABLE \"we\"\"ird ; name\"(\"i\"\"d\" INTEGER PRIMARY KEY, \"rowid\" TEXT, \"é\" TEXT);\nINSERT INTO \"we\"\"ird ; name\" VALUES (1,'r','e')",
 			change: "UPDATE \"we\"\"ird ; name\" SET \"é\" = 'E'",
