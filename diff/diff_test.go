@@ -457,3 +457,53 @@ func TestParseAgainst(t *testing.T) {
 		}
 	}
 }
+
+// Many rows and large values: the read-ahead's batches (by count and by
+// bytes) end and are recycled mid-table, and the rows still pair up.
+func TestDiffAcrossBatches(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t)
+	v.create(t, "db")
+	v.exec(t, "db", `CREATE TABLE t(id INTEGER PRIMARY KEY, b BLOB);
+INSERT INTO t SELECT x, CASE WHEN x % 100 = 0 THEN zeroblob(300000) ELSE x END FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000) SELECT x FROM c)`)
+	v.checkpoint(t, "db", "before")
+	v.exec(t, "db", `UPDATE t SET b = -1 WHERE id % 97 = 0;
+DELETE FROM t WHERE id % 211 = 5;
+INSERT INTO t VALUES (5000, zeroblob(10))`)
+	var want []string
+	for id := 1; id <= 3000; id++ {
+		switch {
+		case id%211 == 5:
+			want = append(want, fmt.Sprintf("delete %d", id))
+		case id%97 == 0:
+			want = append(want, fmt.Sprintf("update %d", id))
+		}
+	}
+	want = append(want, "insert 5000")
+	s := diff.New(v, diff.Config{})
+	for _, limit := range []int{1000, 7} {
+		var got []string
+		q := forge.DiffQuery{AgainstKind: "checkpoint", AgainstName: "before", Limit: limit}
+		for n := 0; ; n++ {
+			d, err := s.Diff(context.Background(), "db", q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, td := range d.Tables {
+				for _, c := range td.Changes {
+					got = append(got, fmt.Sprintf("%s %d", c.Op, c.Key[0].Value.Int))
+				}
+			}
+			if !d.Truncated {
+				break
+			}
+			if n > len(want) {
+				t.Fatal("pages do not end")
+			}
+			q.Cursor = d.Next
+		}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("limit %d: %d rows %v\nwant %d %v", limit, len(got), got, len(want), want)
+		}
+	}
+}

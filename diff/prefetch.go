@@ -9,8 +9,13 @@ import (
 // a diff's time) runs in parallel, and the merge reads plain Go values.
 // Batches are recycled, so a scan allocates a few buffers, not a row's.
 
-// batchRows is how many rows a batch holds.
-const batchRows = 256
+// batchRows is how many rows a batch holds; batchBytes bounds its TEXT
+// and BLOB bytes (a batch ends after the row that passes it), so that
+// rows of large values do not multiply a side's memory.
+const (
+	batchRows  = 256
+	batchBytes = 1 << 20
+)
 
 type batch struct {
 	vals []value // rows × width
@@ -58,7 +63,7 @@ func (p *prefetched) read() {
 			return
 		}
 		b.n, b.buf, b.last, b.err = 0, b.buf[:0], false, nil
-		for b.n < batchRows {
+		for b.n < batchRows && len(b.buf) < batchBytes {
 			if !p.rows.Next() {
 				b.last, b.err = true, p.rows.Err()
 				break
