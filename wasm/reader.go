@@ -189,6 +189,10 @@ func (cur *Cursor) Next() bool {
 		if !more {
 			return cur.st.s.Err()
 		}
+		// The row is read here, where a fault of the instance is
+		// contained, not at the caller's first look at it.
+		cur.st.row.next()
+		cur.st.row.load()
 		return nil
 	})
 	if err != nil || !more {
@@ -196,7 +200,6 @@ func (cur *Cursor) Next() bool {
 		cur.Close()
 		return false
 	}
-	cur.st.row.next()
 	return true
 }
 
