@@ -91,7 +91,7 @@ func (s *Server) guard(n need, next fasthttp.RequestHandler) fasthttp.RequestHan
 		return next
 	}
 	return func(rc *fasthttp.RequestCtx) {
-		tok, err := auth.Credential(rc.Request.Header.Peek(headerAuthorization), rc.Request.Header.Peek(headerAPIKey))
+		tok, err := auth.Credential(peekHeader(rc, keyAuthorization), peekHeader(rc, keyAPIKey))
 		if err != nil {
 			s.writeError(rc, err)
 			return

@@ -58,7 +58,7 @@ type Idempotency interface {
 // record). The request hash covers the method, the path and the body;
 // headers (X-Query-Timeout among them) are not part of the request.
 func bindIdempotency(rc *fasthttp.RequestCtx) (forge.IdempotencyKey, error) {
-	v := rc.Request.Header.Peek(headerIdempotencyKey)
+	v := peekHeader(rc, keyIdempotencyKey)
 	if v == nil {
 		return forge.IdempotencyKey{}, nil
 	}

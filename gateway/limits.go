@@ -173,7 +173,7 @@ func (s *Server) contextFor(n need) newContext {
 // if it sent X-Query-Timeout, else the server's context (the engine
 // applies FORGE_QUERY_TIMEOUT).
 func (s *Server) requestContext(rc *fasthttp.RequestCtx) (context.Context, context.CancelFunc, error) {
-	v := rc.Request.Header.Peek(headerQueryTimeout)
+	v := peekHeader(rc, keyQueryTimeout)
 	if len(v) == 0 {
 		return s.base, nil, nil
 	}

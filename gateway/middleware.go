@@ -23,7 +23,7 @@ func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandle
 	return func(rc *fasthttp.RequestCtx) {
 		start := time.Now()
 		var reqID string
-		if id := rc.Request.Header.Peek(headerRequestID); validRequestID(id) {
+		if id := peekHeader(rc, keyRequestID); validRequestID(id) {
 			reqID = string(id)
 		} else {
 			reqID = s.ids.next()

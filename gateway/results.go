@@ -170,7 +170,7 @@ func (o *resultOptions) resolveFormat(rc *fasthttp.RequestCtx) {
 	if o.formatSet {
 		return
 	}
-	if accept := rc.Request.Header.Peek(fasthttp.HeaderAccept); len(accept) > 0 {
+	if accept := peekHeader(rc, keyAccept); len(accept) > 0 {
 		o.format = negotiate(accept)
 	}
 }

@@ -43,7 +43,7 @@ func hasTransactions(s *Server) bool { return s.opts.Transactions != nil }
 // transactionID is the request's X-Transaction-Id ("" = none), copied:
 // fasthttp reuses the header's bytes.
 func transactionID(rc *fasthttp.RequestCtx) string {
-	return string(rc.Request.Header.Peek(headerTransaction))
+	return string(peekHeader(rc, keyTransaction))
 }
 
 // errNoTransactions: X-Transaction-Id sent to a gateway without

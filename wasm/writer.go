@@ -2,9 +2,10 @@ package wasm
 
 import (
 	"context"
-	"slices"
 	"sync"
 	"time"
+
+	"github.com/praetorian/db-forge/forge"
 )
 
 // The writer queue: who holds a database's writer, who waits for it, and
@@ -41,10 +42,12 @@ import (
 //     nobody waits. Waiters are served in arrival order, except that a
 //     group's leader takes later group statements with it (up to
 //     MaxWriteBatch): a lease waits for at most the one group ahead of it.
-//  3. Every waiter watches its own deadline. A waiter whose context ends
-//     while it is queued leaves the queue and nothing of it runs; one that
-//     was granted the role (or taken into a group) in the same instant
-//     gets it and goes on, and its own deadline stops its statement.
+//  3. Every waiter keeps its own deadline. A waiter whose deadline passes
+//     (the queue's one timer, expire) or whose context ends (a watcher per
+//     Done channel, cancelled) while it is queued leaves the queue and
+//     nothing of it runs; one that was granted the role (or taken into a
+//     group) first gets it and goes on, and its own deadline stops its
+//     statement.
 //  4. The connection goes where the role goes. A holder owns the writer
 //     connection (nil when a fault or recycling closed it: the holder
 //     reopens it). While idle it sits in the slot, where a read may
@@ -70,6 +73,51 @@ type writerQueue struct {
 	lent    *conn     // the writer, borrowed by a read while idle
 	waiters []*waiter // in arrival order
 	free    []*waiter // done with, for the next to wait (no allocation per write)
+	// A waiter only waits for its ready signal; the queue watches the
+	// waiters' deadlines and contexts for them. A timer and a select per
+	// queued write (its deadline, its context, its signal) cost more than
+	// the rest of the queue: every queued write reset and stopped a
+	// runtime timer and parked on the server context's Done channel, one
+	// channel shared by all of them.
+	//
+	// sweep is the queue's one timer for its waiters' deadlines: armed at
+	// sweepAt (zero: not armed), no later than the earliest deadline of a
+	// waiter; when it fires, expire takes out the waiters whose deadline
+	// has passed and arms it for the next. Deadlines mostly come in
+	// arrival order, so a waiter seldom touches the timer.
+	sweep   *time.Timer
+	sweepAt time.Time
+	// watched: for each Done channel of the waiters' contexts, how many
+	// waiters have it and the context.AfterFunc that calls cancelled when
+	// it closes; registered by its first waiter, stopped by its last.
+	// Usually one (the server's context), rarely more than a few: a slice.
+	watched []watch
+}
+
+// watch is the cancellation watcher of the waiters that share one Done
+// channel.
+type watch struct {
+	done <-chan struct{}
+	n    int
+	stop func() bool
+}
+
+// watchIndex is done's index in watched, or -1.
+func (q *writerQueue) watchIndex(done <-chan struct{}) int {
+	for i := range q.watched {
+		if q.watched[i].done == done {
+			return i
+		}
+	}
+	return -1
+}
+
+// unwatch forgets watched[i] (no order is kept).
+func (q *writerQueue) unwatch(i int) {
+	last := len(q.watched) - 1
+	q.watched[i] = q.watched[last]
+	q.watched[last] = watch{}
+	q.watched = q.watched[:last]
 }
 
 // maxFreeWaiters bounds the waiters kept for reuse.
@@ -109,9 +157,13 @@ type waiter struct {
 	// took, once its leader has answered it.
 	ready chan struct{}
 	l     lease
-	// timer fires at ctx's deadline while the waiter waits; kept with the
-	// pooled waiter and Reset, not made anew for each queued write.
-	timer *time.Timer
+	// deadline is ctx's (zero: none) and done its Done channel (nil:
+	// none), read when it queued: the queue's sweep takes the waiter out
+	// once its deadline has passed, the watcher of done once done closes
+	// (gone says which).
+	deadline time.Time
+	done     <-chan struct{}
+	gone     error
 }
 
 // lease is the writer's role, held by a Write unit of work, a lone write
@@ -153,13 +205,21 @@ func (q *writerQueue) acquire(ctx context.Context, g *groupStmt, l *lease) (gran
 		w = &waiter{ready: make(chan struct{}, 1)}
 	}
 	w.ctx, w.g = ctx, g
+	if d, ok := ctx.Deadline(); ok {
+		w.deadline = d
+		q.armLocked(d)
+	}
+	if done := ctx.Done(); done != nil {
+		w.done = done
+		q.watchLocked(ctx, done)
+	}
 	q.waiters = append(q.waiters, w)
 	q.mu.Unlock()
 	err = q.wait(w)
 	if err == nil && w.l.q != nil {
 		*l, granted = w.l, true
 	}
-	*w = waiter{ready: w.ready, timer: w.timer}
+	*w = waiter{ready: w.ready}
 	q.mu.Lock()
 	if len(q.free) < maxFreeWaiters {
 		q.free = append(q.free, w)
@@ -168,44 +228,108 @@ func (q *writerQueue) acquire(ctx context.Context, g *groupStmt, l *lease) (gran
 	return granted, err
 }
 
-// wait blocks until w is granted the role or answered by a group's
-// leader, or until its own deadline while it is still queued: then it
-// leaves the queue, and nothing of it ran.
+// wait blocks until w is granted the role, answered by a group's leader,
+// or taken out of the queue at its deadline (expire) or at the end of its
+// context (cancelled): then nothing of it ran.
 func (q *writerQueue) wait(w *waiter) error {
-	select {
-	case <-w.ready:
-		return nil
-	default:
+	<-w.ready
+	return w.gone
+}
+
+// watchLocked counts a waiter whose context has the Done channel done,
+// and registers the watcher of done if it is the first. The caller holds
+// mu.
+func (q *writerQueue) watchLocked(ctx context.Context, done <-chan struct{}) {
+	if i := q.watchIndex(done); i >= 0 {
+		q.watched[i].n++
+		return
 	}
-	var expired <-chan time.Time
-	if d, ok := w.ctx.Deadline(); ok {
-		if w.timer == nil {
-			w.timer = time.NewTimer(time.Until(d))
-		} else {
-			w.timer.Reset(time.Until(d)) // stopped: Go's timers drop a stale tick
-		}
-		defer w.timer.Stop()
-		expired = w.timer.C
+	// If ctx has ended already, cancelled runs at once (in its own
+	// goroutine, once the caller has released mu).
+	q.watched = append(q.watched, watch{done: done, n: 1, stop: context.AfterFunc(ctx, func() { q.cancelled(done) })})
+}
+
+// leftLocked: w has left the waiters (granted, taken into a group or
+// expired). The last waiter of a Done channel stops its watcher. The
+// caller holds mu.
+func (q *writerQueue) leftLocked(w *waiter) {
+	if w.done == nil {
+		return
 	}
-	select {
-	case <-w.ready:
-		return nil
-	case <-w.ctx.Done():
-	case <-expired:
-	}
-	q.mu.Lock()
-	i := slices.Index(q.waiters, w)
-	if i >= 0 {
-		q.waiters = slices.Delete(q.waiters, i, i+1)
-	}
-	q.mu.Unlock()
+	i := q.watchIndex(w.done)
 	if i < 0 {
-		// Granted, or taken into a group, in the same instant: it goes
-		// on (a group checks each statement's deadline before running it).
-		<-w.ready
-		return nil
+		return // cannot happen: its watcher goes with its last waiter
 	}
-	return ctxErr(w.ctx)
+	if q.watched[i].n--; q.watched[i].n > 0 {
+		return
+	}
+	q.watched[i].stop()
+	q.unwatch(i)
+}
+
+// cancelled is the watcher of done, which has closed: the waiters whose
+// context it is leave the queue and are woken with their context's error.
+func (q *writerQueue) cancelled(done <-chan struct{}) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if i := q.watchIndex(done); i >= 0 {
+		q.unwatch(i)
+	}
+	kept := q.waiters[:0]
+	for _, w := range q.waiters {
+		if w.done == done {
+			w.gone = ctxErr(w.ctx)
+			w.ready <- struct{}{} // capacity 1, signalled once: never blocks
+			continue
+		}
+		kept = append(kept, w)
+	}
+	clear(q.waiters[len(kept):])
+	q.waiters = kept
+}
+
+// armLocked makes the sweep fire no later than d. The caller holds mu.
+func (q *writerQueue) armLocked(d time.Time) {
+	if !q.sweepAt.IsZero() && !d.Before(q.sweepAt) {
+		return // armed earlier: that sweep arms the next
+	}
+	q.sweepAt = d
+	if q.sweep == nil {
+		q.sweep = time.AfterFunc(time.Until(d), q.expire)
+	} else {
+		q.sweep.Reset(time.Until(d))
+	}
+}
+
+// expire is the sweep: it takes the waiters whose deadline has passed out
+// of the queue and wakes them with their timeout, then arms itself for the
+// earliest deadline left. Each waiter is signalled once: by release, by a
+// leader that took it (answered), here or by cancelled, whichever removed
+// it from the waiters under mu.
+func (q *writerQueue) expire() {
+	now := time.Now()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.sweepAt = time.Time{}
+	var next time.Time
+	kept := q.waiters[:0]
+	for _, w := range q.waiters {
+		if !w.deadline.IsZero() && !now.Before(w.deadline) {
+			q.leftLocked(w)
+			w.gone = forge.ErrTimeout
+			w.ready <- struct{}{} // capacity 1, signalled once: never blocks
+			continue
+		}
+		if !w.deadline.IsZero() && (next.IsZero() || w.deadline.Before(next)) {
+			next = w.deadline
+		}
+		kept = append(kept, w)
+	}
+	clear(q.waiters[len(kept):])
+	q.waiters = kept
+	if !next.IsZero() {
+		q.armLocked(next)
+	}
 }
 
 // idleConn fetches the writer connection for a holder that found the
@@ -263,6 +387,7 @@ func (l *lease) release(c *conn) {
 	}
 	next := q.waiters[0]
 	q.waiters = q.waiters[1:]
+	q.leftLocked(next)
 	next.l = lease{q: q, conn: c}
 	if next.g != nil {
 		q.state = writerGroup
@@ -286,6 +411,7 @@ func (q *writerQueue) takeGroup(n int) []*waiter {
 	kept := q.waiters[:0]
 	for _, w := range q.waiters {
 		if w.g != nil && len(out) < n {
+			q.leftLocked(w)
 			out = append(out, w)
 			continue
 		}
@@ -363,6 +489,14 @@ func (q *writerQueue) closeIdle() { (<-q.slot).close() }
 // answered wakes a group statement its leader took (takeGroup) and
 // answered. The leader must not touch w after.
 func answered(w *waiter) { w.ready <- struct{}{} }
+
+// watching is a seam for tests: how many Done channels the queue watches
+// (none once nobody waits).
+func (q *writerQueue) watching() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.watched)
+}
 
 // snapshot is the seam for tests: the state and how many wait.
 func (q *writerQueue) snapshot() (writerState, int) {

@@ -169,11 +169,16 @@ func write(rep *bench.Report, dir string) error {
 		base += "-" + rep.Suite
 	}
 	base = resultsBase(base, rep.Machine)
-	png, err := rep.Chart(30*vg.Centimeter, 24*vg.Centimeter)
-	if err != nil {
-		return err
+	// The fault scenarios alone (make bench-faults) have no load run to
+	// chart: their report is the Markdown and the JSON.
+	var png []byte
+	if len(rep.Runs) > 0 {
+		var err error
+		if png, err = rep.Chart(30*vg.Centimeter, 24*vg.Centimeter); err != nil {
+			return err
+		}
+		rep.ChartFile = base + ".png"
 	}
-	rep.ChartFile = base + ".png"
 	js, err := rep.JSON()
 	if err != nil {
 		return err
@@ -182,11 +187,18 @@ func write(rep *bench.Report, dir string) error {
 		ext  string
 		data []byte
 	}{{".png", png}, {".json", js}, {".md", rep.Markdown()}} {
+		if f.data == nil {
+			continue
+		}
 		if err := os.WriteFile(filepath.Join(dir, base+f.ext), f.data, 0o644); err != nil {
 			return err
 		}
 	}
-	fmt.Printf("\n%s\nwrote %s.{md,json,png}\n", rep.Markdown(), filepath.Join(dir, base))
+	exts := "{md,json,png}"
+	if png == nil {
+		exts = "{md,json}"
+	}
+	fmt.Printf("\n%s\nwrote %s.%s\n", rep.Markdown(), filepath.Join(dir, base), exts)
 	return nil
 }
 
