@@ -398,7 +398,7 @@ func (s *Service) WithCheckpointFile(ctx context.Context, db, name string, fn fu
 	if err != nil {
 		return err
 	}
-	unlock, err := s.locks.lock(ctx, db)
+	unlock, err := s.locks.Lock(ctx, db)
 	if err != nil {
 		return err
 	}

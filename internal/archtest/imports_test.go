@@ -30,6 +30,7 @@ var allowed = map[string][]string{
 	"volumes":             {"forge"}, // never the engine or the orchestrator
 	"sqlbuild":            {"forge"}, // pure builders
 	"tables":              {"forge", "sqlbuild"},
+	"diff":                {"forge", "sqlbuild"},                          // above the engine, through its Reader port
 	"snapshot":            {"forge", "sqlbuild", "golang.org/x/sys/unix"}, // FICLONE
 	"lifecycle":           {"forge", "auth", "go.uber.org/zap"},
 	"orchestrator/local":  {"forge"},
