@@ -22,6 +22,7 @@ import (
 
 	"github.com/praetorian/db-forge/batch"
 	"github.com/praetorian/db-forge/config"
+	"github.com/praetorian/db-forge/diff"
 	"github.com/praetorian/db-forge/forge"
 	"github.com/praetorian/db-forge/gateway"
 	"github.com/praetorian/db-forge/idem"
@@ -141,7 +142,9 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	opts.Idempotency = idempotency{idem.New(eng, cfg.IdempotencyTTL), tables.New(eng), batch.New(eng, batch.Config{MaxStatements: cfg.MaxBatchStatements})}
 	txs := newTransactions(eng, cfg)
 	opts.Transactions = txs
-	opts.Moves = newMoves(eng, vol, cfg)
+	moves := newMoves(eng, vol, cfg)
+	opts.Moves = moves
+	opts.Diffs = diff.New(diffOpener{eng: eng, moves: moves, dbs: vol}, diff.Config{})
 	if err := describe(&opts, cfg, vol, eng); err != nil {
 		return err
 	}
