@@ -3,9 +3,6 @@ package batch
 import (
 	"context"
 	"errors"
-	"go/parser"
-	"go/token"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -128,31 +125,5 @@ func TestBatch(t *testing.T) {
 					tc.committed, tc.rolled, tc.queries)
 			}
 		})
-	}
-}
-
-// batch sits above the engine and knows it only through its Engine
-// interface: besides the standard library it imports forge alone.
-func TestImportsAboveTheEngine(t *testing.T) {
-	t.Parallel()
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		ast, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ImportsOnly)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, imp := range ast.Imports {
-			path, _ := strconv.Unquote(imp.Path.Value)
-			first, _, _ := strings.Cut(path, "/")
-			if path != "github.com/praetorian/db-forge/forge" && strings.Contains(first, ".") {
-				t.Errorf("%s imports %s: batch imports only forge and the standard library", f, path)
-			}
-		}
 	}
 }

@@ -110,6 +110,11 @@ type Config struct {
 	// TrashRetention: how long an expired database stays in the trash,
 	// restorable, before the janitor removes it.
 	TrashRetention time.Duration
+	// Backups (package backup): where ("" = none), how often, how many
+	// per database.
+	BackupTarget   string
+	BackupInterval time.Duration
+	BackupKeep     int
 }
 
 // SQLLimits are SQLite's per-connection limits (sqlite3_limit).
@@ -277,10 +282,13 @@ func Settings() []Setting {
 		{"FORGE_SHUTDOWN_DRAIN", "1s", "at SIGTERM, the least time the gateway keeps answering 503 SHUTTING_DOWN (with Connection: close) to requests on open connections before it closes them; it also waits for the requests in flight, and stops early once no connection is open; all within FORGE_SHUTDOWN_TIMEOUT", duration(func(c *Config) *time.Duration { return &c.ShutdownDrain }, 0, time.Hour)},
 		{"FORGE_MAX_CHECKPOINTS", "16", "checkpoints per database, the automatic ones of restores included (more get 409 CHECKPOINT_LIMIT)", integer(func(c *Config) *int { return &c.MaxCheckpoints }, 1, 1<<16)},
 		{"FORGE_MAX_CHECKPOINT_MB", "4096", "MiB the checkpoints of one database may take in all (more get 409 CHECKPOINT_LIMIT)", integer(func(c *Config) *int { return &c.MaxCheckpointMB }, 1, 1<<24)},
-		{"FORGE_EXPORT_TIMEOUT", "10m", "time an export may take to copy or dump a database (GET /api/db/{db_name}/export)", duration(func(c *Config) *time.Duration { return &c.ExportTimeout }, time.Second, 24*time.Hour)},
+		{"FORGE_EXPORT_TIMEOUT", "10m", "time an export may take to copy or dump a database (GET /api/db/{db_name}/export), and a diff to compare two (GET /api/db/{db_name}/diff)", duration(func(c *Config) *time.Duration { return &c.ExportTimeout }, time.Second, 24*time.Hour)},
 		{"FORGE_IDEMPOTENCY_TTL", "24h", "how long the answer to a write sent with an Idempotency-Key is kept for its retries (a retry later runs anew)", duration(func(c *Config) *time.Duration { return &c.IdempotencyTTL }, time.Second, 30*24*time.Hour)},
 		{"FORGE_TRASH_RETENTION", "24h", "how long a database whose lease ran out stays in the trash, restorable by the admin (POST /admin/trash/{db_name}/restore), before the janitor removes it for good", duration(func(c *Config) *time.Duration { return &c.TrashRetention }, time.Second, 365*24*time.Hour)},
 		{"FORGE_CORS_ORIGINS", "", "origins allowed cross-origin (CORS) access from a browser: a comma-separated list like https://app.example.com,http://localhost:3000, or * for any; empty: none", origins(func(c *Config) *[]string { return &c.CORSOrigins })},
+		{"FORGE_BACKUP_TARGET", "", "where backups go: a directory, or s3://bucket/prefix (credentials, region and endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT_URL); empty: no backups (docs/OPERATIONS.md, Backups)", str(func(c *Config) *string { return &c.BackupTarget })},
+		{"FORGE_BACKUP_INTERVAL", "1h", "time between backup passes; each copies every database (and the key store) changed since its last backup", duration(func(c *Config) *time.Duration { return &c.BackupInterval }, time.Second, 30*24*time.Hour)},
+		{"FORGE_BACKUP_KEEP", "24", "backups kept per database (the newest; older ones are removed from the target)", integer(func(c *Config) *int { return &c.BackupKeep }, 1, 100000)},
 	}
 }
 

@@ -151,38 +151,11 @@ func answerOnce(rc *fasthttp.RequestCtx, a forge.Answer, replayed bool, out forg
 // to the write unit), and a read it misses runs in the write unit,
 // recording nothing, as before.
 func readsFirst(sql string) bool {
-	i := 0
-	for i < len(sql) {
-		switch c := sql[i]; {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '(':
-			i++
-		case c == '-' && i+1 < len(sql) && sql[i+1] == '-':
-			j := strings.IndexByte(sql[i:], '\n')
-			if j < 0 {
-				return false
-			}
-			i += j + 1
-		case c == '/' && i+1 < len(sql) && sql[i+1] == '*':
-			j := strings.Index(sql[i+2:], "*/")
-			if j < 0 {
-				return false
-			}
-			i += j + 4
-		default:
-			for _, kw := range [...]string{"SELECT", "VALUES", "WITH"} {
-				if len(sql)-i >= len(kw) && strings.EqualFold(sql[i:i+len(kw)], kw) &&
-					(len(sql)-i == len(kw) || !isWordByte(sql[i+len(kw)])) {
-					return true
-				}
-			}
-			return false
-		}
+	switch w := forge.LeadingWord(sql); {
+	case strings.EqualFold(w, "SELECT"), strings.EqualFold(w, "VALUES"), strings.EqualFold(w, "WITH"):
+		return true
 	}
 	return false
-}
-
-func isWordByte(c byte) bool {
-	return c == '_' || c == '$' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
 }
 
 // jsonAnswer is a JSON answer to record.

@@ -85,6 +85,10 @@ var endpoints = []endpoint{
 		serve: route(bindCheckpoint, (*Server).restoreCheckpoint)},
 	{method: "DELETE", pattern: "/api/db/{db_name}/checkpoints/{checkpoint}", need: needWrite, perDB: true, only: hasMoves,
 		serve: route(bindCheckpoint, (*Server).deleteCheckpoint)},
+	// Row-level diffs (diff.go): a key that may read {db_name}; against
+	// another database, also the admin key or a key of it (the handler).
+	{method: "GET", pattern: "/api/db/{db_name}/diff", need: needRead, perDB: true, body: "diff", only: hasDiffs,
+		serve: route(bindDiff, (*Server).diff)},
 	// Rows and schema as a REST API (rows.go).
 	{method: "PATCH", pattern: "/api/db/{db_name}/tables/{table_name}/rows", need: needWrite, perDB: true, body: "update",
 		serve: route(bindRowsWrite, (*Server).updateRows)},

@@ -96,7 +96,7 @@ func TestRouteTable(t *testing.T) {
 	}
 	dbs := &fakeDatabases{m: map[string]bool{}}
 	full := New(Options{
-		Metrics: nopMetrics{}, Damage: fakeDamage{}, Transactions: fakeTransactions{}, Moves: fakeMoves{},
+		Metrics: nopMetrics{}, Damage: fakeDamage{}, Transactions: fakeTransactions{}, Moves: fakeMoves{}, Diffs: fakeDiffs{},
 		Auth:    Auth{Keys: fakeKeys{}, Databases: dbs, Disabled: true},
 		OpenAPI: []byte(`{}`), Docs: func(*fasthttp.RequestCtx) {}, Details: fakeDetails{},
 		Leases: fakeLeases{}, Trash: fakeTrash{},

@@ -147,6 +147,9 @@ type Options struct {
 	// Moves, when set, serves exports, imports, checkpoints and spawns
 	// from a file or a script (moves.go).
 	Moves Moves
+	// Diffs, when set, serves row-level diffs (diff.go); they run under
+	// ExportTimeout.
+	Diffs Diffs
 	// ExportTimeout bounds making an export (the copy, or the dump while
 	// it streams); default 10m.
 	ExportTimeout time.Duration

@@ -67,7 +67,7 @@ func (s *Service) SetLease(ctx context.Context, name string, ttl time.Duration) 
 	if s.p.Leases == nil {
 		return time.Time{}, errNoLeases
 	}
-	unlock, err := s.leaseLocks.lock(ctx, name)
+	unlock, err := s.leaseLocks.Lock(ctx, name)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -98,7 +98,7 @@ func (s *Service) Expire(ctx context.Context, name string) error {
 	if s.p.Leases == nil || s.p.Trash == nil {
 		return errNoLeases
 	}
-	unlock, err := s.leaseLocks.lock(ctx, name)
+	unlock, err := s.leaseLocks.Lock(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -138,7 +138,7 @@ func (s *Service) Restore(ctx context.Context, name string, ttl time.Duration) (
 	if err := s.expireIfDue(ctx, name); err != nil {
 		return Spawned{}, err
 	}
-	unlock, err := s.leaseLocks.lock(ctx, name)
+	unlock, err := s.leaseLocks.Lock(ctx, name)
 	if err != nil {
 		return Spawned{}, err
 	}
@@ -161,7 +161,7 @@ func (s *Service) Restore(ctx context.Context, name string, ttl time.Duration) (
 	}
 	if s.p.Keys != nil {
 		// The key lock orders this mint with a Delete's sweeps.
-		kunlock, err := s.keyLocks.lock(ctx, name)
+		kunlock, err := s.keyLocks.Lock(ctx, name)
 		if err != nil {
 			return Spawned{}, err
 		}

@@ -9,9 +9,7 @@ package lifecycle
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -88,46 +86,10 @@ type Service struct {
 	// so that no key is made for a database in the middle of its deletion
 	// and survives it to open a successor of the same name. Per name: a
 	// slow key write of one database holds up no other.
-	keyLocks nameLocks
+	keyLocks forge.NameLocks
 	// leaseLocks order, per database, the changes of its lease with its
 	// expiry and its restore (leases.go).
-	leaseLocks nameLocks
-}
-
-// nameLocks is a lock per name whose waiters watch their context.
-type nameLocks struct {
-	mu   sync.Mutex
-	held map[string]chan struct{} // closed when released
-}
-
-func (l *nameLocks) lock(ctx context.Context, name string) (unlock func(), err error) {
-	for {
-		l.mu.Lock()
-		ch, busy := l.held[name]
-		if !busy {
-			if l.held == nil {
-				l.held = make(map[string]chan struct{})
-			}
-			ch = make(chan struct{})
-			l.held[name] = ch
-			l.mu.Unlock()
-			return func() {
-				l.mu.Lock()
-				delete(l.held, name)
-				l.mu.Unlock()
-				close(ch)
-			}, nil
-		}
-		l.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return nil, forge.ErrTimeout
-			}
-			return nil, forge.ErrCanceled
-		}
-	}
+	leaseLocks forge.NameLocks
 }
 
 // New makes the Service of p.
@@ -318,7 +280,7 @@ func (s *Service) MintKey(ctx context.Context, db string, scope auth.Scope, expi
 	if s.p.Keys == nil {
 		return auth.Key{}, auth.Secret{}, fmt.Errorf("mint key for %s: no key table", db)
 	}
-	unlock, err := s.keyLocks.lock(ctx, db)
+	unlock, err := s.keyLocks.Lock(ctx, db)
 	if err != nil {
 		return auth.Key{}, auth.Secret{}, err
 	}
@@ -353,7 +315,7 @@ func (s *Service) dropKeys(ctx context.Context, db string) error {
 	if s.p.Keys == nil {
 		return nil
 	}
-	unlock, err := s.keyLocks.lock(ctx, db)
+	unlock, err := s.keyLocks.Lock(ctx, db)
 	if err != nil {
 		return err
 	}

@@ -3,9 +3,6 @@ package lifecycle_test
 import (
 	"context"
 	"errors"
-	"go/parser"
-	"go/token"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -138,37 +135,6 @@ func TestWithoutKeys(t *testing.T) {
 	}
 	if want := []string{"spawn s", "exclusive s", "delete s"}; !slices.Equal(w.calls, want) {
 		t.Fatalf("calls %v, want %v", w.calls, want)
-	}
-}
-
-// TestImports: the package knows no HTTP and no concrete backend; of the
-// project it imports forge and auth (leaves) only.
-func TestImports(t *testing.T) {
-	t.Parallel()
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		pf, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ImportsOnly)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, im := range pf.Imports {
-			path := strings.Trim(im.Path.Value, `"`)
-			switch {
-			case path == "github.com/praetorian/db-forge/forge", path == "github.com/praetorian/db-forge/auth",
-				path == "go.uber.org/zap", !strings.Contains(path, "."):
-				if strings.HasPrefix(path, "net") {
-					t.Errorf("%s imports %s", f, path)
-				}
-			default:
-				t.Errorf("%s imports %s", f, path)
-			}
-		}
 	}
 }
 

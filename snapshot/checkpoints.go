@@ -140,7 +140,7 @@ func (s *Service) CreateCheckpoint(ctx context.Context, db, name string) (forge.
 	if err != nil {
 		return forge.Checkpoint{}, err
 	}
-	unlock, err := s.locks.lock(ctx, db)
+	unlock, err := s.locks.Lock(ctx, db)
 	if err != nil {
 		return forge.Checkpoint{}, err
 	}
@@ -257,7 +257,7 @@ func (s *Service) RestoreCheckpoint(ctx context.Context, db, name string) (undo 
 	if err != nil {
 		return forge.Checkpoint{}, err
 	}
-	unlock, err := s.locks.lock(ctx, db)
+	unlock, err := s.locks.Lock(ctx, db)
 	if err != nil {
 		return forge.Checkpoint{}, err
 	}
@@ -325,7 +325,7 @@ func (s *Service) DeleteCheckpoint(ctx context.Context, db, name string) error {
 	if err != nil {
 		return err
 	}
-	unlock, err := s.locks.lock(ctx, db)
+	unlock, err := s.locks.Lock(ctx, db)
 	if err != nil {
 		return err
 	}
@@ -384,4 +384,31 @@ func syncPath(p string) error {
 		return err
 	}
 	return errors.Join(f.Sync(), f.Close())
+}
+
+// WithCheckpointFile calls fn with the file of checkpoint name of
+// database db while no checkpoint operation of db runs: fn opens it (a
+// diff reads it), and the open file outlives a later removal. The file
+// must not be written.
+func (s *Service) WithCheckpointFile(ctx context.Context, db, name string, fn func(path string) error) error {
+	if err := ValidateCheckpointName(name); err != nil {
+		return err
+	}
+	dir, err := s.checkpointDir(db)
+	if err != nil {
+		return err
+	}
+	unlock, err := s.locks.Lock(ctx, db)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	recs, err := list(dir)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(recs, func(r record) bool { return r.Name == name }) {
+		return fmt.Errorf("checkpoint %s: %w", name, forge.ErrCheckpointNotFound)
+	}
+	return fn(filepath.Join(dir, name+".db"))
 }

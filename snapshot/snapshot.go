@@ -18,7 +18,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -101,7 +100,7 @@ type Service struct {
 	f   Files
 	cfg Config
 	// locks orders the checkpoint operations of one database.
-	locks nameLocks
+	locks forge.NameLocks
 	// reflink: 0 not known yet, 1 the volume clones files, 2 it does not.
 	reflink atomic.Int32
 	seq     atomic.Uint64 // makes scratch names unique
@@ -354,42 +353,6 @@ func syncDir(dir string) error {
 	return errors.Join(d.Sync(), d.Close())
 }
 
-// nameLocks is a lock per name whose waiters watch their context.
-type nameLocks struct {
-	mu   sync.Mutex
-	held map[string]chan struct{}
-}
-
-func (l *nameLocks) lock(ctx context.Context, name string) (unlock func(), err error) {
-	for {
-		l.mu.Lock()
-		ch, busy := l.held[name]
-		if !busy {
-			if l.held == nil {
-				l.held = make(map[string]chan struct{})
-			}
-			ch = make(chan struct{})
-			l.held[name] = ch
-			l.mu.Unlock()
-			return func() {
-				l.mu.Lock()
-				delete(l.held, name)
-				l.mu.Unlock()
-				close(ch)
-			}, nil
-		}
-		l.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return nil, forge.ErrTimeout
-			}
-			return nil, forge.ErrCanceled
-		}
-	}
-}
-
 // FillFromDatabase makes the new, empty database db (a spawn's, not
 // used by anyone yet) a branch: a copy of database from as it is now, or
 // of its checkpoint when checkpoint is not "". The copy is made as a
@@ -422,7 +385,7 @@ func (s *Service) FillFromDatabase(ctx context.Context, db, from, checkpoint str
 		if err != nil {
 			return err
 		}
-		unlock, err := s.locks.lock(ctx, from)
+		unlock, err := s.locks.Lock(ctx, from)
 		if err != nil {
 			return err
 		}

@@ -3,10 +3,6 @@ package txn
 import (
 	"context"
 	"errors"
-	"go/parser"
-	"go/token"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -265,30 +261,5 @@ func TestWithin(t *testing.T) {
 		"SAVEPOINT forge_unit,ROLLBACK TO forge_unit,RELEASE forge_unit"
 	if got := strings.Join(l.ran, ","); got != want {
 		t.Errorf("ran\n%s\nwant\n%s", got, want)
-	}
-}
-
-// TestImports: txn imports forge alone of the project.
-func TestImports(t *testing.T) {
-	t.Parallel()
-	files, _ := filepath.Glob("*.go")
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		src, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		af, err := parser.ParseFile(token.NewFileSet(), f, src, parser.ImportsOnly)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, im := range af.Imports {
-			p := strings.Trim(im.Path.Value, `"`)
-			if strings.HasPrefix(p, "github.com/praetorian/db-forge/") && p != "github.com/praetorian/db-forge/forge" {
-				t.Errorf("%s imports %s", f, p)
-			}
-		}
 	}
 }

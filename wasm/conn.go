@@ -117,6 +117,8 @@ type connOptions struct {
 	heapLimit   int64
 	maxDBBytes  int64
 	limits      Limits
+	// immutable opens the file read-only and immutable (OpenFileReader).
+	immutable bool
 }
 
 // walSizeLimit bounds the WAL file left on disk after a checkpoint
@@ -126,7 +128,12 @@ const walSizeLimit = 64 << 20
 func openConn(path string, o connOptions) (c *conn, err error) {
 	// OPEN_READWRITE without OPEN_CREATE: volumes creates database files;
 	// the engine never conjures one up from a name.
-	db, err := sqlite3.OpenFlags(path, sqlite3.OPEN_READWRITE|sqlite3.OPEN_NOFOLLOW)
+	var db *sqlite3.Conn
+	if o.immutable {
+		db, err = sqlite3.OpenFlags(immutableURI(path), sqlite3.OPEN_READONLY|sqlite3.OPEN_URI|sqlite3.OPEN_NOFOLLOW)
+	} else {
+		db, err = sqlite3.OpenFlags(path, sqlite3.OPEN_READWRITE|sqlite3.OPEN_NOFOLLOW)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}

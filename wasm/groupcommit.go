@@ -313,35 +313,10 @@ func (e *Engine) runAlone(db *database, l *lease, g *groupStmt) (forge.Result, e
 // only routes: what runs in a group is what SQLite prepares as groupable
 // (RETURNING, say, runs alone), and a text it misses takes the usual path.
 func looksLikeDML(sql string) bool {
-	i := 0
-	for i < len(sql) {
-		switch c := sql[i]; {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f':
-			i++
-		case c == '-' && i+1 < len(sql) && sql[i+1] == '-':
-			j := strings.IndexByte(sql[i:], '\n')
-			if j < 0 {
-				return false
-			}
-			i += j + 1
-		case c == '/' && i+1 < len(sql) && sql[i+1] == '*':
-			j := strings.Index(sql[i+2:], "*/")
-			if j < 0 {
-				return false
-			}
-			i += j + 4
-		default:
-			for _, kw := range [...]string{"INSERT", "UPDATE", "DELETE", "REPLACE"} {
-				if len(sql)-i > len(kw) && strings.EqualFold(sql[i:i+len(kw)], kw) && !isIdentByte(sql[i+len(kw)]) {
-					return true
-				}
-			}
-			return false
-		}
+	switch w := forge.LeadingWord(sql); {
+	case strings.EqualFold(w, "INSERT"), strings.EqualFold(w, "UPDATE"), strings.EqualFold(w, "DELETE"),
+		strings.EqualFold(w, "REPLACE"):
+		return true
 	}
 	return false
-}
-
-func isIdentByte(c byte) bool {
-	return c == '_' || c == '$' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
 }

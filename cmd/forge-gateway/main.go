@@ -2,7 +2,9 @@
 // data plane in one process. Settings come from FORGE_* environment
 // variables and flags of the same names (see .env.example); SIGINT or
 // SIGTERM shut it down gracefully. `forge-gateway healthcheck` asks a
-// running gateway's /health (the container image's HEALTHCHECK).
+// running gateway's /health (the container image's HEALTHCHECK);
+// `forge-gateway restore --from <target> [--db name] [--at time]` rebuilds
+// the data directory from backups (docs/OPERATIONS.md, Backups).
 package main
 
 import (
@@ -23,7 +25,12 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := app.Run(ctx, os.Args[1:], os.Environ(), os.Stderr, nil)
+	var err error
+	if len(os.Args) >= 2 && os.Args[1] == "restore" {
+		err = app.Restore(ctx, os.Args[2:], os.Environ(), os.Stderr)
+	} else {
+		err = app.Run(ctx, os.Args[1:], os.Environ(), os.Stderr, nil)
+	}
 	switch {
 	case err == nil:
 	case errors.Is(err, config.ErrHelp):

@@ -22,6 +22,7 @@ import (
 
 	"github.com/praetorian/db-forge/batch"
 	"github.com/praetorian/db-forge/config"
+	"github.com/praetorian/db-forge/diff"
 	"github.com/praetorian/db-forge/forge"
 	"github.com/praetorian/db-forge/gateway"
 	"github.com/praetorian/db-forge/idem"
@@ -56,6 +57,13 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	defer stopLog() // flushes what the buffer still holds
 	defer func() { _ = log.Sync() }()
 
+	// One process owns a data directory: a second gateway, or a restore,
+	// is refused while this one runs.
+	unlockDir, err := volumes.Lock(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer unlockDir()
 	vol, err := volumes.Open(cfg.DataDir)
 	if err != nil {
 		return err
@@ -141,7 +149,9 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	opts.Idempotency = idempotency{idem.New(eng, cfg.IdempotencyTTL), tables.New(eng), batch.New(eng, batch.Config{MaxStatements: cfg.MaxBatchStatements})}
 	txs := newTransactions(eng, cfg)
 	opts.Transactions = txs
-	opts.Moves = newMoves(eng, vol, cfg)
+	moves := newMoves(eng, vol, cfg)
+	opts.Moves = moves
+	opts.Diffs = diff.New(diffOpener{eng: eng, moves: moves, dbs: vol}, diff.Config{})
 	opts.Leases, opts.Trash = leaseTable, trash{vol, cfg.TrashRetention}
 	if err := describe(&opts, cfg, vol, eng); err != nil {
 		return err
@@ -151,6 +161,13 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	registerTxMetrics(reg, txs.Registry)
 	registerLeaseMetrics(reg, leaseTable, janitor, vol)
 	room.register(reg)
+	// Backups (FORGE_BACKUP_TARGET): stopped before the key database and
+	// the engine close, at shutdown or on any other return.
+	stopBackups, err := startBackups(ctx, cfg, environ, vol, eng, reg, log.Named("backup"))
+	if err != nil {
+		return err
+	}
+	defer stopBackups()
 
 	if cfg.PprofListen != "" {
 		stopPprof, err := servePprof(cfg.PprofListen, log)
@@ -206,6 +223,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	err = srv.Drain(sctx, cfg.ShutdownDrain)
 	log.Info("shutting down: closing the listener and connections")
 	err = errors.Join(err, srv.Shutdown(sctx))
+	stopBackups()
 	// The key database's last good copy still due, while the engine runs.
 	if cerr := closeKeys(sctx); cerr != nil {
 		err = errors.Join(err, cerr)

@@ -66,6 +66,7 @@ func TestAuthMatrix(t *testing.T) {
 	contracttest.Expect(t, admin.Do(t, "POST", "/api/db/a/query", `{"sql": "CREATE TABLE t(id INTEGER PRIMARY KEY, v)"}`), 200, "")
 	contracttest.Expect(t, admin.Do(t, "POST", "/api/db/a/batch",
 		`{"statements": [{"sql": "CREATE TABLE w(id INTEGER PRIMARY KEY, v)"}, {"sql": "CREATE TABLE dropme(x)"}]}`), 200, "")
+	contracttest.Expect(t, admin.Do(t, "POST", "/api/db/a/checkpoints", `{"name": "m0"}`), 201, "")
 	_, roKey := mintKey(t, admin, "a", `{"scope": "read-only"}`)
 	revokedID, revokedKey := mintKey(t, admin, "a", `{"scope": "read-write"}`)
 	contracttest.Expect(t, admin.Do(t, "DELETE", "/admin/databases/a/keys/"+revokedID, nil), 200, "")
@@ -183,6 +184,13 @@ func TestAuthMatrix(t *testing.T) {
 		{"POST", "/admin/databases/a/lease", `{"ttl": 3600}`, adminOnly("200")},
 		{"GET", "/admin/trash", "", adminOnly("200")},
 		{"POST", "/admin/trash/x1/restore", "", adminOnly("200")},
+		// Diffs: a read key of the database against its checkpoint;
+		// against another database, the admin key (or a key of the
+		// other in X-Against-Key: TestDiffRoute).
+		{"GET", "/api/db/a/diff?against=checkpoint:m0", "",
+			[8]string{unauth, unauth, forbid, "200", "200", unauth, unauth, "200"}},
+		{"GET", "/api/db/a/diff?against=db:b", "",
+			[8]string{unauth, unauth, forbid, forbid, forbid, unauth, unauth, "200"}},
 		// Interactive transactions, last: an open one holds the writer
 		// (until its 0.2 s lease runs out). An id no key opened is 404.
 		// A read-only key opens read-only transactions only, and may end
