@@ -321,24 +321,34 @@ func (s *Service) DeleteCheckpoint(ctx context.Context, db, name string) error {
 	if err := ValidateCheckpointName(name); err != nil {
 		return err
 	}
-	dir, err := s.checkpointDir(db)
-	if err != nil {
-		return err
-	}
-	unlock, err := s.locks.Lock(ctx, db)
+	dir, unlock, err := s.lockCheckpoint(ctx, db, name)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	recs, err := list(dir)
-	if err != nil {
-		return err
-	}
-	if !slices.ContainsFunc(recs, func(r record) bool { return r.Name == name }) {
-		return fmt.Errorf("checkpoint %s: %w", name, forge.ErrCheckpointNotFound)
-	}
 	removeCheckpoint(dir, name)
 	return syncDir(dir)
+}
+
+// lockCheckpoint takes database db's checkpoint lock and finds its
+// checkpoint name: the checkpoints' directory, and unlock to call when
+// done; forge.ErrCheckpointNotFound (lock released) when there is none.
+func (s *Service) lockCheckpoint(ctx context.Context, db, name string) (dir string, unlock func(), err error) {
+	if dir, err = s.checkpointDir(db); err != nil {
+		return "", nil, err
+	}
+	if unlock, err = s.locks.Lock(ctx, db); err != nil {
+		return "", nil, err
+	}
+	recs, err := list(dir)
+	if err == nil && !slices.ContainsFunc(recs, func(r record) bool { return r.Name == name }) {
+		err = fmt.Errorf("checkpoint %s: %w", name, forge.ErrCheckpointNotFound)
+	}
+	if err != nil {
+		unlock()
+		return "", nil, err
+	}
+	return dir, unlock, nil
 }
 
 // removeCheckpoint removes a checkpoint's record, then its file.
@@ -394,21 +404,10 @@ func (s *Service) WithCheckpointFile(ctx context.Context, db, name string, fn fu
 	if err := ValidateCheckpointName(name); err != nil {
 		return err
 	}
-	dir, err := s.checkpointDir(db)
-	if err != nil {
-		return err
-	}
-	unlock, err := s.locks.Lock(ctx, db)
+	dir, unlock, err := s.lockCheckpoint(ctx, db, name)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	recs, err := list(dir)
-	if err != nil {
-		return err
-	}
-	if !slices.ContainsFunc(recs, func(r record) bool { return r.Name == name }) {
-		return fmt.Errorf("checkpoint %s: %w", name, forge.ErrCheckpointNotFound)
-	}
 	return fn(filepath.Join(dir, name+".db"))
 }

@@ -168,27 +168,7 @@ func longDeadline(ctx context.Context) context.Context {
 // query timeout. Writers go on meanwhile (WAL).
 func (e *Engine) Scan(ctx context.Context, name string, fn func(forge.Tx) error) error {
 	ctx = longDeadline(ctx)
-	t := &tx{e: e, parent: ctx, ctx: ctx}
-	db, err := e.acquire(ctx, name)
-	if err != nil {
-		return e.noteFault(name, "", translate(ctx, err))
-	}
-	defer e.release(db)
-	err = db.run(ctx, false, func(c *conn) error {
-		t.c = c
-		defer func() { t.c = nil }()
-		if err := c.control("BEGIN"); err != nil {
-			return err
-		}
-		if err := fn(t); err != nil {
-			return err
-		}
-		if t.lost != nil {
-			return t.lost
-		}
-		return c.control("COMMIT")
-	})
-	return e.noteFault(name, db.path, translate(ctx, err))
+	return e.readUnit(ctx, name, &tx{e: e, parent: ctx}, fn)
 }
 
 // ErrNotSettled: Frozen could not fold the write-ahead log into the file

@@ -23,7 +23,12 @@ import (
 // before it runs. The Tx is valid only until fn returns.
 func (e *Engine) Read(ctx context.Context, name string, fn func(forge.Tx) error) error {
 	t := &tx{e: e, parent: ctx}
-	ctx = e.deadline(ctx)
+	return e.readUnit(e.deadline(ctx), name, t, fn)
+}
+
+// readUnit runs fn on t in one read transaction of database name, bounded
+// by ctx (Read's and Scan's deadlines differ; nothing else does).
+func (e *Engine) readUnit(ctx context.Context, name string, t *tx, fn func(forge.Tx) error) error {
 	t.ctx = ctx
 	db, err := e.acquire(ctx, name)
 	if err != nil {
