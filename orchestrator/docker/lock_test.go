@@ -121,7 +121,10 @@ func TestLockStuckNameHonoursDeadline(t *testing.T) {
 // its own context.
 func TestLockNegotiationHonoursContext(t *testing.T) {
 	t.Parallel()
-	api := &stuckAPI{pingGate: make(chan struct{}), pinging: make(chan struct{})}
+	// pinging has room for the first Ping's signal: unbuffered, a Ping
+	// that came before the test was receiving dropped it, and the test
+	// waited forever (a hang seen under -race -count=3).
+	api := &stuckAPI{pingGate: make(chan struct{}), pinging: make(chan struct{}, 1)}
 	b := newStuckBackend(t, api)
 	first := make(chan error, 1)
 	go func() { first <- b.Check(t.Context()) }()
