@@ -121,7 +121,7 @@ FUZZ_TARGETS := ./forge:FuzzValidateName:600000 \
 	./gateway:FuzzFastBatchAgrees:150000 ./gateway:FuzzDecodeLease:100000 \
 	./snapshot:FuzzScript:30000 ./snapshot:FuzzCSV:60000 ./snapshot:FuzzValidateFile:200000 ./snapshot:FuzzAppendReal:200000 \
 	./tables:FuzzParseQuery:150000 ./tables:FuzzDecodeToken:150000 \
-	./wasm:FuzzSandboxSQL:3000 ./wasm:FuzzReadOnlySQL:80000 ./idem:FuzzCompact:100000 \
+	./wasm:FuzzSandboxSQL:3000 ./wasm:FuzzReadOnlySQL:80000 ./wasm:FuzzRenamedTo:100000 ./idem:FuzzCompact:100000 \
 	./auth:FuzzCredential:180000 ./diff:FuzzDiffQuery:150000 \
 	./backup:FuzzDecodeManifest:100000
 .PHONY: fuzz-short

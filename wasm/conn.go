@@ -39,6 +39,9 @@ type conn struct {
 	// COMMIT or ROLLBACK (not a savepoint): only a unit of work's own
 	// statements may end its transaction (tx.go).
 	txControl bool
+	// altering: while a statement was prepared, the authorizer saw ALTER
+	// TABLE (whose new name, if a rename, it is not told: renamedTo).
+	altering bool
 	// grows: while a statement was prepared, the authorizer saw an action
 	// other than reading, deleting rows or dropping objects.
 	grows bool
@@ -288,7 +291,7 @@ func (c *conn) prepareKey(sql, key string) (*stmt, error) {
 		c.lru.MoveToFront(e)
 		return e.Value.(*stmt), nil
 	}
-	c.nonDML, c.grows, c.txControl, c.inserts = false, false, false, false
+	c.nonDML, c.grows, c.txControl, c.inserts, c.altering = false, false, false, false, false
 	s, tail, err := c.db.Prepare(sql)
 	if err != nil && errors.Is(err, sqlite3.ERROR) && c.reloadSchema() {
 		// This connection's copy of the schema may predate DDL run on
@@ -296,7 +299,7 @@ func (c *conn) prepareKey(sql, key string) (*stmt, error) {
 		// some errors ("no such table") occur in prepare, but not all:
 		// ALTER TABLE ... DROP/RENAME COLUMN of a column added since
 		// fails against the old copy. Refresh it and try once more.
-		c.nonDML, c.grows, c.txControl, c.inserts = false, false, false, false
+		c.nonDML, c.grows, c.txControl, c.inserts, c.altering = false, false, false, false, false
 		s, tail, err = c.db.Prepare(sql)
 	}
 	if err != nil {
@@ -317,6 +320,12 @@ func (c *conn) prepareKey(sql, key string) (*stmt, error) {
 			_ = t.Close()
 			_ = s.Close()
 			return nil, &forge.SQLError{Message: "You can only execute one statement at a time.", Code: "SQLITE_MISUSE"}
+		}
+	}
+	if c.altering && !c.bookkeeping {
+		if name, ok := renamedTo(sql); ok && forge.IsReserved(name) {
+			_ = s.Close()
+			return nil, &forge.NotAuthorizedError{Reason: reasonReserved}
 		}
 	}
 	// The cache outlives the request: its own copy of the text, not a

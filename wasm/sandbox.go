@@ -192,6 +192,9 @@ func (c *conn) authorizer(action sqlite3.AuthorizerActionCode, arg3, arg4, schem
 	if action == sqlite3.AUTH_TRANSACTION && !c.stepping {
 		c.txControl = true
 	}
+	if action == sqlite3.AUTH_ALTER_TABLE && !c.stepping {
+		c.altering = true
+	}
 	if action == sqlite3.AUTH_INSERT && !c.stepping && inner == "" {
 		c.inserts = true // the statement's own insert, not a trigger's
 	}
