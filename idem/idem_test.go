@@ -217,3 +217,30 @@ func TestRecordsOfAGroup(t *testing.T) {
 		t.Fatalf("work ran %d more times, %d rows; want none, %d", calls-1, count(t, e), n+1)
 	}
 }
+
+// A database whose file was replaced (here: records written by another
+// service, as a restored file brings them) is forgotten, and the keys of
+// the new file's records replay; without Forget the first service's
+// complete key set would let the request run again.
+func TestForgetAfterTheFileChanged(t *testing.T) {
+	e := newEngine(t)
+	ctx := context.Background()
+	calls := 0
+	s := idem.New(e, 0)
+	if _, _, err := s.Do(ctx, "db", key("k1", "b1"), insertV("a", &calls)); err != nil {
+		t.Fatal(err)
+	}
+	// The set of s is complete now (loaded by its first request). Another
+	// writer of records, standing for a file replaced under s:
+	if _, _, err := idem.New(e, 0).Do(ctx, "db", key("k2", "b2"), insertV("b", &calls)); err != nil {
+		t.Fatal(err)
+	}
+	s.Forget("db")
+	a, replayed, err := s.Do(ctx, "db", key("k2", "b2"), insertV("b", &calls))
+	if err != nil || !replayed || string(a.Body) != `{"v":"b"}` {
+		t.Fatalf("after Forget: %v %v %s", err, replayed, a.Body)
+	}
+	if calls != 2 || count(t, e) != 2 {
+		t.Fatalf("work ran %d times, %d rows; want 2, 2", calls, count(t, e))
+	}
+}

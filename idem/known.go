@@ -21,9 +21,10 @@ import (
 // record. A key in the set may have one: it is looked up (a unit that
 // rolled back, a record that expired, or a hash collision only cost that
 // look-up). Until a database's set is complete, and when it would pass
-// maxKnown keys, every key is looked up, as without the set. (A database
-// file replaced under a running gateway, which no route does, would keep
-// the old file's set until a restart.)
+// maxKnown keys, every key is looked up, as without the set. A database
+// whose file is replaced (a checkpoint's restore, a restore from the
+// trash, a delete) is forgotten (Forget) while no connection to it is
+// open, and its set loads again from the new file.
 
 // maxKnown bounds the keys kept per database (8 bytes and a map entry
 // each); past it the database's keys are looked up again, and a load is
@@ -114,6 +115,9 @@ const selectKeys = "SELECT key_scope, key FROM " + Table + " WHERE created_at >=
 // set complete; the keys noted meanwhile stay. Without the table the set
 // is complete and empty (so a read with a key runs as a plain read).
 func (s *Service) loadKnown(ctx context.Context, db string) {
+	s.mu.Lock()
+	d0 := s.state(db) // Forget during the load: its keys are the old file's
+	s.mu.Unlock()
 	r := keysReader{keys: make(map[uint64]struct{})}
 	err := s.e.Read(ctx, db, func(tx forge.Tx) error {
 		clear(r.keys)
@@ -131,6 +135,7 @@ func (s *Service) loadKnown(ctx context.Context, db string) {
 	d := s.state(db)
 	d.known.loading = false
 	switch {
+	case d != d0: // forgotten meanwhile: the next request loads again
 	case err != nil: // a timeout, a busy database: another request tries
 	case d.known.overflow || len(r.keys)+len(d.known.keys) > maxKnown:
 		d.known = known{overflow: true, retry: s.now().Add(reloadAfter)}
@@ -152,4 +157,14 @@ func (r *keysReader) Columns([]string) error { return nil }
 func (r *keysReader) Row(row forge.Row) error {
 	r.keys[keyHashBytes(row.Text(0), row.Text(1))] = struct{}{}
 	return nil
+}
+
+// Forget drops what the service knows of database db (its key set, whether
+// it has the records table, when it last expired records): its file was
+// replaced or removed. Call it while no connection to db is open (the
+// engine's Exclusive), so that no unit reads the old file after it.
+func (s *Service) Forget(db string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.dbs, db)
 }

@@ -129,7 +129,9 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	if err != nil {
 		return err
 	}
-	life := lifecycle.New(lifecycle.Ports{Engine: eng, Orchestrator: orch, Keys: authn.Keys,
+	idemSvc := idem.New(eng, cfg.IdempotencyTTL)
+	replacing := replacingEngine{Engine: eng, forget: idemSvc.Forget}
+	life := lifecycle.New(lifecycle.Ports{Engine: replacing, Orchestrator: orch, Keys: authn.Keys,
 		Databases: vol, Spawns: vol, Leases: leaseTable, Trash: vol, Log: log.Named("lifecycle")})
 	janitor, stopJanitor := startLeaseJanitor(ctx, leaseTable, life, vol, cfg.TrashRetention, log.Named("leases"))
 	defer stopJanitor()
@@ -146,10 +148,10 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	opts.Damage = eng
 	opts.Spawns = vol
 	opts.Lifecycle = life
-	opts.Idempotency = idempotency{idem.New(eng, cfg.IdempotencyTTL), tables.New(eng), batch.New(eng, batch.Config{MaxStatements: cfg.MaxBatchStatements})}
+	opts.Idempotency = idempotency{idemSvc, tables.New(eng), batch.New(eng, batch.Config{MaxStatements: cfg.MaxBatchStatements})}
 	txs := newTransactions(eng, cfg)
 	opts.Transactions = txs
-	moves := newMoves(eng, vol, cfg)
+	moves := newMoves(replacing, vol, cfg)
 	opts.Moves = moves
 	opts.Diffs = diff.New(diffOpener{eng: eng, moves: moves, dbs: vol}, diff.Config{})
 	opts.Leases, opts.Trash = leaseTable, trash{vol, cfg.TrashRetention}

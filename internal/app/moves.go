@@ -10,7 +10,7 @@ import (
 )
 
 // movesEngine adapts the engine to snapshot.Engine.
-type movesEngine struct{ *wasm.Engine }
+type movesEngine struct{ replacingEngine }
 
 func (m movesEngine) CopyTo(ctx context.Context, db, dest string, export bool) error {
 	return m.Engine.CopyTo(ctx, db, dest, wasm.CopyOptions{DropReserved: export, Sync: !export})
@@ -19,7 +19,7 @@ func (m movesEngine) CopyTo(ctx context.Context, db, dest string, export bool) e
 var _ snapshot.Engine = movesEngine{}
 
 // newMoves is the service of exports, imports and checkpoints.
-func newMoves(eng *wasm.Engine, vol *volumes.Layout, cfg config.Config) *snapshot.Service {
+func newMoves(eng replacingEngine, vol *volumes.Layout, cfg config.Config) *snapshot.Service {
 	return snapshot.New(movesEngine{eng}, vol, snapshot.Config{
 		MaxDBBytes:         mib(cfg.MaxDBSizeMB),
 		MaxCheckpoints:     cfg.MaxCheckpoints,
