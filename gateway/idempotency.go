@@ -158,6 +158,20 @@ func readsFirst(sql string) bool {
 	return false
 }
 
+// writesSurely tells, from its first keyword, a statement that SQLite
+// never prepares as read-only (INSERT, UPDATE, DELETE, REPLACE), so that
+// its keyed write unit need not Describe it first: it is recorded, as
+// one that Describe said writes, and a text that does not prepare fails
+// in Run with the error Describe would have given, recorded the same.
+func writesSurely(sql string) bool {
+	switch w := forge.LeadingWord(sql); {
+	case strings.EqualFold(w, "INSERT"), strings.EqualFold(w, "UPDATE"),
+		strings.EqualFold(w, "DELETE"), strings.EqualFold(w, "REPLACE"):
+		return true
+	}
+	return false
+}
+
 // jsonAnswer is a JSON answer to record.
 func jsonAnswer(status int, body []byte) forge.Answer {
 	return forge.Answer{Status: status, ContentType: "application/json", Body: body}
@@ -224,10 +238,14 @@ func (s *Server) queryOnce(ctx context.Context, rc *fasthttp.RequestCtx, req que
 		return answer(res), nil
 	}
 	var out forge.Answer
+	dml := writesSurely(req.stmt.SQL)
 	write := recordWork(func(tx forge.Tx) (forge.Answer, bool, error) {
-		info, err := tx.Describe(ctx, req.stmt.SQL)
-		if err != nil {
-			return forge.Answer{}, true, err
+		info := forge.StatementInfo{}
+		if !dml { // an INSERT, UPDATE, DELETE or REPLACE never reads only
+			var err error
+			if info, err = tx.Describe(ctx, req.stmt.SQL); err != nil {
+				return forge.Answer{}, true, err
+			}
 		}
 		enc.reset(s.opts.MaxResponseBytes) // a unit may run more than once
 		res, err := tx.Run(ctx, req.stmt, enc)

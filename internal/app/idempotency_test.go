@@ -173,6 +173,22 @@ func TestIdempotentWrites(t *testing.T) {
 	expectAnswer(t, "read", c.send(t, "POST", "/api/db/idem/query", "read-1", read), 200, false)
 	expectAnswer(t, "read again", c.send(t, "POST", "/api/db/idem/query", "read-1", read), 200, false)
 
+	// A write whose text does not prepare (a table not there, a reserved
+	// one): its answer says what the database holds, and is replayed.
+	for i, sql := range []string{"INSERT INTO later(v) VALUES (1)", " update later SET v = 2", "DELETE FROM _forge_idempotency"} {
+		body := `{"sql":"` + sql + `"}`
+		k := fmt.Sprintf("bad-%d", i)
+		first := c.send(t, "POST", "/api/db/idem/query", k, body)
+		if first.status != 400 && first.status != 403 {
+			t.Fatalf("%s: %d %s", sql, first.status, first.body)
+		}
+		again := c.send(t, "POST", "/api/db/idem/query", k, body)
+		expectAnswer(t, sql+" again", again, first.status, true)
+		if again.body != first.body {
+			t.Fatalf("%s: replayed body %s, first %s", sql, again.body, first.body)
+		}
+	}
+
 	// Bad keys.
 	for _, k := range []string{strings.Repeat("k", 256), "has space", "tab\tkey", "é"} {
 		a := c.send(t, "POST", "/api/db/idem/query", k, insert)
