@@ -24,6 +24,13 @@ import (
 // not at all while a reader reads the file alone), all of them pages the
 // in-memory log serves.
 
+// maxWALStream bounds the committed log a stream reads into memory while
+// writes wait (about 50 ms for the most). It is above the fast copy's
+// maxWALCopy: one transaction of tens of MB leaves a log that long until
+// the next write resets it, and the other way, a scratch copy of the whole
+// database, costs more than reading it.
+const maxWALStream = 64 << 20
+
 // ErrNotStreamable: the database cannot be streamed as it is (it holds
 // bookkeeping tables an export leaves out, has no reader beside its
 // writer, or its log is not as expected); copy it with CopyTo instead.
@@ -122,7 +129,7 @@ func (s *FileStream) readLog(path string) error {
 	defer in.Close()
 	latest, pending := map[int64]int64{}, map[int64]int64{}
 	var commitPages uint32
-	pageSize, end, err := walFrames(in, maxWALCopy, func(pgno, commit uint32, data int64) {
+	pageSize, end, err := walFrames(in, maxWALStream, func(pgno, commit uint32, data int64) {
 		pending[int64(pgno)] = data
 		if commit > 0 {
 			for p, o := range pending {

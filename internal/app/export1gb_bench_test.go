@@ -31,7 +31,7 @@ func BenchmarkExport1GB(b *testing.B) {
 	const rows = 1_000_000
 	for i := 0; i < rows/20_000; i++ {
 		body, _ := json.Marshal(map[string]string{"sql": "INSERT INTO t(v) SELECT randomblob(1000) FROM generate_series(1, 20000)"})
-		r := sendAs(b, g, g.adminKey, "POST", "/api/db/big/query", "application/json", body, "X-Query-Timeout", "60s")
+		r := sendAs(b, g, g.adminKey, "POST", "/api/db/big/query", "application/json", body, "X-Query-Timeout", "30s")
 		mustStatus(b, r, 200, "fill")
 	}
 	fi, err := os.Stat(filepath.Join(dataDir, "databases", "big", "big.db"))
