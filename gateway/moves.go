@@ -228,9 +228,10 @@ func (s *Server) exportContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(s.base, s.opts.ExportTimeout)
 }
 
-// export answers with a copy of the database: the file, made before the
-// answer starts (so a failure is a plain error answer) and streamed from
-// a scratch file; or the SQL dump, streamed as it is made from one
+// export answers with a copy of the database: the file, its snapshot
+// taken before the answer starts (so a failure is a plain error answer)
+// and streamed from the live file under that snapshot, or from a scratch
+// copy when the database has bookkeeping tables to leave out; or the SQL dump, streamed as it is made from one
 // snapshot (a failure after the first byte ends the dump with a comment
 // and without its COMMIT, so that it replays nothing).
 func (s *Server) export(_ context.Context, rc *fasthttp.RequestCtx, req exportRequest) error {
@@ -245,7 +246,7 @@ func (s *Server) export(_ context.Context, rc *fasthttp.RequestCtx, req exportRe
 		rc.SetStatusCode(fasthttp.StatusOK)
 		rc.SetContentType(mediaSQLite)
 		rc.Response.Header.Set("Content-Disposition", `attachment; filename="`+req.db+`.db"`)
-		rc.SetBodyStream(f, int(size)) // closed by fasthttp once sent
+		rc.SetBodyStream(f, int(size)) // closed by fasthttp once sent (or failed): the snapshot ends
 		return nil
 	}
 	if s.opts.Databases != nil {

@@ -45,6 +45,15 @@ type Engine interface {
 	IntegrityCheck(ctx context.Context, db string) ([]string, error)
 }
 
+// FileStreamer is what an Engine may also do: give database db's file as
+// of one snapshot, streamed from the live file without a scratch copy,
+// the snapshot held until the reader is closed. ok false (and no error):
+// it cannot for this database (bookkeeping tables to leave out, ...);
+// ExportFile then copies.
+type FileStreamer interface {
+	StreamFile(ctx context.Context, db string) (r io.ReadCloser, size int64, ok bool, err error)
+}
+
 // Files is the slice of the data directory (package volumes' *Layout)
 // that copies need.
 type Files interface {
@@ -112,10 +121,17 @@ func New(e Engine, f Files, cfg Config) *Service {
 }
 
 // ExportFile makes a consistent copy of database db without its
-// bookkeeping tables, and returns it open for reading with its size. The
-// copy is a scratch file already unlinked: it goes when the reader is
+// bookkeeping tables, and returns it open for reading with its size:
+// the live file as of a snapshot held until the reader is closed, when
+// the engine can (FileStreamer: a database without bookkeeping tables);
+// else a scratch file already unlinked, which goes when the reader is
 // closed, or with the process.
 func (s *Service) ExportFile(ctx context.Context, db string) (io.ReadCloser, int64, error) {
+	if fs, ok := s.e.(FileStreamer); ok {
+		if r, size, ok, err := fs.StreamFile(ctx, db); ok || err != nil {
+			return r, size, err
+		}
+	}
 	dir, err := s.f.ScratchDir()
 	if err != nil {
 		return nil, 0, err

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/praetorian/db-forge/forge"
+	"github.com/praetorian/db-forge/volumes"
 )
 
 // fill makes table t of n rows of size-byte blobs in database name.
@@ -123,8 +124,53 @@ func TestCopyIsOneSnapshot(t *testing.T) {
 	e, layout := newTestEngine(t, Config{})
 	createDB(t, layout, "s")
 	ctx := context.Background()
+	stopWrites := writeTwoTables(t, e, "s")
+	dir := t.TempDir()
+	fast := 0
+	for i := 0; i < 12; i++ {
+		time.Sleep(40 * time.Millisecond)
+		dest := filepath.Join(dir, "copy.db")
+		// The fast path itself, not CopyTo's fallback.
+		db, err := e.acquire(ctx, "s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = db.fastCopy(ctx, dest)
+		e.release(db)
+		if errors.Is(err, errWALShape) {
+			t.Logf("copy %d: %v", i, err) // the log grew past maxWALCopy: CopyTo would use the backup API
+			continue
+		}
+		if err != nil {
+			t.Fatalf("fast copy %d: %v", i, err)
+		}
+		fast++
+		b, err := os.ReadFile(dest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkOneSnapshot(t, e, layout, i, b)
+	}
+	stopWrites()
+	if fast < 6 {
+		t.Errorf("only %d of 12 copies took the fast way", fast)
+	}
+}
+
+// rowsOf is a RowWriter calling f for each row.
+type rowsOf func(r forge.Row)
+
+func (rowsOf) Columns([]string) error  { return nil }
+func (f rowsOf) Row(r forge.Row) error { f(r); return nil }
+
+// writeTwoTables keeps writing tables a and b (made here) of database
+// name in step (each commit adds and deletes alike in both), with a
+// reader now and then holding old snapshots, until the returned func is
+// called: a copy that is one snapshot has as many rows in a as in b.
+func writeTwoTables(t *testing.T, e *Engine, name string) func() {
+	ctx := context.Background()
 	for _, q := range []string{"CREATE TABLE a(id INTEGER PRIMARY KEY, v BLOB)", "CREATE TABLE b(id INTEGER PRIMARY KEY, v BLOB)"} {
-		if _, err := e.Query(ctx, "s", forge.Statement{SQL: q}, nil); err != nil {
+		if _, err := e.Query(ctx, name, forge.Statement{SQL: q}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -135,7 +181,7 @@ func TestCopyIsOneSnapshot(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; !stop.Load(); i++ {
-				err := e.Write(ctx, "s", func(tx forge.Tx) error {
+				err := e.Write(ctx, name, func(tx forge.Tx) error {
 					n := forge.IntValue(int64(1 + i%20))
 					for _, q := range []string{
 						"INSERT INTO a(v) SELECT randomblob(3000) FROM generate_series(1, ?1)",
@@ -167,7 +213,7 @@ func TestCopyIsOneSnapshot(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for !stop.Load() {
-			_ = e.Read(ctx, "s", func(tx forge.Tx) error {
+			_ = e.Read(ctx, name, func(tx forge.Tx) error {
 				_, err := tx.Run(ctx, forge.Statement{SQL: "SELECT count(*) FROM a"}, nil)
 				time.Sleep(20 * time.Millisecond)
 				return err
@@ -175,61 +221,36 @@ func TestCopyIsOneSnapshot(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}()
-	dir := t.TempDir()
-	fast := 0
-	for i := 0; i < 12; i++ {
-		time.Sleep(40 * time.Millisecond)
-		dest := filepath.Join(dir, "copy.db")
-		// The fast path itself, not CopyTo's fallback.
-		db, err := e.acquire(ctx, "s")
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = db.fastCopy(ctx, dest)
-		e.release(db)
-		if errors.Is(err, errWALShape) {
-			t.Logf("copy %d: %v", i, err) // the log grew past maxWALCopy: CopyTo would use the backup API
-			continue
-		}
-		if err != nil {
-			t.Fatalf("fast copy %d: %v", i, err)
-		}
-		fast++
-		createDB(t, layout, "check")
-		p, _ := layout.Path("check")
-		b, err := os.ReadFile(dest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		problems, err := e.IntegrityCheck(ctx, "check")
-		if err != nil || len(problems) > 0 {
-			t.Fatalf("copy %d: %v %v", i, problems, err)
-		}
-		var got []int64
-		_, err = e.Query(ctx, "check", forge.Statement{SQL: "SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM b), (SELECT coalesce(max(id),0) FROM a), (SELECT coalesce(max(id),0) FROM b)"},
-			rowsOf(func(r forge.Row) { got = []int64{r.Int(0), r.Int(1), r.Int(2), r.Int(3)} }))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got[0] != got[1] || got[2] != got[3] {
-			t.Fatalf("copy %d is not one snapshot: a has %d rows up to %d, b %d up to %d", i, got[0], got[2], got[1], got[3])
-		}
-		if err := e.Exclusive(ctx, "check", func() error { return layout.Remove("check") }); err != nil {
-			t.Fatal(err)
-		}
-	}
-	stop.Store(true)
-	wg.Wait()
-	if fast < 6 {
-		t.Errorf("only %d of 12 copies took the fast way", fast)
+	return func() {
+		stop.Store(true)
+		wg.Wait()
 	}
 }
 
-// rowsOf is a RowWriter calling f for each row.
-type rowsOf func(r forge.Row)
-
-func (rowsOf) Columns([]string) error  { return nil }
-func (f rowsOf) Row(r forge.Row) error { f(r); return nil }
+// checkOneSnapshot opens the copy b of writeTwoTables' database and fails
+// unless it is sound and a and b agree.
+func checkOneSnapshot(t *testing.T, e *Engine, layout *volumes.Layout, i int, b []byte) {
+	t.Helper()
+	ctx := context.Background()
+	createDB(t, layout, "check")
+	p, _ := layout.Path("check")
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	problems, err := e.IntegrityCheck(ctx, "check")
+	if err != nil || len(problems) > 0 {
+		t.Fatalf("copy %d: %v %v", i, problems, err)
+	}
+	var got []int64
+	_, err = e.Query(ctx, "check", forge.Statement{SQL: "SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM b), (SELECT coalesce(max(id),0) FROM a), (SELECT coalesce(max(id),0) FROM b)"},
+		rowsOf(func(r forge.Row) { got = []int64{r.Int(0), r.Int(1), r.Int(2), r.Int(3)} }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0] != got[1] || got[2] != got[3] {
+		t.Fatalf("copy %d is not one snapshot: a has %d rows up to %d, b %d up to %d", i, got[0], got[2], got[1], got[3])
+	}
+	if err := e.Exclusive(ctx, "check", func() error { return layout.Remove("check") }); err != nil {
+		t.Fatal(err)
+	}
+}

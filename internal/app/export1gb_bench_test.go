@@ -1,0 +1,105 @@
+package app_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// BenchmarkExport1GB: issue 13's form of the SELECT rule: point SELECTs by
+// 4 clients while one export (format=sqlite) of a database of about 1 GB
+// runs, against the same SELECTs alone just before, in the same run. It
+// fills 1 GB first (about a minute); run it alone:
+//
+//	go test -run=NONE -bench=Export1GB -benchtime=1x ./internal/app/
+func BenchmarkExport1GB(b *testing.B) {
+	dataDir := b.TempDir()
+	g := start(b, dataDir, "FORGE_MAX_DB_SIZE_MB=2048")
+	admin := g.client()
+	if r := admin.Do(b, "POST", "/admin/databases/spawn/big", nil); r.Status != 201 {
+		b.Fatalf("spawn: %d %s", r.Status, r.Raw)
+	}
+	sqlOK(b, g, "big", "CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)")
+	const rows = 1_000_000
+	for i := 0; i < rows/20_000; i++ {
+		body, _ := json.Marshal(map[string]string{"sql": "INSERT INTO t(v) SELECT randomblob(1000) FROM generate_series(1, 20000)"})
+		r := sendAs(b, g, g.adminKey, "POST", "/api/db/big/query", "application/json", body, "X-Query-Timeout", "30s")
+		mustStatus(b, r, 200, "fill")
+	}
+	fi, err := os.Stat(filepath.Join(dataDir, "databases", "big", "big.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("database file %.0f MB", float64(fi.Size())/(1<<20))
+	// selects runs 4 clients of point SELECTs until stop is closed, and
+	// gives their rate.
+	selects := func(stop <-chan struct{}) float64 {
+		var n atomic.Int64
+		var wg sync.WaitGroup
+		start := time.Now()
+		for w := 0; w < 4; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				client := &http.Client{}
+				for i := w; ; i += 4 {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					body := fmt.Appendf(nil, `{"sql":"SELECT id, length(v) FROM t WHERE id = ?","params":[%d]}`, 1+i%rows)
+					req, _ := http.NewRequest("POST", g.url+"/api/db/big/query", bytes.NewReader(body))
+					req.Header.Set("Authorization", "Bearer "+g.adminKey)
+					req.Header.Set("Content-Type", "application/json")
+					resp, err := client.Do(req)
+					if err != nil {
+						continue
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode == 200 {
+						n.Add(1)
+					}
+				}
+			}(w)
+		}
+		wg.Wait()
+		return float64(n.Load()) / time.Since(start).Seconds()
+	}
+	for b.Loop() {
+		stop := make(chan struct{})
+		time.AfterFunc(3*time.Second, func() { close(stop) })
+		alone := selects(stop)
+		stop = make(chan struct{})
+		var took time.Duration
+		var size int64
+		go func() {
+			defer close(stop)
+			start := time.Now()
+			req, _ := http.NewRequest("GET", g.url+"/api/db/big/export?format=sqlite", nil)
+			req.Header.Set("Authorization", "Bearer "+g.adminKey)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			size, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			took = time.Since(start)
+		}()
+		during := selects(stop)
+		b.ReportMetric(float64(size)/(1<<20)/took.Seconds(), "export-MB/s")
+		b.ReportMetric(alone, "selects/s-alone")
+		b.ReportMetric(during, "selects/s-during-export")
+		b.ReportMetric(during/alone, "x-alone")
+	}
+}
