@@ -33,6 +33,9 @@ var endpoints = []endpoint{
 	{method: "GET", pattern: "/openapi.json", need: needNothing, only: hasOpenAPI, serve: route(bindNothing, (*Server).openAPI)},
 	{method: "GET", pattern: "/docs", need: needNothing, only: hasDocs, serve: route(bindNothing, (*Server).docs)},
 	{method: "GET", pattern: "/docs/{file}", need: needNothing, only: hasDocs, serve: route(bindNothing, (*Server).docs)},
+	// The web console (console.go): public, as the page holds no data.
+	{method: "GET", pattern: "/console", need: needNothing, only: hasConsole, serve: route(bindNothing, (*Server).console)},
+	{method: "GET", pattern: "/console/{file}", need: needNothing, only: hasConsole, serve: route(bindNothing, (*Server).console)},
 	// Operations: the admin key only.
 	{method: "GET", pattern: "/metrics", need: needAdmin, only: hasMetrics, serve: route(bindNothing, (*Server).metrics)},
 	// The control plane: the admin key only.

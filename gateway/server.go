@@ -168,6 +168,10 @@ type Options struct {
 	// data directory and the engine know of one database (details.go).
 	Details Details
 
+	// Console, when set, serves the web console under /console
+	// (console.go).
+	Console Console
+
 	// Leases and Trash, when both set, give databases leases (a spawn's
 	// "ttl", the lease route), show expires_at, answer 404 for a database
 	// whose lease ran out, and serve the trash (leases.go); the changes go

@@ -189,6 +189,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 		zap.String("addr", ln.Addr().String()),
 		zap.String("data_dir", vol.Root()),
 		zap.String("backend", backend))
+	log.Info("web console: open it in a browser, sign in with the admin key", zap.String("url", consoleURL(ln.Addr())))
 	if authn.Disabled {
 		log.Warn("AUTHENTICATION IS DISABLED (FORGE_AUTH=disabled): every route, the admin routes included, " +
 			"is open to anyone who can reach " + ln.Addr().String() + " and every database can be read, changed " +
