@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"strings"
 
 	"github.com/valyala/fasthttp"
 )
@@ -62,15 +63,23 @@ func (s *Server) console(_ context.Context, rc *fasthttp.RequestCtx, _ noRequest
 	if !ok {
 		return newError(fasthttp.StatusNotFound, CodeRouteNotFound, "Not Found")
 	}
-	rc.Response.Header.Set("ETag", f.ETag)
+	// The compressed answer is another representation: its own tag.
+	gz := f.Gzip != nil && rc.Request.Header.HasAcceptEncoding("gzip")
+	plainTag, gzTag := f.ETag, strings.TrimSuffix(f.ETag, `"`)+`-gz"`
+	tag := plainTag
+	if gz {
+		tag = gzTag
+	}
+	rc.Response.Header.Set("ETag", tag)
 	rc.Response.Header.Set("Vary", "Accept-Encoding")
-	if inm := rc.Request.Header.Peek("If-None-Match"); len(inm) > 0 && bytes.Contains(inm, []byte(f.ETag)) {
+	if inm := rc.Request.Header.Peek("If-None-Match"); len(inm) > 0 &&
+		(bytes.Contains(inm, []byte(plainTag)) || bytes.Contains(inm, []byte(gzTag))) {
 		rc.SetStatusCode(fasthttp.StatusNotModified)
 		return nil
 	}
 	rc.SetStatusCode(fasthttp.StatusOK)
 	rc.SetContentType(f.ContentType)
-	if f.Gzip != nil && rc.Request.Header.HasAcceptEncoding("gzip") {
+	if gz {
 		rc.Response.Header.Set("Content-Encoding", "gzip")
 		rc.SetBody(f.Gzip)
 		return nil

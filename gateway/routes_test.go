@@ -98,7 +98,7 @@ func TestRouteTable(t *testing.T) {
 	full := New(Options{
 		Metrics: nopMetrics{}, Damage: fakeDamage{}, Transactions: fakeTransactions{}, Moves: fakeMoves{}, Diffs: fakeDiffs{},
 		Auth:    Auth{Keys: fakeKeys{}, Databases: dbs, Disabled: true},
-		OpenAPI: []byte(`{}`), Docs: func(*fasthttp.RequestCtx) {}, Details: fakeDetails{},
+		OpenAPI: []byte(`{}`), Docs: func(*fasthttp.RequestCtx) {}, Details: fakeDetails{}, Console: fakeConsole{},
 		Leases: fakeLeases{}, Trash: fakeTrash{},
 	}, namedEngine{dbs: map[string]bool{}}, fakeOrch{dbs: dbs}, zap.NewNop())
 	bare := New(Options{}, namedEngine{dbs: map[string]bool{}}, fakeOrch{dbs: dbs}, zap.NewNop())

@@ -112,6 +112,8 @@ func TestAuthMatrix(t *testing.T) {
 		{"GET", "/openapi.json", "", public("200")},
 		{"GET", "/docs", "", public("200")},
 		{"GET", "/docs/swagger-ui.css", "", public("200")},
+		{"GET", "/console", "", public("200")},
+		{"GET", "/console/app.js", "", public("200")},
 		{"GET", "/no/such/route", "", public("404 ROUTE_NOT_FOUND")},
 		{"GET", "/admin/databases/spawn/x", "", public("405 METHOD_NOT_ALLOWED")},
 		{"POST", "/admin/databases/spawn/new1", "", adminOnly("201")},

@@ -38,6 +38,7 @@ var allowed = map[string][]string{
 	"orchestrator/local":  {"forge"},
 	"wasm":                {"forge", "github.com/ncruces/go-sqlite3", "github.com/tetratelabs/wazero", "go.uber.org/zap"},
 	"metrics":             {"github.com/prometheus/"},
+	"console":             {}, // the web console's files; knows no HTTP
 	"gateway":             {"forge", "auth", "lifecycle", "github.com/fasthttp/router", "github.com/valyala/fasthttp", "go.uber.org/zap"},
 	"orchestrator/docker": {"forge", "go.uber.org/zap", "github.com/docker/docker/", "github.com/containerd/errdefs", "github.com/opencontainers/image-spec/"},
 }
