@@ -108,7 +108,9 @@ async function rowsTab(body, name, table) {
     return q;
   }
 
+  let seq = 0; // the latest load; an older one's answer is dropped
   async function load() {
+    const mine = ++seq;
     const q = query();
     q.set('_size', size.value);
     q.set('_count', '1');
@@ -117,7 +119,8 @@ async function rowsTab(body, name, table) {
     let r;
     try {
       r = await api('GET', dbPath('/api/db', name, 'tables', table, 'rows'), { query: q });
-    } catch (err) { replace(msg, errorBox(err)); return; }
+    } catch (err) { if (mine === seq) replace(msg, errorBox(err)); return; }
+    if (mine !== seq) return;
     replace(msg);
     columns = r.columns;
     nextToken = r.next;

@@ -24,7 +24,7 @@ function setAttrs(el, attrs) {
 
 // add appends children (nested arrays allowed): nodes as they are,
 // anything else as text.
-export function add(el, children) {
+export function add(el, ...children) {
   for (const c of [children].flat(Infinity)) {
     if (c == null || c === false) continue;
     el.append(c instanceof Node ? c : String(c));

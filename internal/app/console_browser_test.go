@@ -43,7 +43,7 @@ func newBrowser(t *testing.T, g *gateway) *browser {
 
 func (b *browser) fail(format string, args ...any) {
 	b.t.Helper()
-	page, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.body.innerText`))
+	page, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.body.innerText + "\n" + document.querySelector("main").outerHTML`))
 	b.t.Fatalf(format+"\n--- page:\n%s\n--- gateway log:\n%s", append(args, page, b.g.logs.String())...)
 }
 
@@ -66,6 +66,7 @@ func (b *browser) until(what, cond string) {
 // set gives a field a value as a user would: input and change events.
 func (b *browser) set(sel, v string) {
 	b.t.Helper()
+	b.until(sel, fmt.Sprintf(`!!document.querySelector(%q)`, sel))
 	js := fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (!e) return false;
 		e.value = %q; e.dispatchEvent(new Event('input', {bubbles: true})); e.dispatchEvent(new Event('change', {bubbles: true})); return true })()`, sel, v)
 	if ok := eval[bool](b, js); !ok {
@@ -215,6 +216,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.click(`#rows-apply`)
 	b.until("the filter", textOf(`#rows-info`)+` === 'rows 1–5 of 5'`)
 	b.click(`th[data-col="price"]`)
+	b.until("ascending", textOf(`th[data-col="price"]`)+`.endsWith('▲')`)
 	b.click(`th[data-col="price"]`) // descending
 	b.until("the sort", textOf(`#rows-grid tbody tr td:nth-child(2)`)+` === 'item 25'`)
 	b.screenshot("console-rows")
