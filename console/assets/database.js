@@ -35,7 +35,7 @@ async function details(name) {
     flash(r.expires_at ? `${name} now expires ${new Date(r.expires_at).toLocaleString()}.` : `${name} has no lease now.`);
     location.reload();
   });
-  const item = (k, v) => [h('dt', null, k), h('dd', null, v)];
+  const item = (k, v) => h('div', null, h('dt', null, k), h('dd', null, v));
   return h('div', { class: 'card row spread', id: 'db-details' },
     h('dl', { class: 'kv' },
       item('status', h('span', { class: 'badge ' + d.status }, d.status)),

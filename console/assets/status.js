@@ -56,10 +56,9 @@ export async function statusPage(root) {
   const stats = h('div', { class: 'stats', id: 'status-stats' });
   const chart = svg('svg', { class: 'chart', id: 'status-chart', viewBox: '0 0 600 180', preserveAspectRatio: 'none' });
   const checks = h('div', { id: 'status-checks' });
+  const legend = h('p', { class: 'legend muted', id: 'status-legend' });
   add(root, h('h1', null, 'Status'), stats,
-    h('h2', null, 'Requests'),
-    h('p', { class: 'legend muted' }, h('span', { class: 'rate' }, '— requests/s'), '   ',
-      h('span', { class: 'lat' }, '- - average latency (ms)'), `   every ${EVERY / 1000} s, this page's own reads included`),
+    h('h2', null, 'Requests'), legend,
     chart, h('h2', null, 'Health checks'), checks);
 
   const series = [];
@@ -95,7 +94,7 @@ export async function statusPage(root) {
       stat('memory (RSS)', g.process_resident_memory_bytes ? (g.process_resident_memory_bytes / 1048576).toFixed(0) + ' MiB' : '?', 'stat-rss'));
     replace(checks, health.checks ? h('ul', null, Object.entries(health.checks).map(([k, c]) =>
       h('li', null, h('strong', null, k), ': ', c.ok ? h('span', { class: 'ok' }, 'ok') : h('span', { class: 'error' }, c.error ?? 'failing')))) : health.detail ?? '');
-    draw(chart, series);
+    draw(chart, legend, series);
   }
 
   await tick();
@@ -106,15 +105,20 @@ export async function statusPage(root) {
 }
 
 // draw plots the request rate (solid) and the average latency (dashed),
-// each scaled to its own maximum.
-function draw(chart, series) {
-  const W = 600, H = 180, pad = 16;
+// each scaled to its own maximum, which the legend gives (text in a
+// stretched SVG would stretch with it).
+function draw(chart, legend, series) {
+  const W = 600, H = 180, pad = 10;
+  const max = key => Math.max(...series.map(p => p[key]), key === 'rate' ? 1 : 0.1);
   const x = i => W - (series.length - 1 - i) * (W / (POINTS - 1));
   const line = (key, cls) => {
-    const max = Math.max(...series.map(p => p[key]), key === 'rate' ? 1 : 0.1);
-    const pts = series.map((p, i) => `${x(i).toFixed(1)},${(H - pad - (p[key] / max) * (H - 2 * pad)).toFixed(1)}`).join(' ');
-    return [svg('polyline', { class: cls, points: pts }), svg('text', { x: 4, y: cls === 'rate' ? 12 : 26, class: cls }, `${cls === 'rate' ? 'max' : 'latency max'} ${max.toFixed(key === 'rate' ? 1 : 2)}`)];
+    const m = max(key);
+    const pts = series.map((p, i) => `${x(i).toFixed(1)},${(H - pad - (p[key] / m) * (H - 2 * pad)).toFixed(1)}`).join(' ');
+    return svg('polyline', { class: cls, points: pts });
   };
   replace(chart, svg('line', { class: 'axis', x1: 0, y1: H - pad, x2: W, y2: H - pad }),
-    series.length > 1 ? [line('rate', 'rate'), line('avg', 'lat')] : svg('text', { x: 8, y: 90 }, 'gathering…'));
+    series.length > 1 ? [line('rate', 'rate'), line('avg', 'lat')] : null);
+  replace(legend, h('span', { class: 'rate' }, `── requests/s (top: ${max('rate').toFixed(1)})`), '   ',
+    h('span', { class: 'lat' }, `- - average latency (top: ${max('avg').toFixed(2)} ms)`),
+    `   the last ${POINTS * EVERY / 1000 / 60} minutes, read every ${EVERY / 1000} s, this page's own reads included`);
 }

@@ -259,6 +259,25 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.hash("#/status")
 	b.until("the version", textOf(`#stat-version .v`)+` !== ''`)
 	b.until("the chart", `document.querySelectorAll('#status-chart polyline').length === 2`)
+	if *updateScreenshots { // a chart with a few points, under some load
+		stop := make(chan struct{})
+		go func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				case <-time.After(time.Duration(i%7) * time.Millisecond):
+				}
+				req, _ := http.NewRequest("GET", g.url+"/api/db/shop/tables/items/rows?price__gt=10", nil)
+				req.Header.Set("X-API-Key", roKey)
+				if resp, err := http.DefaultClient.Do(req); err == nil {
+					resp.Body.Close()
+				}
+			}
+		}()
+		b.until("five points", `document.querySelector('#status-chart polyline').getAttribute('points').split(' ').length >= 6`)
+		close(stop)
+	}
 	if up := eval[string](b, textOf(`#stat-open .v`)); up == "?" || up == "" {
 		t.Errorf("databases open: %q", up)
 	}
