@@ -166,7 +166,7 @@ func Build(routes []gateway.Route, info Info) ([]byte, error) {
 			"title":   "Praetorian DB-Forge",
 			"version": info.Version,
 			"description": "Databases on demand for AI agents: spawn a SQLite database, run SQL on it over HTTP. " +
-				"Every route but GET /, GET /health, GET /openapi.json and /docs needs an API key (Authorization: Bearer, or X-API-Key). " +
+				"Every route but GET /, GET /health, GET /openapi.json, /docs and /console needs an API key (Authorization: Bearer, or X-API-Key). " +
 				"Every error is {\"detail\": …, \"error\": {\"code\", \"message\", \"status\"}}. docs/API.md is the full reference.",
 		},
 		"paths":      paths,

@@ -189,7 +189,11 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 		zap.String("addr", ln.Addr().String()),
 		zap.String("data_dir", vol.Root()),
 		zap.String("backend", backend))
-	log.Info("web console: open it in a browser, sign in with the admin key", zap.String("url", consoleURL(ln.Addr())))
+	adminKey := zap.String("admin_key", "FORGE_ADMIN_KEY")
+	if cfg.AdminKey == "" {
+		adminKey = zap.String("admin_key_file", adminKeyShown(cfg, vol))
+	}
+	log.Info("web console: open it in a browser, sign in with the admin key", zap.String("url", consoleURL(ln.Addr())), adminKey)
 	if authn.Disabled {
 		log.Warn("AUTHENTICATION IS DISABLED (FORGE_AUTH=disabled): every route, the admin routes included, " +
 			"is open to anyone who can reach " + ln.Addr().String() + " and every database can be read, changed " +
@@ -199,7 +203,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 		if authn.Limiter != nil {
 			rate = zap.String("rate_limit", strconv.FormatFloat(cfg.RateLimit, 'g', -1, 64)+"/s per key, burst "+strconv.Itoa(cfg.RateBurst))
 		}
-		log.Info("authentication on: every route but GET /, GET /health, GET /openapi.json and /docs needs an API key", rate)
+		log.Info("authentication on: every route but GET /, GET /health, GET /openapi.json, /docs and /console needs an API key", rate)
 	}
 	if ready != nil {
 		ready(ln.Addr().String())

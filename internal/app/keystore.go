@@ -110,6 +110,15 @@ type rowFunc func(forge.Row) error
 func (f rowFunc) Columns([]string) error { return nil }
 func (f rowFunc) Row(r forge.Row) error  { return f(r) }
 
+// adminKeyShown is where the log says the admin key's file is: in a
+// container, the path the operator reads on the host.
+func adminKeyShown(cfg config.Config, vol *volumes.Layout) string {
+	if cfg.HostDataDir != "" {
+		return filepath.Join(cfg.HostDataDir, ".forge", adminKeyFile)
+	}
+	return vol.SystemPath(adminKeyFile)
+}
+
 // newAuth loads the key table and the admin key, and says in the log where
 // the admin key is (never what it is). Keys are loaded and minted whether
 // or not authentication is enforced, so that turning it on needs no new
@@ -125,11 +134,7 @@ func newAuth(ctx context.Context, cfg config.Config, vol *volumes.Layout, eng *w
 	case cfg.AdminKey != "":
 		log.Info("admin key: FORGE_ADMIN_KEY")
 	default:
-		// In a container the operator reads the file on the host.
-		shown := path
-		if cfg.HostDataDir != "" {
-			shown = filepath.Join(cfg.HostDataDir, ".forge", adminKeyFile)
-		}
+		shown := adminKeyShown(cfg, vol)
 		msg := "admin key: in its file, readable by this user only"
 		if created {
 			msg = "admin key created: in its file, readable by this user only; it opens every database"
