@@ -50,7 +50,7 @@ export async function api(method, path, { query, body, key, full, raw } = {}) {
   if (raw && res.ok) return res;
   const text = await res.text();
   let data = null;
-  try { data = text ? JSON.parse(text) : null; } catch { data = text; }
+  try { data = text ? JSON.parse(text, exact) : null; } catch { data = text; }
   if (!res.ok) {
     const code = data?.error?.code ?? 'HTTP_' + res.status;
     throw new APIError(res.status, code, data?.detail ?? (text || res.statusText));
@@ -58,6 +58,23 @@ export async function api(method, path, { query, body, key, full, raw } = {}) {
   return full ? { data, headers: res.headers } : data;
 }
 
-// db is the path of a database's routes under prefix ('/api/db' or '/admin/databases').
+// Exact is a number JavaScript would change: an integer past 2^53, or a
+// REAL written 36.0 (SQLite's type shows in its text). It keeps the
+// answer's text, and still counts as a number in arithmetic.
+export class Exact {
+  constructor(source) { this.source = source; }
+  toString() { return this.source; }
+  valueOf() { return Number(this.source); }
+  toJSON() { return Number(this.source); }
+}
+
+// exact is JSON.parse's reviver: numbers whose text says more than the
+// JavaScript number become Exact (where the browser gives the source).
+function exact(_key, v, ctx) {
+  if (typeof v === 'number' && ctx?.source !== undefined && String(v) !== ctx.source) return new Exact(ctx.source);
+  return v;
+}
+
+// dbPath is the path of a database's routes under prefix ('/api/db' or '/admin/databases').
 export const dbPath = (prefix, name, ...rest) =>
   [prefix, encodeURIComponent(name), ...rest.map(encodeURIComponent)].join('/');

@@ -4,7 +4,7 @@
 // controls (marked data-write) are built only for a key that may write.
 
 import { api, session, dbPath } from './api.js';
-import { h, replace, add, value, bytes, when, flash, errorBox, secretBox, busy, confirmTyped } from './ui.js';
+import { h, replace, add, value, isNumber, bytes, when, flash, errorBox, secretBox, busy, confirmTyped } from './ui.js';
 import { TTLS } from './databases.js';
 
 export async function databasePage(root, name, tab, arg) {
@@ -137,7 +137,7 @@ async function rowsTab(body, name, table) {
         },
       }, c, sort?.col === c ? (sort.desc ? ' ▼' : ' ▲') : '')))),
       h('tbody', null, r.rows.map(row => h('tr', null, row.map(v =>
-        h('td', { class: typeof v === 'number' ? 'num' : null }, value(v))))))));
+        h('td', { class: isNumber(v) ? 'num' : null }, value(v))))))));
     if (!filterBox.childElementCount) renderFilters();
   }
   const restart = () => { tokens = []; token = null; load(); };
@@ -240,7 +240,7 @@ async function sqlTab(body, name) {
           h('div', { class: 'grid' }, h('table', null,
             h('thead', null, h('tr', null, r.columns.map(c => h('th', null, c)))),
             h('tbody', null, r.rows.map(row => h('tr', null, row.map(v =>
-              h('td', { class: typeof v === 'number' ? 'num' : null }, value(v)))))))));
+              h('td', { class: isNumber(v) ? 'num' : null }, value(v)))))))));
       } else {
         replace(out, h('p', { class: 'ok' }, `${r.message} ${r.rows_affected} rows affected${ms}.`));
       }

@@ -1,3 +1,8 @@
+import { Exact } from './api.js';
+
+// isNumber: a value to align right.
+export const isNumber = v => typeof v === 'number' || v instanceof Exact;
+
 // DOM helpers. Every value reaches the page as text: h() appends strings
 // as text nodes and sets attributes one by one; nothing here (or in any
 // other module of the console) writes HTML from a string.
@@ -49,6 +54,7 @@ export function replace(el, ...children) {
 // size, a number as is, a string as text.
 export function value(v) {
   if (v === null || v === undefined) return h('span', { class: 'null' }, 'NULL');
+  if (v instanceof Exact) return v.source;
   if (typeof v === 'object') {
     if (typeof v.$blob === 'string') return h('span', { class: 'null' }, `BLOB (${Math.floor(v.$blob.length * 3 / 4)} bytes)`);
     return JSON.stringify(v);
@@ -61,7 +67,7 @@ export function table(columns, rows, { head } = {}) {
   return h('table', null,
     h('thead', null, h('tr', null, head ?? columns.map(c => h('th', null, c)))),
     h('tbody', null, rows.map(r => h('tr', null, columns.map(c =>
-      h('td', { class: typeof r[c] === 'number' ? 'num' : null }, value(r[c])))))));
+      h('td', { class: isNumber(r[c]) ? 'num' : null }, value(r[c])))))));
 }
 
 export function bytes(n) {

@@ -201,6 +201,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	if n := eval[int](b, `document.querySelectorAll('#main [data-write]').length`); n == 0 {
 		t.Error("the admin key is offered no write control on the rows tab")
 	}
+	// A REAL keeps its type's look (3.0, not 3): the answer's own text.
+	b.until("3.0", textOf(`#rows-grid tbody tr:nth-child(2) td:nth-child(3)`)+` === '3.0'`)
 	b.click(`#rows-next`)
 	b.until("the second page", textOf(`#rows-info`)+` === 'rows 26–26 of 26'`)
 	b.until("the HTML row as text in the grid", fmt.Sprintf(`[...document.querySelectorAll('#rows-grid td')].some(td => td.textContent === %q)`, xss))
@@ -254,6 +256,19 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.set(`#checkpoint-name`, "before-sale")
 	b.click(`#checkpoint-create`)
 	b.until("the checkpoint", `!!document.querySelector('tr[data-checkpoint="before-sale"]')`)
+	// Restore it after a change (the button asks twice), then branch from it.
+	contracttest.Expect(t, admin.Do(t, "POST", "/api/db/shop/query", `{"sql": "DELETE FROM items"}`), 200, "")
+	cp := `tr[data-checkpoint="before-sale"] `
+	b.click(cp + `button[data-write]`)
+	b.until("armed", textOf(cp+`button[data-write]`)+` === 'Confirm restore'`)
+	b.click(cp + `button[data-write]`)
+	b.until("the undo checkpoint", `document.querySelectorAll('tr[data-checkpoint]').length === 2`)
+	expectHas(t, admin.Do(t, "POST", "/api/db/shop/query", `{"sql": "SELECT count(*) AS n FROM items"}`), 200, `"n":26`)
+	b.click(cp + `button.branch`)
+	b.set(`#branch-name`, "shop-branch")
+	b.click(`#branch-name ~ button`)
+	b.until("the branch", textOf(`#tab-checkpoints`)+`.includes('Branch shop-branch made from shop at before-sale')`)
+	expectHas(t, admin.Do(t, "POST", "/api/db/shop-branch/query", `{"sql": "SELECT count(*) AS n FROM items"}`), 200, `"n":26`)
 
 	// The status page: the gateway's figures, a chart after two reads.
 	b.hash("#/status")
@@ -318,6 +333,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.click(`#confirm-ok`)
 	b.until("the database gone", `!document.querySelector('tr[data-db="notes"]')`)
 	contracttest.Expect(t, admin.Do(t, "GET", "/admin/databases/notes", nil), 404, "")
+	// Prune: the instance goes (the list leaves it out), the data stays.
+	b.click(`tr[data-db="eval-run-17"] button.prune`)
+	b.until("the pruned database unlisted", `!document.querySelector('tr[data-db="eval-run-17"]')`)
+	expectHas(t, admin.Do(t, "GET", "/admin/databases/eval-run-17", nil), 200, `"status":"pruned"`)
 
 	// The key went to the API in a header only: never in a URL; and the
 	// gateway's log has no key.
@@ -396,5 +415,13 @@ func checkConsoleHeaders(t *testing.T, g *gateway) {
 				t.Errorf("GET %s with its ETag: %d, want 304", path, again.StatusCode)
 			}
 		}
+	}
+}
+
+// expectHas checks an answer's status and that its body has want.
+func expectHas(t *testing.T, r contracttest.Response, status int, want string) {
+	t.Helper()
+	if r.Status != status || !strings.Contains(string(r.Raw), want) {
+		t.Fatalf("%d %s, want %d with %s", r.Status, r.Raw, status, want)
 	}
 }
