@@ -148,7 +148,12 @@ async function rowsTab(body, name, table) {
   function renderFilters() {
     replace(filterBox, filters.map((f, i) => {
       const col = h('select', { class: 'col', onchange: () => { f.col = col.value; } }, columns.map(c => h('option', { value: c, selected: c === f.col }, c)));
-      const op = h('select', { class: 'op', onchange: () => { f.op = op.value; } }, OPS.map(o => h('option', { value: o, selected: o === f.op }, OP_LABEL[o] ?? o)));
+      const op = h('select', {
+        class: 'op', onchange: () => {
+          f.op = op.value;
+          if ((f.op === 'isnull' || f.op === 'notnull') && !val.value) { val.value = f.val = '1'; }
+        },
+      }, OPS.map(o => h('option', { value: o, selected: o === f.op }, OP_LABEL[o] ?? o)));
       const val = h('input', { class: 'val', value: f.val, placeholder: 'value', oninput: () => { f.val = val.value; } });
       return h('div', { class: 'filter' }, col, op, val, h('button', { title: 'Remove', onclick: () => { filters.splice(i, 1); renderFilters(); restart(); } }, '×'));
     }),

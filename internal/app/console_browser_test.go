@@ -148,6 +148,8 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("the first load weighs %v bytes: over its budget of 64 KiB", load["transfer"])
 	}
 	b.screenshot("console-signin")
+	// Anything the pages do from now on that the policy refuses is counted.
+	eval[any](b, `window.__violations = []; document.addEventListener('securitypolicyviolation', e => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI))`)
 
 	// A wrong key is refused with the API's message.
 	b.do("type a wrong key", chromedp.SendKeys(`#signin-key`, "dbf_wrong"), chromedp.Click(`#signin-go`))
@@ -338,6 +340,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.until("the pruned database unlisted", `!document.querySelector('tr[data-db="eval-run-17"]')`)
 	expectHas(t, admin.Do(t, "GET", "/admin/databases/eval-run-17", nil), 200, `"status":"pruned"`)
 
+	if v := eval[[]string](b, `window.__violations`); len(v) > 0 {
+		t.Errorf("the Content-Security-Policy refused: %v", v)
+	}
 	// The key went to the API in a header only: never in a URL; and the
 	// gateway's log has no key.
 	urls := eval[[]string](b, `performance.getEntriesByType('resource').map(e => e.name)`)
