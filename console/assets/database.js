@@ -14,15 +14,20 @@ export async function databasePage(root, name, tab, arg) {
     ['export', 'Export']];
   if (!tabs.some(([t]) => t === tab)) tab = 'rows';
   const body = h('div', { id: 'tab-' + tab });
+  // The details card (admin), drawn again after a tab changed the database.
+  let info = session.admin ? await details(name) : null;
+  const changed = async () => {
+    if (info) try { const fresh = await details(name); info.replaceWith(fresh); info = fresh; } catch { /* keep the old card */ }
+  };
   add(root,
     h('h1', null, session.admin ? h('a', { href: '#/databases' }, 'Databases') : null, session.admin ? ' / ' : null, name,
       session.role === 'read-only' ? h('span', { class: 'badge read-only' }, ' read-only') : null),
-    session.admin ? await details(name) : null,
+    info,
     h('nav', { class: 'tabs' }, tabs.map(([t, label]) =>
       h('a', { href: dbPath('#/db', name, t), id: 'tab-link-' + t, class: t === tab ? 'active' : null }, label))),
     body);
   const pages = { rows: rowsTab, schema: schemaTab, sql: sqlTab, keys: keysTab, checkpoints: checkpointsTab, export: exportTab };
-  await pages[tab](body, name, arg);
+  await pages[tab](body, name, arg, changed);
 }
 
 // details: what the admin route knows of the database, and its lease.
@@ -213,7 +218,7 @@ function insertForm(name, table, columns, done) {
 
 const MAX_ROWS = 1000;
 
-async function sqlTab(body, name) {
+async function sqlTab(body, name, _arg, changed) {
   const store = 'forge.sql.' + name;
   const history = () => JSON.parse(localStorage.getItem(store) ?? '[]');
   const text = h('textarea', { id: 'sql-text', rows: 8, spellcheck: 'false', placeholder: 'SELECT * FROM …   (Ctrl+Enter runs)' });
@@ -248,6 +253,7 @@ async function sqlTab(body, name) {
               h('td', { class: isNumber(v) ? 'num' : null }, value(v)))))))));
       } else {
         replace(out, h('p', { class: 'ok' }, `${r.message} ${r.rows_affected} rows affected${ms}.`));
+        changed();
       }
     } catch (err) {
       replace(out, h('div', { id: 'sql-error' }, errorBox(err)));
@@ -271,7 +277,7 @@ async function sqlTab(body, name) {
 
 const EXPIRIES = [['', 'never'], ['3600', '1 hour'], ['86400', '1 day'], ['2592000', '30 days'], ['31536000', '1 year']];
 
-async function keysTab(body, name) {
+async function keysTab(body, name, _arg, changed) {
   const list = h('div', { id: 'keys-list' });
   const minted = h('div');
   const scope = h('select', { id: 'key-scope' }, ['read-only', 'read-write'].map(s => h('option', { value: s }, s)));
@@ -309,6 +315,7 @@ async function keysTab(body, name) {
         await api('DELETE', dbPath('/admin/databases', name, 'keys', k.id));
         flash(`Revoked ${k.prefix}…: it opens nothing from now on.`);
         await load();
+        changed();
       });
     };
     return b;
@@ -324,6 +331,7 @@ async function keysTab(body, name) {
           const k = await api('POST', dbPath('/admin/databases', name, 'keys'), { body: req });
           replace(minted, secretBox(`New ${k.scope} key ${k.prefix}…`, k.key));
           await load();
+          changed();
         });
       },
     }, h('label', null, 'scope ', scope), h('label', null, 'expires ', expiry), mint),

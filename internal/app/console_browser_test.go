@@ -251,6 +251,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.click(last + ` button.revoke`)
 	b.click(last + ` button.revoke`) // the second click confirms
 	b.until("the key revoked", textOf(last+` .state`)+`.startsWith('revoked')`)
+	b.until("the details' key count", textOf(`#db-details`)+`.includes('2 active of 3')`)
 	contracttest.Expect(t, admin.WithKey(rwKey).Do(t, "GET", "/api/db/shop/tables", nil), 401, "")
 
 	// Checkpoints: take one.
