@@ -18,11 +18,22 @@ const (
 	FormatSQL    = "sql"    // an SQL dump
 )
 
+// Stream is a body read as it arrives: an io.ReadCloser with what the
+// answer said of it.
+type Stream struct {
+	io.ReadCloser
+	// Size is the body's length in bytes, -1 when the answer did not say
+	// (a dump is made as it is sent).
+	Size int64
+	// ContentType is the answer's Content-Type.
+	ContentType string
+}
+
 // Export streams the database as format (FormatSQLite or FormatSQL; ""
-// is FormatSQLite). The caller reads and closes the body; a dump cut by
+// is FormatSQLite). The caller reads and closes the stream; a dump cut by
 // a failure lacks its final COMMIT; and a file its length (the read
 // fails).
-func (db *DB) Export(ctx context.Context, format string) (io.ReadCloser, error) {
+func (db *DB) Export(ctx context.Context, format string) (*Stream, error) {
 	if err := need(db.name); err != nil {
 		return nil, err
 	}
@@ -34,7 +45,7 @@ func (db *DB) Export(ctx context.Context, format string) (io.ReadCloser, error) 
 	if err != nil {
 		return nil, err
 	}
-	return resp.Body, nil
+	return &Stream{ReadCloser: resp.Body, Size: resp.ContentLength, ContentType: resp.Header.Get("Content-Type")}, nil
 }
 
 // ImportResult is the answer of an import.
