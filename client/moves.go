@@ -179,7 +179,7 @@ type SchemaChange struct {
 // TableDiff is a table's changes in a page.
 type TableDiff struct {
 	Table    string       `json:"table"`
-	Skipped  string       `json:"skipped"`
+	Skipped  string       `json:"skipped,omitempty"`
 	Key      []string     `json:"key"`
 	Inserted int64        `json:"inserted"`
 	Deleted  int64        `json:"deleted"`

@@ -17,6 +17,7 @@ func (a *app) dbCommand() *cobra.Command {
 
 	var ttl time.Duration
 	var from, checkpoint, file string
+	var quiet bool
 	create := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create a database; prints its read-write key (shown once)",
@@ -48,6 +49,10 @@ SQLite file or an SQL script (.sql).`,
 			if err != nil {
 				return err
 			}
+			if quiet {
+				fmt.Fprintln(a.out, s.APIKey)
+				return nil
+			}
 			return a.print(s, table{cols: []string{"name", "created", "api_key", "expires_at"},
 				rows: [][]any{{s.DBName, s.Created, s.APIKey, s.ExpiresAt}}})
 		},
@@ -56,6 +61,7 @@ SQLite file or an SQL script (.sql).`,
 	create.Flags().StringVar(&from, "from", "", "make a branch: a copy of this database")
 	create.Flags().StringVar(&checkpoint, "checkpoint", "", "with --from: a copy of this checkpoint of it")
 	create.Flags().StringVar(&file, "file", "", "fill it from a SQLite file, or an SQL script (.sql)")
+	create.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the key (empty when the database existed)")
 
 	var prefix, status string
 	list := &cobra.Command{
@@ -169,6 +175,7 @@ func (a *app) keysCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "keys", Short: "Mint, list and revoke a database's API keys (admin key)"}
 	var scope string
 	var expires time.Duration
+	var quietKey bool
 	create := &cobra.Command{
 		Use: "create DB", Short: "Mint a key; prints its token (shown once)", Args: exactArgs(1, "a database name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -176,11 +183,16 @@ func (a *app) keysCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if quietKey {
+				fmt.Fprintln(a.out, k.Token)
+				return nil
+			}
 			return a.print(k, table{cols: []string{"id", "key", "scope", "expires_at"}, rows: [][]any{{k.ID, k.Token, k.Scope, k.ExpiresAt}}})
 		},
 	}
 	create.Flags().StringVar(&scope, "scope", client.ScopeReadWrite, "read-only or read-write")
 	create.Flags().DurationVar(&expires, "expires", 0, "expire after this long (default: never)")
+	create.Flags().BoolVarP(&quietKey, "quiet", "q", false, "print only the key's token")
 	list := &cobra.Command{
 		Use: "list DB", Short: "List a database's keys (never their tokens)", Args: exactArgs(1, "a database name"),
 		RunE: func(cmd *cobra.Command, args []string) error {

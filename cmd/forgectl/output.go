@@ -77,7 +77,11 @@ func cell(v any, forCSV bool) string {
 	case int:
 		return strconv.Itoa(x)
 	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64)
+		s := strconv.FormatFloat(x, 'g', -1, 64)
+		if !strings.ContainsAny(s, ".eEnN") { // a REAL keeps its fraction, as the API writes it
+			s += ".0"
+		}
+		return s
 	case bool:
 		return strconv.FormatBool(x)
 	case time.Time:

@@ -148,6 +148,9 @@ override them. --output picks table (default), json or csv.`,
 			default:
 				return usageError{fmt.Sprintf("--output must be table, json or csv, not %q", a.output)}
 			}
+			if !cmd.Flags().Changed("key") {
+				a.key = a.getenv("FORGE_KEY")
+			}
 			opts := []client.Option{client.WithKey(a.key), client.WithUserAgent("forgectl")}
 			a.c = client.New(a.url, opts...)
 			return nil
@@ -159,7 +162,7 @@ override them. --output picks table (default), json or csv.`,
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.url, "url", url, "the gateway's URL (FORGE_URL)")
-	pf.StringVar(&a.key, "key", a.getenv("FORGE_KEY"), "the API key (FORGE_KEY)")
+	pf.StringVar(&a.key, "key", "", "the API key (default: FORGE_KEY)")
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table, json or csv")
 	pf.BoolVarP(&a.yes, "yes", "y", false, "confirm destructive commands without asking")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err.Error()} })

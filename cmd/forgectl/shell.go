@@ -40,8 +40,11 @@ func (a *app) shell(name string) error {
 	if _, err := db.Tables(a.ctx); err != nil {
 		return err
 	}
+	interactive := isTerminal(a.in) && isTerminal(a.out)
 	history := a.getenv("FORGECTL_HISTORY")
-	if history == "" {
+	if !interactive {
+		history = "" // a script's lines are not history
+	} else if history == "" {
 		if home, err := os.UserHomeDir(); err == nil {
 			history = filepath.Join(home, ".forgectl_history")
 		}
@@ -64,7 +67,7 @@ func (a *app) shell(name string) error {
 	}
 	defer rl.Close()
 	mode := a.output
-	if isTerminal(a.out) {
+	if interactive {
 		fmt.Fprintf(a.out, "forgectl shell on %s at %s. \".help\" for help.\n", name, a.url)
 	}
 	var buf strings.Builder
