@@ -338,6 +338,9 @@ func TestExportImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if file.Size <= 0 || file.ContentType != "application/vnd.sqlite3" {
+		t.Fatalf("export: size %d, type %q", file.Size, file.ContentType)
+	}
 	s, err := c.SpawnFrom(ctx, "fromfile", file, client.ContentTypeSQLite)
 	file.Close()
 	if err != nil || !s.Created || s.APIKey == "" {

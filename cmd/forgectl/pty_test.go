@@ -185,3 +185,21 @@ func TestConfirm(t *testing.T) {
 		t.Fatalf("after the delete: %+v", r)
 	}
 }
+
+// TestProgressOnTerminal: an export to a file draws a progress bar on a
+// terminal (and, piped, nothing: TestImportExportBranch).
+func TestProgressOnTerminal(t *testing.T) {
+	ok(t, "", "db", "create", "prog1")
+	t.Cleanup(func() { forgectl(t, "", "db", "delete", "prog1", "--yes") })
+	ok(t, "", "query", "prog1", "CREATE TABLE t AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) SELECT i, hex(randomblob(32)) AS v FROM n")
+	out := filepath.Join(t.TempDir(), "p.db")
+	tm := startPTY(t, nil, "export", "prog1", "--out", out)
+	tm.expect("exporting")
+	tm.expect(out + ": ")
+	if code := tm.wait(); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if st, err := os.Stat(out); err != nil || st.Size() < 20000*64 {
+		t.Fatalf("export: %v %v", st, err)
+	}
+}
