@@ -142,7 +142,15 @@ columns, --limit to read at most that many (default: every row, page by page).`,
 			if a.output != "json" && total != nil {
 				fmt.Fprintf(a.err, "%d rows match\n", *total)
 			}
-			return a.print(out, rowsTable(rows, cols))
+			order := cols
+			if len(order) == 0 && a.output != "json" { // the table's own column order
+				if ts, err := a.c.DB(args[0]).Table(a.ctx, args[1], false); err == nil {
+					for _, c := range ts.Columns {
+						order = append(order, c.Name)
+					}
+				}
+			}
+			return a.print(out, rowsTable(rows, order))
 		},
 	}
 	cmd.Flags().StringArrayVarP(&where, "where", "w", nil, "a filter col=value or col__op=value (repeatable)")
