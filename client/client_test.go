@@ -491,6 +491,13 @@ func TestRetries(t *testing.T) {
 		if len(answers) > 0 {
 			status, answers = answers[0], answers[1:]
 		}
+		if status == -1 { // the connection drops without an answer
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return
+		}
 		code := map[int]string{503: "DATABASE_BUSY", 429: "TOO_MANY_REQUESTS", 504: "QUERY_TIMEOUT", 400: "SQL_ERROR"}[status]
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
@@ -513,6 +520,12 @@ func TestRetries(t *testing.T) {
 		{"keyed write retried on 504", []int{504}, func() error { _, err := c.DB("d").Query(ctx, "INSERT"); return err }, 2, true},
 		{"any request retried on 429", []int{429}, func() error { _, err := c.Spawn(ctx, "d", nil); return err }, 2, true},
 		{"unkeyed write not retried on 503", []int{503}, func() error {
+			_, err := c.DB("d").Exec(ctx, client.Statement{SQL: "INSERT"}, &client.ExecOptions{NoIdempotencyKey: true})
+			return err
+		}, 1, false},
+		{"GET retried after a lost connection", []int{-1}, func() error { _, err := c.DB("d").Tables(ctx); return err }, 2, true},
+		{"keyed write retried after a lost connection", []int{-1}, func() error { _, err := c.DB("d").Query(ctx, "INSERT"); return err }, 2, true},
+		{"unkeyed write not retried after a lost connection", []int{-1}, func() error {
 			_, err := c.DB("d").Exec(ctx, client.Statement{SQL: "INSERT"}, &client.ExecOptions{NoIdempotencyKey: true})
 			return err
 		}, 1, false},

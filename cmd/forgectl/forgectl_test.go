@@ -32,6 +32,7 @@ func TestExitCodes(t *testing.T) {
 		{"SQL error", []string{"query", "codes", "SELEC 1"}, exitInvalid, `forgectl: SQL_ERROR: SQL Error: near "SELEC": syntax error`},
 		{"bad name", []string{"db", "create", "bad..name"}, exitInvalid, "forgectl: INVALID_DATABASE_NAME:"},
 		{"unreachable", []string{"--url", "http://127.0.0.1:1", "db", "list"}, exitUnavailable, "connection refused"},
+		{"timeout", []string{"--timeout", "1ns", "db", "list"}, exitUnavailable, "no answer within --timeout"},
 		{"not confirmed", []string{"keys", "revoke", "codes", "key_000000000000"}, exitAborted, "pass --yes"},
 	}
 	for _, tc := range cases {

@@ -98,6 +98,9 @@ func exitCode(err error) int {
 		}
 		return exitFailure
 	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return exitUnavailable
+	}
 	var ue2 *url.Error
 	if errors.As(err, &ue2) || strings.Contains(err.Error(), "connection refused") {
 		return exitUnavailable
@@ -115,6 +118,9 @@ func message(err error) string {
 			m += fmt.Sprintf(" (statement %d)", *e.StatementIndex)
 		}
 		return m
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "no answer within --timeout: " + err.Error()
 	}
 	return err.Error()
 }
@@ -151,6 +157,11 @@ override them. --output picks table (default), json or csv.`,
 			if !cmd.Flags().Changed("key") {
 				a.key = a.getenv("FORGE_KEY")
 			}
+			if a.timeout > 0 {
+				ctx, cancel := context.WithTimeout(a.ctx, a.timeout)
+				a.ctx = ctx
+				cobra.OnFinalize(cancel)
+			}
 			opts := []client.Option{client.WithKey(a.key), client.WithUserAgent("forgectl")}
 			a.c = client.New(a.url, opts...)
 			return nil
@@ -165,6 +176,7 @@ override them. --output picks table (default), json or csv.`,
 	pf.StringVar(&a.key, "key", "", "the API key (default: FORGE_KEY)")
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table, json or csv")
 	pf.BoolVarP(&a.yes, "yes", "y", false, "confirm destructive commands without asking")
+	pf.DurationVar(&a.timeout, "timeout", 0, "give up after this long (e.g. 30s; default: no limit)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err.Error()} })
 	root.AddCommand(a.dbCommand(), a.keysCommand(), a.queryCommand(), a.shellCommand(),
 		a.tablesCommand(), a.schemaCommand(), a.rowsCommand(), a.importCommand(), a.exportCommand(),
