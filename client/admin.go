@@ -376,3 +376,26 @@ func setIf(q url.Values, k, v string) {
 		q.Set(k, v)
 	}
 }
+
+// Metrics returns the gateway's Prometheus exposition (GET /metrics,
+// the admin key).
+func (c *Client) Metrics(ctx context.Context) (string, error) {
+	b, err := c.raw(ctx, "/metrics")
+	return string(b), err
+}
+
+// OpenAPI returns the gateway's OpenAPI 3.1 document (GET /openapi.json,
+// public).
+func (c *Client) OpenAPI(ctx context.Context) ([]byte, error) {
+	return c.raw(ctx, "/openapi.json")
+}
+
+// raw GETs path and returns its body.
+func (c *Client) raw(ctx context.Context, path string) ([]byte, error) {
+	resp, err := c.do(ctx, request{method: http.MethodGet, path: path, idempotent: true})
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return io.ReadAll(resp.Body)
+}

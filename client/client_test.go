@@ -92,6 +92,14 @@ func TestAdminRoutes(t *testing.T) {
 	if err != nil || h.Status != "ok" {
 		t.Fatalf("health: %+v %v", h, err)
 	}
+	m, err := c.Metrics(ctx)
+	if err != nil || !strings.Contains(m, "forge_http_requests_total") {
+		t.Fatalf("metrics: %.200q %v", m, err)
+	}
+	doc, err := client.New(gatewayURL).OpenAPI(ctx)
+	if err != nil || !bytes.Contains(doc, []byte(`"openapi"`)) {
+		t.Fatalf("openapi: %.200q %v", doc, err)
+	}
 }
 
 func TestListPages(t *testing.T) {
