@@ -84,6 +84,14 @@ func TestQueryInputs(t *testing.T) {
 	if out := ok(t, "", "query", "qin", "SELECT b FROM t WHERE a = 9"); fields(out)[1][0] != "trig" {
 		t.Fatalf("trigger: %q", out)
 	}
+	// A dry run lists the changes and commits nothing.
+	r = forgectl(t, "", "query", "qin", "UPDATE t SET b = 'dry' WHERE a = 1", "--dry-run")
+	if r.code != 0 || !strings.Contains(r.out, `{"a":1,"b":"dry"}`) || !strings.Contains(r.err, "nothing was committed") {
+		t.Fatalf("dry run: %+v", r)
+	}
+	if out := ok(t, "", "query", "qin", "SELECT b FROM t WHERE a = 1"); fields(out)[1][0] != "x;y" {
+		t.Fatalf("the dry run wrote: %q", out)
+	}
 	// Values: NULL, blobs, reals.
 	out = ok(t, "", "query", "qin", "SELECT NULL AS n, x'00ff' AS b, 2.0 AS r")
 	if strings.Join(fields(out)[1], " ") != "NULL x'00ff' 2.0" {

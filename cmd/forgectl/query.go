@@ -16,6 +16,7 @@ import (
 func (a *app) queryCommand() *cobra.Command {
 	var file string
 	var params, named []string
+	var dryRun bool
 	cmd := &cobra.Command{
 		Use:   "query DB [SQL]",
 		Short: "Run SQL: from the argument, a file (-f) or standard input",
@@ -59,12 +60,19 @@ other is text: -p 12 is the integer 12, -p 'it''s' the text.`,
 			if p != nil && len(stmts) > 1 {
 				return usageError{"parameters go with one statement, not a script"}
 			}
+			if dryRun {
+				if len(stmts) > 1 {
+					return usageError{"--dry-run takes one statement"}
+				}
+				return a.dryRun(a.c.DB(args[0]), stmts[0], p)
+			}
 			return a.runSQL(a.c.DB(args[0]), stmts, p, a.output)
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "read the SQL from this file (- for standard input)")
 	cmd.Flags().StringArrayVarP(&params, "param", "p", nil, "a positional parameter (repeatable)")
 	cmd.Flags().StringArrayVar(&named, "named", nil, "a named parameter, name=value (repeatable)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "run the statement, commit nothing, and list the rows it would change")
 	return cmd
 }
 
@@ -225,3 +233,38 @@ var comments = regexp.MustCompile(`(?s)--[^\n]*|/\*.*?\*/`)
 // stripComments drops comments (good enough to tell blank text: quotes
 // holding "--" are not at issue there).
 func stripComments(s string) string { return comments.ReplaceAllString(s, " ") }
+
+// dryRun runs one statement as a dry run and prints its result, then the
+// rows it changed (table, csv), or the whole answer (json).
+func (a *app) dryRun(db *client.DB, sql string, params any) error {
+	r, err := db.Exec(a.ctx, client.Statement{SQL: sql, Params: params, Shape: "arrays"}, &client.ExecOptions{DryRun: true})
+	if err != nil {
+		return err
+	}
+	changes := table{cols: []string{"table", "op", "key", "before", "after"}}
+	for _, ch := range r.Changes {
+		changes.rows = append(changes.rows, []any{ch.Table, ch.Op, jsonValue(ch.Key), rowOrNil(ch.Before), rowOrNil(ch.After)})
+	}
+	if a.output == "json" {
+		v := resultJSON(r).(map[string]any)
+		v["dry_run"] = true
+		v["changes"] = r.Changes
+		v["changes_truncated"] = r.ChangesTruncated
+		if r.ChangesComplete != nil {
+			v["changes_complete"] = *r.ChangesComplete
+		}
+		return a.print(v, table{})
+	}
+	if err := a.print(nil, resultTable(r)); err != nil {
+		return err
+	}
+	fmt.Fprintln(a.out)
+	if err := a.print(nil, changes); err != nil {
+		return err
+	}
+	if r.ChangesTruncated || (r.ChangesComplete != nil && !*r.ChangesComplete) {
+		fmt.Fprintln(a.err, "forgectl: the list of changes is incomplete (see docs/API.md, Dry runs)")
+	}
+	fmt.Fprintln(a.err, "dry run: nothing was committed")
+	return nil
+}
