@@ -155,3 +155,17 @@ func TestCompletion(t *testing.T) {
 		}
 	}
 }
+
+// TestShellPiped: the shell reads a script from a pipe, without prompts;
+// BEGIN … COMMIT spans statements; a transaction left open is rolled back.
+func TestShellPiped(t *testing.T) {
+	ok(t, "", "db", "create", "shp")
+	t.Cleanup(func() { forgectl(t, "", "db", "delete", "shp", "--yes") })
+	out := ok(t, "CREATE TABLE t(a);\nBEGIN;\nINSERT INTO t VALUES (1);\nINSERT INTO t\n  VALUES (2);\nCOMMIT;\n.mode csv\nSELECT count(*) AS n FROM t;\nBEGIN;\nINSERT INTO t VALUES (3);\n", "shell", "shp")
+	if !strings.Contains(out, "n\n2\n") || !strings.HasSuffix(out, "The open transaction was rolled back.\n") || strings.Contains(out, "shp>") {
+		t.Fatalf("shell output: %q", out)
+	}
+	if out := ok(t, "", "query", "shp", "SELECT count(*) AS n FROM t"); fields(out)[1][0] != "2" {
+		t.Fatalf("rows after the shell: %q", out)
+	}
+}

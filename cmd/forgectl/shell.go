@@ -1,15 +1,20 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"time"
 
 	"github.com/chzyer/readline"
 	"github.com/spf13/cobra"
+
+	"github.com/praetorian/db-forge/client"
 )
 
 const shellHelp = `Enter SQL statements ending with ";" (they may span lines), or:
@@ -18,6 +23,8 @@ const shellHelp = `Enter SQL statements ending with ";" (they may span lines), o
 .mode [MODE]       show or set the output: table, json or csv
 .help              this help
 .quit, .exit       leave (also Ctrl-D)
+BEGIN; … COMMIT; (or ROLLBACK;) run the statements between them in one
+transaction; the prompt shows "*" while it is open.
 `
 
 func (a *app) shellCommand() *cobra.Command {
@@ -60,21 +67,32 @@ func (a *app) shell(name string) error {
 		Stdout:                 a.out,
 		Stderr:                 a.err,
 		DisableAutoSaveHistory: true,
-		FuncIsTerminal:         func() bool { return isTerminal(a.in) && isTerminal(a.out) },
+		FuncIsTerminal:         func() bool { return interactive },
 	})
 	if err != nil {
 		return err
 	}
 	defer rl.Close()
 	mode := a.output
+	var tx *client.Tx // the interactive transaction BEGIN opened, until COMMIT or ROLLBACK
+	defer func() {
+		if tx != nil {
+			_ = tx.Rollback(context.WithoutCancel(a.ctx))
+			fmt.Fprintln(a.out, "The open transaction was rolled back.")
+		}
+	}()
+	txPrompt := name + "*> "
 	if interactive {
 		fmt.Fprintf(a.out, "forgectl shell on %s at %s. \".help\" for help.\n", name, a.url)
 	}
 	var buf strings.Builder
 	for {
-		if buf.Len() == 0 {
+		switch {
+		case buf.Len() == 0 && tx != nil:
+			rl.SetPrompt(txPrompt)
+		case buf.Len() == 0:
 			rl.SetPrompt(prompt)
-		} else {
+		default:
 			rl.SetPrompt(more)
 		}
 		line, err := rl.Readline()
@@ -84,7 +102,7 @@ func (a *app) shell(name string) error {
 		}
 		if err != nil { // io.EOF: Ctrl-D or the end of the input
 			if rest := strings.TrimSpace(buf.String()); rest != "" {
-				a.shellRun(db, []string{rest}, mode)
+				tx = a.shellRun(db, tx, []string{rest}, mode)
 			}
 			return nil
 		}
@@ -111,24 +129,72 @@ func (a *app) shell(name string) error {
 		if strings.TrimSpace(stripComments(rest)) != "" {
 			buf.WriteString(strings.TrimLeft(rest, " \t\n"))
 		}
-		a.shellRun(db, stmts, mode)
+		tx = a.shellRun(db, tx, stmts, mode)
 	}
 }
 
+var (
+	beginRe    = regexp.MustCompile(`(?i)^BEGIN(\s+(DEFERRED|IMMEDIATE|EXCLUSIVE))?(\s+TRANSACTION)?$`)
+	commitRe   = regexp.MustCompile(`(?i)^(COMMIT|END)(\s+TRANSACTION)?$`)
+	rollbackRe = regexp.MustCompile(`(?i)^ROLLBACK(\s+TRANSACTION)?$`)
+)
+
 // shellRun runs statements one by one and prints their results, or the
-// error, and goes on.
-func (a *app) shellRun(db interface{ Name() string }, stmts []string, mode string) {
+// error, and goes on. BEGIN, COMMIT and ROLLBACK open and end an
+// interactive transaction (docs/API.md, Transactions): the statements
+// between them run in it. It returns the transaction open after them.
+func (a *app) shellRun(db *client.DB, tx *client.Tx, stmts []string, mode string) *client.Tx {
 	for _, s := range stmts {
-		if err := runSQLTo(a, a.out, a.c.DB(db.Name()), []string{s}, nil, mode); err != nil {
+		bare := strings.Join(strings.Fields(stripComments(s)), " ")
+		var err error
+		switch {
+		case beginRe.MatchString(bare):
+			if tx != nil {
+				err = errors.New("a transaction is open already: COMMIT or ROLLBACK it first")
+				break
+			}
+			// The longest lease the gateway allows by default: a person
+			// types slowly; each statement renews it.
+			tx, err = db.Begin(a.ctx, &client.TxOptions{Timeout: 300 * time.Second})
+			if errors.Is(err, client.ErrInvalidTransactionTimeout) {
+				tx, err = db.Begin(a.ctx, nil)
+			}
+		case commitRe.MatchString(bare) || rollbackRe.MatchString(bare):
+			if tx == nil {
+				err = errors.New("no transaction is open")
+				break
+			}
+			if commitRe.MatchString(bare) {
+				err = tx.Commit(a.ctx)
+			} else {
+				err = tx.Rollback(a.ctx)
+			}
+			tx = nil
+		default:
+			var r *client.Result
+			if tx != nil {
+				r, err = tx.Exec(a.ctx, client.Statement{SQL: s, Shape: "arrays"}, nil)
+			} else {
+				r, err = db.Exec(a.ctx, client.Statement{SQL: s, Shape: "arrays"}, nil)
+			}
+			if err == nil {
+				err = printAs(a.out, mode, resultJSON(r), resultTable(r))
+			}
+			if errors.Is(err, client.ErrTransactionExpired) || errors.Is(err, client.ErrTransactionAborted) ||
+				errors.Is(err, client.ErrTransactionEnded) || errors.Is(err, client.ErrTransactionNotFound) {
+				tx = nil
+			}
+		}
+		if err != nil {
 			fmt.Fprintln(a.out, "Error: "+message(err))
-			return
+			return tx
 		}
 	}
+	return tx
 }
 
 // dotCommand runs a dot command; it says whether to leave and the mode.
-func (a *app) dotCommand(db interface{ Name() string }, f []string, mode string) (quit bool, newMode string) {
-	d := a.c.DB(db.Name())
+func (a *app) dotCommand(d *client.DB, f []string, mode string) (quit bool, newMode string) {
 	switch f[0] {
 	case ".quit", ".exit", ".q":
 		return true, mode
