@@ -41,6 +41,9 @@ func bindBatch(rc *fasthttp.RequestCtx) (batchRequest, error) {
 		b, opts, err = decodeBatchOptions(rc.PostBody())
 	}
 	b.ReadOnly = readOnly(rc)
+	if err == nil {
+		err = checkReadOnlyHeader(rc)
+	}
 	for i := range b.Statements {
 		b.Statements[i].Meta = true // every result carries what SQLite counted
 	}

@@ -502,6 +502,9 @@ func bindQuery(rc *fasthttp.RequestCtx) (queryRequest, error) {
 		return queryRequest{}, err
 	}
 	q, opt, err := decodeQueryBody(rc.PostBody())
+	if err == nil {
+		err = checkReadOnlyHeader(rc)
+	}
 	if err != nil {
 		return queryRequest{}, err
 	}
