@@ -40,6 +40,8 @@ var allowed = map[string][]string{
 	"metrics":             {"github.com/prometheus/"},
 	"gateway":             {"forge", "auth", "lifecycle", "github.com/fasthttp/router", "github.com/valyala/fasthttp", "go.uber.org/zap"},
 	"orchestrator/docker": {"forge", "go.uber.org/zap", "github.com/docker/docker/", "github.com/containerd/errdefs", "github.com/opencontainers/image-spec/"},
+	// The MCP server: the gateway's API through its own port, never the engine.
+	"agentmcp": {"github.com/modelcontextprotocol/go-sdk/", "github.com/google/jsonschema-go/"},
 }
 
 // confined lists third-party libraries and the only packages that may
@@ -52,6 +54,9 @@ var confined = map[string][]string{
 	"github.com/docker/docker/":     {"orchestrator/docker", "internal/app", "internal/dockertest"},
 	"github.com/getkin/kin-openapi": {"apidoc/apivalidate"},
 	"github.com/minio/minio-go/v7":  {"backup"},
+	// The MCP SDK and its schemas stop at the MCP server.
+	"github.com/modelcontextprotocol/go-sdk": {"agentmcp"},
+	"github.com/google/jsonschema-go":        {"agentmcp"},
 }
 
 func TestImportRules(t *testing.T) {
