@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"strings"
 
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
@@ -50,6 +51,12 @@ func (m *mcpServer) ServeMCP(rc *fasthttp.RequestCtx, caller gateway.MCPCaller) 
 		if v := rc.Request.Header.Peek(h); len(v) > 0 {
 			creds[h] = string(v)
 		}
+	}
+	// The answers are JSON, never a stream: a client that accepts JSON
+	// (or anything) need not also name text/event-stream, which the SDK
+	// asks of every request.
+	if accept := string(rc.Request.Header.Peek("Accept")); !strings.Contains(accept, "text/event-stream") {
+		rc.Request.Header.Set("Accept", "application/json, text/event-stream")
 	}
 	rc.SetUserValue(mcpCallerKey{}, agentmcp.Caller{Admin: caller.Admin, DB: caller.DB, Write: caller.Write, Credentials: creds})
 	m.serve(rc)

@@ -360,3 +360,35 @@ func TestMCPBridge(t *testing.T) {
 
 var _ = fmt.Sprint
 var _ = contracttest.Expect
+
+// TestReadOnlyHeader: X-Read-Only: true runs /query and /batch as a
+// read-only key's, even with the admin key; other values are refused.
+func TestReadOnlyHeader(t *testing.T) {
+	g := start(t, t.TempDir())
+	spawnKey(t, g.client(), "ro1")
+	if st, _, b := g.do(t, "POST", "/api/db/ro1/query", `{"sql": "CREATE TABLE t (v)"}`); st != 200 {
+		t.Fatalf("create: %d %s", st, b)
+	}
+	cases := []struct {
+		path, body, hdr string
+		status          int
+		code            string
+	}{
+		{"/api/db/ro1/query", `{"sql": "INSERT INTO t VALUES (1)"}`, "true", 403, "READ_ONLY_KEY"},
+		{"/api/db/ro1/query", `{"sql": "INSERT INTO t VALUES (1)", "dry_run": true}`, "true", 403, "READ_ONLY_KEY"},
+		{"/api/db/ro1/query", `{"sql": "SELECT count(*) AS n FROM t"}`, "true", 200, ""},
+		{"/api/db/ro1/query", `{"sql": "INSERT INTO t VALUES (2)"}`, "false", 200, ""},
+		{"/api/db/ro1/query", `{"sql": "SELECT 1"}`, "yes", 400, "INVALID_VALUE"},
+		{"/api/db/ro1/batch", `{"statements": [{"sql": "SELECT 1"}, {"sql": "DELETE FROM t"}]}`, "true", 403, "READ_ONLY_KEY"},
+		{"/api/db/ro1/batch", `{"statements": [{"sql": "SELECT 1"}]}`, "1", 400, "INVALID_VALUE"},
+	}
+	for _, c := range cases {
+		st, _, b := g.do(t, "POST", c.path, c.body, "X-Read-Only", c.hdr)
+		if st != c.status || (c.code != "" && !strings.Contains(string(b), `"code":"`+c.code+`"`)) {
+			t.Errorf("%s %s (X-Read-Only: %s): %d %s, want %d %s", c.path, c.body, c.hdr, st, b, c.status, c.code)
+		}
+	}
+	if _, _, b := g.do(t, "POST", "/api/db/ro1/query", `{"sql": "SELECT count(*) AS n FROM t"}`); !strings.Contains(string(b), `"n":1`) {
+		t.Errorf("the refused writes wrote: %s", b)
+	}
+}
