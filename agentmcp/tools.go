@@ -19,8 +19,8 @@ type (
 	dbArg struct {
 		Database string `json:"database,omitempty" jsonschema:"the database's name"`
 	}
-	noInput     struct{}
-	nameInput   struct {
+	noInput   struct{}
+	nameInput struct {
 		Name string `json:"name" jsonschema:"the database's name: lowercase letters, digits, _ and -"`
 	}
 	createInput struct {

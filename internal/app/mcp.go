@@ -2,14 +2,20 @@ package app
 
 import (
 	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/praetorian/db-forge/agentmcp"
+	"github.com/praetorian/db-forge/config"
 	"github.com/praetorian/db-forge/gateway"
 )
 
@@ -86,4 +92,46 @@ func (a *inProcessAPI) Do(_ context.Context, method, path string, header map[str
 	a.handler(&rc)
 	resp := rc.Response.Body() // reads a streamed body whole
 	return rc.Response.StatusCode(), append([]byte(nil), resp...), nil
+}
+
+// MCPBridge is `forge-gateway mcp --url URL`: the stdio bridge for MCP
+// hosts that start servers as processes. It relays the protocol between
+// stdin/stdout and a gateway's POST /mcp, with the key in FORGE_KEY. Logs
+// go to errOut (stdout is the protocol's).
+func MCPBridge(ctx context.Context, args, environ []string, in io.ReadCloser, out io.WriteCloser, errOut io.Writer) error {
+	fl := flag.NewFlagSet("forge-gateway mcp", flag.ContinueOnError)
+	fl.SetOutput(errOut)
+	endpoint := fl.String("url", "http://127.0.0.1:8000/mcp", "the gateway's MCP endpoint (…/mcp; a URL without a path gets /mcp)")
+	fl.Usage = func() {
+		fmt.Fprintln(errOut, "usage: FORGE_KEY=<key> forge-gateway mcp [--url http://host:8000/mcp]\n\n"+
+			"Relays the Model Context Protocol between stdin/stdout and a gateway's POST /mcp, for MCP hosts\n"+
+			"that start servers as processes. The key (a database key or the admin key) comes from FORGE_KEY.")
+		fl.PrintDefaults()
+	}
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return config.ErrHelp
+		}
+		return err
+	}
+	if fl.NArg() > 0 {
+		return fmt.Errorf("mcp: unexpected arguments %v", fl.Args())
+	}
+	u, err := url.Parse(*endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("mcp: --url must be an http(s) URL, not %q", *endpoint)
+	}
+	if u.Path == "" || u.Path == "/" {
+		u.Path = "/mcp"
+	}
+	key := ""
+	for _, kv := range environ {
+		if v, ok := strings.CutPrefix(kv, "FORGE_KEY="); ok {
+			key = v
+		}
+	}
+	if key == "" {
+		return errors.New("mcp: FORGE_KEY is not set: give the bridge a database key or the admin key")
+	}
+	return agentmcp.Bridge(ctx, u.String(), key, in, out)
 }

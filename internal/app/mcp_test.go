@@ -3,7 +3,6 @@ package app_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -12,8 +11,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/praetorian/db-forge/agentmcp"
-	"github.com/praetorian/db-forge/internal/contracttest"
+	"github.com/praetorian/db-forge/internal/app"
 )
 
 // bearerRT adds a key to every request of an MCP client.
@@ -339,7 +337,9 @@ func TestMCPBridge(t *testing.T) {
 	done := make(chan error, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() { done <- agentmcp.Bridge(ctx, g.url+"/mcp", key, hostOut, hostIn) }()
+	go func() {
+		done <- app.MCPBridge(ctx, []string{"--url", g.url}, []string{"FORGE_KEY=" + key}, hostOut, hostIn, io.Discard)
+	}()
 	client := mcp.NewClient(&mcp.Implementation{Name: "host", Version: "1"}, nil)
 	s, err := client.Connect(ctx, &mcp.IOTransport{Reader: bridgeOut, Writer: bridgeIn}, nil)
 	if err != nil {
@@ -356,10 +356,23 @@ func TestMCPBridge(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("bridge: %v", err)
 	}
+	for _, c := range []struct {
+		args, env []string
+		want      string
+	}{
+		{nil, nil, "FORGE_KEY is not set"},
+		{[]string{"--url", "ftp://x"}, []string{"FORGE_KEY=k"}, "--url must be an http(s) URL"},
+		{[]string{"extra"}, []string{"FORGE_KEY=k"}, "unexpected arguments"},
+	} {
+		if err := app.MCPBridge(ctx, c.args, c.env, io.NopCloser(strings.NewReader("")), nopWriteCloser{io.Discard}, io.Discard); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("MCPBridge(%v, %v): %v, want %q", c.args, c.env, err, c.want)
+		}
+	}
 }
 
-var _ = fmt.Sprint
-var _ = contracttest.Expect
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }
 
 // TestReadOnlyHeader: X-Read-Only: true runs /query and /batch as a
 // read-only key's, even with the admin key; other values are refused.
