@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -403,5 +404,54 @@ func TestReadOnlyHeader(t *testing.T) {
 	}
 	if _, _, b := g.do(t, "POST", "/api/db/ro1/query", `{"sql": "SELECT count(*) AS n FROM t"}`); !strings.Contains(string(b), `"n":1`) {
 		t.Errorf("the refused writes wrote: %s", b)
+	}
+}
+
+// TestMCPSizes measures what an agent receives (the tool result's text)
+// for a 50-table schema and a 1,000-row result, beside the plain API's
+// answers (docs/MCP.md states the figures).
+func TestMCPSizes(t *testing.T) {
+	g := start(t, t.TempDir())
+	key := spawnKey(t, g.client(), "sizes")
+	s := mcpSession(t, g, key)
+	var b strings.Builder
+	for i := range 50 {
+		fmt.Fprintf(&b, "CREATE TABLE table_%02d(id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT UNIQUE, created_at TEXT DEFAULT CURRENT_TIMESTAMP, amount REAL, owner_id INTEGER REFERENCES table_00(id));", i)
+		fmt.Fprintf(&b, "CREATE INDEX table_%02d_name ON table_%02d(name);", i, i)
+	}
+	b.WriteString("INSERT INTO table_01(name, email, created_at, amount) SELECT 'name ' || value, 'user' || value || '@example.com', '2026-11-30 12:00:00', value * 1.25 FROM generate_series(1, 1000);")
+	stmts := []any{}
+	for _, sql := range strings.Split(strings.TrimSuffix(b.String(), ";"), ";") {
+		stmts = append(stmts, map[string]any{"sql": sql})
+	}
+	mustTool(t, s, "batch", map[string]any{"statements": stmts})
+
+	_, _, rawSchema := g.do(t, "GET", "/api/db/sizes/schema", "")
+	_, _, rawVerbose := g.do(t, "GET", "/api/db/sizes/schema?verbose=1", "")
+	compactSchema := mustTool(t, s, "describe_schema", nil)
+	fullSchema := mustTool(t, s, "describe_schema", map[string]any{"full": true})
+	t.Logf("schema, 50 tables: describe_schema %d bytes (full: %d, cut at the cap); GET /schema %d, ?verbose=1 %d",
+		len(compactSchema), len(fullSchema), len(rawSchema), len(rawVerbose))
+	if len(compactSchema) >= len(rawSchema) {
+		t.Errorf("the compact schema (%d bytes) is not smaller than the route's (%d)", len(compactSchema), len(rawSchema))
+	}
+
+	const q = "SELECT id, name, email, created_at, amount FROM table_01"
+	_, _, rawObjects := g.do(t, "POST", "/api/db/sizes/query", fmt.Sprintf(`{"sql": %q}`, q))
+	_, _, rawArrays := g.do(t, "POST", "/api/db/sizes/query", fmt.Sprintf(`{"sql": %q, "shape": "arrays"}`, q))
+	def := mustTool(t, s, "query", map[string]any{"sql": q})
+	most := mustTool(t, s, "query", map[string]any{"sql": q, "max_rows": 1000})
+	rowsOf := func(out string) string {
+		var a struct {
+			RowCount int `json:"row_count"`
+		}
+		_ = json.Unmarshal([]byte(unwrap(t, out)), &a)
+		return fmt.Sprint(a.RowCount)
+	}
+	t.Logf("1,000 rows of 5 columns: query %d bytes (%s rows, default max_rows 100), with max_rows 1000 %d bytes (%s rows, the 32 KiB cap); "+
+		"uncapped POST /query %d bytes (objects), %d (arrays)",
+		len(def), rowsOf(def), len(most), rowsOf(most), len(rawObjects), len(rawArrays))
+	if len(most) > 33<<10 || !strings.Contains(most, "truncated") || rowsOf(def) != "100" {
+		t.Errorf("caps: %d bytes, %s rows", len(most), rowsOf(def))
 	}
 }
