@@ -74,8 +74,8 @@ func (s *Server) maxRows(asked int) int {
 func (s *Server) apiBytes() int { return max(s.opts.MaxBytes-512, 1024) }
 
 func (s *Server) truncatedNote(maxRows int) string {
-	return "truncated: more rows exist than this answer holds (at most " + strconv.Itoa(maxRows) +
-		" rows and " + strconv.Itoa(s.opts.MaxBytes) + " bytes). Narrow the query: a WHERE, fewer columns, " +
+	return "truncated: more rows exist than this answer holds (max_rows " + strconv.Itoa(maxRows) +
+		", at most " + strconv.Itoa(s.opts.MaxBytes) + " bytes). Narrow the query: a WHERE, fewer columns, " +
 		"aggregates (COUNT, GROUP BY), or LIMIT/OFFSET to page; max_rows goes up to " + strconv.Itoa(s.opts.MaxRowsLimit) + "."
 }
 

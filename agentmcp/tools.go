@@ -45,8 +45,8 @@ type (
 		Confirm bool   `json:"confirm,omitempty" jsonschema:"run a DELETE or UPDATE without WHERE, or a DROP TABLE, for real (without it: a dry run)"`
 	}
 	batchStatement struct {
-		SQL    string `json:"sql"`
-		Params any    `json:"params,omitempty"`
+		SQL    string `json:"sql" jsonschema:"one SQL statement"`
+		Params any    `json:"params,omitempty" jsonschema:"parameters: an array for ?, an object for :name"`
 	}
 	batchInput struct {
 		dbArg
@@ -58,7 +58,7 @@ type (
 	explainInput struct {
 		dbArg
 		SQL    string `json:"sql" jsonschema:"the statement whose plan to show"`
-		Params any    `json:"params,omitempty"`
+		Params any    `json:"params,omitempty" jsonschema:"parameters: an array for ?, an object for :name"`
 	}
 	checkpointsInput struct {
 		dbArg
@@ -76,6 +76,7 @@ type (
 		Against string `json:"against" jsonschema:"checkpoint:<name> or db:<name>: what changed from it to now"`
 		Summary bool   `json:"summary,omitempty" jsonschema:"counts only, no rows"`
 		Limit   int    `json:"limit,omitempty" jsonschema:"rows of changes to show (1 to 1000, default 100)"`
+		Cursor  string `json:"cursor,omitempty" jsonschema:"the next_cursor of the answer before, for the next page"`
 	}
 )
 
@@ -305,6 +306,9 @@ func (s *Server) diff(ctx context.Context, c Caller, db string, in diffInput) *m
 	}
 	if in.Limit > 0 {
 		q.Set("limit", strconv.Itoa(in.Limit))
+	}
+	if in.Cursor != "" {
+		q.Set("cursor", in.Cursor)
 	}
 	return s.call(ctx, c, "GET", dbPath(db, "/diff?"+q.Encode()), nil, nil, true)
 }
