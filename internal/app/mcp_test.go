@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -453,5 +454,33 @@ func TestMCPSizes(t *testing.T) {
 		len(def), rowsOf(def), len(most), rowsOf(most), len(rawObjects), len(rawArrays))
 	if len(most) > 33<<10 || !strings.Contains(most, "truncated") || rowsOf(def) != "100" {
 		t.Errorf("caps: %d bytes, %s rows", len(most), rowsOf(def))
+	}
+}
+
+// TestMCPDocumented: docs/MCP.md has a section for every tool the admin
+// key lists, naming every argument of its input schema.
+func TestMCPDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/MCP.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := start(t, t.TempDir())
+	for name, tool := range toolNames(t, mcpSession(t, g, g.adminKey)) {
+		_, sec, ok := strings.Cut(string(doc), "\n### `"+name+"`\n")
+		if !ok {
+			t.Errorf("docs/MCP.md has no section for %s", name)
+			continue
+		}
+		sec, _, _ = strings.Cut(sec, "\n### ")
+		var schema struct {
+			Properties map[string]any `json:"properties"`
+		}
+		b, _ := json.Marshal(tool.InputSchema)
+		_ = json.Unmarshal(b, &schema)
+		for p := range schema.Properties {
+			if p != "database" && !strings.Contains(sec, "`"+p+"`") {
+				t.Errorf("docs/MCP.md's %s section does not name its argument %s", name, p)
+			}
+		}
 	}
 }
