@@ -484,3 +484,31 @@ func TestMCPDocumented(t *testing.T) {
 		}
 	}
 }
+
+// TestMCPSameRules: the key's rate limit counts the tool calls (one
+// request of /mcp, one per route a tool calls), and the access log
+// records each route a tool called under the key's id; without
+// authentication every caller gets the admin's tools.
+func TestMCPSameRules(t *testing.T) {
+	g := start(t, t.TempDir(), "FORGE_RATE_LIMIT=0.001", "FORGE_RATE_BURST=4")
+	key := spawnKey(t, g.client(), "limited")
+	s := mcpSession(t, g, key)                                 // initialize: 1 request
+	mustTool(t, s, "query", map[string]any{"sql": "SELECT 1"}) // /mcp and /query: 3
+	// The fourth, /mcp, passes; the tool's /query, the fifth, is refused.
+	if out, isErr := callTool(t, s, "query", map[string]any{"sql": "SELECT 1"}); !isErr || !strings.HasPrefix(out, "RATE_LIMITED (HTTP 429)") {
+		t.Errorf("the fifth request: %v %s", isErr, out)
+	}
+	// The sixth, /mcp itself, is refused before the protocol.
+	if _, err := s.CallTool(context.Background(), &mcp.CallToolParams{Name: "query",
+		Arguments: map[string]any{"sql": "SELECT 1"}}); err == nil || !strings.Contains(err.Error(), "Too Many Requests") {
+		t.Errorf("the sixth request: %v", err)
+	}
+	if !strings.Contains(g.logs.String(), `"route":"/api/db/{db_name}/query"`) {
+		t.Errorf("the tool's query is not in the access log")
+	}
+
+	open := start(t, t.TempDir(), "FORGE_AUTH=disabled")
+	if tools := toolNames(t, mcpSession(t, open, "")); tools["list_databases"] == nil || tools["execute"] == nil {
+		t.Errorf("tools without authentication: %v", tools)
+	}
+}
