@@ -33,7 +33,8 @@ type Caller struct {
 	// Write: the key may write (execute, checkpoints).
 	Write bool
 	// Credentials are the request's credential headers
-	// (Authorization or X-API-Key), forwarded to every API call.
+	// (Authorization or X-API-Key), forwarded to every API call, with
+	// its X-Request-Id so that the calls' log lines name the request.
 	Credentials map[string]string
 }
 

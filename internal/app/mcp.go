@@ -58,6 +58,11 @@ func (m *mcpServer) ServeMCP(rc *fasthttp.RequestCtx, caller gateway.MCPCaller) 
 			creds[h] = string(v)
 		}
 	}
+	// The tools' requests carry the /mcp request's id: the access log
+	// (and the audit) tie each to the agent's call.
+	if id := rc.Response.Header.Peek("X-Request-Id"); len(id) > 0 {
+		creds["X-Request-Id"] = string(id)
+	}
 	// The answers are JSON, never a stream: a client that accepts JSON
 	// (or anything) need not also name text/event-stream, which the SDK
 	// asks of every request.

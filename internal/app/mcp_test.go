@@ -503,8 +503,25 @@ func TestMCPSameRules(t *testing.T) {
 		Arguments: map[string]any{"sql": "SELECT 1"}}); err == nil || !strings.Contains(err.Error(), "Too Many Requests") {
 		t.Errorf("the sixth request: %v", err)
 	}
-	if !strings.Contains(g.logs.String(), `"route":"/api/db/{db_name}/query"`) {
-		t.Errorf("the tool's query is not in the access log")
+	// Each route a tool called is logged under the /mcp request's id.
+	ids := map[string][]string{}
+	for _, line := range strings.Split(g.logs.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) != nil || m["msg"] != "request" {
+			continue
+		}
+		route, _ := m["route"].(string)
+		id, _ := m["request_id"].(string)
+		ids[id] = append(ids[id], route)
+	}
+	tied := 0
+	for _, routes := range ids {
+		if slices.Contains(routes, "/mcp") && slices.Contains(routes, "/api/db/{db_name}/query") {
+			tied++
+		}
+	}
+	if tied != 2 {
+		t.Errorf("%d /mcp requests share their id with a query, want 2: %v", tied, ids)
 	}
 
 	open := start(t, t.TempDir(), "FORGE_AUTH=disabled")
