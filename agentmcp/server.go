@@ -79,6 +79,30 @@ type Server struct {
 	schemas map[string][2]*jsonschema.Schema
 	http    *mcp.StreamableHTTPHandler
 	callers func(*http.Request) (Caller, bool)
+	// servers are the MCP servers of the three kinds of key (admin,
+	// read-write, read-only), built once: a server's tools find their
+	// call's caller in its context.
+	servers [3]*mcp.Server
+}
+
+// kind is a caller's kind of key: the index of its server.
+func kind(c Caller) int {
+	switch {
+	case c.Admin:
+		return 0
+	case c.Write:
+		return 1
+	}
+	return 2
+}
+
+type callerKey struct{}
+
+// callerFrom is the caller of a tool call (ServeHTTP puts it in the
+// request's context, from which the SDK derives the call's).
+func callerFrom(ctx context.Context) Caller {
+	c, _ := ctx.Value(callerKey{}).(Caller)
+	return c
 }
 
 // New builds the server. callers finds the caller of a request (the
@@ -86,6 +110,12 @@ type Server struct {
 func New(api API, opts Options, callers func(*http.Request) (Caller, bool)) *Server {
 	s := &Server{api: api, opts: opts.withDefaults(), cache: mcp.NewSchemaCache(), callers: callers}
 	s.schemas = toolSchemas()
+	for i, c := range []Caller{{Admin: true, Write: true}, {Write: true}, {}} {
+		srv := mcp.NewServer(&mcp.Implementation{Name: "db-forge", Title: "DB-Forge", Version: s.opts.Version},
+			&mcp.ServerOptions{SchemaCache: s.cache, Instructions: instructions(c)})
+		s.addTools(srv, c)
+		s.servers[i] = srv
+	}
 	s.http = mcp.NewStreamableHTTPHandler(s.serverFor, &mcp.StreamableHTTPOptions{
 		Stateless:    true,
 		JSONResponse: true,
@@ -99,20 +129,20 @@ func New(api API, opts Options, callers func(*http.Request) (Caller, bool)) *Ser
 
 // ServeHTTP answers one request of the protocol.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if c, ok := s.callers(r); ok {
+		r = r.WithContext(context.WithValue(r.Context(), callerKey{}, c))
+	}
 	s.http.ServeHTTP(w, r)
 }
 
-// serverFor is the MCP server of one request: the caller's tools. Nil
-// (no caller) makes the SDK answer 400.
+// serverFor is the MCP server of one request: the tools of its caller's
+// kind of key. Nil (no caller) makes the SDK answer 400.
 func (s *Server) serverFor(r *http.Request) *mcp.Server {
-	c, ok := s.callers(r)
+	c, ok := r.Context().Value(callerKey{}).(Caller)
 	if !ok {
 		return nil
 	}
-	srv := mcp.NewServer(&mcp.Implementation{Name: "db-forge", Title: "DB-Forge", Version: s.opts.Version},
-		&mcp.ServerOptions{SchemaCache: s.cache, Instructions: instructions(c)})
-	s.addTools(srv, c)
-	return srv
+	return s.servers[kind(c)]
 }
 
 func instructions(c Caller) string {
@@ -123,9 +153,9 @@ func instructions(c Caller) string {
 		return "DB-Forge: SQLite databases. This key is the admin key: list, create and delete databases, " +
 			"and use every database's tools with its name in \"database\"." + data
 	case c.Write:
-		return "DB-Forge: the SQLite database " + c.DB + ". Start with describe_schema; read with query, " +
+		return "DB-Forge: the SQLite database of this key. Start with describe_schema; read with query, " +
 			"change with execute or batch." + data
 	}
-	return "DB-Forge: the SQLite database " + c.DB + ", read-only with this key. Start with describe_schema; " +
+	return "DB-Forge: the SQLite database of this key, read-only. Start with describe_schema; " +
 		"read with query." + data
 }

@@ -136,24 +136,26 @@ var (
 	destructive  = &mcp.ToolAnnotations{DestructiveHint: ptr(true), OpenWorldHint: ptr(false)}
 )
 
-// addTools gives srv the tools of caller c.
+// addTools gives srv the tools of callers like c (the admin key, a key
+// that may write, a read-only one). A tool call's own caller comes from
+// its context (callerFrom).
 func (s *Server) addTools(srv *mcp.Server, c Caller) {
 	if c.Admin {
 		mcp.AddTool(srv, &mcp.Tool{Name: "list_databases", Title: "List databases",
 			Description: "Lists every database: name, status, size.", Annotations: readOnlyTool},
 			func(ctx context.Context, _ *mcp.CallToolRequest, _ noInput) (*mcp.CallToolResult, any, error) {
-				return s.passThrough(ctx, c, "GET", "/admin/databases", nil, nil, "databases"), nil, nil
+				return s.passThrough(ctx, callerFrom(ctx), "GET", "/admin/databases", nil, nil, "databases"), nil, nil
 			})
 		mcp.AddTool(srv, &mcp.Tool{Name: "create_database", Title: "Create a database",
 			Description: "Creates a database (or starts an existing one). ttl gives it a lease in seconds.",
 			Annotations: &mcp.ToolAnnotations{DestructiveHint: ptr(false), IdempotentHint: true, OpenWorldHint: ptr(false)}},
 			func(ctx context.Context, _ *mcp.CallToolRequest, in createInput) (*mcp.CallToolResult, any, error) {
-				return s.createDatabase(ctx, c, in), nil, nil
+				return s.createDatabase(ctx, callerFrom(ctx), in), nil, nil
 			})
 		mcp.AddTool(srv, &mcp.Tool{Name: "delete_database", Title: "Delete a database",
 			Description: "Deletes a database, its data and its keys. Cannot be undone.", Annotations: destructive},
 			func(ctx context.Context, _ *mcp.CallToolRequest, in nameInput) (*mcp.CallToolResult, any, error) {
-				return s.call(ctx, c, "DELETE", "/admin/databases/"+url.PathEscape(in.Name), nil, nil, false), nil, nil
+				return s.call(ctx, callerFrom(ctx), "DELETE", "/admin/databases/"+url.PathEscape(in.Name), nil, nil, false), nil, nil
 			})
 	}
 	ro := !c.Write
@@ -210,6 +212,7 @@ func dbTool[In withDB](s *Server, srv *mcp.Server, c Caller, t *mcp.Tool,
 		t.InputSchema = sch[0]
 	}
 	mcp.AddTool(srv, t, func(ctx context.Context, _ *mcp.CallToolRequest, in In) (*mcp.CallToolResult, any, error) {
+		c := callerFrom(ctx)
 		db := c.DB
 		if c.Admin {
 			db = in.db()
