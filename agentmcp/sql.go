@@ -81,13 +81,13 @@ func (s *Server) truncatedNote(maxRows int) string {
 
 func (s *Server) query(ctx context.Context, c Caller, db string, in queryInput) *mcp.CallToolResult {
 	n := s.maxRows(in.MaxRows)
-	body, err := json.Marshal(map[string]any{"sql": in.SQL, "params": in.Params, "max_rows": n,
-		"max_bytes": s.apiBytes(), "shape": "arrays"})
+	req := map[string]any{"sql": in.SQL, "max_rows": n, "max_bytes": s.apiBytes(), "shape": "arrays"}
+	if in.Params != nil {
+		req["params"] = in.Params
+	}
+	body, err := json.Marshal(req)
 	if err != nil {
 		return failure(err.Error())
-	}
-	if in.Params == nil {
-		body, _ = json.Marshal(map[string]any{"sql": in.SQL, "max_rows": n, "max_bytes": s.apiBytes(), "shape": "arrays"})
 	}
 	status, resp, err := s.do(ctx, c, "POST", dbPath(db, "/query"), map[string]string{headerReadOnly: "true"}, body)
 	if err != nil {

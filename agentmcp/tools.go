@@ -92,11 +92,11 @@ func toolSchemas() map[string][2]*jsonschema.Schema {
 		if s == nil {
 			panic(fmt.Sprintf("agentmcp: no schema for %s", name))
 		}
-		forKey := cloneSchema(s)
+		forKey := s.CloneSchemas()
 		delete(forKey.Properties, "database")
 		forKey.Required = slices.DeleteFunc(forKey.Required, func(r string) bool { return r == "database" })
 		forKey.PropertyOrder = slices.DeleteFunc(forKey.PropertyOrder, func(r string) bool { return r == "database" })
-		admin := cloneSchema(s)
+		admin := s.CloneSchemas()
 		if !slices.Contains(admin.Required, "database") {
 			admin.Required = append([]string{"database"}, admin.Required...)
 		}
@@ -122,11 +122,6 @@ func forType[T any]() *jsonschema.Schema {
 	return s
 }
 
-func cloneSchema(s *jsonschema.Schema) *jsonschema.Schema {
-	c := s.CloneSchemas()
-	return c
-}
-
 func ptr[T any](v T) *T { return &v }
 
 // Annotations of the tools.
@@ -144,7 +139,7 @@ func (s *Server) addTools(srv *mcp.Server, c Caller) {
 		mcp.AddTool(srv, &mcp.Tool{Name: "list_databases", Title: "List databases",
 			Description: "Lists every database: name, status, size.", Annotations: readOnlyTool},
 			func(ctx context.Context, _ *mcp.CallToolRequest, _ noInput) (*mcp.CallToolResult, any, error) {
-				return s.passThrough(ctx, callerFrom(ctx), "GET", "/admin/databases", nil, nil, "databases"), nil, nil
+				return s.call(ctx, callerFrom(ctx), "GET", "/admin/databases", nil, nil, true), nil, nil
 			})
 		mcp.AddTool(srv, &mcp.Tool{Name: "create_database", Title: "Create a database",
 			Description: "Creates a database (or starts an existing one). ttl gives it a lease in seconds.",
@@ -240,11 +235,6 @@ func (s *Server) call(ctx context.Context, c Caller, method, path string, header
 		return text(string(resp))
 	}
 	return s.wrapped(resp, "")
-}
-
-// passThrough is call for an answer of data.
-func (s *Server) passThrough(ctx context.Context, c Caller, method, path string, header map[string]string, body []byte, _ string) *mcp.CallToolResult {
-	return s.call(ctx, c, method, path, header, body, true)
 }
 
 func (s *Server) do(ctx context.Context, c Caller, method, path string, header map[string]string, body []byte) (int, []byte, error) {
