@@ -19,7 +19,10 @@ type (
 	dbArg struct {
 		Database string `json:"database,omitempty" jsonschema:"the database's name"`
 	}
-	noInput   struct{}
+	listInput struct {
+		Prefix string `json:"prefix,omitempty" jsonschema:"only names that start with this"`
+		Limit  int    `json:"limit,omitempty" jsonschema:"at most this many (1 to 1000)"`
+	}
 	nameInput struct {
 		Name string `json:"name" jsonschema:"the database's name: lowercase letters, digits, _ and -"`
 	}
@@ -137,9 +140,20 @@ var (
 func (s *Server) addTools(srv *mcp.Server, c Caller) {
 	if c.Admin {
 		mcp.AddTool(srv, &mcp.Tool{Name: "list_databases", Title: "List databases",
-			Description: "Lists every database: name, status, size.", Annotations: readOnlyTool},
-			func(ctx context.Context, _ *mcp.CallToolRequest, _ noInput) (*mcp.CallToolResult, any, error) {
-				return s.call(ctx, callerFrom(ctx), "GET", "/admin/databases", nil, nil, true), nil, nil
+			Description: "Lists the databases: name, status, creation time.", Annotations: readOnlyTool},
+			func(ctx context.Context, _ *mcp.CallToolRequest, in listInput) (*mcp.CallToolResult, any, error) {
+				q := url.Values{}
+				if in.Prefix != "" {
+					q.Set("prefix", in.Prefix)
+				}
+				if in.Limit > 0 {
+					q.Set("limit", strconv.Itoa(in.Limit))
+				}
+				path := "/admin/databases"
+				if len(q) > 0 {
+					path += "?" + q.Encode()
+				}
+				return s.call(ctx, callerFrom(ctx), "GET", path, nil, nil, true), nil, nil
 			})
 		mcp.AddTool(srv, &mcp.Tool{Name: "create_database", Title: "Create a database",
 			Description: "Creates a database (or starts an existing one). ttl gives it a lease in seconds.",

@@ -278,6 +278,9 @@ func TestMCPTools(t *testing.T) {
 	if out = mustTool(t, a, "list_databases", nil); !strings.Contains(unwrap(t, out), `"mcp2"`) {
 		t.Errorf("list_databases: %s", out)
 	}
+	if out = unwrap(t, mustTool(t, a, "list_databases", map[string]any{"prefix": "mcp2", "limit": 5})); !strings.Contains(out, `"mcp2"`) || strings.Contains(out, `"mcp1"`) {
+		t.Errorf("list_databases with a prefix: %s", out)
+	}
 	if d := unwrap(t, mustTool(t, a, "query", map[string]any{"database": "mcp1", "sql": "SELECT count(*) FROM notes"})); !strings.Contains(d, `[[302]]`) {
 		t.Errorf("admin query: %s", d)
 	}
