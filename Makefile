@@ -1,5 +1,6 @@
 # DB-Forge — developer and operator workflow.
 #   make run     build and run the gateway on :8000 (embedded local backend)
+#   make cli     build the command line, bin/forgectl (docs/CLI.md)
 #   make test    every test, with the race detector
 #   make check   gofmt, go vet, go mod tidy leaves no diff, then the tests
 #   make fuzz-short  a short fuzz pass over every fuzz target (CI runs it)
@@ -28,9 +29,14 @@ all: build
 help:
 	@sed -n 's/^#   //p' Makefile
 
-## build: static gateway binary in bin/ (CGO_ENABLED=0, runs on any Linux)
-build:
+## build: static gateway binary in bin/ (CGO_ENABLED=0, runs on any Linux), and forgectl
+build: cli
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BIN)/forge-gateway ./cmd/forge-gateway
+
+## cli: the command line, bin/forgectl (docs/CLI.md)
+.PHONY: cli
+cli:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BIN)/forgectl ./cmd/forgectl
 
 ## binaries: both static binaries (gateway and worker)
 binaries: build

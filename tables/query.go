@@ -318,7 +318,7 @@ func (q *RowsQuery) option(key, name, value string) error {
 			q.All = on
 		}
 	default: // the gateway's result options
-		return invalid("Query parameter %q is a result option this route does not take.", key)
+		return forge.Inputf(CodeUnknownParameter, "Query parameter %q is a result option this route does not take.", key)
 	}
 	return nil
 }

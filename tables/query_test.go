@@ -100,7 +100,7 @@ func TestParseQueryErrors(t *testing.T) {
 		{"in nested", qp("a__in", "[[1]]"), CodeInvalidValue, "strings, numbers"},
 		{"in object", qp("a__in", `[{"a":1}]`), CodeInvalidValue, "strings, numbers"},
 		{"in too many", qp("a__in", strings.Repeat("x,", MaxInValues)+"x"), CodeInvalidValue, "at most"},
-		{"gateway option here", qp("_shape", "arrays"), CodeInvalidValue, "result option"},
+		{"gateway option here", qp("_shape", "arrays"), CodeUnknownParameter, "result option"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

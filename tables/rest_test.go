@@ -530,6 +530,8 @@ func TestUpdateDeleteRows(t *testing.T) {
 		{"delete without filter", false, nil, nil, CodeFilterRequired, 0, "SELECT count(*) FROM people", "6"},
 		{"delete _all=0 is no filter", false, []string{"_all", "0"}, nil, CodeFilterRequired, 0, "", ""},
 		{"delete with _size", false, []string{"id", "1", "_size", "1"}, nil, CodeUnknownParameter, 0, "", ""},
+		{"delete with a result option", false, []string{"id", "1", "_shape", "arrays"}, nil, CodeUnknownParameter, 0, "SELECT count(*) FROM people", "6"},
+		{"update with a result option", true, []string{"id", "1", "_format", "csv"}, record("age", 1), CodeUnknownParameter, 0, "", ""},
 		{"delete SQL in value", false, []string{"name", "x' OR '1'='1"}, nil, "", 0, "SELECT count(*) FROM people", "6"},
 	}
 	for _, tc := range tests {

@@ -211,8 +211,8 @@ func TestQuota(t *testing.T) {
 // slowWriter sleeps at its first row.
 type slowWriter struct{ d time.Duration }
 
-func (w slowWriter) Columns([]string) error { return nil }
-func (w slowWriter) Row(forge.Row) error    { time.Sleep(w.d); w.d = 0; return nil }
+func (w *slowWriter) Columns([]string) error { return nil }
+func (w *slowWriter) Row(forge.Row) error    { time.Sleep(w.d); w.d = 0; return nil }
 
 // TestReturningUndoneOnTimeout: INSERT ... RETURNING whose deadline passes
 // while its rows stream out leaves nothing behind.
@@ -222,7 +222,7 @@ func TestReturningUndoneOnTimeout(t *testing.T) {
 	exec(t, e, db, "CREATE TABLE t(x)")
 	_, err := e.Query(context.Background(), db, forge.Statement{
 		SQL: "INSERT INTO t(x) SELECT value FROM generate_series(1, 10) RETURNING x",
-	}, slowWriter{d: 600 * time.Millisecond})
+	}, &slowWriter{d: 600 * time.Millisecond})
 	if !errors.Is(err, forge.ErrTimeout) {
 		t.Fatalf("error %v, want ErrTimeout", err)
 	}

@@ -40,6 +40,10 @@ var allowed = map[string][]string{
 	"metrics":             {"github.com/prometheus/"},
 	"gateway":             {"forge", "auth", "lifecycle", "github.com/fasthttp/router", "github.com/valyala/fasthttp", "go.uber.org/zap"},
 	"orchestrator/docker": {"forge", "go.uber.org/zap", "github.com/docker/docker/", "github.com/containerd/errdefs", "github.com/opencontainers/image-spec/"},
+	// The Go SDK: a client of the HTTP API, the standard library only.
+	"client": {},
+	// The CLI: the gateway through the SDK only.
+	"cmd/forgectl": {"client", "github.com/spf13/cobra", "github.com/chzyer/readline", "github.com/schollz/progressbar/v3", "golang.org/x/term"},
 	// The MCP server: the gateway's API through its own port, never the engine.
 	"agentmcp": {"github.com/modelcontextprotocol/go-sdk/", "github.com/google/jsonschema-go/"},
 }
