@@ -67,15 +67,14 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Server answers MCP requests for callers: a fresh, stateless MCP server
-// per HTTP request, with the tools of the request's key.
+// Server answers MCP requests for callers: stateless, each HTTP request
+// its own session, served by the MCP server of its key's kind.
 type Server struct {
 	api   API
 	opts  Options
 	cache *mcp.SchemaCache
-	// schemas are each tool's input schema, for a database key ("db")
-	// and for the admin key (with a required "database"), made once so
-	// that the SDK's cache keeps their resolved forms.
+	// schemas are each database tool's input schema, for a database key
+	// (no "database") and for the admin key (a required "database").
 	schemas map[string][2]*jsonschema.Schema
 	http    *mcp.StreamableHTTPHandler
 	callers func(*http.Request) (Caller, bool)
