@@ -127,9 +127,14 @@ func (s *Server) guard(n need, next fasthttp.RequestHandler) fasthttp.RequestHan
 	}
 }
 
-// readOnly reports whether the request may only read: its key may only
-// read, or it asks to with X-Read-Only: true (whatever its key).
+// readOnly reports whether the request's key may only read.
 func readOnly(rc *fasthttp.RequestCtx) bool {
+	return state(rc).readOnly
+}
+
+// readOnlyRun reports whether a query or a batch runs read-only: its key
+// may only read, or it asks to with X-Read-Only: true (whatever its key).
+func readOnlyRun(rc *fasthttp.RequestCtx) bool {
 	return state(rc).readOnly || string(peekHeader(rc, keyReadOnly)) == "true"
 }
 

@@ -40,7 +40,7 @@ func bindBatch(rc *fasthttp.RequestCtx) (batchRequest, error) {
 		bufs = nil
 		b, opts, err = decodeBatchOptions(rc.PostBody())
 	}
-	b.ReadOnly = readOnly(rc)
+	b.ReadOnly = readOnlyRun(rc)
 	if err == nil {
 		err = checkReadOnlyHeader(rc)
 	}

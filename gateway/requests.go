@@ -508,7 +508,7 @@ func bindQuery(rc *fasthttp.RequestCtx) (queryRequest, error) {
 	if err != nil {
 		return queryRequest{}, err
 	}
-	q.ReadOnly = readOnly(rc)
+	q.ReadOnly = readOnlyRun(rc)
 	q.Meta = true // the answer carries what SQLite counted
 	opt.result.resolveFormat(rc)
 	k, err := bindIdempotency(rc)
