@@ -18,11 +18,12 @@ var (
 // Host nor one of allowed; "*" in allowed admits any), and, when the
 // request reached a loopback address, a Host that is not a loopback name
 // (DNS rebinding: a page of evil.example whose name now resolves to
-// 127.0.0.1). A request without Origin (not a browser's) passes the first
+// 127.0.0.1) unless it is the host of an allowed origin (a proxy on the
+// same machine). A request without Origin (not a browser's) passes the first
 // check. It is the MCP SDK's check, run by the gateway, which knows the
 // listener's address that the SDK cannot see behind the fasthttp adaptor.
 func CheckOrigin(origin, host string, loopback bool, allowed []string) error {
-	if loopback && !loopbackHost(host) {
+	if loopback && !loopbackHost(host) && !allowedHost(host, allowed) {
 		return ErrRebinding
 	}
 	if origin == "" {
@@ -42,6 +43,18 @@ func CheckOrigin(origin, host string, loopback bool, allowed []string) error {
 		return ErrForeignOrigin
 	}
 	return nil
+}
+
+// allowedHost: host is the host (and port) of one of the allowed origins
+// ("*" names none): a proxy on the same machine that keeps the public Host
+// reaches the gateway on a loopback address.
+func allowedHost(host string, allowed []string) bool {
+	for _, a := range allowed {
+		if u, err := url.Parse(strings.TrimRight(a, "/")); err == nil && u.Host != "" && strings.EqualFold(u.Host, host) {
+			return true
+		}
+	}
+	return false
 }
 
 // loopbackHost: a Host header naming this machine (localhost, an address

@@ -20,6 +20,9 @@ func TestCheckOrigin(t *testing.T) {
 		{"ipv6 loopback", "", "[::1]:8000", true, nil, nil},
 		{"rebinding", "", "evil.example:8000", true, nil, ErrRebinding},
 		{"rebinding without port", "", "evil.example", true, nil, ErrRebinding},
+		{"proxy on the same machine", "", "db.example", true, []string{"https://db.example"}, nil},
+		{"proxy, other port", "", "db.example:8443", true, []string{"https://db.example"}, ErrRebinding},
+		{"any origin is no host", "", "evil.example", true, []string{"*"}, ErrRebinding},
 		{"same origin", "http://127.0.0.1:8000", "127.0.0.1:8000", true, nil, nil},
 		{"same origin, case", "https://DB.example", "db.example", false, nil, nil},
 		{"foreign", "https://evil.example", "db.example", false, nil, ErrForeignOrigin},
@@ -58,7 +61,7 @@ func FuzzCheckOrigin(f *testing.F) {
 		if any := CheckOrigin(origin, host, loopback, []string{"*"}); any != nil && !errors.Is(any, ErrRebinding) {
 			t.Fatalf("allowed any, refused %q: %v", origin, any)
 		}
-		if err == nil && origin != "" && loopback && !loopbackHost(host) {
+		if err == nil && loopback && !loopbackHost(host) {
 			t.Fatalf("a loopback request with Host %q passed", host)
 		}
 	})
