@@ -72,6 +72,9 @@ const (
 	// needWrite: a data route of {db_name} that always writes (POST
 	// tables, POST rows).
 	needWrite
+	// needKey: any valid key, of any database or the admin key (POST
+	// /mcp, which offers each key the tools of its rights).
+	needKey
 )
 
 // Headers of authentication.
@@ -103,10 +106,13 @@ func (s *Server) guard(n need, next fasthttp.RequestHandler) fasthttp.RequestHan
 		}
 		st := state(rc)
 		st.keyID = key.ID // the id, never the token
+		st.scope, st.db = key.Scope, key.DB
 		db, _ := rc.UserValue("db_name").(string)
-		if err := auth.Authorize(key, auth.Access{Admin: n == needAdmin, DB: db, Write: n == needWrite}); err != nil {
-			s.writeError(rc, err)
-			return
+		if n != needKey {
+			if err := auth.Authorize(key, auth.Access{Admin: n == needAdmin, DB: db, Write: n == needWrite}); err != nil {
+				s.writeError(rc, err)
+				return
+			}
 		}
 		if key.Scope != auth.ScopeAdmin && s.auth.Limiter != nil {
 			if ok, wait := s.auth.Limiter.Allow(key.ID); !ok {
@@ -124,6 +130,28 @@ func (s *Server) guard(n need, next fasthttp.RequestHandler) fasthttp.RequestHan
 // readOnly reports whether the request's key may only read.
 func readOnly(rc *fasthttp.RequestCtx) bool {
 	return state(rc).readOnly
+}
+
+// readOnlyRun reports whether a query or a batch runs read-only: its key
+// may only read, or it asks to with X-Read-Only: true (whatever its key).
+func readOnlyRun(rc *fasthttp.RequestCtx) bool {
+	return state(rc).readOnly || string(peekHeader(rc, keyReadOnly)) == "true"
+}
+
+// headerReadOnly: X-Read-Only: true runs a query or a batch as a
+// read-only key's (POST /mcp's query tool sends it).
+const headerReadOnly = "X-Read-Only"
+
+var keyReadOnly = canonicalHeader(headerReadOnly)
+
+// checkReadOnlyHeader refuses an X-Read-Only that is neither true nor
+// false.
+func checkReadOnlyHeader(rc *fasthttp.RequestCtx) error {
+	switch v := string(peekHeader(rc, keyReadOnly)); v {
+	case "", "true", "false":
+		return nil
+	}
+	return invalidValue("X-Read-Only must be true or false.")
 }
 
 // rateLimitedError: the key used up its rate; wait is how long until the

@@ -40,7 +40,10 @@ func bindBatch(rc *fasthttp.RequestCtx) (batchRequest, error) {
 		bufs = nil
 		b, opts, err = decodeBatchOptions(rc.PostBody())
 	}
-	b.ReadOnly = readOnly(rc)
+	b.ReadOnly = readOnlyRun(rc)
+	if err == nil {
+		err = checkReadOnlyHeader(rc)
+	}
 	for i := range b.Statements {
 		b.Statements[i].Meta = true // every result carries what SQLite counted
 	}

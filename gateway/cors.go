@@ -20,7 +20,7 @@ import (
 
 // corsAllowHeaders are the request headers the API reads, for preflights.
 const corsAllowHeaders = "Authorization, X-API-Key, Content-Type, Accept, Idempotency-Key, " +
-	"X-Transaction-Id, X-Query-Timeout, X-Request-Id"
+	"X-Transaction-Id, X-Query-Timeout, X-Request-Id, X-Read-Only, Mcp-Protocol-Version, Mcp-Session-Id"
 
 // corsExposeHeaders are the response headers a page may read: every
 // header the API answers with beyond the CORS-safelisted ones (the rows

@@ -502,10 +502,13 @@ func bindQuery(rc *fasthttp.RequestCtx) (queryRequest, error) {
 		return queryRequest{}, err
 	}
 	q, opt, err := decodeQueryBody(rc.PostBody())
+	if err == nil {
+		err = checkReadOnlyHeader(rc)
+	}
 	if err != nil {
 		return queryRequest{}, err
 	}
-	q.ReadOnly = readOnly(rc)
+	q.ReadOnly = readOnlyRun(rc)
 	q.Meta = true // the answer carries what SQLite counted
 	opt.result.resolveFormat(rc)
 	k, err := bindIdempotency(rc)

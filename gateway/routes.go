@@ -112,6 +112,10 @@ var endpoints = []endpoint{
 		serve: route(bindNothing, (*Server).listTrash)},
 	{method: "POST", pattern: "/admin/trash/{db_name}/restore", need: needAdmin, body: "lease", only: hasLeases,
 		serve: route(bindRestore, (*Server).restoreFromTrash)},
+	// The Model Context Protocol (mcp.go): any key; the tools offered
+	// follow the key's rights, and each calls the routes above with it.
+	{method: "POST", pattern: "/mcp", need: needKey, body: "mcp", only: hasMCP,
+		serve: route(bindNothing, (*Server).mcp)},
 }
 
 // endpoint is one route of the table.
@@ -234,8 +238,8 @@ func (s *Server) answer(h func(rc *fasthttp.RequestCtx) error, existence bool) f
 type Route struct {
 	Method, Pattern string
 	// Access is what the route needs: "public", "admin", "read" (a key
-	// of {db_name}) or "write" (a read-write key of {db_name}); the
-	// admin key opens every route.
+	// of {db_name}), "write" (a read-write key of {db_name}) or "key"
+	// (any valid key); the admin key opens every route.
 	Access string
 	// PerDB marks a data-plane route of {db_name}.
 	PerDB bool
@@ -268,6 +272,8 @@ func (n need) String() string {
 		return "read"
 	case needWrite:
 		return "write"
+	case needKey:
+		return "key"
 	}
 	return "unknown"
 }

@@ -178,6 +178,10 @@ type Options struct {
 	// through Lifecycle, which must have the same table.
 	Leases Leases
 	Trash  Trash
+
+	// MCP, when set, serves the Model Context Protocol at POST /mcp
+	// (mcp.go).
+	MCP MCP
 }
 
 // DefaultOptions are the server's limits and timeouts when nothing is set:

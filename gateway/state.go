@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/praetorian/db-forge/auth"
 )
 
 // reqState is what the middleware, the route's guard and the handler share
@@ -14,10 +16,12 @@ import (
 // so that recording the route, the key id and the key's rights costs no
 // allocation (a string or bool stored in a user value would be boxed).
 type reqState struct {
-	route    string   // the matched route pattern, for the access log
-	observe  observer // the route's metrics recorder, if any
-	keyID    string   // the verified key's id (never its token)
-	readOnly bool     // the key may only read
+	route    string     // the matched route pattern, for the access log
+	observe  observer   // the route's metrics recorder, if any
+	keyID    string     // the verified key's id (never its token)
+	readOnly bool       // the key may only read
+	scope    auth.Scope // the verified key's scope (POST /mcp)
+	db       string     // the verified key's database (POST /mcp)
 }
 
 const userState = "forge.state"

@@ -4,7 +4,9 @@
 // SIGTERM shut it down gracefully. `forge-gateway healthcheck` asks a
 // running gateway's /health (the container image's HEALTHCHECK);
 // `forge-gateway restore --from <target> [--db name] [--at time]` rebuilds
-// the data directory from backups (docs/OPERATIONS.md, Backups).
+// the data directory from backups (docs/OPERATIONS.md, Backups);
+// `FORGE_KEY=<key> forge-gateway mcp --url URL` bridges an MCP host's
+// stdin/stdout to a gateway's POST /mcp (docs/MCP.md).
 package main
 
 import (
@@ -26,9 +28,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
-	if len(os.Args) >= 2 && os.Args[1] == "restore" {
+	switch {
+	case len(os.Args) >= 2 && os.Args[1] == "restore":
 		err = app.Restore(ctx, os.Args[2:], os.Environ(), os.Stderr)
-	} else {
+	case len(os.Args) >= 2 && os.Args[1] == "mcp":
+		err = app.MCPBridge(ctx, os.Args[2:], os.Environ(), os.Stdin, os.Stdout, os.Stderr)
+	default:
 		err = app.Run(ctx, os.Args[1:], os.Environ(), os.Stderr, nil)
 	}
 	switch {

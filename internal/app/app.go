@@ -158,7 +158,10 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	if err := describe(&opts, cfg, vol, eng); err != nil {
 		return err
 	}
+	mcpAPI := &inProcessAPI{}
+	opts.MCP = newMCP(mcpAPI, opts.CORSOrigins, opts.Version)
 	srv := gateway.New(opts, newGatewayEngine(eng, cfg.MaxBatchStatements), orch, log.Named("http"))
+	mcpAPI.handler = srv.Handler()
 	registerMetrics(reg, srv, eng, backend)
 	registerTxMetrics(reg, txs.Registry)
 	registerLeaseMetrics(reg, leaseTable, janitor, vol)

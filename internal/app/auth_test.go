@@ -193,6 +193,9 @@ func TestAuthMatrix(t *testing.T) {
 			[8]string{unauth, unauth, forbid, "200", "200", unauth, unauth, "200"}},
 		{"GET", "/api/db/a/diff?against=db:b", "",
 			[8]string{unauth, unauth, forbid, forbid, forbid, unauth, unauth, "200"}},
+		// MCP: any valid key (the tools it lists follow the key: TestMCPTools).
+		{"POST", "/mcp", `{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}`,
+			[8]string{unauth, unauth, "200", "200", "200", unauth, unauth, "200"}},
 		// Interactive transactions, last: an open one holds the writer
 		// (until its 0.2 s lease runs out). An id no key opened is 404.
 		// A read-only key opens read-only transactions only, and may end
@@ -317,6 +320,8 @@ func checkMatrixCoversRoutes(t *testing.T, rows []matrixRow) {
 				bad = w[4] != forbid && w[3] == forbid
 			case "write":
 				bad = w[4] != forbid && w[3] != rdonly
+			case "key":
+				bad = w[0] != "401 UNAUTHORIZED" || slices.ContainsFunc([]string{w[2], w[3], w[4], w[7]}, func(s string) bool { return s[0] != '2' })
 			default:
 				t.Errorf("%s %s: unknown access %q", r.Method, r.Pattern, r.Access)
 			}

@@ -45,6 +45,8 @@ var allowed = map[string][]string{
 	"client": {},
 	// The CLI: the gateway through the SDK only.
 	"cmd/forgectl": {"client", "github.com/spf13/cobra", "github.com/chzyer/readline", "github.com/schollz/progressbar/v3", "golang.org/x/term"},
+	// The MCP server: the gateway's API through its own port, never the engine.
+	"agentmcp": {"github.com/modelcontextprotocol/go-sdk/", "github.com/google/jsonschema-go/"},
 }
 
 // confined lists third-party libraries and the only packages that may
@@ -57,6 +59,9 @@ var confined = map[string][]string{
 	"github.com/docker/docker/":     {"orchestrator/docker", "internal/app", "internal/dockertest"},
 	"github.com/getkin/kin-openapi": {"apidoc/apivalidate"},
 	"github.com/minio/minio-go/v7":  {"backup"},
+	// The MCP SDK and its schemas stop at the MCP server.
+	"github.com/modelcontextprotocol/go-sdk": {"agentmcp"},
+	"github.com/google/jsonschema-go":        {"agentmcp"},
 }
 
 func TestImportRules(t *testing.T) {
