@@ -192,6 +192,9 @@ func FuzzAppendFloat(f *testing.F) {
 			return
 		}
 		checkFloatRoundTrip(t, v)
+		if got, want := string(appendFloat(nil, v)), string(appendFloatStrconv(nil, v)); got != want {
+			t.Fatalf("appendFloat(%v) = %s, strconv's shortest form %s", v, got, want)
+		}
 	})
 }
 
