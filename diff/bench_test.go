@@ -2,7 +2,9 @@ package diff_test
 
 import (
 	"context"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/praetorian/db-forge/diff"
 	"github.com/praetorian/db-forge/forge"
@@ -26,6 +28,7 @@ INSERT INTO t(id, name, score) SELECT 1000000 + x, 'new', 0 FROM (WITH RECURSIVE
 	// diff/scan does not).
 	b.Run("scan", func(b *testing.B) {
 		b.ReportAllocs()
+		defer reportCPU(b)()
 		for b.Loop() {
 			src, err := v.OpenDatabase(context.Background(), "db")
 			if err != nil {
@@ -55,6 +58,7 @@ INSERT INTO t(id, name, score) SELECT 1000000 + x, 'new', 0 FROM (WITH RECURSIVE
 	}{{"summary", true}, {"page", false}} {
 		b.Run(mode.name, func(b *testing.B) {
 			b.ReportAllocs()
+			defer reportCPU(b)()
 			var changed int64
 			for b.Loop() {
 				d, err := s.Diff(context.Background(), "db", forge.DiffQuery{AgainstKind: "checkpoint", AgainstName: "before",
@@ -73,4 +77,21 @@ INSERT INTO t(id, name, score) SELECT 1000000 + x, 'new', 0 FROM (WITH RECURSIVE
 			b.ReportMetric(2_000_000*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 		})
 	}
+}
+
+// reportCPU reports the process's CPU time (user and system, getrusage)
+// per operation from now until the returned function runs: the diff's two
+// sides run on goroutines of their own, so its wall time depends on how
+// many cores are free on a shared machine, and its CPU time much less.
+func reportCPU(b *testing.B) func() {
+	c0 := cpuTime()
+	return func() { b.ReportMetric((cpuTime()-c0).Seconds()/float64(b.N), "cpu-s/op") }
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -93,6 +93,11 @@ func appendFloat(b []byte, f float64) []byte {
 		return append(b, `"NaN"`...)
 	}
 	abs := math.Abs(f)
+	if abs >= 1e-6 && abs < 1<<52 {
+		if b, ok := appendShortDecimal(b, f); ok {
+			return b
+		}
+	}
 	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
 		b = strconv.AppendFloat(b, f, 'e', -1, 64)
 		// 1e-07 → 1e-7, like encoding/json.
@@ -110,6 +115,65 @@ func appendFloat(b []byte, f float64) []byte {
 		}
 	}
 	return append(b, '.', '0')
+}
+
+// pow10s are the powers of ten appendShortDecimal tries, exact in a
+// float64.
+var pow10s = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6}
+
+// appendShortDecimal is appendFloat's fast way for a REAL with at most
+// six decimals (1.5, 19.99, 61728.5: most stored prices, scores and
+// measures), in strconv's shortest form, which is the common case's cost
+// in a page of rows (strconv's shortest formatting is most of a row's
+// encoding). The text is m/10^d for the first d at which f·10^d is a whole
+// number m and m/10^d reads back as f (a correctly rounded division: the
+// digits round-trip). They are the shortest digits that do, as strconv
+// writes them: once m's trailing zeros are dropped (with as many
+// decimals), any other text of at most as many digits differs from them
+// by at least 10^-d, while |m| < 2^52 keeps f's ulp under 10^-d, so that
+// such a text is more than half an ulp from f and reads back as another
+// number (TestAppendShortDecimalAgrees compares with strconv). false: not
+// such a number (or 0, whose sign the slow way keeps); nothing written.
+func appendShortDecimal(b []byte, f float64) ([]byte, bool) {
+	for d, p := range pow10s {
+		m := f * p
+		if m != math.Trunc(m) || math.Abs(m) >= 1<<52 || m/p != f || m == 0 {
+			continue
+		}
+		n := int64(m)
+		for d > 0 && n%10 == 0 {
+			n /= 10
+			d--
+		}
+		start := len(b)
+		b = strconv.AppendInt(b, n, 10)
+		if d == 0 {
+			return append(b, '.', '0'), true
+		}
+		digits := b[start:]
+		if digits[0] == '-' {
+			start++
+			digits = digits[1:]
+		}
+		if len(digits) > d {
+			// Insert the point d digits from the right.
+			b = append(b, 0)
+			at := len(b) - 1 - d
+			copy(b[at+1:], b[at:len(b)-1])
+			b[at] = '.'
+			return b, true
+		}
+		// 0.00ddd: the point and the zeros before the digits.
+		zeros := d - len(digits)
+		b = append(b, make([]byte, 2+zeros)...)
+		copy(b[start+2+zeros:], b[start:len(b)-2-zeros])
+		b[start], b[start+1] = '0', '.'
+		for i := range zeros {
+			b[start+2+i] = '0'
+		}
+		return b, true
+	}
+	return b, false
 }
 
 // appendBlob writes a BLOB in its one JSON form, {"$blob": "<base64>"}

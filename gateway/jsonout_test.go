@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -191,6 +192,9 @@ func FuzzAppendFloat(f *testing.F) {
 			return
 		}
 		checkFloatRoundTrip(t, v)
+		if got, want := string(appendFloat(nil, v)), string(appendFloatStrconv(nil, v)); got != want {
+			t.Fatalf("appendFloat(%v) = %s, strconv's shortest form %s", v, got, want)
+		}
 	})
 }
 
@@ -431,5 +435,64 @@ func TestMessageBody(t *testing.T) {
 				t.Fatalf("messageBody = %s, want %s", got, tc.want)
 			}
 		})
+	}
+}
+
+// appendFloatStrconv is appendFloat without its fast way for short
+// decimals: strconv's shortest form, as before appendShortDecimal.
+func appendFloatStrconv(b []byte, f float64) []byte {
+	abs := math.Abs(f)
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		return appendFloat(b, f) // never the fast way
+	}
+	start := len(b)
+	b = strconv.AppendFloat(b, f, 'f', -1, 64)
+	if !strings.Contains(string(b[start:]), ".") {
+		b = append(b, '.', '0')
+	}
+	return b
+}
+
+// TestAppendShortDecimalAgrees: the fast way for short decimals writes
+// what strconv writes, byte for byte, for decimals of every length up to
+// the bound, near it and past it, and any bit pattern.
+func TestAppendShortDecimalAgrees(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(3, 4))
+	check := func(f float64) {
+		if math.IsInf(f, 0) || math.IsNaN(f) {
+			return
+		}
+		if got, want := string(appendFloat([]byte("x"), f)), string(appendFloatStrconv([]byte("x"), f)); got != want {
+			t.Fatalf("appendFloat(%v) = %s, strconv's shortest form %s", f, got[1:], want[1:])
+		}
+	}
+	for _, f := range []float64{1e-6, 1.5e-6, 0.1, 0.2, 0.3, 0.7, 1.1, 2.675, 19.99, 61728.5, 1 << 52, 1<<52 - 1, 1<<52 - 0.5,
+		1<<52 + 1, 1 << 53, 4503599627.370495, 450359962737.0495, 0.000001, 0.000012, 0.123456, 0.1234567, 100, 1e15, 1e20} {
+		check(f)
+		check(-f)
+		check(math.Nextafter(f, 0))
+		check(math.Nextafter(f, math.Inf(1)))
+	}
+	for range 2_000_000 {
+		var f float64
+		switch r.IntN(5) {
+		case 0: // d decimals, every magnitude up to the bound and past it
+			d := r.IntN(9)
+			f = float64(r.Int64N(1<<(1+r.IntN(55)))) / math.Pow(10, float64(d))
+		case 1: // a few decimals of a small number
+			f = float64(r.Int64N(100_000_000)) / math.Pow(10, float64(r.IntN(7)))
+		case 2: // any bit pattern
+			f = math.Float64frombits(r.Uint64())
+		case 3: // ordinary magnitudes
+			f = (r.Float64() - 0.5) * math.Pow(10, float64(r.IntN(30)-8))
+		case 4: // next to a short decimal
+			f = float64(r.Int64N(1_000_000)) / 100
+			f = math.Nextafter(f, float64(r.IntN(3)-1)*math.Inf(1))
+		}
+		if r.IntN(2) == 0 {
+			f = -f
+		}
+		check(f)
 	}
 }

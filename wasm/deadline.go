@@ -26,7 +26,11 @@ func (b *bounded) Err() error {
 	if err := b.Context.Err(); err != nil {
 		return err
 	}
-	if !time.Now().Before(b.deadline) {
+	// time.Until reads the monotonic clock alone (the deadline carries a
+	// monotonic reading); time.Now would read the wall clock too. Err is
+	// polled before every step of a statement and from SQLite's progress
+	// handler, so once per row of a scan.
+	if time.Until(b.deadline) <= 0 {
 		return context.DeadlineExceeded
 	}
 	return nil

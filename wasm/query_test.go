@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -749,5 +750,35 @@ func TestStaleReaderSchema(t *testing.T) {
 			rec, _ := query(t, e, db, tc.check, forge.Params{})
 			checkCols(t, tc.check, rec.cols, tc.cols)
 		})
+	}
+}
+
+// TestRowKinds: a row read in one call tells TEXT from BLOB by the view
+// go-sqlite3 gives of each (stmtRow.load), empty ones and values that
+// look alike included, for the kinds a table stores and for expressions.
+func TestRowKinds(t *testing.T) {
+	e, _, db := newDB(t, Config{})
+	exec(t, e, db, `CREATE TABLE k (v);
+INSERT INTO k VALUES (''), (x''), ('a'), (x'61'), (x'00'), (zeroblob(3)), (NULL), (7), (300), (-2.5), ('ünï'), (CAST('b' AS BLOB))`)
+	rec, _ := query(t, e, db, "SELECT v, typeof(v) FROM k ORDER BY rowid", forge.Params{})
+	want := []forge.Kind{forge.Text, forge.Blob, forge.Text, forge.Blob, forge.Blob, forge.Blob, forge.Null, forge.Integer, forge.Integer, forge.Float, forge.Text, forge.Blob}
+	if len(rec.rows) != len(want) {
+		t.Fatalf("%d rows, want %d", len(rec.rows), len(want))
+	}
+	names := map[forge.Kind]string{forge.Text: "text", forge.Blob: "blob", forge.Null: "null", forge.Integer: "integer", forge.Float: "real"}
+	for i, r := range rec.rows {
+		if r[0].Kind != want[i] || names[r[0].Kind] != r[1].Str {
+			t.Errorf("row %d: kind %v (SQLite: %s), want %v", i, r[0].Kind, r[1].Str, want[i])
+		}
+	}
+	checkRows(t, "values", [][]forge.Value{rec.rows[2][:1], rec.rows[3][:1], rec.rows[10][:1]}, rows(row("a"), row([]byte("a")), row("ünï")))
+	// Expressions, which SQLite hands over as its own values, not a page's.
+	rec, _ = query(t, e, db, "SELECT 'x' || 'y', x'0102', '', x'', 1.0, NULL, upper('q'), randomblob(2)", forge.Params{})
+	got := make([]forge.Kind, len(rec.rows[0]))
+	for i, v := range rec.rows[0] {
+		got[i] = v.Kind
+	}
+	if w := []forge.Kind{forge.Text, forge.Blob, forge.Text, forge.Blob, forge.Float, forge.Null, forge.Text, forge.Blob}; !reflect.DeepEqual(got, w) {
+		t.Errorf("expressions: kinds %v, want %v", got, w)
 	}
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -28,10 +29,22 @@ func BenchmarkRowsPage(b *testing.B) {
 	}
 }
 
+// For counting instructions under valgrind, where filling a million rows
+// takes minutes: a smaller table, and one kind of request alone
+// (point, page or sql50; all three by default).
+var (
+	rowsPageRows = flag.Int("rowspage.rows", 1_000_000, "BenchmarkRowsPage: rows in the table (a multiple of 25,000)")
+	rowsPageOnly = flag.String("rowspage.only", "", "BenchmarkRowsPage: send only this kind of request: point, page or sql50")
+)
+
 func benchRowsPage(b *testing.B, catExpr string) {
 	srv, authz := benchServer(b, zap.NewNop(), false, true)
 	h := srv.Handler()
-	const rows, perCat = 1_000_000, 100
+	rows, perCat := *rowsPageRows, 100
+	only := *rowsPageOnly
+	if only != "" && only != "point" && only != "page" && only != "sql50" {
+		b.Fatalf("-rowspage.only=%q: point, page or sql50", only)
+	}
 	do(b, h, "POST", "/api/db/bench/query", `{"sql":"CREATE TABLE big (id INTEGER PRIMARY KEY, cat INTEGER, name TEXT, score REAL)"}`, authz, 200)
 	for lo := 0; lo < rows; lo += 25_000 {
 		do(b, h, "POST", "/api/db/bench/query", fmt.Sprintf(`{"sql":"WITH RECURSIVE n(i) AS (SELECT %d UNION ALL SELECT i+1 FROM n WHERE i < %d) INSERT INTO big SELECT i, %s, 'name-' || i, i * 0.5 FROM n"}`,
@@ -56,19 +69,32 @@ func benchRowsPage(b *testing.B, catExpr string) {
 	if body := string(ctx.Response.Body()); len(ctx.Response.Header.Peek("X-Next")) == 0 || len(body) < 50*40 {
 		b.Fatalf("page: %s", body)
 	}
-	var point, page, sql50 time.Duration
+	// Wall time and the process's CPU time (getrusage) of each kind of
+	// request: the requests run one at a time on this goroutine, so the
+	// CPU time between two reads is that request's (and the collector's
+	// share), whatever else the machine runs.
+	var point, page, sql50, cpoint, cpage, csql50 time.Duration
 	b.ReportAllocs()
 	for b.Loop() {
-		t0 := time.Now()
-		send("POST", "/api/db/bench/query", fmt.Appendf(nil, `{"sql":"SELECT * FROM big WHERE id = ?","params":[%d]}`, 1+rand.IntN(rows)))
-		t1 := time.Now()
-		send("GET", fmt.Sprintf("/api/db/bench/tables/big/rows?cat=%d&_size=50", rand.IntN(rows/perCat)), nil)
-		t2 := time.Now()
+		pointBody := fmt.Appendf(nil, `{"sql":"SELECT * FROM big WHERE id = ?","params":[%d]}`, 1+rand.IntN(rows))
+		pageURI := fmt.Sprintf("/api/db/bench/tables/big/rows?cat=%d&_size=50", rand.IntN(rows/perCat))
+		sqlBody := fmt.Appendf(nil, `{"sql":"SELECT * FROM big WHERE cat = ? ORDER BY rowid LIMIT 50","params":[%d]}`, rand.IntN(rows/perCat))
+		c0, t0 := cpuTime(), time.Now()
+		if only == "" || only == "point" {
+			send("POST", "/api/db/bench/query", pointBody)
+		}
+		c1, t1 := cpuTime(), time.Now()
+		if only == "" || only == "page" {
+			send("GET", pageURI, nil)
+		}
+		c2, t2 := cpuTime(), time.Now()
 		// The same page as SQL through /query: what the REST face adds.
-		send("POST", "/api/db/bench/query", fmt.Appendf(nil, `{"sql":"SELECT * FROM big WHERE cat = ? ORDER BY rowid LIMIT 50","params":[%d]}`, rand.IntN(rows/perCat)))
-		sql50 += time.Since(t2)
-		page += t2.Sub(t1)
-		point += t1.Sub(t0)
+		if only == "" || only == "sql50" {
+			send("POST", "/api/db/bench/query", sqlBody)
+		}
+		c3, t3 := cpuTime(), time.Now()
+		point, page, sql50 = point+t1.Sub(t0), page+t2.Sub(t1), sql50+t3.Sub(t2)
+		cpoint, cpage, csql50 = cpoint+c1-c0, cpage+c2-c1, csql50+c3-c2
 	}
 	n := float64(b.N)
 	b.ReportMetric(float64(point.Nanoseconds())/n, "ns/point")
@@ -76,4 +102,9 @@ func benchRowsPage(b *testing.B, catExpr string) {
 	b.ReportMetric(float64(sql50.Nanoseconds())/n, "ns/sql50")
 	b.ReportMetric(float64(page)/float64(point), "page/point")
 	b.ReportMetric(float64(page)/float64(sql50), "page/sql50")
+	b.ReportMetric(float64(cpoint.Nanoseconds())/n, "cpu-ns/point")
+	b.ReportMetric(float64(cpage.Nanoseconds())/n, "cpu-ns/page")
+	b.ReportMetric(float64(csql50.Nanoseconds())/n, "cpu-ns/sql50")
+	b.ReportMetric(float64(cpage)/float64(cpoint), "cpu-page/point")
+	b.ReportMetric(float64(cpage)/float64(csql50), "cpu-page/sql50")
 }
