@@ -295,7 +295,7 @@ func (r *Report) Markdown() []byte {
 		}
 	}
 	if len(r.Targets) > 0 {
-		b.WriteString("\n## Targets (issue #6)\n\n| target | goal | measured | met |\n|---|---|---|---|\n")
+		b.WriteString("\n## Targets\n\n| target | goal | measured | met |\n|---|---|---|---|\n")
 		for _, t := range r.Targets {
 			met := "not measured"
 			if t.Met == nil && !strings.HasPrefix(t.Measured, "not measured") {

@@ -81,7 +81,7 @@ func run(ctx context.Context, args []string) error {
 	conns := fs.Int("conns", 0, "connections (closed-loop workers); 0 = the suite's")
 	runFor := fs.Duration("duration", 0, "measured time of each run; 0 = the suite's")
 	zipfS := fs.Float64("zipf", 0.99, "Zipf exponent of the skewed access (YCSB's 0.99)")
-	only := fs.String("only", "", "comma-separated scenarios to run: point,insert,bulk,mix,spawn,many,docker,truth,longread,cold (default all)")
+	only := fs.String("only", "", "comma-separated scenarios to run: point,insert,bulk,mix,rows,spawn,many,docker,truth,longread,cold (default all)")
 	keep := fs.Bool("keep", false, "keep the temporary data directories and logs")
 	logLevel := fs.String("log-level", "info", "the gateway's FORGE_LOG_LEVEL (info = access log on)")
 	fs.Var(envFlags(gatewayExtra), "env", "a FORGE_NAME=value setting for every gateway the suite starts (repeatable)")

@@ -28,6 +28,10 @@ func computeRatios(r *bench.Report) {
 	r.AddRatio(scnInsert, sysGW, scnInsert, sysProc, sysProc, d.insertProc)
 	r.AddRatio(scnBulk, sysGW, scnBulk, sysProc, sysProc, d.bulkProc)
 	r.AddRatio(scnPoint, sysSame, scnPoint, sysFixed, sysFixed, "")
+	// The rows page against the point SELECT (issue #12: within 2×): a
+	// ratio of throughputs, so the page's cost is 1/ratio points.
+	r.AddRatio(scnRows, sysPage, scnRows, sysPoint, sysPoint, "50 rows against 1, same table and clients")
+	r.AddRatio(scnRowsOne, sysPage, scnRowsOne, sysPoint, sysPoint+", 1 client", "50 rows against 1; one client: the ratio of the answers' times")
 	r.AddRatio(scnPoint, sysSame, scnPoint, sysProc, sysProc, d.sameProc)
 	r.AddRatio(scnInsert, sysSame, scnInsert, sysProc, sysProc, d.sameProc+"; both autocommit")
 	for _, run := range append([]bench.Run(nil), r.Runs...) {
@@ -142,7 +146,30 @@ func targets(r *bench.Report, cfg config, dockerSkip string) []bench.Target {
 		docker.Measured = fmt.Sprintf("%.0f ms", f.Value)
 		docker.Met = bench.Met(true)
 	}
-	return append(ts, cold, spawn, docker)
+	return append(ts, cold, spawn, docker, rowsTarget(r))
+}
+
+// rowsTarget judges issue #12's target: the rows route's filtered page of
+// 50 answers within 2× a point SELECT through /query, on one 1,000,000-row
+// table. Judged on the time one client waits for each answer (p50); the
+// throughput of both under the suite's clients is beside it.
+func rowsTarget(r *bench.Report) bench.Target {
+	t := bench.Target{Name: "rows page of 50 (filter on an indexed column, 1,000,000 rows) vs point SELECT (issue #12)",
+		Goal: "answer ≤ 2× a point SELECT's", Measured: "not measured"}
+	page, point := r.Find(scnRowsOne, sysPage), r.Find(scnRowsOne, sysPoint)
+	if page == nil || point == nil || page.Latency == nil || point.Latency == nil || point.Latency.P50 <= 0 {
+		return t
+	}
+	v := page.Latency.P50 / point.Latency.P50
+	t.Measured = fmt.Sprintf("%.1f× at one client (p50 %.3f ms vs %.3f ms)", v, page.Latency.P50, point.Latency.P50)
+	if page.CPUPerOp > 0 && point.CPUPerOp > 0 {
+		t.Measured += fmt.Sprintf("; gateway CPU per request %.0f µs vs %.0f µs", page.CPUPerOp, point.CPUPerOp)
+	}
+	if q, ok := ratioOf(r, scnRows, sysPage, sysPoint); ok && q > 0 {
+		t.Measured += fmt.Sprintf("; throughput under the suite's clients %.2f×", q)
+	}
+	t.Met = bench.Met(v <= 2)
+	return t
 }
 
 // maxSpread is how far apart the per-slice ratios of a comparison may be

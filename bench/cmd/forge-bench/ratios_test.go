@@ -66,6 +66,25 @@ func TestTargets(t *testing.T) {
 			},
 		},
 		{
+			name: "rows page judged on one client's answer times",
+			runs: []bench.Run{
+				run(scnRows, sysPoint, 20000, 30), run(scnRows, sysPage, 3000, 250),
+				{Scenario: scnRowsOne, System: sysPoint, Throughput: 20000, CPUPerOp: 30, Latency: &bench.Latency{P50: 0.040}},
+				{Scenario: scnRowsOne, System: sysPage, Throughput: 3000, CPUPerOp: 260, Latency: &bench.Latency{P50: 0.300}},
+			},
+			want: map[string]string{
+				"rows page": "no|7.5× at one client (p50 0.300 ms vs 0.040 ms); gateway CPU per request 260 µs vs 30 µs; throughput under the suite's clients 0.15×",
+			},
+		},
+		{
+			name: "rows page met",
+			runs: []bench.Run{
+				{Scenario: scnRowsOne, System: sysPoint, Latency: &bench.Latency{P50: 0.100}},
+				{Scenario: scnRowsOne, System: sysPage, Latency: &bench.Latency{P50: 0.180}},
+			},
+			want: map[string]string{"rows page": "yes|1.8× at one client"},
+		},
+		{
 			name:    "fewer databases are shown, not judged",
 			runs:    []bench.Run{run(scnPoint, sysGW, 10000, 0), run(scnMany(2000, "zipf"), sysGW, 9000, 0)},
 			figures: []bench.Figure{{Name: "gateway RSS, 2000 databases, after setup", Value: 300, Unit: "MiB"}},

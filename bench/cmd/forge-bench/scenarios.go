@@ -26,6 +26,12 @@ const (
 	scnBulk   = "bulk-1000"
 	scnMix    = "mix-90/10"
 	scnSpawn  = "spawn+query+prune"
+	// The rows route's page against a point SELECT on the same 1,000,000-row
+	// table (issue #12's target), at the suite's clients and at one.
+	scnRows    = "rows-page-50"
+	scnRowsOne = "rows-page-50, 1 client"
+	sysPoint   = "point SELECT (/query)"
+	sysPage    = "rows GET ?cat=&_size=50"
 )
 
 func scnMany(n int, access string) string { return fmt.Sprintf("%d-dbs %s", n, access) }
@@ -86,7 +92,7 @@ func (b *bencher) all(ctx context.Context) error {
 		}
 		return err
 	}
-	if b.want("point") || b.want("insert") || b.want("bulk") || b.want("mix") || b.want("spawn") {
+	if b.want("point") || b.want("insert") || b.want("bulk") || b.want("mix") || b.want("rows") || b.want("spawn") {
 		if err := section("one-database scenarios", func() error { return b.single(ctx) }); err != nil {
 			return err
 		}
@@ -160,6 +166,9 @@ type system struct {
 	name   string
 	p      *proc
 	engine string // ceiling-engine -mode: select, insert or bulk
+	// src, when set, is this system's requests instead of the
+	// comparison's (two kinds of request to one server).
+	src func(int) bench.Source
 }
 
 // tally adds up the slices of one system's run.
@@ -179,6 +188,11 @@ type tally struct {
 // sends; the ceilings get the same header and ignore it); requests may also
 // carry their own (bench.Request.Auth).
 func (b *bencher) compare(ctx context.Context, scenario string, systems []system, rounds int, key string, src func(int) bench.Source) ([]*bench.Run, error) {
+	return b.compareConns(ctx, scenario, systems, rounds, b.cfg.conns, key, src)
+}
+
+// compareConns is compare with conns clients.
+func (b *bencher) compareConns(ctx context.Context, scenario string, systems []system, rounds, conns int, key string, src func(int) bench.Source) ([]*bench.Run, error) {
 	rounds = max(rounds, 1)
 	slice := b.cfg.run / time.Duration(rounds)
 	tallies := make([]tally, len(systems))
@@ -202,9 +216,13 @@ func (b *bencher) compare(ctx context.Context, scenario string, systems []system
 				continue
 			}
 			var cpu0 time.Duration
+			sysSrc := src
+			if s.src != nil {
+				sysSrc = s.src
+			}
 			l := bench.Load{
-				Name: name, Addr: s.p.addr, Conns: b.cfg.conns, Duration: slice, Warmup: b.cfg.warmup,
-				NewSource: src, Seed: uint64(round) << 32, Progress: os.Stderr, Bearer: key,
+				Name: name, Addr: s.p.addr, Conns: conns, Duration: slice, Warmup: b.cfg.warmup,
+				NewSource: sysSrc, Seed: uint64(round) << 32, Progress: os.Stderr, Bearer: key,
 				OnMeasure: func(start bool) {
 					c, err := bench.ProcCPU(s.p.pid())
 					if err != nil {
@@ -329,8 +347,8 @@ func (b *bencher) single(ctx context.Context) error {
 
 	if b.want("point") {
 		b.section(scnPoint)
-		if _, err := b.compare(ctx, scnPoint, []system{{bench.SysFixed, fixed, ""}, {bench.SysSameEngine, same, ""},
-			{bench.SysGateway, gw, ""}, {bench.SysInProcess, nil, "select"}},
+		if _, err := b.compare(ctx, scnPoint, []system{{bench.SysFixed, fixed, "", nil}, {bench.SysSameEngine, same, "", nil},
+			{bench.SysGateway, gw, "", nil}, {bench.SysInProcess, nil, "select", nil}},
 			b.cfg.rounds, key, pointSource(queryPath, b.cfg.rows)); err != nil {
 			return err
 		}
@@ -338,23 +356,28 @@ func (b *bencher) single(ctx context.Context) error {
 	if b.want("insert") {
 		b.section(scnInsert)
 		src := fixedSource(bench.Request{Method: "POST", Path: queryPath, Body: insertBody, Want: 200})
-		if _, err := b.compare(ctx, scnInsert, []system{{bench.SysSameEngine, same, ""}, {bench.SysGateway, gw, ""},
-			{bench.SysInProcess, nil, "insert"}}, b.cfg.rounds, key, src); err != nil {
+		if _, err := b.compare(ctx, scnInsert, []system{{bench.SysSameEngine, same, "", nil}, {bench.SysGateway, gw, "", nil},
+			{bench.SysInProcess, nil, "insert", nil}}, b.cfg.rounds, key, src); err != nil {
 			return err
 		}
 	}
 	if b.want("bulk") {
 		b.section(scnBulk)
 		src := fixedSource(bench.Request{Method: "POST", Path: "/api/db/bench/tables/kv/rows", Body: bulkBody(1000), Want: 201})
-		if _, err := b.compare(ctx, scnBulk, []system{{bench.SysGateway, gw, ""}, {bench.SysInProcess, nil, "bulk"}},
+		if _, err := b.compare(ctx, scnBulk, []system{{bench.SysGateway, gw, "", nil}, {bench.SysInProcess, nil, "bulk", nil}},
 			b.cfg.rounds, key, src); err != nil {
 			return err
 		}
 	}
 	if b.want("mix") {
 		b.section(scnMix)
-		if _, err := b.compare(ctx, scnMix, []system{{bench.SysSameEngine, same, ""}, {bench.SysGateway, gw, ""}},
+		if _, err := b.compare(ctx, scnMix, []system{{bench.SysSameEngine, same, "", nil}, {bench.SysGateway, gw, "", nil}},
 			b.cfg.rounds, key, mixSource(queryPath, b.cfg.rows)); err != nil {
+			return err
+		}
+	}
+	if b.want("rows") {
+		if err := b.rowsPage(ctx, c, gw, key); err != nil {
 			return err
 		}
 	}
@@ -369,6 +392,60 @@ func (b *bencher) single(ctx context.Context) error {
 			fmt.Sprintf("peak (VmHWM) %.0f MiB", float64(hwm)/(1<<20)))
 	}
 	b.stopAll()
+	return nil
+}
+
+// rowsPageRows is the size of the rows scenario's table: issue #12's
+// target is stated for 1,000,000 rows.
+const rowsPageRows = 1_000_000
+
+// rowsPage compares the rows route's filtered page of 50 with a point
+// SELECT through /query, on one 1,000,000-row table with an index on the
+// filter column (cat: 100 rows each, scattered over the table, so a page
+// reads 50 rows from 50 places): first at the suite's clients
+// (throughput: what each costs the gateway), then at one client (the
+// time an agent waits for each answer).
+func (b *bencher) rowsPage(ctx context.Context, c *fasthttp.HostClient, gw *proc, key string) error {
+	b.section(scnRows + ": filling a 1,000,000-row table")
+	q := "/api/db/bench/query"
+	if _, err := retry(c, "POST", q, []byte(`{"sql":"CREATE TABLE big (id INTEGER PRIMARY KEY, cat INTEGER, name TEXT, score REAL)"}`)); err != nil {
+		return err
+	}
+	const chunk, perCat = 25_000, 100
+	for lo := 0; lo < rowsPageRows; lo += chunk {
+		body := fmt.Appendf(nil, `{"sql":"WITH RECURSIVE n(i) AS (SELECT %d UNION ALL SELECT i+1 FROM n WHERE i < %d) INSERT INTO big SELECT i, i %% %d, 'name-' || i, i * 0.5 FROM n"}`,
+			lo+1, lo+chunk, rowsPageRows/perCat)
+		if _, err := retry(c, "POST", q, body); err != nil {
+			return err
+		}
+	}
+	if _, err := retry(c, "POST", q, []byte(`{"sql":"CREATE INDEX big_cat ON big(cat)"}`)); err != nil {
+		return err
+	}
+	points := make([]bench.Request, 4096)
+	pages := make([]bench.Request, 4096)
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range points {
+		points[i] = bench.Request{Method: "POST", Path: q, Want: 200,
+			Body: fmt.Appendf(nil, `{"sql":"SELECT * FROM big WHERE id = ?","params":[%d]}`, 1+r.IntN(rowsPageRows))}
+		pages[i] = bench.Request{Method: "GET", Want: 200,
+			Path: fmt.Sprintf("/api/db/bench/tables/big/rows?cat=%d&_size=50", r.IntN(rowsPageRows/perCat))}
+	}
+	from := func(reqs []bench.Request) func(int) bench.Source {
+		return func(int) bench.Source {
+			return func(r *rand.Rand) *bench.Request { return &reqs[r.IntN(len(reqs))] }
+		}
+	}
+	systems := []system{{name: sysPoint, p: gw, src: from(points)}, {name: sysPage, p: gw, src: from(pages)}}
+	for _, run := range []struct {
+		scenario string
+		conns    int
+	}{{scnRows, b.cfg.conns}, {scnRowsOne, 1}} {
+		b.section(run.scenario)
+		if _, err := b.compareConns(ctx, run.scenario, systems, b.cfg.rounds, run.conns, key, nil); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -559,7 +636,7 @@ func (b *bencher) many(ctx context.Context, n int) error {
 				return &reqs[db][r.IntN(len(bodies))]
 			}
 		}
-		runs, err := b.compare(ctx, scnMany(n, access.name), []system{{bench.SysGateway, gw, ""}}, 1, "", src)
+		runs, err := b.compare(ctx, scnMany(n, access.name), []system{{bench.SysGateway, gw, "", nil}}, 1, "", src)
 		if err != nil {
 			return err
 		}
