@@ -56,6 +56,11 @@ type conn struct {
 	// commit and rollback hooks saw it; the engine clears it before a
 	// statement that may commit (see committedDespite).
 	txnEnd txnEnd
+
+	// aud is the database's audit log (audit.go), nil when it has none;
+	// pending, the records of the writes of the transaction open.
+	aud     *dbAudit
+	pending []forge.AuditRecord
 }
 
 // txnEnd is what the commit and rollback hooks saw.
@@ -467,6 +472,14 @@ const returningSavepoint = "forge_returning"
 // only after its last row; on failure the savepoint's transaction is left
 // open and do() rolls it back.
 func (c *conn) run(st *stmt, p forge.Params, w forge.RowWriter, meta bool) (res forge.Result, err error) {
+	if c.recorded(st) {
+		return c.runRecorded(st, p, w, meta)
+	}
+	return c.runStmt(st, p, w, meta)
+}
+
+// runStmt is run without a record.
+func (c *conn) runStmt(st *stmt, p forge.Params, w forge.RowWriter, meta bool) (res forge.Result, err error) {
 	defer st.reset()
 	if err := st.bind(p); err != nil {
 		return forge.Result{}, err
@@ -628,12 +641,14 @@ func (c *conn) committedDespite(err error) bool {
 func (c *conn) do(ctx context.Context, fn func() error) error {
 	err := c.hold(ctx, fn)
 	if c.broken || c.db.GetAutocommit() {
+		c.auditDiscard() // records of a transaction that did not commit
 		return err
 	}
 	rerr := c.hold(context.Background(), func() error { return c.db.Exec("ROLLBACK") })
 	if rerr != nil && err == nil {
 		err = rerr
 	}
+	c.auditDiscard()
 	return err
 }
 

@@ -1,0 +1,296 @@
+package audit
+
+import (
+	"context"
+	"math/bits"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/praetorian/db-forge/forge"
+)
+
+// Config is the log's settings (FORGE_AUDIT_*).
+type Config struct {
+	// Reads records read statements too (best effort).
+	Reads bool
+	// Retention: records older than this are deleted; 0 keeps them by
+	// count only.
+	Retention time.Duration
+	// MaxRows: each database keeps at most about this many records.
+	MaxRows int64
+	// MaxSQL caps the text of a statement kept (bytes); MaxError that of
+	// a failure's message.
+	MaxSQL, MaxError int
+	// Buffer bounds the records waiting to be written best effort.
+	Buffer int
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxSQL <= 0 {
+		c.MaxSQL = DefaultMaxSQL
+	}
+	if c.MaxError <= 0 {
+		c.MaxError = DefaultMaxError
+	}
+	if c.MaxRows <= 0 {
+		c.MaxRows = DefaultMaxRows
+	}
+	if c.Retention < 0 {
+		c.Retention = 0
+	}
+	if c.Buffer <= 0 {
+		c.Buffer = DefaultBuffer
+	}
+	return c
+}
+
+// Engine runs units of work on databases by name (package wasm's Engine).
+type Engine interface {
+	// Write runs fn in one write transaction of database db.
+	Write(ctx context.Context, db string, fn func(forge.Tx) error) error
+	// Read runs fn on a snapshot of database db.
+	Read(ctx context.Context, db string, fn func(forge.Tx) error) error
+}
+
+// Old records are deleted by a commit at most once per prunePeriod per
+// database, at most twice the records added since (at least pruneMin, at
+// most pruneMax), so that the table keeps to its bounds and no write pays
+// for a large backlog.
+const (
+	prunePeriod = time.Second
+	pruneMin    = 64
+	pruneMax    = 4096
+)
+
+// maxPerInsert bounds the rows of one INSERT (13 values each).
+const maxPerInsert = 64
+
+// Recorder is the engine's Auditor (package wasm): it turns the engine's
+// records into the statements that store them, and writes the records no
+// committing transaction carries, best effort.
+type Recorder struct {
+	cfg Config
+	e   Engine
+	log *zap.Logger
+	now func() time.Time
+
+	inserts [7]string // bulkInsert(1<<i)
+
+	mu  sync.Mutex
+	dbs map[string]*dbState
+
+	queue chan batch
+	stop  chan struct{}
+	done  chan struct{}
+	once  sync.Once
+
+	committed   atomic.Int64 // records stored with their transaction
+	written     atomic.Int64 // records written best effort
+	dropped     atomic.Int64 // records lost
+	lastDropLog atomic.Int64 // unix nanoseconds of the last drop logged
+}
+
+// dbState is what the recorder knows of one database's log.
+type dbState struct {
+	pruned time.Time
+	added  int
+}
+
+// batch is records of one database waiting to be written best effort.
+type batch struct {
+	db   string
+	recs []forge.AuditRecord
+}
+
+// NewRecorder returns a recorder over e; Close stops its writer.
+func NewRecorder(cfg Config, e Engine, log *zap.Logger) *Recorder {
+	cfg = cfg.withDefaults()
+	if log == nil {
+		log = zap.NewNop()
+	}
+	r := &Recorder{
+		cfg: cfg, e: e, log: log, now: time.Now,
+		dbs:   make(map[string]*dbState),
+		queue: make(chan batch, cfg.Buffer),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	for i := range r.inserts {
+		r.inserts[i] = bulkInsert(1 << i)
+	}
+	go r.run()
+	return r
+}
+
+// Audits tells whether database db's statements are recorded: not those
+// of the gateway's own databases (names beginning with a dot).
+func (r *Recorder) Audits(db string) bool { return !strings.HasPrefix(db, ".") }
+
+// Reads tells whether reads are recorded.
+func (r *Recorder) Reads() bool { return r.cfg.Reads }
+
+// AtCommit returns the statements that store recs in database db's
+// transaction, about to commit: the table if it is not there, the
+// records, and now and then the deletion of old ones (retention).
+func (r *Recorder) AtCommit(db string, recs []forge.AuditRecord) []forge.Statement {
+	r.committed.Add(int64(len(recs)))
+	return r.statements(db, recs)
+}
+
+func (r *Recorder) statements(db string, recs []forge.AuditRecord) []forge.Statement {
+	added := len(recs)
+	stmts := make([]forge.Statement, 0, 4)
+	stmts = append(stmts, forge.Statement{SQL: createTable, Bookkeeping: true})
+	for len(recs) > 0 {
+		n := 1 << (bits.Len(uint(min(len(recs), maxPerInsert))) - 1)
+		vals := make([]forge.Value, 0, n*width)
+		for i := range recs[:n] {
+			vals = values(vals, &recs[i], r.cfg.MaxSQL, r.cfg.MaxError)
+		}
+		stmts = append(stmts, forge.Statement{SQL: r.inserts[bits.Len(uint(n))-1], Bookkeeping: true,
+			Params: forge.Params{Positional: vals}})
+		recs = recs[n:]
+	}
+	return append(stmts, r.prune(db, added)...)
+}
+
+// prune returns the statements that delete old records of db, when it
+// is time to (once per prunePeriod), added records having been added.
+func (r *Recorder) prune(db string, added int) []forge.Statement {
+	now := r.now()
+	r.mu.Lock()
+	st := r.dbs[db]
+	if st == nil {
+		st = &dbState{pruned: now}
+		r.dbs[db] = st
+	}
+	st.added += added
+	if now.Sub(st.pruned) < prunePeriod {
+		r.mu.Unlock()
+		return nil
+	}
+	limit := int64(min(max(2*st.added, pruneMin), pruneMax))
+	st.pruned, st.added = now, 0
+	r.mu.Unlock()
+	var out []forge.Statement
+	if r.cfg.Retention > 0 {
+		out = append(out, forge.Statement{SQL: expireOld, Bookkeeping: true, Params: forge.Params{Positional: []forge.Value{
+			forge.IntValue(now.Add(-r.cfg.Retention).UnixMicro()), forge.IntValue(limit)}}})
+	}
+	return append(out, forge.Statement{SQL: expireMany, Bookkeeping: true, Params: forge.Params{Positional: []forge.Value{
+		forge.IntValue(r.cfg.MaxRows), forge.IntValue(limit)}}})
+}
+
+// Unwritten takes records no committing transaction carries, to write
+// them best effort: dropped (and counted, and logged) when the buffer is
+// full. It never blocks.
+func (r *Recorder) Unwritten(db string, recs []forge.AuditRecord) {
+	select {
+	case <-r.stop:
+		r.drop(db, len(recs), "the recorder is closed")
+		return
+	default:
+	}
+	select {
+	case r.queue <- batch{db: db, recs: recs}:
+	default:
+		r.drop(db, len(recs), "the buffer is full")
+	}
+}
+
+// drop counts n records lost, and logs it at most once a second.
+func (r *Recorder) drop(db string, n int, why string) {
+	total := r.dropped.Add(int64(n))
+	now := time.Now().UnixNano()
+	last := r.lastDropLog.Load()
+	if now-last < int64(time.Second) || !r.lastDropLog.CompareAndSwap(last, now) {
+		return
+	}
+	r.log.Warn("audit records dropped", zap.String("db", db), zap.Int("records", n),
+		zap.String("why", why), zap.Int64("dropped_total", total))
+}
+
+// run writes what Unwritten queued: per database, what is waiting, in
+// one transaction.
+func (r *Recorder) run() {
+	defer close(r.done)
+	for {
+		select {
+		case b := <-r.queue:
+			r.writeQueued(b)
+		case <-r.stop:
+			for {
+				select {
+				case b := <-r.queue:
+					r.writeQueued(b)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// writeQueued writes b and whatever else is queued now, a transaction per
+// database.
+func (r *Recorder) writeQueued(first batch) {
+	byDB := map[string][]forge.AuditRecord{first.db: first.recs}
+	order := []string{first.db}
+	for more := true; more && len(byDB) < 64; {
+		select {
+		case b := <-r.queue:
+			if _, ok := byDB[b.db]; !ok {
+				order = append(order, b.db)
+			}
+			byDB[b.db] = append(byDB[b.db], b.recs...)
+		default:
+			more = false
+		}
+	}
+	for _, db := range order {
+		recs := byDB[db]
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := r.e.Write(ctx, db, func(tx forge.Tx) error {
+			for _, q := range r.statements(db, recs) {
+				if _, err := tx.Run(ctx, q, nil); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		cancel()
+		if err != nil {
+			r.drop(db, len(recs), "write failed: "+err.Error())
+			continue
+		}
+		r.written.Add(int64(len(recs)))
+	}
+}
+
+// Close writes what is queued (within ctx) and stops the writer; later
+// records are dropped.
+func (r *Recorder) Close(ctx context.Context) error {
+	r.once.Do(func() { close(r.stop) })
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Stats are the recorder's counters since start.
+type Stats struct {
+	Committed int64 // records stored in their write's transaction
+	Written   int64 // records written best effort
+	Dropped   int64 // records lost (forge_audit_dropped_total)
+}
+
+// Stats reports the counters.
+func (r *Recorder) Stats() Stats {
+	return Stats{Committed: r.committed.Load(), Written: r.written.Load(), Dropped: r.dropped.Load()}
+}
