@@ -60,24 +60,7 @@ const (
 )
 
 // Record is one entry of the log, as the route answers it.
-type Record struct {
-	ID        int64  `json:"id"`
-	Time      string `json:"time"` // RFC 3339, microseconds, UTC
-	KeyID     string `json:"key_id"`
-	RequestID string `json:"request_id"`
-	Route     string `json:"route"`
-	Kind      string `json:"kind"` // "write" or "read"
-	SQL       string `json:"sql"`  // capped at Config.MaxSQL bytes
-	// SQLBytes is the statement's whole length (more than len(SQL) when
-	// the text was capped).
-	SQLBytes   int64  `json:"sql_bytes"`
-	Params     int64  `json:"params"`
-	Runs       int64  `json:"runs"`
-	Rows       int64  `json:"rows"`
-	DurationUS int64  `json:"duration_us"`
-	Outcome    string `json:"outcome"` // ok, error, rolled_back
-	Error      string `json:"error"`
-}
+type Record = forge.AuditEntry
 
 // Cap cuts s to at most n bytes, on a UTF-8 boundary.
 func Cap(s string, n int) string {
@@ -150,4 +133,3 @@ func bulkInsert(n int) string {
 func formatTime(us int64) string {
 	return time.UnixMicro(us).UTC().Format("2006-01-02T15:04:05.000000Z07:00")
 }
-

@@ -109,9 +109,19 @@ type Service struct {
 // NewService returns the route's service over e.
 func NewService(e Engine) *Service { return &Service{e: e} }
 
-// List returns the records of database db that q asks for, newest first
+// List decodes the route's query string (ParseQuery) and returns the
+// records it asks for (Find).
+func (s *Service) List(ctx context.Context, db string, params []forge.QueryParam) ([]Record, error) {
+	q, err := ParseQuery(params)
+	if err != nil {
+		return nil, err
+	}
+	return s.Find(ctx, db, q)
+}
+
+// Find returns the records of database db that q asks for, newest first
 // (none when the database has had no recorded statement yet).
-func (s *Service) List(ctx context.Context, db string, q Query) ([]Record, error) {
+func (s *Service) Find(ctx context.Context, db string, q Query) ([]Record, error) {
 	var out []Record
 	err := s.e.Read(ctx, db, func(tx forge.Tx) error {
 		out = out[:0]
@@ -151,5 +161,5 @@ func (s *Service) List(ctx context.Context, db string, q Query) ([]Record, error
 // rowFunc is a forge.RowWriter that hands each row to a func.
 type rowFunc func(forge.Row)
 
-func (rowFunc) Columns([]string) error      { return nil }
-func (f rowFunc) Row(r forge.Row) error     { f(r); return nil }
+func (rowFunc) Columns([]string) error  { return nil }
+func (f rowFunc) Row(r forge.Row) error { f(r); return nil }

@@ -48,18 +48,39 @@ const (
 // client: a write (any statement SQLite does not call read-only), or a
 // read where reads are recorded. Package audit gives it its table.
 type AuditRecord struct {
-	Time     time.Time // when the statement began
-	Caller   *Caller   // nil: no caller known (the engine's own work)
-	SQL      string    // the statement's text, whole (the recorder caps it)
-	Params   int       // the parameters bound (of every run)
-	Rows     int64     // rows changed (a write), rows returned (a read)
+	Time   time.Time // when the statement began
+	Caller *Caller   // nil: no caller known (the engine's own work)
+	SQL    string    // the statement's text, whole (the recorder caps it)
+	Params int       // the parameters bound (of every run)
+	Rows   int64     // rows changed (a write), rows returned (a read)
 	// Runs: how many times in a row the same statement ran in one
 	// transaction for the same caller, all successfully (the rows route's
 	// INSERT of 1,000 rows is one record of 1,000 runs); Rows, Params and
 	// Duration are their sums.
-	Runs int
+	Runs     int
 	Duration time.Duration
 	Read     bool   // a read-only statement
 	Outcome  string // AuditOK, AuditError, AuditRolledBack
 	Error    string // the failure's message (AuditError)
+}
+
+// AuditEntry is one record of a database's audit log, as
+// GET /api/db/{db_name}/audit answers it (package audit stores it).
+type AuditEntry struct {
+	ID        int64  `json:"id"`
+	Time      string `json:"time"` // RFC 3339, microseconds, UTC
+	KeyID     string `json:"key_id"`
+	RequestID string `json:"request_id"`
+	Route     string `json:"route"`
+	Kind      string `json:"kind"` // "write" or "read"
+	SQL       string `json:"sql"`  // capped at FORGE_AUDIT_MAX_SQL_BYTES bytes
+	// SQLBytes is the statement's whole length (more than len(SQL) when
+	// the text was capped).
+	SQLBytes   int64  `json:"sql_bytes"`
+	Params     int64  `json:"params"`
+	Runs       int64  `json:"runs"`
+	Rows       int64  `json:"rows"`
+	DurationUS int64  `json:"duration_us"`
+	Outcome    string `json:"outcome"` // ok, error, rolled_back
+	Error      string `json:"error"`
 }

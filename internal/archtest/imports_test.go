@@ -40,6 +40,7 @@ var allowed = map[string][]string{
 	"metrics":             {"github.com/prometheus/"},
 	"gateway":             {"forge", "auth", "lifecycle", "github.com/fasthttp/router", "github.com/valyala/fasthttp", "go.uber.org/zap"},
 	"orchestrator/docker": {"forge", "go.uber.org/zap", "github.com/docker/docker/", "github.com/containerd/errdefs", "github.com/opencontainers/image-spec/"},
+	"audit":               {"forge", "go.uber.org/zap"}, // the statement audit log: the engine's Auditor, through its Engine
 }
 
 // confined lists third-party libraries and the only packages that may
