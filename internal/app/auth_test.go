@@ -191,6 +191,9 @@ func TestAuthMatrix(t *testing.T) {
 			[8]string{unauth, unauth, forbid, "200", "200", unauth, unauth, "200"}},
 		{"GET", "/api/db/a/diff?against=db:b", "",
 			[8]string{unauth, unauth, forbid, forbid, forbid, unauth, unauth, "200"}},
+		// The audit log: a key that may write the database, or the admin key.
+		{"GET", "/api/db/a/audit?limit=5", "",
+			[8]string{unauth, unauth, forbid, rdonly, "200", unauth, unauth, "200"}},
 		// Interactive transactions, last: an open one holds the writer
 		// (until its 0.2 s lease runs out). An id no key opened is 404.
 		// A read-only key opens read-only transactions only, and may end

@@ -1,0 +1,217 @@
+package app_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/praetorian/db-forge/internal/contracttest"
+)
+
+// The statement audit log end to end (docs/API.md#statement-audit-log-addition):
+// a write through each route shows up with its key id and request id; a
+// failed write and a rolled-back batch are recorded; a read-only key
+// cannot read the log; the log is hidden from the tables, schema, export
+// and diff routes and refused to client SQL.
+
+type auditRec struct {
+	ID        int64  `json:"id"`
+	Time      string `json:"time"`
+	KeyID     string `json:"key_id"`
+	RequestID string `json:"request_id"`
+	Route     string `json:"route"`
+	Kind      string `json:"kind"`
+	SQL       string `json:"sql"`
+	SQLBytes  int64  `json:"sql_bytes"`
+	Params    int64  `json:"params"`
+	Runs      int64  `json:"runs"`
+	Rows      int64  `json:"rows"`
+	Outcome   string `json:"outcome"`
+	Error     string `json:"error"`
+}
+
+// auditLog reads db's log with key.
+func auditLog(t *testing.T, g *gateway, key, db, query string) []auditRec {
+	t.Helper()
+	r := sendAs(t, g, key, "GET", "/api/db/"+db+"/audit"+query, "", nil)
+	if r.status != 200 {
+		t.Fatalf("audit: %d %s", r.status, r.body)
+	}
+	var out struct {
+		Records []auditRec `json:"records"`
+		Count   int        `json:"count"`
+	}
+	if err := json.Unmarshal(r.body, &out); err != nil || out.Count != len(out.Records) {
+		t.Fatalf("audit: %v %s", err, r.body)
+	}
+	return out.Records
+}
+
+// byRequest is the records of request id rid.
+func byRequest(recs []auditRec, rid string) []auditRec {
+	var out []auditRec
+	for _, r := range recs {
+		if r.RequestID == rid {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// waitRecords polls db's log until request rid has n records (those
+// written best effort come just after their answer).
+func waitRecords(t *testing.T, g *gateway, key, db, rid string, n int) []auditRec {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		got := byRequest(auditLog(t, g, key, db, "?limit=1000"), rid)
+		if len(got) >= n || time.Now().After(deadline) {
+			if len(got) != n {
+				t.Fatalf("request %s: %d records, want %d: %+v", rid, len(got), n, got)
+			}
+			return got
+		}
+	}
+}
+
+func TestAuditLog(t *testing.T) {
+	g := start(t, t.TempDir())
+	admin := g.client()
+	spawnKey(t, admin, "au")
+	kid, key := mintKey(t, admin, "au", `{"scope": "read-write"}`)
+	_, roKey := mintKey(t, admin, "au", `{"scope": "read-only"}`)
+	send := func(method, path, rid, body string, hdr ...string) rawResp {
+		t.Helper()
+		var b []byte
+		if body != "" {
+			b = []byte(body)
+		}
+		return sendAs(t, g, key, method, path, "application/json", b, append([]string{"X-Request-Id", rid}, hdr...)...)
+	}
+	ok := func(r rawResp, status int) {
+		t.Helper()
+		if r.status != status {
+			t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
+		}
+	}
+	ok(send("POST", "/api/db/au/query", "au-ddl", `{"sql": "CREATE TABLE t(id INTEGER PRIMARY KEY, v UNIQUE)"}`), 200)
+	ok(send("POST", "/api/db/au/query", "au-q1", `{"sql": "INSERT INTO t(v) VALUES (?)", "params": ["one"]}`), 200)
+	ok(send("POST", "/api/db/au/batch", "au-b1",
+		`{"statements": [{"sql": "INSERT INTO t(v) VALUES ('b1')"}, {"sql": "UPDATE t SET v = 'b2' WHERE v = 'b1'"}]}`), 200)
+	ok(send("POST", "/api/db/au/tables/t/rows", "au-rows", `{"rows": [{"v": "r1"}, {"v": "r2"}, {"v": "r3"}]}`), 201)
+	ok(send("PATCH", "/api/db/au/tables/t/rows?v=r1", "au-patch", `{"set": {"v": "r1x"}}`), 200)
+	ok(send("DELETE", "/api/db/au/tables/t/rows?v=r2", "au-delete", ""), 200)
+	// A transaction: its statements are recorded at its commit.
+	r := send("POST", "/api/db/au/transactions", "au-tx-open", `{}`)
+	ok(r, 201)
+	var tx struct {
+		ID string `json:"transaction_id"`
+	}
+	if err := json.Unmarshal(r.body, &tx); err != nil {
+		t.Fatal(err)
+	}
+	ok(send("POST", "/api/db/au/query", "au-tx-1", `{"sql": "INSERT INTO t(v) VALUES ('tx1')"}`, "X-Transaction-Id", tx.ID), 200)
+	if got := byRequest(auditLog(t, g, key, "au", "?limit=1000"), "au-tx-1"); len(got) != 0 {
+		t.Fatalf("a record before its transaction committed: %+v", got)
+	}
+	ok(send("POST", "/api/db/au/transactions/"+tx.ID+"/commit", "au-tx-commit", ""), 200)
+
+	for _, c := range []struct {
+		rid, route, sql string
+		rows, runs      int64
+	}{
+		{"au-ddl", "/api/db/{db_name}/query", "CREATE TABLE t", 0, 1},
+		{"au-q1", "/api/db/{db_name}/query", "INSERT INTO t(v) VALUES (?)", 1, 1},
+		{"au-rows", "/api/db/{db_name}/tables/{table_name}/rows", "INSERT", 3, 3},
+		{"au-patch", "/api/db/{db_name}/tables/{table_name}/rows", "UPDATE", 1, 1},
+		{"au-delete", "/api/db/{db_name}/tables/{table_name}/rows", "DELETE", 1, 1},
+		{"au-tx-1", "/api/db/{db_name}/query", "INSERT INTO t(v) VALUES ('tx1')", 1, 1},
+	} {
+		got := waitRecords(t, g, key, "au", c.rid, 1)[0]
+		if got.KeyID != kid || got.Route != c.route || !strings.HasPrefix(got.SQL, c.sql) || got.Kind != "write" || got.Outcome != "ok" {
+			t.Errorf("%s: %+v", c.rid, got)
+		}
+		if c.rows > 0 && got.Rows != c.rows {
+			t.Errorf("%s: rows %d, want %d", c.rid, got.Rows, c.rows)
+		}
+		if c.runs > 0 && got.Runs != c.runs {
+			t.Errorf("%s: runs %d, want %d", c.rid, got.Runs, c.runs)
+		}
+	}
+	if got := waitRecords(t, g, key, "au", "au-q1", 1)[0]; got.Params != 1 || got.SQLBytes != int64(len(got.SQL)) {
+		t.Errorf("params and length: %+v", got)
+	}
+	batch := waitRecords(t, g, key, "au", "au-b1", 2)
+	if batch[0].Outcome != "ok" || batch[1].Outcome != "ok" || !strings.HasPrefix(batch[0].SQL, "UPDATE") {
+		t.Errorf("batch (newest first): %+v", batch)
+	}
+
+	// A failed write: its statement changed nothing, and its record
+	// (which cannot be in the transaction that rolled back) follows.
+	ok(send("POST", "/api/db/au/query", "au-fail", `{"sql": "INSERT INTO t(v) VALUES ('one')"}`), 400)
+	if got := waitRecords(t, g, key, "au", "au-fail", 1)[0]; got.Outcome != "error" || !strings.Contains(got.Error, "UNIQUE") {
+		t.Errorf("failed write: %+v", got)
+	}
+	// A batch whose second statement fails: both records, the first
+	// rolled back.
+	ok(send("POST", "/api/db/au/batch", "au-bfail",
+		`{"statements": [{"sql": "INSERT INTO t(v) VALUES ('bf')"}, {"sql": "INSERT INTO t(v) VALUES ('one')"}]}`), 400)
+	bf := waitRecords(t, g, key, "au", "au-bfail", 2)
+	if bf[0].Outcome != "error" || bf[1].Outcome != "rolled_back" {
+		t.Errorf("failed batch (newest first): %+v", bf)
+	}
+
+	// Filters: key_id, since, limit.
+	if got := auditLog(t, g, key, "au", "?key_id=nobody"); len(got) != 0 {
+		t.Errorf("key_id=nobody: %+v", got)
+	}
+	if got := auditLog(t, g, key, "au", "?key_id="+kid+"&limit=2"); len(got) != 2 {
+		t.Errorf("limit=2: %d records", len(got))
+	}
+	future := url.QueryEscape(time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+	if got := auditLog(t, g, key, "au", "?since="+future); len(got) != 0 {
+		t.Errorf("since the future: %+v", got)
+	}
+	if got := auditLog(t, g, key, "au", fmt.Sprintf("?since=%d", time.Now().Add(-time.Hour).Unix())); len(got) < 8 {
+		t.Errorf("since an hour ago: %d records", len(got))
+	}
+	for _, q := range []string{"?since=yesterday", "?limit=0", "?limit=x", "?what=1", "?limit=1&limit=2"} {
+		r := sendAs(t, g, key, "GET", "/api/db/au/audit"+q, "", nil)
+		if r.status != 400 || !strings.Contains(string(r.body), "INVALID_VALUE") {
+			t.Errorf("%s: %d %s", q, r.status, r.body)
+		}
+	}
+	// The admin key reads every log; a read-only key none.
+	if got := auditLog(t, g, g.adminKey, "au", ""); len(got) == 0 {
+		t.Error("the admin key reads no record")
+	}
+	if r := sendAs(t, g, roKey, "GET", "/api/db/au/audit", "", nil); r.status != 403 || !strings.Contains(string(r.body), "READ_ONLY_KEY") {
+		t.Errorf("read-only key: %d %s", r.status, r.body)
+	}
+	if r := sendAs(t, g, key, "GET", "/api/db/nope/audit", "", nil); r.status != 403 && r.status != 404 {
+		t.Errorf("another database: %d %s", r.status, r.body)
+	}
+
+	// Hidden: tables, schema, export, diff; refused to client SQL.
+	for _, path := range []string{"/api/db/au/tables", "/api/db/au/schema", "/api/db/au/export?format=sql"} {
+		r := sendAs(t, g, key, "GET", path, "", nil)
+		if r.status != 200 || strings.Contains(string(r.body), "_forge_audit") {
+			t.Errorf("%s shows the audit log: %d %.300s", path, r.status, r.body)
+		}
+	}
+	ok(send("POST", "/api/db/au/checkpoints", "au-cp", `{"name": "c1"}`), 201)
+	ok(send("POST", "/api/db/au/query", "au-after", `{"sql": "INSERT INTO t(v) VALUES ('after')"}`), 200)
+	if r := sendAs(t, g, key, "GET", "/api/db/au/diff?against=checkpoint:c1", "", nil); r.status != 200 ||
+		strings.Contains(string(r.body), "_forge_audit") || !strings.Contains(string(r.body), "after") {
+		t.Errorf("diff: %d %s", r.status, r.body)
+	}
+	for _, sql := range []string{"SELECT * FROM _forge_audit", "DELETE FROM _forge_audit", "DROP TABLE _forge_audit"} {
+		r := send("POST", "/api/db/au/query", "au-sneak", `{"sql": "`+sql+`"}`)
+		if r.status != 403 || !strings.Contains(string(r.body), "SQL_NOT_AUTHORIZED") {
+			t.Errorf("%s: %d %s", sql, r.status, r.body)
+		}
+	}
+	contracttest.Expect(t, admin.Do(t, "GET", "/api/db/au/audit?limit=1", nil), 200, "")
+}
