@@ -38,25 +38,31 @@ const (
 	DefaultBuffer    = 4096
 )
 
+// The log holds one row per transaction (or best-effort write): the
+// records of its statements in one compact blob (codec.go). A row costs
+// one INSERT however many statements the transaction ran: storing each
+// record as a row of its own (thirteen values bound, a B-tree insert)
+// cost as much as the client's own single-row INSERT, and a JSON array of
+// them half as much (docs/PERFORMANCE.md).
+//
+// seq numbers the records of a database: a row's seq is its last
+// record's, the previous row's plus n. A record's id is its number.
+
 // The engine's own statements on Table (forge.Statement.Bookkeeping).
 const (
 	createTable = "CREATE TABLE IF NOT EXISTS " + Table + " (" +
-		"id INTEGER PRIMARY KEY, at_us INTEGER NOT NULL, key_id TEXT NOT NULL, request_id TEXT NOT NULL, " +
-		"route TEXT NOT NULL, kind TEXT NOT NULL, sql TEXT NOT NULL, sql_bytes INTEGER NOT NULL, " +
-		"params INTEGER NOT NULL, runs INTEGER NOT NULL, rows INTEGER NOT NULL, duration_us INTEGER NOT NULL, " +
-		"outcome TEXT NOT NULL, error TEXT NOT NULL)"
-	// insertHead is the INSERT up to its values; each record is width
-	// values.
-	insertHead = "INSERT INTO " + Table +
-		" (at_us, key_id, request_id, route, kind, sql, sql_bytes, params, runs, rows, duration_us, outcome, error) VALUES "
-	width = 13
-	// Records are added in time order, so ids are too: the oldest are the
-	// first ids. Each deletion is bounded (?2 rows), so that no write pays
-	// for a large backlog.
+		"id INTEGER PRIMARY KEY, at_us INTEGER NOT NULL, n INTEGER NOT NULL, seq INTEGER NOT NULL, " +
+		"records BLOB NOT NULL)"
+	// insertRow stores ?3, n = ?2 records whose last began at ?1.
+	insertRow = "INSERT INTO " + Table + " (at_us, n, seq, records) VALUES (?1, ?2, " +
+		"?2 + coalesce((SELECT seq FROM " + Table + " ORDER BY id DESC LIMIT 1), 0), ?3)"
+	// Rows are added in time order, so ids are too: the oldest are the
+	// first ids. Each deletion is bounded (?2 rows), so that no write
+	// pays for a large backlog.
 	expireOld = "DELETE FROM " + Table + " WHERE id IN (SELECT id FROM " + Table +
 		" ORDER BY id LIMIT ?2) AND at_us < ?1"
 	expireMany = "DELETE FROM " + Table + " WHERE id IN (SELECT id FROM " + Table +
-		" WHERE id <= (SELECT max(id) FROM " + Table + ") - ?1 ORDER BY id LIMIT ?2)"
+		" ORDER BY id LIMIT ?2) AND seq <= (SELECT seq FROM " + Table + " ORDER BY id DESC LIMIT 1) - ?1"
 )
 
 // Record is one entry of the log, as the route answers it.
@@ -75,61 +81,4 @@ func Cap(s string, n int) string {
 		i--
 	}
 	return strings.ToValidUTF8(s[:i], "")
-}
-
-// values appends r's row of insertHead to vals.
-func values(vals []forge.Value, r *forge.AuditRecord, maxSQL, maxErr int) []forge.Value {
-	var key, req, route string
-	if c := r.Caller; c != nil {
-		key, req, route = c.KeyID, c.RequestID, c.Route
-	}
-	kind := "write"
-	if r.Read {
-		kind = "read"
-	}
-	runs := r.Runs
-	if runs < 1 {
-		runs = 1
-	}
-	return append(vals,
-		forge.IntValue(r.Time.UnixMicro()),
-		forge.TextValue(key),
-		forge.TextValue(req),
-		forge.TextValue(route),
-		forge.TextValue(kind),
-		forge.TextValue(Cap(r.SQL, maxSQL)),
-		forge.IntValue(int64(len(r.SQL))),
-		forge.IntValue(int64(r.Params)),
-		forge.IntValue(int64(runs)),
-		forge.IntValue(r.Rows),
-		forge.IntValue(r.Duration.Microseconds()),
-		forge.TextValue(r.Outcome),
-		forge.TextValue(Cap(r.Error, maxErr)),
-	)
-}
-
-// bulkInsert is insertHead followed by n rows of placeholders.
-func bulkInsert(n int) string {
-	var b strings.Builder
-	b.Grow(len(insertHead) + n*(2*width+2))
-	b.WriteString(insertHead)
-	for i := range n {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteByte('(')
-		for j := range width {
-			if j > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteByte('?')
-		}
-		b.WriteByte(')')
-	}
-	return b.String()
-}
-
-// formatTime is an at_us as the route answers it.
-func formatTime(us int64) string {
-	return time.UnixMicro(us).UTC().Format("2006-01-02T15:04:05.000000Z07:00")
 }

@@ -92,11 +92,9 @@ func cut(s string, n int) string {
 	return s
 }
 
-// selectPage reads a page of the log: ?1 the first at_us, ?2 the key id
-// ("" any), ?3 the limit.
-const selectPage = "SELECT id, at_us, key_id, request_id, route, kind, sql, sql_bytes, params, runs, rows, " +
-	"duration_us, outcome, error FROM " + Table +
-	" WHERE at_us >= ?1 AND (?2 = '' OR key_id = ?2) ORDER BY id DESC LIMIT ?3"
+// selectRows reads the log's rows newest first: those whose last record
+// began at ?1 or later.
+const selectRows = "SELECT seq, n, records FROM " + Table + " WHERE at_us >= ?1 ORDER BY id DESC"
 
 // hasTable tells whether a database has the log.
 const hasTable = "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = '" + Table + "'"
@@ -126,7 +124,7 @@ func (s *Service) Find(ctx context.Context, db string, q Query) ([]Record, error
 	err := s.e.Read(ctx, db, func(tx forge.Tx) error {
 		out = out[:0]
 		var found bool
-		if _, err := tx.Run(ctx, forge.Statement{SQL: hasTable, Bookkeeping: true}, rowFunc(func(forge.Row) { found = true })); err != nil {
+		if _, err := tx.Run(ctx, forge.Statement{SQL: hasTable, Bookkeeping: true}, rowFunc(func(forge.Row) error { found = true; return nil })); err != nil {
 			return err
 		}
 		if !found {
@@ -137,19 +135,32 @@ func (s *Service) Find(ctx context.Context, db string, q Query) ([]Record, error
 			since = q.Since.UnixMicro()
 		}
 		limit := q.Limit
-		if limit <= 0 {
-			limit = DefaultLimit
+		if limit <= 0 || limit > MaxLimit {
+			limit = min(max(limit, DefaultLimit), MaxLimit)
 		}
-		_, err := tx.Run(ctx, forge.Statement{SQL: selectPage, Bookkeeping: true, Params: forge.Params{Positional: []forge.Value{
-			forge.IntValue(since), forge.TextValue(q.KeyID), forge.IntValue(int64(min(limit, MaxLimit))),
-		}}}, rowFunc(func(r forge.Row) {
-			out = append(out, Record{
-				ID: r.Int(0), Time: formatTime(r.Int(1)), KeyID: string(r.Text(2)), RequestID: string(r.Text(3)),
-				Route: string(r.Text(4)), Kind: string(r.Text(5)), SQL: string(r.Text(6)), SQLBytes: r.Int(7),
-				Params: r.Int(8), Runs: r.Int(9), Rows: r.Int(10), DurationUS: r.Int(11),
-				Outcome: string(r.Text(12)), Error: string(r.Text(13)),
-			})
+		var bad error
+		_, err := tx.Run(ctx, forge.Statement{SQL: selectRows, Bookkeeping: true, Params: forge.Params{Positional: []forge.Value{
+			forge.IntValue(since),
+		}}}, rowFunc(func(r forge.Row) error {
+			recs, err := decodeRecords(r.Blob(2), r.Int(1), r.Int(0))
+			if err != nil {
+				bad = err
+				return forge.ErrStop
+			}
+			for i := len(recs) - 1; i >= 0 && len(out) < limit; i-- {
+				rec := recs[i]
+				if rec.atUS >= since && (q.KeyID == "" || rec.KeyID == q.KeyID) {
+					out = append(out, rec.AuditEntry)
+				}
+			}
+			if len(out) >= limit {
+				return forge.ErrStop
+			}
+			return nil
 		}))
+		if err == nil {
+			err = bad
+		}
 		return err
 	})
 	if out == nil {
@@ -159,7 +170,7 @@ func (s *Service) Find(ctx context.Context, db string, q Query) ([]Record, error
 }
 
 // rowFunc is a forge.RowWriter that hands each row to a func.
-type rowFunc func(forge.Row)
+type rowFunc func(forge.Row) error
 
 func (rowFunc) Columns([]string) error  { return nil }
-func (f rowFunc) Row(r forge.Row) error { f(r); return nil }
+func (f rowFunc) Row(r forge.Row) error { return f(r) }

@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"math/bits"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -57,17 +56,15 @@ type Engine interface {
 }
 
 // Old records are deleted by a commit at most once per prunePeriod per
-// database, at most twice the records added since (at least pruneMin, at
-// most pruneMax), so that the table keeps to its bounds and no write pays
-// for a large backlog.
+// database: a bounded number of the oldest rows (each a transaction's
+// records), twice the rows added since the last time (at least pruneMin,
+// at most pruneMax), so that no commit pays for a large backlog and the
+// log keeps to its bounds.
 const (
 	prunePeriod = time.Second
 	pruneMin    = 64
 	pruneMax    = 4096
 )
-
-// maxPerInsert bounds the rows of one INSERT (13 values each).
-const maxPerInsert = 64
 
 // Recorder is the engine's Auditor (package wasm): it turns the engine's
 // records into the statements that store them, and writes the records no
@@ -77,8 +74,6 @@ type Recorder struct {
 	e   Engine
 	log *zap.Logger
 	now func() time.Time
-
-	inserts [7]string // bulkInsert(1<<i)
 
 	mu  sync.Mutex
 	dbs map[string]*dbState
@@ -94,7 +89,8 @@ type Recorder struct {
 	lastDropLog atomic.Int64 // unix nanoseconds of the last drop logged
 }
 
-// dbState is what the recorder knows of one database's log.
+// dbState is what the recorder knows of one database's log: when its
+// old records were last deleted, and how many rows were added since.
 type dbState struct {
 	pruned time.Time
 	added  int
@@ -119,9 +115,6 @@ func NewRecorder(cfg Config, e Engine, log *zap.Logger) *Recorder {
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
-	for i := range r.inserts {
-		r.inserts[i] = bulkInsert(1 << i)
-	}
 	go r.run()
 	return r
 }
@@ -134,33 +127,35 @@ func (r *Recorder) Audits(db string) bool { return !strings.HasPrefix(db, ".") }
 func (r *Recorder) Reads() bool { return r.cfg.Reads }
 
 // AtCommit returns the statements that store recs in database db's
-// transaction, about to commit: the table if it is not there, the
-// records, and now and then the deletion of old ones (retention).
-func (r *Recorder) AtCommit(db string, recs []forge.AuditRecord) []forge.Statement {
+// transaction, about to commit: table makes the log's table if it is not
+// there; stmts store the records and now and then delete old ones
+// (retention).
+func (r *Recorder) AtCommit(db string, recs []forge.AuditRecord) (table forge.Statement, stmts []forge.Statement) {
 	r.committed.Add(int64(len(recs)))
-	return r.statements(db, recs)
+	return forge.Statement{SQL: createTable, Bookkeeping: true}, r.statements(db, recs)
 }
 
 func (r *Recorder) statements(db string, recs []forge.AuditRecord) []forge.Statement {
-	added := len(recs)
-	stmts := make([]forge.Statement, 0, 4)
-	stmts = append(stmts, forge.Statement{SQL: createTable, Bookkeeping: true})
-	for len(recs) > 0 {
-		n := 1 << (bits.Len(uint(min(len(recs), maxPerInsert))) - 1)
-		vals := make([]forge.Value, 0, n*width)
-		for i := range recs[:n] {
-			vals = values(vals, &recs[i], r.cfg.MaxSQL, r.cfg.MaxError)
-		}
-		stmts = append(stmts, forge.Statement{SQL: r.inserts[bits.Len(uint(n))-1], Bookkeeping: true,
-			Params: forge.Params{Positional: vals}})
-		recs = recs[n:]
+	if len(recs) == 0 {
+		return nil
 	}
-	return append(stmts, r.prune(db, added)...)
+	b := encodeRecords(make([]byte, 0, 64+len(recs)*48), recs, r.cfg.MaxSQL, r.cfg.MaxError)
+	last := recs[0].Time
+	for i := range recs {
+		if recs[i].Time.After(last) {
+			last = recs[i].Time
+		}
+	}
+	stmts := make([]forge.Statement, 1, 3)
+	stmts[0] = forge.Statement{SQL: insertRow, Bookkeeping: true, Params: forge.Params{Positional: []forge.Value{
+		forge.IntValue(last.UnixMicro()), forge.IntValue(int64(len(recs))), forge.BlobValue(b),
+	}}}
+	return append(stmts, r.prune(db)...)
 }
 
 // prune returns the statements that delete old records of db, when it
-// is time to (once per prunePeriod), added records having been added.
-func (r *Recorder) prune(db string, added int) []forge.Statement {
+// is time to (once per prunePeriod).
+func (r *Recorder) prune(db string) []forge.Statement {
 	now := r.now()
 	r.mu.Lock()
 	st := r.dbs[db]
@@ -168,7 +163,7 @@ func (r *Recorder) prune(db string, added int) []forge.Statement {
 		st = &dbState{pruned: now}
 		r.dbs[db] = st
 	}
-	st.added += added
+	st.added++
 	if now.Sub(st.pruned) < prunePeriod {
 		r.mu.Unlock()
 		return nil
@@ -255,7 +250,8 @@ func (r *Recorder) writeQueued(first batch) {
 		recs := byDB[db]
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err := r.e.Write(ctx, db, func(tx forge.Tx) error {
-			for _, q := range r.statements(db, recs) {
+			stmts := append([]forge.Statement{{SQL: createTable, Bookkeeping: true}}, r.statements(db, recs)...)
+			for _, q := range stmts {
 				if _, err := tx.Run(ctx, q, nil); err != nil {
 					return err
 				}

@@ -1,6 +1,7 @@
 package wasm
 
 import (
+	"strings"
 	"time"
 
 	"github.com/praetorian/db-forge/forge"
@@ -38,9 +39,11 @@ type Auditor interface {
 	// Reads tells whether read statements are recorded too.
 	Reads() bool
 	// AtCommit returns the bookkeeping statements that store recs in
-	// database db's transaction, which is about to commit. recs is the
-	// engine's until AtCommit returns.
-	AtCommit(db string, recs []forge.AuditRecord) []forge.Statement
+	// database db's transaction, which is about to commit: table makes
+	// the table they write if it is not there (the engine runs it once
+	// per connection, and again if a statement of stmts finds no table),
+	// stmts store them. recs is the engine's until AtCommit returns.
+	AtCommit(db string, recs []forge.AuditRecord) (table forge.Statement, stmts []forge.Statement)
 	// Unwritten takes records that no committing transaction carries:
 	// reads, and the statements of a transaction that rolled back. It
 	// must not block; recs is its own.
@@ -72,10 +75,6 @@ func (c *conn) recorded(st *stmt) bool {
 // transaction ends, a read's handed on at once.
 func (c *conn) runRecorded(st *stmt, p forge.Params, w forge.RowWriter, meta bool) (forge.Result, error) {
 	start := time.Now()
-	var total int64
-	if !st.readOnly {
-		total = c.db.TotalChanges()
-	}
 	res, err := c.runStmt(st, p, w, meta)
 	r := forge.AuditRecord{
 		Time:     start,
@@ -87,11 +86,7 @@ func (c *conn) runRecorded(st *stmt, p forge.Params, w forge.RowWriter, meta boo
 		Runs:     1,
 		Outcome:  forge.AuditOK,
 	}
-	if st.readOnly {
-		r.Rows = res.RowsAffected
-	} else {
-		r.Rows = c.db.TotalChanges() - total
-	}
+	r.Rows = res.RowsAffected
 	if err != nil {
 		r.Outcome, r.Error = forge.AuditError, err.Error()
 		if c.denied != "" {
@@ -118,29 +113,54 @@ func (c *conn) runRecorded(st *stmt, p forge.Params, w forge.RowWriter, meta boo
 // auditCommit runs, in the transaction open on c, the statements that
 // store its records; the caller commits next, then calls auditDone.
 func (c *conn) auditCommit() error {
+	c.auditRan = false
 	if len(c.pending) == 0 {
 		return nil
 	}
-	stmts := c.aud.a.AtCommit(c.aud.name, c.pending)
-	c.bookkeeping = true
-	defer func() { c.bookkeeping = false }()
-	for _, q := range stmts {
-		st, err := c.prepareKey(q.SQL, bookkeepingKey(q.SQL))
-		if err != nil {
-			return err
-		}
-		if st == nil {
-			continue
-		}
-		if _, err := c.run(st, q.Params, nil, false); err != nil {
+	table, stmts := c.aud.a.AtCommit(c.aud.name, c.pending)
+	if !c.auditReady {
+		if err := c.bookkeep(table); err != nil {
 			return err
 		}
 	}
+	for _, q := range stmts {
+		err := c.bookkeep(q)
+		if err != nil && c.auditReady && strings.Contains(err.Error(), "no such table") {
+			// The table went since this connection made it (a branch's
+			// copy drops the reserved tables): a statement that found no
+			// table changed nothing, and the transaction goes on.
+			c.auditReady = false
+			if err = c.bookkeep(table); err == nil {
+				err = c.bookkeep(q)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	c.auditRan = true
 	return nil
 }
 
-// auditDone forgets the records of the transaction that committed.
+// bookkeep runs one of the engine's own statements on c.
+func (c *conn) bookkeep(q forge.Statement) error {
+	c.bookkeeping = true
+	defer func() { c.bookkeeping = false }()
+	st, err := c.prepareKey(q.SQL, bookkeepingKey(q.SQL))
+	if err != nil || st == nil {
+		return err
+	}
+	_, err = c.run(st, q.Params, nil, false)
+	return err
+}
+
+// auditDone forgets the records of the transaction that committed: their
+// table is there now.
 func (c *conn) auditDone() {
+	if c.auditRan {
+		c.auditReady = true
+		c.auditRan = false
+	}
 	clear(c.pending)
 	c.pending = c.pending[:0]
 }
@@ -159,6 +179,9 @@ func (c *conn) auditDiscardFrom(i int) {
 // auditDiscardAs hands on the records from i on, a successful
 // statement's outcome then being ok.
 func (c *conn) auditDiscardAs(i int, ok string) {
+	if i == 0 {
+		c.auditRan = false
+	}
 	if i >= len(c.pending) {
 		return
 	}

@@ -61,6 +61,10 @@ type conn struct {
 	// pending, the records of the writes of the transaction open.
 	aud     *dbAudit
 	pending []forge.AuditRecord
+	// auditReady: a transaction of this connection that stored records
+	// committed, so the table is there (or was: auditCommit); auditRan:
+	// the open transaction's records were stored.
+	auditReady, auditRan bool
 }
 
 // txnEnd is what the commit and rollback hooks saw.
