@@ -215,3 +215,113 @@ func TestAuditLog(t *testing.T) {
 	}
 	contracttest.Expect(t, admin.Do(t, "GET", "/api/db/au/audit?limit=1", nil), 200, "")
 }
+
+// TestAuditConcurrent: concurrent single-row writes (group commit puts
+// many in one transaction, with all their records) each have exactly one
+// record; a transaction rolled back leaves its statements' records,
+// rolled_back, written after it.
+func TestAuditConcurrent(t *testing.T) {
+	g := start(t, t.TempDir())
+	admin := g.client()
+	key := spawnKey(t, admin, "cc")
+	contracttest.Expect(t, admin.Do(t, "POST", "/api/db/cc/query", `{"sql": "CREATE TABLE t(id INTEGER PRIMARY KEY, v)"}`), 200, "")
+	const n = 64
+	errs := make(chan string, n)
+	for i := range n {
+		go func() {
+			r := sendAs(t, g, key, "POST", "/api/db/cc/query", "application/json",
+				fmt.Appendf(nil, `{"sql": "INSERT INTO t(v) VALUES (?)", "params": [%d]}`, i), "X-Request-Id", fmt.Sprintf("cc-%d", i))
+			if r.status != 200 {
+				errs <- fmt.Sprintf("%d: %d %s", i, r.status, r.body)
+				return
+			}
+			errs <- ""
+		}()
+	}
+	for range n {
+		if e := <-errs; e != "" {
+			t.Error(e)
+		}
+	}
+	recs := auditLog(t, g, key, "cc", "?limit=1000")
+	for i := range n {
+		got := byRequest(recs, fmt.Sprintf("cc-%d", i))
+		if len(got) != 1 || got[0].Outcome != "ok" || got[0].Rows != 1 || got[0].Params != 1 {
+			t.Errorf("cc-%d: %+v", i, got)
+		}
+	}
+	// A transaction rolled back: nothing of it stays but its records.
+	r := sendAs(t, g, key, "POST", "/api/db/cc/transactions", "application/json", []byte(`{}`))
+	var tx struct {
+		ID string `json:"transaction_id"`
+	}
+	if r.status != 201 || json.Unmarshal(r.body, &tx) != nil {
+		t.Fatalf("open: %d %s", r.status, r.body)
+	}
+	for i, sql := range []string{"INSERT INTO t(v) VALUES ('gone')", "UPDATE t SET v = 'gone'"} {
+		r := sendAs(t, g, key, "POST", "/api/db/cc/query", "application/json", []byte(`{"sql": "`+sql+`"}`),
+			"X-Transaction-Id", tx.ID, "X-Request-Id", fmt.Sprintf("cc-tx-%d", i))
+		if r.status != 200 {
+			t.Fatalf("%s: %d %s", sql, r.status, r.body)
+		}
+	}
+	if r := sendAs(t, g, key, "POST", "/api/db/cc/transactions/"+tx.ID+"/rollback", "", nil); r.status != 200 {
+		t.Fatalf("rollback: %d %s", r.status, r.body)
+	}
+	for i := range 2 {
+		if got := waitRecords(t, g, key, "cc", fmt.Sprintf("cc-tx-%d", i), 1)[0]; got.Outcome != "rolled_back" {
+			t.Errorf("cc-tx-%d: %+v", i, got)
+		}
+	}
+}
+
+// TestAuditSettings: FORGE_AUDIT_READS=on records reads (best effort,
+// just after them); FORGE_AUDIT_MAX_ROWS bounds the log; FORGE_AUDIT=off
+// records nothing and has no route.
+func TestAuditSettings(t *testing.T) {
+	t.Run("reads and retention", func(t *testing.T) {
+		g := start(t, t.TempDir(), "FORGE_AUDIT_READS=on", "FORGE_AUDIT_MAX_ROWS=100")
+		admin := g.client()
+		key := spawnKey(t, admin, "rd")
+		contracttest.Expect(t, admin.Do(t, "POST", "/api/db/rd/query", `{"sql": "CREATE TABLE t(id INTEGER PRIMARY KEY, v)"}`), 200, "")
+		r := sendAs(t, g, key, "POST", "/api/db/rd/query", "application/json", []byte(`{"sql": "SELECT count(*) FROM t"}`), "X-Request-Id", "rd-1")
+		if r.status != 200 {
+			t.Fatalf("select: %d %s", r.status, r.body)
+		}
+		if got := waitRecords(t, g, key, "rd", "rd-1", 1)[0]; got.Kind != "read" || got.Outcome != "ok" || got.Rows != 1 {
+			t.Errorf("read: %+v", got)
+		}
+		// Past the bound, the writes that follow delete the oldest
+		// records (a bounded number once a second).
+		for i := range 150 {
+			sendAs(t, g, key, "POST", "/api/db/rd/query", "application/json", fmt.Appendf(nil, `{"sql": "INSERT INTO t(v) VALUES (%d)"}`, i))
+		}
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			sendAs(t, g, key, "POST", "/api/db/rd/query", "application/json", []byte(`{"sql": "INSERT INTO t(v) VALUES (0)"}`))
+			n := len(auditLog(t, g, key, "rd", "?limit=1000"))
+			if n <= 110 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d records, FORGE_AUDIT_MAX_ROWS=100", n)
+			}
+		}
+	})
+	t.Run("off", func(t *testing.T) {
+		g := start(t, t.TempDir(), "FORGE_AUDIT=off")
+		admin := g.client()
+		spawnKey(t, admin, "of")
+		contracttest.Expect(t, admin.Do(t, "POST", "/api/db/of/query", `{"sql": "CREATE TABLE t(v)"}`), 200, "")
+		// Not through the validating client: the document describes the
+		// route this gateway does not serve.
+		plain := contracttest.Client{Base: g.url, APIKey: g.adminKey}
+		if r := plain.Do(t, "GET", "/api/db/of/audit", nil); r.Status != 404 || !strings.Contains(string(r.Raw), "ROUTE_NOT_FOUND") {
+			t.Errorf("the route with FORGE_AUDIT=off: %d %s", r.Status, r.Raw)
+		}
+		r := admin.Do(t, "POST", "/api/db/of/query", `{"sql": "SELECT count(*) AS n FROM sqlite_schema WHERE name LIKE '%audit%'"}`)
+		contracttest.Expect(t, r, 200, "")
+		if !strings.Contains(string(r.Raw), `"n":0`) && !strings.Contains(string(r.Raw), `"n": 0`) {
+			t.Errorf("a log table with FORGE_AUDIT=off: %s", r.Raw)
+		}
+	})
+}
