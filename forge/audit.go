@@ -15,6 +15,9 @@ type Caller struct {
 	KeyID     string
 	RequestID string
 	Route     string
+	// DryRun: the work is a dry run, which writes nothing and is not
+	// recorded either (a record would write).
+	DryRun bool
 }
 
 type callerKey struct{}
@@ -22,6 +25,17 @@ type callerKey struct{}
 // WithCaller returns ctx carrying c.
 func WithCaller(ctx context.Context, c *Caller) context.Context {
 	return context.WithValue(ctx, callerKey{}, c)
+}
+
+// DryRun returns ctx marked as a dry run's (Caller.DryRun), with its
+// caller if it has one.
+func DryRun(ctx context.Context) context.Context {
+	var c Caller
+	if p := CallerFrom(ctx); p != nil {
+		c = *p
+	}
+	c.DryRun = true
+	return WithCaller(ctx, &c)
 }
 
 // CallerFrom is the Caller ctx carries, or nil.

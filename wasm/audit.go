@@ -66,14 +66,22 @@ func (e *Engine) audit(name string) *dbAudit {
 	return &dbAudit{name: name, a: a, reads: a.Reads()}
 }
 
-// recorded tells whether st's run on c is to be recorded.
+// recorded tells whether st's run on c is to be recorded (or, for a
+// savepoint, followed).
 func (c *conn) recorded(st *stmt) bool {
-	return c.aud != nil && !c.bookkeeping && !st.txControl && (!st.readOnly || c.aud.reads)
+	return c.aud != nil && !c.bookkeeping && !st.txControl && (!st.readOnly || c.aud.reads || st.savepointOp != "")
 }
 
 // runRecorded is conn.run with its record: a write's kept until its
 // transaction ends, a read's handed on at once.
 func (c *conn) runRecorded(st *stmt, p forge.Params, w forge.RowWriter, meta bool) (forge.Result, error) {
+	if st.savepointOp != "" {
+		res, err := c.runStmt(st, p, w, meta)
+		if err == nil {
+			c.auditSavepoint(st)
+		}
+		return res, err
+	}
 	start := time.Now()
 	res, err := c.runStmt(st, p, w, meta)
 	r := forge.AuditRecord{
@@ -163,6 +171,7 @@ func (c *conn) auditDone() {
 	}
 	clear(c.pending)
 	c.pending = c.pending[:0]
+	c.savepoints = c.savepoints[:0]
 }
 
 // auditDiscard hands on the records of a transaction that rolled back.
@@ -181,29 +190,73 @@ func (c *conn) auditDiscardFrom(i int) {
 func (c *conn) auditDiscardAs(i int, ok string) {
 	if i == 0 {
 		c.auditRan = false
+		c.savepoints = c.savepoints[:0]
 	}
 	if i >= len(c.pending) {
 		return
 	}
-	recs := make([]forge.AuditRecord, len(c.pending)-i)
-	copy(recs, c.pending[i:])
-	for j := range recs {
-		if recs[j].Outcome == forge.AuditOK {
-			recs[j].Outcome = ok
+	recs := make([]forge.AuditRecord, 0, len(c.pending)-i)
+	for _, r := range c.pending[i:] {
+		if r.Caller != nil && r.Caller.DryRun {
+			continue // a dry run writes nothing, its record neither
 		}
+		if r.Outcome == forge.AuditOK {
+			r.Outcome = ok
+		}
+		recs = append(recs, r)
 	}
 	c.auditDrop(i)
-	c.aud.a.Unwritten(c.aud.name, recs)
+	if len(recs) > 0 {
+		c.aud.a.Unwritten(c.aud.name, recs)
+	}
 }
 
 // auditRolledBack marks the records from i on rolled back: a savepoint
 // of theirs was, in a transaction that goes on.
 func (c *conn) auditRolledBack(i int) {
+	kept := i
 	for j := i; j < len(c.pending); j++ {
-		if c.pending[j].Outcome == forge.AuditOK {
-			c.pending[j].Outcome = forge.AuditRolledBack
+		r := c.pending[j]
+		if r.Caller != nil && r.Caller.DryRun {
+			continue
+		}
+		if r.Outcome == forge.AuditOK {
+			r.Outcome = forge.AuditRolledBack
+		}
+		c.pending[kept] = r
+		kept++
+	}
+	c.auditDrop(kept)
+}
+
+// auditSavepoint follows a client's savepoints (SAVEPOINT, RELEASE,
+// ROLLBACK TO), which st was and ran: the records of statements a
+// ROLLBACK TO undid are marked rolled back (they stay in the transaction,
+// which may still commit).
+func (c *conn) auditSavepoint(st *stmt) {
+	switch st.savepointOp {
+	case "BEGIN":
+		c.savepoints = append(c.savepoints, auditMark{name: st.savepointName, at: len(c.pending)})
+	case "RELEASE", "ROLLBACK":
+		for k := len(c.savepoints) - 1; k >= 0; k-- {
+			if !strings.EqualFold(c.savepoints[k].name, st.savepointName) {
+				continue
+			}
+			if st.savepointOp == "RELEASE" {
+				c.savepoints = c.savepoints[:k]
+			} else {
+				c.auditRolledBack(c.savepoints[k].at)
+				c.savepoints = c.savepoints[:k+1]
+			}
+			return
 		}
 	}
+}
+
+// auditMark is a client's savepoint: its name, and the records before it.
+type auditMark struct {
+	name string
+	at   int
 }
 
 // auditDrop forgets the records from i on: their statements run again.

@@ -65,6 +65,13 @@ type conn struct {
 	// committed, so the table is there (or was: auditCommit); auditRan:
 	// the open transaction's records were stored.
 	auditReady, auditRan bool
+	// savepoints: the client's savepoints open in the transaction, for
+	// its records (auditSavepoint).
+	savepoints []auditMark
+	// savepointOp, savepointName: while a statement was prepared, the
+	// authorizer saw a savepoint's BEGIN, RELEASE or ROLLBACK (TO) of
+	// that name.
+	savepointOp, savepointName string
 }
 
 // txnEnd is what the commit and rollback hooks saw.
@@ -94,9 +101,12 @@ type stmt struct {
 	shrinks bool
 	// inserts: the statement (or a trigger of it) inserts rows.
 	inserts bool
-	reprep  int  // SQLITE_STMTSTATUS_REPREPARE when names were read
-	bigBind bool // a large TEXT or BLOB is bound; clear it at reset
-	row     stmtRow
+	// savepointOp, savepointName: SAVEPOINT ("BEGIN"), RELEASE or
+	// ROLLBACK TO ("ROLLBACK") of that savepoint (audit.go).
+	savepointOp, savepointName string
+	reprep                     int  // SQLITE_STMTSTATUS_REPREPARE when names were read
+	bigBind                    bool // a large TEXT or BLOB is bound; clear it at reset
+	row                        stmtRow
 }
 
 // bigBinding is the size from which a bound TEXT or BLOB is released
@@ -301,6 +311,7 @@ func (c *conn) prepareKey(sql, key string) (*stmt, error) {
 		return e.Value.(*stmt), nil
 	}
 	c.nonDML, c.grows, c.txControl, c.inserts, c.altering = false, false, false, false, false
+	c.savepointOp, c.savepointName = "", ""
 	s, tail, err := c.db.Prepare(sql)
 	if err != nil && errors.Is(err, sqlite3.ERROR) && c.reloadSchema() {
 		// This connection's copy of the schema may predate DDL run on
@@ -345,6 +356,7 @@ func (c *conn) prepareKey(sql, key string) (*stmt, error) {
 	st.txControl = txControl
 	st.shrinks = !st.readOnly && !grows
 	st.inserts = !st.readOnly && inserts
+	st.savepointOp, st.savepointName = c.savepointOp, c.savepointName
 	st.row.s = s
 	if n := s.ColumnCount(); n > 0 {
 		st.names = make([]string, n)

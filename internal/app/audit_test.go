@@ -325,3 +325,61 @@ func TestAuditSettings(t *testing.T) {
 		}
 	})
 }
+
+// TestAuditSavepointsAndDryRuns: in a transaction that commits, the
+// statements a client's ROLLBACK TO undid are recorded rolled back; a dry
+// run, which writes nothing, leaves no record.
+func TestAuditSavepointsAndDryRuns(t *testing.T) {
+	g := start(t, t.TempDir())
+	admin := g.client()
+	key := spawnKey(t, admin, "sp")
+	contracttest.Expect(t, admin.Do(t, "POST", "/api/db/sp/query", `{"sql": "CREATE TABLE t(id INTEGER PRIMARY KEY, v)"}`), 200, "")
+	r := sendAs(t, g, key, "POST", "/api/db/sp/transactions", "application/json", []byte(`{}`))
+	var tx struct {
+		ID string `json:"transaction_id"`
+	}
+	if r.status != 201 || json.Unmarshal(r.body, &tx) != nil {
+		t.Fatalf("open: %d %s", r.status, r.body)
+	}
+	for i, sql := range []string{"SAVEPOINT a", "INSERT INTO t(v) VALUES ('undone')", "ROLLBACK TO a",
+		"INSERT INTO t(v) VALUES ('kept')", "RELEASE a"} {
+		r := sendAs(t, g, key, "POST", "/api/db/sp/query", "application/json", []byte(`{"sql": "`+sql+`"}`),
+			"X-Transaction-Id", tx.ID, "X-Request-Id", fmt.Sprintf("sp-%d", i))
+		if r.status != 200 {
+			t.Fatalf("%s: %d %s", sql, r.status, r.body)
+		}
+	}
+	if r := sendAs(t, g, key, "POST", "/api/db/sp/transactions/"+tx.ID+"/commit", "", nil); r.status != 200 {
+		t.Fatalf("commit: %d %s", r.status, r.body)
+	}
+	recs := auditLog(t, g, key, "sp", "?limit=1000")
+	if got := byRequest(recs, "sp-1"); len(got) != 1 || got[0].Outcome != "rolled_back" {
+		t.Errorf("the statement rolled back to its savepoint: %+v", got)
+	}
+	if got := byRequest(recs, "sp-3"); len(got) != 1 || got[0].Outcome != "ok" {
+		t.Errorf("the statement kept: %+v", got)
+	}
+	for _, i := range []int{0, 2, 4} {
+		if got := byRequest(recs, fmt.Sprintf("sp-%d", i)); len(got) != 0 {
+			t.Errorf("a savepoint's own record: %+v", got)
+		}
+	}
+	// Dry runs: /query's and /batch's; then a write, whose record comes
+	// after any a dry run would have left (best effort, just after it).
+	for i, body := range []string{`{"sql": "INSERT INTO t(v) VALUES ('dry')", "dry_run": true}`,
+		`{"dry_run": true, "statements": [{"sql": "INSERT INTO t(v) VALUES ('dry')"}]}`} {
+		path := []string{"/api/db/sp/query", "/api/db/sp/batch"}[i]
+		if r := sendAs(t, g, key, "POST", path, "application/json", []byte(body), "X-Request-Id", "sp-dry"); r.status != 200 {
+			t.Fatalf("dry run: %d %s", r.status, r.body)
+		}
+	}
+	if r := sendAs(t, g, key, "POST", "/api/db/sp/batch", "application/json",
+		[]byte(`{"statements": [{"sql": "INSERT INTO t(id) VALUES (100)"}, {"sql": "INSERT INTO t(id) VALUES (100)"}]}`),
+		"X-Request-Id", "sp-after"); r.status != 400 {
+		t.Fatalf("failed batch: %d %s", r.status, r.body)
+	}
+	waitRecords(t, g, key, "sp", "sp-after", 2)
+	if got := byRequest(auditLog(t, g, key, "sp", "?limit=1000"), "sp-dry"); len(got) != 0 {
+		t.Errorf("a dry run's records: %+v", got)
+	}
+}
