@@ -84,15 +84,24 @@ func (c *conn) runRecorded(st *stmt, p forge.Params, w forge.RowWriter, meta boo
 	}
 	start := time.Now()
 	res, err := c.runStmt(st, p, w, meta)
+	ictx := c.db.GetInterrupt()
+	if ictx != c.callerOf {
+		// One look-up per unit of work or request, not per statement.
+		c.callerOf, c.caller = ictx, forge.CallerFrom(ictx)
+	}
 	r := forge.AuditRecord{
-		Time:     start,
-		Caller:   forge.CallerFrom(c.db.GetInterrupt()),
-		SQL:      st.sql,
-		Params:   len(p.Positional) + len(p.Named),
-		Duration: time.Since(start),
-		Read:     st.readOnly,
-		Runs:     1,
-		Outcome:  forge.AuditOK,
+		Time:    start,
+		Caller:  c.caller,
+		SQL:     st.sql,
+		Params:  len(p.Positional) + len(p.Named),
+		Read:    st.readOnly,
+		Runs:    1,
+		Outcome: forge.AuditOK,
+	}
+	if meta && err == nil {
+		r.Duration = res.Meta.Duration // measured already
+	} else {
+		r.Duration = time.Since(start)
 	}
 	r.Rows = res.RowsAffected
 	if err != nil {
@@ -165,6 +174,7 @@ func (c *conn) bookkeep(q forge.Statement) error {
 // auditDone forgets the records of the transaction that committed: their
 // table is there now.
 func (c *conn) auditDone() {
+	c.callerOf, c.caller = nil, nil
 	if c.auditRan {
 		c.auditReady = true
 		c.auditRan = false
@@ -189,6 +199,7 @@ func (c *conn) auditDiscardFrom(i int) {
 // statement's outcome then being ok.
 func (c *conn) auditDiscardAs(i int, ok string) {
 	if i == 0 {
+		c.callerOf, c.caller = nil, nil
 		c.auditRan = false
 		c.savepoints = c.savepoints[:0]
 	}

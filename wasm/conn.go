@@ -68,6 +68,10 @@ type conn struct {
 	// savepoints: the client's savepoints open in the transaction, for
 	// its records (auditSavepoint).
 	savepoints []auditMark
+	// callerOf is the interrupt context whose forge.Caller is caller:
+	// the statements of one unit share it (runRecorded).
+	callerOf context.Context
+	caller   *forge.Caller
 	// savepointOp, savepointName: while a statement was prepared, the
 	// authorizer saw a savepoint's BEGIN, RELEASE or ROLLBACK (TO) of
 	// that name.
