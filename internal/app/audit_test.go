@@ -291,6 +291,15 @@ func TestAuditSettings(t *testing.T) {
 		if got := waitRecords(t, g, key, "rd", "rd-1", 1)[0]; got.Kind != "read" || got.Outcome != "ok" || got.Rows != 1 {
 			t.Errorf("read: %+v", got)
 		}
+		m := admin.Do(t, "GET", "/metrics", nil)
+		for _, want := range []string{"forge_audit_committed_total ", "forge_audit_written_total ", "forge_audit_dropped_total 0"} {
+			if !strings.Contains(string(m.Raw), "\n"+want) {
+				t.Errorf("metrics lack %q", want)
+			}
+		}
+		if strings.Contains(string(m.Raw), "\nforge_audit_written_total 0\n") {
+			t.Error("the read's record is not counted as written")
+		}
 		// Past the bound, the writes that follow delete the oldest
 		// records (a bounded number once a second).
 		for i := range 150 {
