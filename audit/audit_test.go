@@ -2,6 +2,7 @@ package audit
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -176,4 +177,34 @@ func FuzzDecodeRecords(f *testing.F) {
 			t.Fatalf("%d records, want %d", len(out), n)
 		}
 	})
+}
+
+// A transaction's records go in rows of at most about maxRowBytes, so
+// that a large import's records never pass SQLite's limit on a value.
+func TestStatementsSplitRows(t *testing.T) {
+	t.Parallel()
+	r := &Recorder{cfg: Config{}.withDefaults(), now: time.Now, dbs: map[string]*dbState{}}
+	recs := make([]forge.AuditRecord, 2000)
+	for i := range recs {
+		recs[i] = forge.AuditRecord{Time: time.UnixMicro(int64(i)), SQL: fmt.Sprintf("INSERT INTO t VALUES (%d, '%s')", i, strings.Repeat("x", 300)), Outcome: forge.AuditOK}
+	}
+	stmts := r.statements("db", recs)
+	total := int64(0)
+	for _, q := range stmts {
+		if q.SQL != insertRow {
+			continue
+		}
+		b := q.Params.Positional[2].Bytes
+		n := q.Params.Positional[1].Int
+		if len(b) > maxRowBytes+4096 {
+			t.Errorf("a row of %d bytes", len(b))
+		}
+		if _, err := decodeRecords(b, n, 1<<20); err != nil {
+			t.Fatal(err)
+		}
+		total += n
+	}
+	if total != int64(len(recs)) || len(stmts) < 3 {
+		t.Errorf("%d records in %d statements", total, len(stmts))
+	}
 }

@@ -139,23 +139,40 @@ func (r *Recorder) statements(db string, recs []forge.AuditRecord) []forge.State
 	if len(recs) == 0 {
 		return nil
 	}
-	b := encodeRecords(make([]byte, 0, 64+len(recs)*48), recs, r.cfg.MaxSQL, r.cfg.MaxError)
-	last := recs[0].Time
-	for i := range recs {
-		if recs[i].Time.After(last) {
-			last = recs[i].Time
+	stmts := make([]forge.Statement, 0, 3)
+	rows := 0
+	for len(recs) > 0 {
+		// A row holds at most about maxRowBytes of records: far below
+		// SQLite's limit on a value (FORGE_SQL_MAX_LENGTH), whatever a
+		// transaction ran (an import of a large script).
+		n, size := 0, 0
+		for n < len(recs) && (n == 0 || size < maxRowBytes) {
+			size += 64 + min(len(recs[n].SQL), r.cfg.MaxSQL) + min(len(recs[n].Error), r.cfg.MaxError)
+			n++
 		}
+		chunk := recs[:n]
+		recs = recs[n:]
+		b := encodeRecords(make([]byte, 0, min(size, maxRowBytes)), chunk, r.cfg.MaxSQL, r.cfg.MaxError)
+		last := chunk[0].Time
+		for i := range chunk {
+			if chunk[i].Time.After(last) {
+				last = chunk[i].Time
+			}
+		}
+		stmts = append(stmts, forge.Statement{SQL: insertRow, Bookkeeping: true, Params: forge.Params{Positional: []forge.Value{
+			forge.IntValue(last.UnixMicro()), forge.IntValue(int64(len(chunk))), forge.BlobValue(b),
+		}}})
+		rows++
 	}
-	stmts := make([]forge.Statement, 1, 3)
-	stmts[0] = forge.Statement{SQL: insertRow, Bookkeeping: true, Params: forge.Params{Positional: []forge.Value{
-		forge.IntValue(last.UnixMicro()), forge.IntValue(int64(len(recs))), forge.BlobValue(b),
-	}}}
-	return append(stmts, r.prune(db)...)
+	return append(stmts, r.prune(db, rows)...)
 }
+
+// maxRowBytes bounds the records of one row of the log.
+const maxRowBytes = 256 << 10
 
 // prune returns the statements that delete old records of db, when it
 // is time to (once per prunePeriod).
-func (r *Recorder) prune(db string) []forge.Statement {
+func (r *Recorder) prune(db string, rows int) []forge.Statement {
 	now := r.now()
 	r.mu.Lock()
 	st := r.dbs[db]
@@ -163,7 +180,7 @@ func (r *Recorder) prune(db string) []forge.Statement {
 		st = &dbState{pruned: now}
 		r.dbs[db] = st
 	}
-	st.added++
+	st.added += rows
 	if now.Sub(st.pruned) < prunePeriod {
 		r.mu.Unlock()
 		return nil
