@@ -78,6 +78,9 @@ func (s *Service) Batch(ctx context.Context, db string, b forge.Batch, out forge
 			b.Statements[i].ReadOnly = true
 		}
 	}
+	if b.DryRun {
+		ctx = forge.DryRun(ctx) // not in the audit log either
+	}
 	if b.Separate {
 		return s.separate(ctx, db, b, out)
 	}

@@ -115,6 +115,13 @@ type Config struct {
 	BackupTarget   string
 	BackupInterval time.Duration
 	BackupKeep     int
+	// The statement audit log (package audit): on or off, reads too,
+	// retention by age and by count, the SQL text kept.
+	Audit          string
+	AuditReads     string
+	AuditRetention time.Duration
+	AuditMaxRows   int
+	AuditMaxSQL    int
 }
 
 // SQLLimits are SQLite's per-connection limits (sqlite3_limit).
@@ -288,6 +295,11 @@ func Settings() []Setting {
 		{"FORGE_CORS_ORIGINS", "", "origins allowed cross-origin (CORS) access from a browser: a comma-separated list like https://app.example.com,http://localhost:3000, or * for any; empty: none", origins(func(c *Config) *[]string { return &c.CORSOrigins })},
 		{"FORGE_BACKUP_TARGET", "", "where backups go: a directory, or s3://bucket/prefix (credentials, region and endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT_URL); empty: no backups (docs/OPERATIONS.md, Backups)", str(func(c *Config) *string { return &c.BackupTarget })},
 		{"FORGE_BACKUP_INTERVAL", "1h", "time between backup passes; each copies every database (and the key store) changed since its last backup", duration(func(c *Config) *time.Duration { return &c.BackupInterval }, time.Second, 30*24*time.Hour)},
+		{"FORGE_AUDIT", "on", "the statement audit log (GET /api/db/{db_name}/audit): on records every statement that writes in the same transaction as the write; off records nothing", str(func(c *Config) *string { return &c.Audit }, "on", "off")},
+		{"FORGE_AUDIT_READS", "off", "on also records read statements, best effort (written after the read by a buffered writer; dropped under load, counted in forge_audit_dropped_total)", str(func(c *Config) *string { return &c.AuditReads }, "on", "off")},
+		{"FORGE_AUDIT_RETENTION", "168h", "audit records older than this are deleted (by the writes that follow, a bounded number at a time)", duration(func(c *Config) *time.Duration { return &c.AuditRetention }, time.Minute, 10*365*24*time.Hour)},
+		{"FORGE_AUDIT_MAX_ROWS", "100000", "audit records kept per database at most (the oldest go first)", integer(func(c *Config) *int { return &c.AuditMaxRows }, 100, 100000000)},
+		{"FORGE_AUDIT_MAX_SQL_BYTES", "1024", "bytes of a statement's SQL text kept in its audit record (the whole length is kept too)", integer(func(c *Config) *int { return &c.AuditMaxSQL }, 16, 1<<20)},
 		{"FORGE_BACKUP_KEEP", "24", "backups kept per database (the newest; older ones are removed from the target)", integer(func(c *Config) *int { return &c.BackupKeep }, 1, 100000)},
 	}
 }

@@ -20,6 +20,12 @@ func (fakeDiffs) ParseAgainst(s string) (string, string, error) { return "checkp
 
 var _ Diffs = fakeDiffs{}
 
+type fakeAudit struct{}
+
+func (fakeAudit) List(context.Context, string, []forge.QueryParam) ([]forge.AuditEntry, error) {
+	return []forge.AuditEntry{}, nil
+}
+
 func TestBindDiff(t *testing.T) {
 	t.Parallel()
 	cases := []struct {

@@ -116,6 +116,10 @@ var endpoints = []endpoint{
 	// follow the key's rights, and each calls the routes above with it.
 	{method: "POST", pattern: "/mcp", need: needKey, body: "mcp", only: hasMCP,
 		serve: route(bindNothing, (*Server).mcp)},
+	// The statement audit log (audit.go): a key that may write {db_name},
+	// or the admin key.
+	{method: "GET", pattern: "/api/db/{db_name}/audit", need: needWrite, perDB: true, body: "filters", only: hasAudit,
+		serve: route(bindAudit, (*Server).auditLog)},
 }
 
 // endpoint is one route of the table.
@@ -162,6 +166,7 @@ func route[Req any](bind func(rc *fasthttp.RequestCtx) (Req, error),
 ) serveFunc {
 	return func(s *Server, e *endpoint) func(rc *fasthttp.RequestCtx) error {
 		newContext := s.contextFor(e.need)
+		caller := s.opts.Audit != nil && e.need != needNothing
 		return func(rc *fasthttp.RequestCtx) error {
 			req, err := bind(rc)
 			if err != nil {
@@ -173,6 +178,9 @@ func route[Req any](bind func(rc *fasthttp.RequestCtx) (Req, error),
 			}
 			if cancel != nil {
 				defer cancel()
+			}
+			if caller {
+				ctx = s.withCaller(ctx, rc, e.pattern)
 			}
 			return h(s, ctx, rc, req)
 		}

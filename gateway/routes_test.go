@@ -99,7 +99,7 @@ func TestRouteTable(t *testing.T) {
 		Metrics: nopMetrics{}, Damage: fakeDamage{}, Transactions: fakeTransactions{}, Moves: fakeMoves{}, Diffs: fakeDiffs{},
 		Auth:    Auth{Keys: fakeKeys{}, Databases: dbs, Disabled: true},
 		OpenAPI: []byte(`{}`), Docs: func(*fasthttp.RequestCtx) {}, Details: fakeDetails{}, Console: fakeConsole{},
-		Leases: fakeLeases{}, Trash: fakeTrash{}, MCP: fakeMCP{},
+		Leases: fakeLeases{}, Trash: fakeTrash{}, MCP: fakeMCP{}, Audit: fakeAudit{},
 	}, namedEngine{dbs: map[string]bool{}}, fakeOrch{dbs: dbs}, zap.NewNop())
 	bare := New(Options{}, namedEngine{dbs: map[string]bool{}}, fakeOrch{dbs: dbs}, zap.NewNop())
 	for _, r := range Routes() {

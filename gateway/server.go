@@ -150,6 +150,10 @@ type Options struct {
 	// Diffs, when set, serves row-level diffs (diff.go); they run under
 	// ExportTimeout.
 	Diffs Diffs
+	// Audit, when set, serves the statement audit log (audit.go), and
+	// every request's context carries its caller (forge.Caller), which
+	// the engine records with each statement.
+	Audit AuditLog
 	// ExportTimeout bounds making an export (the copy, or the dump while
 	// it streams); default 10m.
 	ExportTimeout time.Duration

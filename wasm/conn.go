@@ -56,6 +56,26 @@ type conn struct {
 	// commit and rollback hooks saw it; the engine clears it before a
 	// statement that may commit (see committedDespite).
 	txnEnd txnEnd
+
+	// aud is the database's audit log (audit.go), nil when it has none;
+	// pending, the records of the writes of the transaction open.
+	aud     *dbAudit
+	pending []forge.AuditRecord
+	// auditReady: a transaction of this connection that stored records
+	// committed, so the table is there (or was: auditCommit); auditRan:
+	// the open transaction's records were stored.
+	auditReady, auditRan bool
+	// savepoints: the client's savepoints open in the transaction, for
+	// its records (auditSavepoint).
+	savepoints []auditMark
+	// callerOf is the interrupt context whose forge.Caller is caller:
+	// the statements of one unit share it (runRecorded).
+	callerOf context.Context
+	caller   *forge.Caller
+	// savepointOp, savepointName: while a statement was prepared, the
+	// authorizer saw a savepoint's BEGIN, RELEASE or ROLLBACK (TO) of
+	// that name.
+	savepointOp, savepointName string
 }
 
 // txnEnd is what the commit and rollback hooks saw.
@@ -85,9 +105,12 @@ type stmt struct {
 	shrinks bool
 	// inserts: the statement (or a trigger of it) inserts rows.
 	inserts bool
-	reprep  int  // SQLITE_STMTSTATUS_REPREPARE when names were read
-	bigBind bool // a large TEXT or BLOB is bound; clear it at reset
-	row     stmtRow
+	// savepointOp, savepointName: SAVEPOINT ("BEGIN"), RELEASE or
+	// ROLLBACK TO ("ROLLBACK") of that savepoint (audit.go).
+	savepointOp, savepointName string
+	reprep                     int  // SQLITE_STMTSTATUS_REPREPARE when names were read
+	bigBind                    bool // a large TEXT or BLOB is bound; clear it at reset
+	row                        stmtRow
 }
 
 // bigBinding is the size from which a bound TEXT or BLOB is released
@@ -294,6 +317,7 @@ func (c *conn) prepareKey(sql, key string) (*stmt, error) {
 		return e.Value.(*stmt), nil
 	}
 	c.nonDML, c.grows, c.txControl, c.inserts, c.altering = false, false, false, false, false
+	c.savepointOp, c.savepointName = "", ""
 	s, tail, err := c.db.Prepare(sql)
 	if err != nil && errors.Is(err, sqlite3.ERROR) && c.reloadSchema() {
 		// This connection's copy of the schema may predate DDL run on
@@ -338,6 +362,7 @@ func (c *conn) prepareKey(sql, key string) (*stmt, error) {
 	st.txControl = txControl
 	st.shrinks = !st.readOnly && !grows
 	st.inserts = !st.readOnly && inserts
+	st.savepointOp, st.savepointName = c.savepointOp, c.savepointName
 	st.row.s = s
 	if n := s.ColumnCount(); n > 0 {
 		st.names = make([]string, n)
@@ -469,6 +494,14 @@ const returningSavepoint = "forge_returning"
 // only after its last row; on failure the savepoint's transaction is left
 // open and do() rolls it back.
 func (c *conn) run(st *stmt, p forge.Params, w forge.RowWriter, meta bool) (res forge.Result, err error) {
+	if c.recorded(st) {
+		return c.runRecorded(st, p, w, meta)
+	}
+	return c.runStmt(st, p, w, meta)
+}
+
+// runStmt is run without a record.
+func (c *conn) runStmt(st *stmt, p forge.Params, w forge.RowWriter, meta bool) (res forge.Result, err error) {
 	defer st.reset()
 	if err := st.bind(p); err != nil {
 		return forge.Result{}, err
@@ -630,12 +663,14 @@ func (c *conn) committedDespite(err error) bool {
 func (c *conn) do(ctx context.Context, fn func() error) error {
 	err := c.hold(ctx, fn)
 	if c.broken || c.db.GetAutocommit() {
+		c.auditDiscard() // records of a transaction that did not commit
 		return err
 	}
 	rerr := c.hold(context.Background(), func() error { return c.db.Exec("ROLLBACK") })
 	if rerr != nil && err == nil {
 		err = rerr
 	}
+	c.auditDiscard()
 	return err
 }
 

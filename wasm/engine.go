@@ -79,6 +79,9 @@ type Config struct {
 	// transaction when they queue for a database's writer (group commit,
 	// groupcommit.go); default 64, 1 runs every statement in its own.
 	MaxWriteBatch int
+
+	// Audit, when set, records the statements of clients (audit.go).
+	Audit Auditor
 }
 
 // Limits are SQLite's per-connection limits (sqlite3_limit). Zero values
@@ -313,6 +316,7 @@ type database struct {
 	path string
 	e    *Engine
 	elem *list.Element
+	aud  *dbAudit // the audit log of its connections, nil: none
 
 	ready chan struct{} // closed once the writer is open (or failed)
 	err   error         // why opening failed; read after ready
@@ -412,6 +416,7 @@ func (e *Engine) acquire(ctx context.Context, name string) (*database, error) {
 		db = &database{
 			name:  name,
 			e:     e,
+			aud:   e.audit(name),
 			ready: make(chan struct{}),
 			refs:  1,
 			wq:    newWriterQueue(),
@@ -448,7 +453,7 @@ func (db *database) open() {
 		return
 	}
 	db.path = path
-	w, err := openConn(path, db.e.connOptions(true))
+	w, err := db.openConn(true)
 	if err != nil {
 		db.err = err
 		return
@@ -651,6 +656,15 @@ func (db *database) lease(ctx context.Context, l *lease) error {
 	return nil
 }
 
+// openConn opens a connection to db's file (its path resolved).
+func (db *database) openConn(writer bool) (*conn, error) {
+	c, err := openConn(db.path, db.e.connOptions(writer))
+	if err == nil {
+		c.aud = db.aud
+	}
+	return c, err
+}
+
 // readyWriter opens the writer for a holder that has the role but no
 // connection: the last one was closed (a fault, recycling), or a read has
 // it and a write must never wait for a read (a takeover).
@@ -662,7 +676,7 @@ func (db *database) readyWriter(l *lease) error {
 	if l.conn != nil {
 		return nil
 	}
-	c, err := openConn(db.path, db.e.connOptions(true))
+	c, err := db.openConn(true)
 	if err != nil {
 		return err
 	}
@@ -722,7 +736,7 @@ func (db *database) readConn(ctx context.Context) (*conn, error) {
 		return db.lendWriter(c)
 	}
 	if int(db.nreaders.Add(1)) <= cap(db.idle) {
-		c, err := openConn(db.path, db.e.connOptions(false))
+		c, err := db.openConn(false)
 		if err == nil {
 			return c, nil
 		}
@@ -756,7 +770,7 @@ func (db *database) lendWriter(c *conn) (*conn, error) {
 	}
 	hold := &conn{writer: true} // stands for the connection being opened
 	db.wq.lend(hold)
-	c, err := openConn(db.path, db.e.connOptions(true))
+	c, err := db.openConn(true)
 	if err != nil {
 		if !db.wq.giveBack(hold) {
 			db.wq.putIdle(nil)

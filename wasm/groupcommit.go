@@ -86,6 +86,9 @@ type groupStmt struct {
 	// redo: the group's transaction was lost before this statement's
 	// answer was final; it must run again on its own.
 	redo bool
+	// audited, auditEnd: its records in the writer's pending audit
+	// records (audit.go); auditEnd -1 until it ran.
+	audited, auditEnd int
 }
 
 // groupWrite runs q on db's writer through group commit and returns its
@@ -168,7 +171,13 @@ func (e *Engine) runGroup(db *database, l *lease, group []*groupStmt) {
 	e.groups.Add(1)
 	e.grouped.Add(int64(len(group)))
 	c := l.conn
-	err := c.do(context.Background(), func() error { return e.inGroupTransaction(c, group) })
+	err := c.do(context.Background(), func() error {
+		err := e.inGroupTransaction(c, group)
+		if err != nil {
+			c.auditDrop(0) // every member runs again, and is recorded then
+		}
+		return err
+	})
 	if err != nil { // nothing committed
 		for _, g := range group {
 			g.redo = true
@@ -198,6 +207,8 @@ func (e *Engine) inGroupTransaction(c *conn, group []*groupStmt) error {
 			r.err = ctxErr(r.ctx) // never ran: nothing to undo
 			continue
 		}
+		r.audited = len(c.pending) // its records are c.pending[r.audited:r.auditEnd]
+		r.auditEnd = -1
 		if err := c.control(savepointSQL); err != nil {
 			return err
 		}
@@ -212,6 +223,7 @@ func (e *Engine) inGroupTransaction(c *conn, group []*groupStmt) error {
 			r.err = &forge.NotAuthorizedError{Reason: c.denied}
 		}
 		c.db.SetInterrupt(context.Background())
+		r.auditEnd = len(c.pending)
 		if c.db.GetAutocommit() {
 			// The statement's failure rolled the whole transaction back:
 			// its own answer stands, the others run again.
@@ -224,6 +236,7 @@ func (e *Engine) inGroupTransaction(c *conn, group []*groupStmt) error {
 			if r.err == nil { // cannot happen; be safe
 				r.redo = true
 			}
+			e.auditLostGroup(c, group[:i+1])
 			return nil
 		}
 		if errors.Is(r.err, errNotGroupable) {
@@ -240,6 +253,11 @@ func (e *Engine) inGroupTransaction(c *conn, group []*groupStmt) error {
 			if err := c.control(rollbackToSQL); err != nil {
 				return err
 			}
+			if r.redo {
+				c.auditDrop(r.audited) // it runs again alone
+			} else {
+				c.auditRolledBack(r.audited)
+			}
 		}
 		if err := c.control(releaseSQL); err != nil {
 			return err
@@ -248,7 +266,35 @@ func (e *Engine) inGroupTransaction(c *conn, group []*groupStmt) error {
 	if err := e.insertAtCommit(c, group); err != nil {
 		return err
 	}
-	return c.control("COMMIT")
+	if err := c.auditCommit(); err != nil {
+		return err
+	}
+	if err := c.control("COMMIT"); err != nil {
+		return err
+	}
+	c.auditDone()
+	return nil
+}
+
+// auditLostGroup hands on the records of the members of a lost group
+// transaction whose answers stand (their failure), and drops those of the
+// members that run again alone (recorded then).
+func (e *Engine) auditLostGroup(c *conn, ran []*groupStmt) {
+	if len(c.pending) == 0 {
+		return
+	}
+	var keep []forge.AuditRecord
+	for _, r := range ran {
+		if r.redo || r.auditEnd < 0 {
+			continue
+		}
+		keep = append(keep, c.pending[r.audited:r.auditEnd]...)
+	}
+	c.auditDrop(0)
+	if len(keep) > 0 {
+		c.pending = append(c.pending, keep...)
+		c.auditDiscard()
+	}
 }
 
 // unitInGroup runs the unit r in the group's transaction on c, inside

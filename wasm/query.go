@@ -3,6 +3,7 @@ package wasm
 import (
 	"context"
 	"errors"
+	"strings"
 	"syscall"
 	"time"
 
@@ -109,7 +110,15 @@ func (e *Engine) Query(ctx context.Context, name string, q forge.Statement, w fo
 // volume is full, it asks Config.OnDiskFull for room and, given some, runs
 // st once more. The failed run was an autocommit statement that SQLite
 // rolled back, so running it again cannot apply it twice.
+//
+// A lone write that is recorded in the audit log runs in a transaction of
+// its own that carries its record (runWrapped).
 func (e *Engine) runMakingRoom(c *conn, st *stmt, q forge.Statement, w forge.RowWriter) (forge.Result, error) {
+	if !st.readOnly && c.recorded(st) && c.db.GetAutocommit() && !strings.EqualFold(forge.LeadingWord(st.sql), "VACUUM") {
+		// (VACUUM cannot run in a transaction: the sandbox refuses it,
+		// and says so, only once it runs.)
+		return e.runWrapped(c, st, q, w)
+	}
 	res, err := c.run(st, q.Params, w, q.Meta)
 	if err != nil && st.shrinks && (isDiskFull(err) || volumeFullIOErr(c.dir, err)) && c.db.GetAutocommit() &&
 		e.cfg.OnDiskFull != nil && e.cfg.OnDiskFull() {

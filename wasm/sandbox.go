@@ -192,6 +192,9 @@ func (c *conn) authorizer(action sqlite3.AuthorizerActionCode, arg3, arg4, schem
 	if action == sqlite3.AUTH_TRANSACTION && !c.stepping {
 		c.txControl = true
 	}
+	if action == sqlite3.AUTH_SAVEPOINT && !c.stepping {
+		c.savepointOp, c.savepointName = arg3, arg4
+	}
 	if action == sqlite3.AUTH_ALTER_TABLE && !c.stepping {
 		c.altering = true
 	}

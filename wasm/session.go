@@ -208,7 +208,15 @@ func (s *Session) Commit(ctx context.Context) error {
 	}
 	ctx = s.e.deadline(ctx)
 	c := s.conn()
-	err := c.hold(ctx, func() error { return c.commit("COMMIT") })
+	err := c.hold(ctx, func() error {
+		if err := c.auditCommit(); err != nil {
+			return err
+		}
+		return c.commit("COMMIT")
+	})
+	if err == nil {
+		c.auditDone()
+	}
 	if err != nil {
 		s.finish(fmt.Errorf("%w: %w", forge.ErrTxAborted, translate(ctx, err)))
 		return s.e.noteFault(s.db.name, s.db.path, s.end)
@@ -275,6 +283,9 @@ func (s *Session) finish(why error) {
 			// next holder: close the instance (SQLite's journal undoes it).
 			c.broken = true
 		}
+	}
+	if c != nil {
+		c.auditDiscard() // a transaction that did not commit
 	}
 	if s.reader != nil {
 		if c != nil {

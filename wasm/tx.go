@@ -155,10 +155,14 @@ func (e *Engine) writeUnit(db *database, l *lease, t *tx, fn func(forge.Tx) erro
 		if t.lost != nil {
 			return t.lost
 		}
+		if err := c.auditCommit(); err != nil {
+			return err
+		}
 		if err := c.commit("COMMIT"); err != nil {
 			t.full = t.full || isDiskFull(err) || volumeFullIOErr(c.dir, err)
 			return err
 		}
+		c.auditDone()
 		return nil
 	})
 	return translate(t.ctx, err)

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/praetorian/db-forge/audit"
 	"github.com/praetorian/db-forge/batch"
 	"github.com/praetorian/db-forge/config"
 	"github.com/praetorian/db-forge/diff"
@@ -87,10 +88,17 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	ecfg := engineConfig(cfg)
 	ecfg.CacheDir = cacheDir
 	ecfg.OnDiskFull = room.release
+	recorder, auditEng := newRecorder(cfg, log.Named("audit"))
+	if recorder != nil {
+		ecfg.Audit = recorder
+	}
 	eng, err := wasm.New(ecfg, withMeta(vol.Resolve, metaPath), log.Named("engine"))
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
+	auditEng.Engine = eng
+	// Before the engine's close: the records still queued are written.
+	defer func() { closeRecorder(context.Background(), recorder) }()
 	// Whatever way Run returns, the engine is closed (a second Close is a
 	// no-op): a listener or pprof that fails to start leaves no database
 	// file open and no janitor running.
@@ -155,6 +163,9 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	opts.Moves = moves
 	opts.Diffs = diff.New(diffOpener{eng: eng, moves: moves, dbs: vol}, diff.Config{})
 	opts.Leases, opts.Trash = leaseTable, trash{vol, cfg.TrashRetention}
+	if recorder != nil {
+		opts.Audit = audit.NewService(eng)
+	}
 	if err := describe(&opts, cfg, vol, eng); err != nil {
 		return err
 	}
@@ -165,6 +176,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	registerMetrics(reg, srv, eng, backend)
 	registerTxMetrics(reg, txs.Registry)
 	registerLeaseMetrics(reg, leaseTable, janitor, vol)
+	registerAuditMetrics(reg, recorder)
 	room.register(reg)
 	// Backups (FORGE_BACKUP_TARGET): stopped before the key database and
 	// the engine close, at shutdown or on any other return.
@@ -238,6 +250,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	if cerr := closeKeys(sctx); cerr != nil {
 		err = errors.Join(err, cerr)
 	}
+	closeRecorder(sctx, recorder)
 	if cerr := eng.Close(sctx); cerr != nil {
 		err = errors.Join(err, cerr)
 	}

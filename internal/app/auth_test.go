@@ -196,6 +196,9 @@ func TestAuthMatrix(t *testing.T) {
 		// MCP: any valid key (the tools it lists follow the key: TestMCPTools).
 		{"POST", "/mcp", `{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}`,
 			[8]string{unauth, unauth, "200", "200", "200", unauth, unauth, "200"}},
+		// The audit log: a key that may write the database, or the admin key.
+		{"GET", "/api/db/a/audit?limit=5", "",
+			[8]string{unauth, unauth, forbid, rdonly, "200", unauth, unauth, "200"}},
 		// Interactive transactions, last: an open one holds the writer
 		// (until its 0.2 s lease runs out). An id no key opened is 404.
 		// A read-only key opens read-only transactions only, and may end

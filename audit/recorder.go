@@ -1,0 +1,309 @@
+package audit
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/praetorian/db-forge/forge"
+)
+
+// Config is the log's settings (FORGE_AUDIT_*).
+type Config struct {
+	// Reads records read statements too (best effort).
+	Reads bool
+	// Retention: records older than this are deleted; 0 keeps them by
+	// count only.
+	Retention time.Duration
+	// MaxRows: each database keeps at most about this many records.
+	MaxRows int64
+	// MaxSQL caps the text of a statement kept (bytes); MaxError that of
+	// a failure's message.
+	MaxSQL, MaxError int
+	// Buffer bounds the records waiting to be written best effort.
+	Buffer int
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxSQL <= 0 {
+		c.MaxSQL = DefaultMaxSQL
+	}
+	if c.MaxError <= 0 {
+		c.MaxError = DefaultMaxError
+	}
+	if c.MaxRows <= 0 {
+		c.MaxRows = DefaultMaxRows
+	}
+	if c.Retention < 0 {
+		c.Retention = 0
+	}
+	if c.Buffer <= 0 {
+		c.Buffer = DefaultBuffer
+	}
+	return c
+}
+
+// Engine runs units of work on databases by name (package wasm's Engine).
+type Engine interface {
+	// Write runs fn in one write transaction of database db.
+	Write(ctx context.Context, db string, fn func(forge.Tx) error) error
+	// Read runs fn on a snapshot of database db.
+	Read(ctx context.Context, db string, fn func(forge.Tx) error) error
+}
+
+// Old records are deleted by a commit at most once per prunePeriod per
+// database: a bounded number of the oldest rows (each a transaction's
+// records), twice the rows added since the last time (at least pruneMin,
+// at most pruneMax), so that no commit pays for a large backlog and the
+// log keeps to its bounds.
+const (
+	prunePeriod = time.Second
+	pruneMin    = 64
+	pruneMax    = 4096
+)
+
+// Recorder is the engine's Auditor (package wasm): it turns the engine's
+// records into the statements that store them, and writes the records no
+// committing transaction carries, best effort.
+type Recorder struct {
+	cfg Config
+	e   Engine
+	log *zap.Logger
+	now func() time.Time
+
+	mu  sync.Mutex
+	dbs map[string]*dbState
+
+	queue chan batch
+	stop  chan struct{}
+	done  chan struct{}
+	once  sync.Once
+
+	committed   atomic.Int64 // records stored with their transaction
+	written     atomic.Int64 // records written best effort
+	dropped     atomic.Int64 // records lost
+	lastDropLog atomic.Int64 // unix nanoseconds of the last drop logged
+}
+
+// dbState is what the recorder knows of one database's log: when its
+// old records were last deleted, and how many rows were added since.
+type dbState struct {
+	pruned time.Time
+	added  int
+}
+
+// batch is records of one database waiting to be written best effort.
+type batch struct {
+	db   string
+	recs []forge.AuditRecord
+}
+
+// NewRecorder returns a recorder over e; Close stops its writer.
+func NewRecorder(cfg Config, e Engine, log *zap.Logger) *Recorder {
+	cfg = cfg.withDefaults()
+	if log == nil {
+		log = zap.NewNop()
+	}
+	r := &Recorder{
+		cfg: cfg, e: e, log: log, now: time.Now,
+		dbs:   make(map[string]*dbState),
+		queue: make(chan batch, cfg.Buffer),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	go r.run()
+	return r
+}
+
+// Audits tells whether database db's statements are recorded: not those
+// of the gateway's own databases (names beginning with a dot).
+func (r *Recorder) Audits(db string) bool { return !strings.HasPrefix(db, ".") }
+
+// Reads tells whether reads are recorded.
+func (r *Recorder) Reads() bool { return r.cfg.Reads }
+
+// AtCommit returns the statements that store recs in database db's
+// transaction, about to commit: table makes the log's table if it is not
+// there; stmts store the records and now and then delete old ones
+// (retention).
+func (r *Recorder) AtCommit(db string, recs []forge.AuditRecord) (table forge.Statement, stmts []forge.Statement) {
+	r.committed.Add(int64(len(recs)))
+	return forge.Statement{SQL: createTable, Bookkeeping: true}, r.statements(db, recs)
+}
+
+func (r *Recorder) statements(db string, recs []forge.AuditRecord) []forge.Statement {
+	if len(recs) == 0 {
+		return nil
+	}
+	stmts := make([]forge.Statement, 0, 3)
+	rows := 0
+	for len(recs) > 0 {
+		// A row holds at most about maxRowBytes of records: far below
+		// SQLite's limit on a value (FORGE_SQL_MAX_LENGTH), whatever a
+		// transaction ran (an import of a large script).
+		n, size := 0, 0
+		for n < len(recs) && (n == 0 || size < maxRowBytes) {
+			size += 64 + min(len(recs[n].SQL), r.cfg.MaxSQL) + min(len(recs[n].Error), r.cfg.MaxError)
+			n++
+		}
+		chunk := recs[:n]
+		recs = recs[n:]
+		b := encodeRecords(make([]byte, 0, min(size, maxRowBytes)), chunk, r.cfg.MaxSQL, r.cfg.MaxError)
+		last := chunk[0].Time
+		for i := range chunk {
+			if chunk[i].Time.After(last) {
+				last = chunk[i].Time
+			}
+		}
+		stmts = append(stmts, forge.Statement{SQL: insertRow, Bookkeeping: true, Params: forge.Params{Positional: []forge.Value{
+			forge.IntValue(last.UnixMicro()), forge.IntValue(int64(len(chunk))), forge.BlobValue(b),
+		}}})
+		rows++
+	}
+	return append(stmts, r.prune(db, rows)...)
+}
+
+// maxRowBytes bounds the records of one row of the log.
+const maxRowBytes = 256 << 10
+
+// prune returns the statements that delete old records of db, when it
+// is time to (once per prunePeriod).
+func (r *Recorder) prune(db string, rows int) []forge.Statement {
+	now := r.now()
+	r.mu.Lock()
+	st := r.dbs[db]
+	if st == nil {
+		st = &dbState{pruned: now}
+		r.dbs[db] = st
+	}
+	st.added += rows
+	if now.Sub(st.pruned) < prunePeriod {
+		r.mu.Unlock()
+		return nil
+	}
+	limit := int64(min(max(2*st.added, pruneMin), pruneMax))
+	st.pruned, st.added = now, 0
+	r.mu.Unlock()
+	var out []forge.Statement
+	if r.cfg.Retention > 0 {
+		out = append(out, forge.Statement{SQL: expireOld, Bookkeeping: true, Params: forge.Params{Positional: []forge.Value{
+			forge.IntValue(now.Add(-r.cfg.Retention).UnixMicro()), forge.IntValue(limit)}}})
+	}
+	return append(out, forge.Statement{SQL: expireMany, Bookkeeping: true, Params: forge.Params{Positional: []forge.Value{
+		forge.IntValue(r.cfg.MaxRows), forge.IntValue(limit)}}})
+}
+
+// Unwritten takes records no committing transaction carries, to write
+// them best effort: dropped (and counted, and logged) when the buffer is
+// full. It never blocks.
+func (r *Recorder) Unwritten(db string, recs []forge.AuditRecord) {
+	select {
+	case <-r.stop:
+		r.drop(db, len(recs), "the recorder is closed")
+		return
+	default:
+	}
+	select {
+	case r.queue <- batch{db: db, recs: recs}:
+	default:
+		r.drop(db, len(recs), "the buffer is full")
+	}
+}
+
+// drop counts n records lost, and logs it at most once a second.
+func (r *Recorder) drop(db string, n int, why string) {
+	total := r.dropped.Add(int64(n))
+	now := time.Now().UnixNano()
+	last := r.lastDropLog.Load()
+	if now-last < int64(time.Second) || !r.lastDropLog.CompareAndSwap(last, now) {
+		return
+	}
+	r.log.Warn("audit records dropped", zap.String("db", db), zap.Int("records", n),
+		zap.String("why", why), zap.Int64("dropped_total", total))
+}
+
+// run writes what Unwritten queued: per database, what is waiting, in
+// one transaction.
+func (r *Recorder) run() {
+	defer close(r.done)
+	for {
+		select {
+		case b := <-r.queue:
+			r.writeQueued(b)
+		case <-r.stop:
+			for {
+				select {
+				case b := <-r.queue:
+					r.writeQueued(b)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// writeQueued writes b and whatever else is queued now, a transaction per
+// database.
+func (r *Recorder) writeQueued(first batch) {
+	byDB := map[string][]forge.AuditRecord{first.db: first.recs}
+	order := []string{first.db}
+	for more := true; more && len(byDB) < 64; {
+		select {
+		case b := <-r.queue:
+			if _, ok := byDB[b.db]; !ok {
+				order = append(order, b.db)
+			}
+			byDB[b.db] = append(byDB[b.db], b.recs...)
+		default:
+			more = false
+		}
+	}
+	for _, db := range order {
+		recs := byDB[db]
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := r.e.Write(ctx, db, func(tx forge.Tx) error {
+			stmts := append([]forge.Statement{{SQL: createTable, Bookkeeping: true}}, r.statements(db, recs)...)
+			for _, q := range stmts {
+				if _, err := tx.Run(ctx, q, nil); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		cancel()
+		if err != nil {
+			r.drop(db, len(recs), "write failed: "+err.Error())
+			continue
+		}
+		r.written.Add(int64(len(recs)))
+	}
+}
+
+// Close writes what is queued (within ctx) and stops the writer; later
+// records are dropped.
+func (r *Recorder) Close(ctx context.Context) error {
+	r.once.Do(func() { close(r.stop) })
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Stats are the recorder's counters since start.
+type Stats struct {
+	Committed int64 // records stored in their write's transaction
+	Written   int64 // records written best effort
+	Dropped   int64 // records lost (forge_audit_dropped_total)
+}
+
+// Stats reports the counters.
+func (r *Recorder) Stats() Stats {
+	return Stats{Committed: r.committed.Load(), Written: r.written.Load(), Dropped: r.dropped.Load()}
+}

@@ -1,0 +1,287 @@
+package app
+
+import (
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	"go.uber.org/zap"
+
+	"github.com/praetorian/db-forge/audit"
+	"github.com/praetorian/db-forge/batch"
+	"github.com/praetorian/db-forge/forge"
+	"github.com/praetorian/db-forge/gateway"
+	"github.com/praetorian/db-forge/orchestrator/local"
+	"github.com/praetorian/db-forge/tables"
+	"github.com/praetorian/db-forge/volumes"
+	"github.com/praetorian/db-forge/wasm"
+)
+
+// oneDB is a recorder that records one database only: the benchmark's
+// "on" database, beside its "off" one in the same engine and gateway.
+type oneDB struct {
+	*audit.Recorder
+	db string
+}
+
+func (o oneDB) Audits(db string) bool { return db == o.db }
+
+// BenchmarkAudit is issue 14's cost goal for the statement audit log: it
+// slows writes by less than 10 %. Sixteen clients send requests to a real
+// gateway on a loopback TCP port, in rounds that alternate a phase on a
+// database whose statements are recorded ("on") and a phase on one whose
+// are not ("off"), same engine, same process, same moments of a noisy
+// machine. "insert" is a single-row INSERT through /query (group commit
+// merges the concurrent ones: the records of a group go in one INSERT
+// before its COMMIT); "batch" is /batch of ten single-row INSERTs (one
+// transaction, ten records). "ratio" is on/off throughput (goal ≥ 0.9);
+// the CPU per request of the whole process is what the ratio follows on a
+// 2-core machine. clients=1 sends one request at a time: no group
+// commit, every INSERT pays a commit, and its record one more page in it.
+//
+//	go test -run=NONE -bench='^BenchmarkAudit$' -count=3 -benchtime=15x ./internal/app
+func BenchmarkAudit(b *testing.B) {
+	for _, c := range []struct {
+		kind    string
+		clients int
+	}{{"insert", 16}, {"batch", 16}, {"insert", 1}} {
+		b.Run(fmt.Sprintf("%s/clients=%d", c.kind, c.clients), func(b *testing.B) { benchAudit(b, c.kind, c.clients) })
+	}
+}
+
+func benchAudit(b *testing.B, kind string, clients int) {
+	const perPhase = 1600
+	insert := []byte(`{"sql":"INSERT INTO kv (name, score) VALUES (?, ?)","params":["x", 1.5]}`)
+	batchBody := []byte(`{"statements":[` +
+		`{"sql":"INSERT INTO kv (name, score) VALUES (?, ?)","params":["a", 1]},` +
+		`{"sql":"INSERT INTO kv (name, score) VALUES (?, ?)","params":["b", 2]},` +
+		`{"sql":"INSERT INTO kv (name, score) VALUES (?, ?)","params":["c", 3]},` +
+		`{"sql":"INSERT INTO kv (name, score) VALUES (?, ?)","params":["d", 4]},` +
+		`{"sql":"INSERT INTO kv (name, score) VALUES (?, ?)","params":["e", 5]},` +
+		`{"sql":"INSERT INTO kv (name, score) VALUES (?, ?)","params":["f", 6]},` +
+		`{"sql":"INSERT INTO kv (name, score) VALUES (?, ?)","params":["g", 7]},` +
+		`{"sql":"INSERT INTO kv (name, score) VALUES (?, ?)","params":["h", 8]},` +
+		`{"sql":"INSERT INTO kv (name, score) VALUES (?, ?)","params":["i", 9]},` +
+		`{"sql":"INSERT INTO kv (name, score) VALUES (?, ?)","params":["j", 10]}]}`)
+	{
+		{
+			srv, rec := auditBenchServer(b)
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			go func() { _ = srv.Serve(ln) }()
+			b.Cleanup(func() { _ = srv.Shutdown(b.Context()) })
+			client := &fasthttp.HostClient{Addr: ln.Addr().String(), MaxConns: clients}
+			route, body := "query", insert
+			if kind == "batch" {
+				route, body = "batch", batchBody
+			}
+			phase := func(db string) time.Duration {
+				var wg sync.WaitGroup
+				var next atomic.Int64
+				start := time.Now()
+				for range clients {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+						defer fasthttp.ReleaseRequest(req)
+						defer fasthttp.ReleaseResponse(resp)
+						req.Header.SetMethod("POST")
+						req.SetRequestURI("http://bench/api/db/" + db + "/" + route)
+						req.SetBody(body)
+						for next.Add(1) <= perPhase {
+							if err := client.Do(req, resp); err != nil || resp.StatusCode() != 200 {
+								b.Errorf("%v %d %s", err, resp.StatusCode(), resp.Body())
+								return
+							}
+						}
+					}()
+				}
+				wg.Wait()
+				return time.Since(start)
+			}
+			measured := func(db string, wall, cpu *time.Duration) {
+				c0 := cpuTime()
+				*wall += phase(db)
+				*cpu += cpuTime() - c0
+			}
+			phase("on")
+			phase("off")
+			var off, on, offCPU, onCPU time.Duration
+			round := 0
+			for b.Loop() {
+				round++
+				if round%2 == 0 {
+					measured("off", &off, &offCPU)
+					measured("on", &on, &onCPU)
+				} else {
+					measured("on", &on, &onCPU)
+					measured("off", &off, &offCPU)
+				}
+			}
+			n := float64(round * perPhase)
+			b.ReportMetric(n/off.Seconds(), "off-req/s")
+			b.ReportMetric(n/on.Seconds(), "on-req/s")
+			b.ReportMetric(off.Seconds()/on.Seconds(), "ratio")
+			b.ReportMetric(float64(offCPU.Microseconds())/n, "off-cpu-µs/req")
+			b.ReportMetric(float64(onCPU.Microseconds())/n, "on-cpu-µs/req")
+			b.ReportMetric(0, "ns/op")
+			if st := rec.Stats(); st.Committed == 0 || st.Dropped != 0 {
+				b.Errorf("recorder: %+v", st)
+			}
+		}
+	}
+}
+
+// auditBenchServer is a gateway over an engine that records the
+// statements of database "on" and not those of "off", each with a table
+// kv of 10,000 rows.
+func auditBenchServer(b *testing.B) (*gateway.Server, *audit.Recorder) {
+	b.Helper()
+	vol, err := volumes.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ref := &auditEngine{}
+	rec := audit.NewRecorder(audit.Config{}, ref, nil)
+	eng, err := wasm.New(wasm.Config{CacheDir: sharedCacheDir(), Audit: oneDB{rec, "on"}}, vol.Resolve, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ref.Engine = eng
+	b.Cleanup(func() { _ = rec.Close(b.Context()); _ = eng.Close(b.Context()) })
+	opts := gateway.Options{Databases: vol, Audit: audit.NewService(eng)}
+	srv := gateway.New(opts, gatewayEngine{eng, tables.New(eng), batch.New(eng, batch.Config{})}, local.New(vol), zap.NewNop())
+	h := srv.Handler()
+	for _, db := range []string{"on", "off"} {
+		do(b, h, "POST", "/admin/databases/spawn/"+db, "", "", 201)
+		do(b, h, "POST", "/api/db/"+db+"/query", `{"sql":"CREATE TABLE kv (id INTEGER PRIMARY KEY, name TEXT, score REAL)"}`, "", 200)
+		do(b, h, "POST", "/api/db/"+db+"/query",
+			`{"sql":"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 10000) INSERT INTO kv SELECT i, 'name-' || i, i * 0.5 FROM n"}`, "", 200)
+	}
+	return srv, rec
+}
+
+// BenchmarkAuditEngine is BenchmarkAudit without HTTP: sixteen
+// goroutines call the engine directly, so that the CPU per statement is
+// the engine's (and the recorder's) alone. "query": single-row INSERTs
+// through Query (group commit); "unit": Write units of ten single-row
+// INSERTs (one transaction, one record of ten runs). "group" is the
+// statements per group commit, "alone" the share that ran alone.
+//
+//	go test -run=NONE -bench='^BenchmarkAuditEngine$' -count=3 -benchtime=10x ./internal/app
+func BenchmarkAuditEngine(b *testing.B) {
+	for _, kind := range []string{"query", "unit"} {
+		b.Run(kind, func(b *testing.B) { benchAuditEngine(b, kind == "unit") })
+	}
+}
+
+func benchAuditEngine(b *testing.B, unit bool) {
+	const workers = 16
+	perPhase := 3200
+	if unit {
+		perPhase = 640
+	}
+	vol, err := volumes.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ref := &auditEngine{}
+	rec := audit.NewRecorder(audit.Config{}, ref, nil)
+	eng, err := wasm.New(wasm.Config{CacheDir: sharedCacheDir(), Audit: oneDB{rec, "on"}}, vol.Resolve, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ref.Engine = eng
+	b.Cleanup(func() { _ = rec.Close(b.Context()); _ = eng.Close(b.Context()) })
+	ctx := b.Context()
+	for _, db := range []string{"on", "off"} {
+		if _, err := vol.Create(db); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := eng.Query(ctx, db, forge.Statement{SQL: "CREATE TABLE kv (id INTEGER PRIMARY KEY, name TEXT, score REAL)"}, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	q := forge.Statement{SQL: "INSERT INTO kv (name, score) VALUES (?, ?)", Meta: true,
+		Params: forge.Params{Positional: []forge.Value{forge.TextValue("x"), forge.FloatValue(1.5)}}}
+	phase := func(db string) time.Duration {
+		var wg sync.WaitGroup
+		var next atomic.Int64
+		start := time.Now()
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				cctx := forge.WithCaller(ctx, &forge.Caller{KeyID: "key_0123456789ab", RequestID: "0123456789ab-1", Route: "/api/db/{db_name}/query"})
+				for next.Add(1) <= int64(perPhase) {
+					var err error
+					if unit {
+						err = eng.Write(cctx, db, func(tx forge.Tx) error {
+							for range 10 {
+								if _, err := tx.Run(cctx, q, nil); err != nil {
+									return err
+								}
+							}
+							return nil
+						})
+					} else {
+						_, err = eng.Query(cctx, db, q, nil)
+					}
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		return time.Since(start)
+	}
+	phase("on")
+	phase("off")
+	var off, on, offCPU, onCPU time.Duration
+	var offGroups, offGrouped, onGroups, onGrouped int64
+	round := 0
+	for b.Loop() {
+		round++
+		for _, db := range []string{"on", "off"} {
+			if round%2 == 0 {
+				db = map[string]string{"on": "off", "off": "on"}[db]
+			}
+			c0, s0 := cpuTime(), eng.Stats()
+			d := phase(db)
+			s1 := eng.Stats()
+			if db == "on" {
+				on += d
+				onCPU += cpuTime() - c0
+				onGroups += s1.WriteBatches - s0.WriteBatches
+				onGrouped += s1.BatchedWrites - s0.BatchedWrites
+			} else {
+				off += d
+				offCPU += cpuTime() - c0
+				offGroups += s1.WriteBatches - s0.WriteBatches
+				offGrouped += s1.BatchedWrites - s0.BatchedWrites
+			}
+		}
+	}
+	n := float64(round * perPhase)
+	b.ReportMetric(n/off.Seconds(), "off-op/s")
+	b.ReportMetric(n/on.Seconds(), "on-op/s")
+	b.ReportMetric(off.Seconds()/on.Seconds(), "ratio")
+	b.ReportMetric(float64(offCPU.Nanoseconds())/n/1000, "off-cpu-µs/op")
+	b.ReportMetric(float64(onCPU.Nanoseconds())/n/1000, "on-cpu-µs/op")
+	if !unit {
+		b.ReportMetric(float64(offGrouped)/float64(max(offGroups, 1)), "off-group")
+		b.ReportMetric(float64(onGrouped)/float64(max(onGroups, 1)), "on-group")
+		b.ReportMetric((n-float64(offGrouped))/n, "off-alone")
+		b.ReportMetric((n-float64(onGrouped))/n, "on-alone")
+	}
+	b.ReportMetric(0, "ns/op")
+}
