@@ -130,7 +130,12 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 		return err
 	}
 	idemSvc := idem.New(eng, cfg.IdempotencyTTL)
-	replacing := replacingEngine{Engine: eng, forget: idemSvc.Forget}
+	fns, err := newFunctions(cfg, eng, vol, cacheDir, log.Named("functions"))
+	if err != nil {
+		return fmt.Errorf("functions: %w", err)
+	}
+	defer func() { _ = fns.Close(context.Background()) }()
+	replacing := replacingEngine{Engine: eng, forget: func(db string) { idemSvc.Forget(db); fns.Forget(db) }}
 	life := lifecycle.New(lifecycle.Ports{Engine: replacing, Orchestrator: orch, Keys: authn.Keys,
 		Databases: vol, Spawns: vol, Leases: leaseTable, Trash: vol, Log: log.Named("lifecycle")})
 	janitor, stopJanitor := startLeaseJanitor(ctx, leaseTable, life, vol, cfg.TrashRetention, log.Named("leases"))
@@ -153,6 +158,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	opts.Transactions = txs
 	moves := newMoves(replacing, vol, cfg)
 	opts.Moves = moves
+	opts.Functions = fns
 	opts.Diffs = diff.New(diffOpener{eng: eng, moves: moves, dbs: vol}, diff.Config{})
 	opts.Leases, opts.Trash = leaseTable, trash{vol, cfg.TrashRetention}
 	if err := describe(&opts, cfg, vol, eng); err != nil {
@@ -161,6 +167,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	srv := gateway.New(opts, newGatewayEngine(eng, cfg.MaxBatchStatements), orch, log.Named("http"))
 	registerMetrics(reg, srv, eng, backend)
 	registerTxMetrics(reg, txs.Registry)
+	registerFunctionMetrics(reg, fns)
 	registerLeaseMetrics(reg, leaseTable, janitor, vol)
 	room.register(reg)
 	// Backups (FORGE_BACKUP_TARGET): stopped before the key database and
