@@ -140,7 +140,7 @@ func (inv *invocation) query(sql, params []byte) int {
 		return inv.failWith("INVALID_PARAMS", err.Error())
 	}
 	w := newResultWriter(inv.pending[:0], inv.s.cfg.MaxResultBytes)
-	res, err := inv.run(forge.Statement{SQL: string(sql), Params: p, ReadOnly: inv.readOnly}, w)
+	res, err := inv.run(forge.Statement{SQL: string(sql), Params: p, ReadOnly: inv.readOnly, Meta: true}, w)
 	if err != nil {
 		code, msg := errorCode(err)
 		return inv.failWith(code, msg)

@@ -98,7 +98,7 @@ func (s *Service) invoke(ctx context.Context, db, name string, body []byte, read
 	if err != nil {
 		return forge.FunctionAnswer{}, err
 	}
-	inv := &invocation{s: s, f: f, request: body, readOnly: readOnly, contentType: "application/json"}
+	inv := &invocation{s: s, f: f, request: body, readOnly: readOnly}
 	inv.ctx = context.WithValue(ctx, invKey{}, inv)
 	in.out.inv = inv
 	res, callErr := in.handle.Call(inv.ctx)
@@ -132,7 +132,15 @@ func (s *Service) invoke(ctx context.Context, db, name string, body []byte, read
 			return forge.FunctionAnswer{}, timeoutError()
 		}
 	}
-	return forge.FunctionAnswer{Status: status, ContentType: inv.contentType, Body: inv.out}, nil
+	ct := inv.contentType
+	switch {
+	case ct != "":
+	case len(inv.out) > 0:
+		ct = "application/json"
+	default:
+		ct = "application/octet-stream"
+	}
+	return forge.FunctionAnswer{Status: status, ContentType: ct, Body: inv.out}, nil
 }
 
 // unit is a call's transaction: a goroutine running the engine's unit of

@@ -141,7 +141,9 @@ func (s *Server) invokeFunction(ctx context.Context, rc *fasthttp.RequestCtx, re
 		return err
 	}
 	rc.SetStatusCode(ans.Status)
-	rc.SetContentType(ans.ContentType)
+	if ans.ContentType != "" {
+		rc.SetContentType(ans.ContentType)
+	}
 	rc.SetBody(ans.Body)
 	return nil
 }
