@@ -82,7 +82,7 @@ func (e *engine) Write(ctx context.Context, db string, fn func(forge.Tx) error) 
 	return e.unit(fn)
 }
 
-func newService(t *testing.T, cfg functions.Config) (*functions.Service, *engine) {
+func newService(t testing.TB, cfg functions.Config) (*functions.Service, *engine) {
 	t.Helper()
 	root := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(root, "db1"), 0o755); err != nil {
