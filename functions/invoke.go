@@ -3,7 +3,6 @@ package functions
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"go.uber.org/zap"
@@ -20,7 +19,6 @@ type invocation struct {
 	request  []byte
 	readOnly bool
 
-	status      int
 	contentType string
 	out         []byte
 	logged      int
@@ -29,7 +27,8 @@ type invocation struct {
 	pending     []byte // the last statement's result, for result_read
 	fault       error  // a fault the host found (bad pointer, output cap)
 
-	unit *unit // the call's transaction, once a statement ran
+	tx          forge.Tx // the call's unit of work (a module that imports query)
+	enginePanic any      // a panic of the engine inside a statement, raised again in the unit
 }
 
 type invKey struct{}
@@ -37,6 +36,12 @@ type invKey struct{}
 func invocationOf(ctx context.Context) *invocation {
 	inv, _ := ctx.Value(invKey{}).(*invocation)
 	return inv
+}
+
+// reset starts a call's outputs afresh (a unit may run its callback
+// again: wasm.Engine.Write's full-volume retry).
+func (inv *invocation) reset() {
+	inv.contentType, inv.out, inv.calls, inv.pending, inv.fault, inv.enginePanic = "", inv.out[:0], 0, inv.pending[:0], nil, nil
 }
 
 // stderr keeps the end of what the module wrote (a panic's message) and
@@ -64,7 +69,7 @@ func (inv *invocation) logLine(p []byte) {
 // Invoke calls function name of database db with the request body: its
 // SQL in one transaction (a read unit when readOnly), committed when it
 // answers a success (2xx) and rolled back otherwise. An answer of the
-// function's own error (4xx) is an answer, not an error.
+// function's own error (4xx, 5xx) is an answer, not an error.
 func (s *Service) Invoke(ctx context.Context, db, name string, body []byte, readOnly bool) (forge.FunctionAnswer, error) {
 	start := time.Now()
 	ans, err := s.invoke(ctx, db, name, body, readOnly)
@@ -84,6 +89,9 @@ func (s *Service) Invoke(ctx context.Context, db, name string, body []byte, read
 	return ans, err
 }
 
+// errRollback ends a call's unit of work without committing.
+var errRollback = errors.New("function: roll back")
+
 func (s *Service) invoke(ctx context.Context, db, name string, body []byte, readOnly bool) (forge.FunctionAnswer, error) {
 	if err := forge.ValidateName(db); err != nil {
 		return forge.FunctionAnswer{}, err
@@ -101,36 +109,64 @@ func (s *Service) invoke(ctx context.Context, db, name string, body []byte, read
 	inv := &invocation{s: s, f: f, request: body, readOnly: readOnly}
 	inv.ctx = context.WithValue(ctx, invKey{}, inv)
 	in.out.inv = inv
-	res, callErr := in.handle.Call(inv.ctx)
-	in.out.inv = nil
-	if callErr != nil {
-		err := classify(ctx, callErr, inv, in.mem, s.rt.limit)
-		f.done(nil) // a trap may leave the module's state broken: never reuse it
-		if uerr := inv.end(false); uerr != nil && inv.fault == nil {
-			var fe *forge.FunctionError
-			if !errors.As(err, &fe) || fe.Code == forge.CodeFunctionTrapped {
-				err = errors.Join(err, uerr)
-			}
+	defer func() { in.out.inv = nil }()
+
+	var status int
+	var callErr error
+	call := func() {
+		var res []uint64
+		res, callErr = in.handle.Call(inv.ctx)
+		if callErr == nil {
+			status = int(int32(res[0]))
 		}
-		return forge.FunctionAnswer{}, err
+	}
+	var unitErr error
+	if f.usesSQL {
+		// The whole call is the unit's callback: its statements run on
+		// this goroutine, in the engine's unit, with its fault
+		// containment and its commit's truth.
+		unit := s.eng.Write
+		if readOnly {
+			unit = s.eng.Read
+		}
+		unitErr = unit(ctx, db, func(tx forge.Tx) error {
+			inv.reset()
+			inv.tx = tx
+			defer func() { inv.tx = nil }()
+			call()
+			if p := inv.enginePanic; p != nil {
+				f.done(nil)
+				in = nil
+				panic(p) // the engine's: it discards its instance
+			}
+			if callErr != nil || !committing(status) {
+				return errRollback
+			}
+			return nil
+		})
+		if in == nil { // the engine faulted; its error says so
+			return forge.FunctionAnswer{}, unitErr
+		}
+	} else {
+		call()
+	}
+	if callErr != nil {
+		f.done(nil) // a trap may leave the module's state broken: never reuse it
+		return forge.FunctionAnswer{}, classify(ctx, callErr, inv, in.mem, s.rt.limit)
 	}
 	f.done(in)
-	status := int(int32(res[0]))
+	if unitErr != nil && !errors.Is(unitErr, errRollback) {
+		return forge.FunctionAnswer{}, unitErr // the unit could not begin, or its COMMIT failed: nothing written
+	}
+	if !committing(status) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return forge.FunctionAnswer{}, timeoutError() // its statements met the deadline
+	}
 	switch {
 	case status == 0:
 		status = 200
 	case status < 200 || (status > 299 && status < 400) || status > 599:
-		_ = inv.end(false)
 		return forge.FunctionAnswer{}, fnError(500, forge.CodeFunctionTrapped,
 			"The function returned status %d; a function answers 2xx (committed) or 4xx-5xx (rolled back).", status)
-	}
-	if err := inv.end(status < 300); err != nil {
-		return forge.FunctionAnswer{}, err
-	}
-	if ctx.Err() != nil { // the deadline passed as it returned: nothing was committed unless end said so
-		if status >= 300 || inv.unit == nil {
-			return forge.FunctionAnswer{}, timeoutError()
-		}
 	}
 	ct := inv.contentType
 	switch {
@@ -143,121 +179,22 @@ func (s *Service) invoke(ctx context.Context, db, name string, body []byte, read
 	return forge.FunctionAnswer{Status: status, ContentType: ct, Body: inv.out}, nil
 }
 
-// unit is a call's transaction: a goroutine running the engine's unit of
-// work, to which the call hands its statements one at a time. The
-// engine's goroutine runs every statement, so its fault containment and
-// its commit's truth are the same as for any unit.
-type unit struct {
-	reqs chan unitReq
-	done chan error // the unit's outcome; buffered
-	err  error      // the outcome, once received
-	over bool
-}
+// committing: the statuses whose call commits (0 is 200).
+func committing(status int) bool { return status == 0 || (status >= 200 && status <= 299) }
 
-type unitReq struct {
-	end    bool // commit (ok) or roll back
-	ok     bool
-	q      forge.Statement
-	w      forge.RowWriter
-	result chan unitResult
-}
-
-type unitResult struct {
-	res forge.Result
-	err error
-}
-
-var errRollback = errors.New("function: roll back")
-
-// begin opens the call's unit (at its first statement).
-func (inv *invocation) begin() *unit {
-	u := &unit{reqs: make(chan unitReq), done: make(chan error, 1)}
-	ctx := inv.ctx
-	fn := func(tx forge.Tx) error {
-		for {
-			select {
-			case r := <-u.reqs:
-				if r.end {
-					if r.ok {
-						return nil
-					}
-					return errRollback
-				}
-				res, err := tx.Run(ctx, r.q, r.w)
-				r.result <- unitResult{res, err}
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
+// run runs one statement in the call's unit of work. A panic of the
+// engine (a trap of SQLite's instance) is kept to be raised again in the
+// unit, past the module (wazero would turn it into the call's error).
+func (inv *invocation) run(q forge.Statement, w forge.RowWriter) (res forge.Result, err error) {
+	if inv.tx == nil {
+		return forge.Result{}, forge.ErrTxDone
 	}
-	db := inv.f.db
-	eng := inv.s.eng
-	readOnly := inv.readOnly
-	go func() {
-		defer func() {
-			if p := recover(); p != nil {
-				u.done <- fmt.Errorf("function unit: %v: %w", p, forge.ErrEngineFault)
-			}
-		}()
-		if readOnly {
-			u.done <- eng.Read(ctx, db, fn)
-		} else {
-			u.done <- eng.Write(ctx, db, fn)
+	defer func() {
+		if p := recover(); p != nil {
+			inv.enginePanic = p
+			inv.fault = fnError(500, forge.CodeFunctionTrapped, "The statement crashed its SQLite instance: %v", p)
+			panic(inv.fault)
 		}
 	}()
-	return u
-}
-
-// run runs one statement in the call's unit.
-func (inv *invocation) run(q forge.Statement, w forge.RowWriter) (forge.Result, error) {
-	if inv.unit == nil {
-		inv.unit = inv.begin()
-	}
-	u := inv.unit
-	if u.over {
-		return forge.Result{}, u.failed()
-	}
-	result := make(chan unitResult, 1)
-	select {
-	case u.reqs <- unitReq{q: q, w: w, result: result}:
-	case err := <-u.done:
-		u.over, u.err = true, err
-		return forge.Result{}, u.failed()
-	}
-	select {
-	case r := <-result:
-		return r.res, r.err
-	case err := <-u.done:
-		u.over, u.err = true, err
-		return forge.Result{}, u.failed()
-	}
-}
-
-func (u *unit) failed() error {
-	if u.err == nil || errors.Is(u.err, errRollback) {
-		return forge.ErrTxDone
-	}
-	return u.err
-}
-
-// end commits (ok) or rolls back the call's unit, if it has one, and
-// waits for it: nil means committed (or nothing to commit).
-func (inv *invocation) end(ok bool) error {
-	u := inv.unit
-	if u == nil {
-		return nil
-	}
-	if !u.over {
-		select {
-		case u.reqs <- unitReq{end: true, ok: ok}:
-			u.err = <-u.done
-		case err := <-u.done:
-			u.err = err
-		}
-		u.over = true
-	}
-	if !ok || errors.Is(u.err, errRollback) {
-		return nil
-	}
-	return u.err
+	return inv.tx.Run(inv.ctx, q, w)
 }

@@ -179,6 +179,9 @@ type function struct {
 	db, name string
 	info     forge.FunctionInfo
 	compiled wazero.CompiledModule
+	// usesSQL: the module imports forge.query, so its calls run inside a
+	// unit of work; one that does not runs none.
+	usesSQL bool
 
 	mu      sync.Mutex
 	idle    []*instance
@@ -187,7 +190,13 @@ type function struct {
 }
 
 func newFunction(s *Service, db, name string, cm wazero.CompiledModule) *function {
-	return &function{s: s, db: db, name: name, compiled: cm}
+	f := &function{s: s, db: db, name: name, compiled: cm}
+	for _, def := range cm.ImportedFunctions() {
+		if mod, name, _ := def.Import(); mod == hostModule && name == "query" {
+			f.usesSQL = true
+		}
+	}
+	return f
 }
 
 // instance is a warm instance of a function's module.

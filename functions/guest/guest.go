@@ -29,6 +29,7 @@ package guest
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,6 +47,20 @@ func (r *Request) JSON(v any) error {
 	dec := json.NewDecoder(bytes.NewReader(r.Body))
 	dec.UseNumber()
 	return dec.Decode(v)
+}
+
+// Object reads the body as a JSON object (numbers as json.Number),
+// without reflection: faster than JSON in WebAssembly.
+func (r *Request) Object() (map[string]any, error) {
+	v, err := ParseJSON(r.Body)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, errors.New("guest: the body is not a JSON object")
+	}
+	return m, nil
 }
 
 // Handler answers a call. A nil error answers v: an Answer as it is,
@@ -136,22 +151,39 @@ func query(sql string, params any) (*Result, error) {
 		return nil, err
 	}
 	out, ok := hostQuery([]byte(sql), p)
-	if !ok {
-		var e struct {
-			Error SQLError `json:"error"`
-		}
-		if err := json.Unmarshal(out, &e); err != nil {
-			return nil, err
-		}
-		return nil, &e.Error
-	}
-	var r Result
-	dec := json.NewDecoder(bytes.NewReader(out))
-	dec.UseNumber()
-	if err := dec.Decode(&r); err != nil {
+	v, err := ParseJSON(out)
+	if err != nil {
 		return nil, err
 	}
+	m, _ := v.(map[string]any)
+	if !ok {
+		e, _ := m["error"].(map[string]any)
+		code, _ := e["code"].(string)
+		msg, _ := e["message"].(string)
+		return nil, &SQLError{Code: code, Message: msg}
+	}
+	var r Result
+	if cols, ok := m["columns"].([]any); ok {
+		r.Columns = make([]string, len(cols))
+		for i, c := range cols {
+			r.Columns[i], _ = c.(string)
+		}
+	}
+	if rows, ok := m["rows"].([]any); ok {
+		r.Rows = make([][]any, len(rows))
+		for i, row := range rows {
+			r.Rows[i], _ = row.([]any)
+		}
+	}
+	r.RowsAffected = number(m["rows_affected"])
+	r.LastInsertID = number(m["last_insert_id"])
 	return &r, nil
+}
+
+func number(v any) int64 {
+	n, _ := v.(json.Number)
+	i, _ := n.Int64()
+	return i
 }
 
 func encodeParams(params any) ([]byte, error) {
@@ -168,12 +200,12 @@ func encodeParams(params any) ([]byte, error) {
 			p[k] = paramValue(v)
 		}
 	}
-	return json.Marshal(params)
+	return AppendJSON(nil, params)
 }
 
 func paramValue(v any) any {
 	if b, ok := v.([]byte); ok {
-		return map[string][]byte{"base64": b} // encoding/json writes []byte as base64
+		return map[string]any{"base64": base64.StdEncoding.EncodeToString(b)}
 	}
 	return v
 }
@@ -208,7 +240,7 @@ func serve() int32 {
 		}
 		return int32(a.Status)
 	}
-	b, err := json.Marshal(v)
+	b, err := AppendJSON(nil, v)
 	if err != nil {
 		return answerError(&Error{Status: 500, Code: "FUNCTION_ERROR", Message: "answer: " + err.Error()})
 	}
@@ -221,7 +253,7 @@ func answerError(e *Error) int32 {
 	if status < 400 || status > 599 {
 		status = 500
 	}
-	b, _ := json.Marshal(map[string]any{"detail": e.Message, "error": map[string]string{"code": e.Code}})
+	b, _ := AppendJSON(nil, map[string]any{"detail": e.Message, "error": map[string]any{"code": e.Code}})
 	hostRespond(b)
 	return int32(status)
 }
