@@ -28,6 +28,8 @@ type invocation struct {
 	fault       error  // a fault the host found (bad pointer, output cap)
 
 	tx          forge.Tx // the call's unit of work (a module that imports query)
+	optimistic  bool     // a read unit for a call that may write: a write ends the attempt
+	needWrite   bool     // it did
 	enginePanic any      // a panic of the engine inside a statement, raised again in the unit
 }
 
@@ -102,32 +104,44 @@ func (s *Service) invoke(ctx context.Context, db, name string, body []byte, read
 	if err != nil {
 		return forge.FunctionAnswer{}, err
 	}
-	in, err := f.get(ctx)
-	if err != nil {
-		return forge.FunctionAnswer{}, err
-	}
 	inv := &invocation{s: s, f: f, request: body, readOnly: readOnly}
 	inv.ctx = context.WithValue(ctx, invKey{}, inv)
-	in.out.inv = inv
-	defer func() { in.out.inv = nil }()
-
-	var status int
-	var callErr error
-	call := func() {
-		var res []uint64
-		res, callErr = in.handle.Call(inv.ctx)
-		if callErr == nil {
-			status = int(int32(res[0]))
+	// A call of a function not yet seen writing runs first in a read
+	// unit (a snapshot on a reader: calls run side by side); the first
+	// statement that would write ends that attempt, and the call runs
+	// again from the start in a write unit, as every later call of the
+	// function does. A read-only key's call only ever reads.
+	write := f.usesSQL && !readOnly && f.writes.Load()
+	inv.optimistic = f.usesSQL && !readOnly && !write
+	var (
+		in      *instance
+		status  int
+		callErr error
+		unitErr error
+	)
+	for {
+		var err error
+		if in, err = f.get(ctx); err != nil {
+			return forge.FunctionAnswer{}, err
 		}
-	}
-	var unitErr error
-	if f.usesSQL {
+		in.out.inv = inv
+		call := func() {
+			var res []uint64
+			res, callErr = in.handle.Call(inv.ctx)
+			if callErr == nil {
+				status = int(int32(res[0]))
+			}
+		}
+		if !f.usesSQL {
+			call()
+			break
+		}
 		// The whole call is the unit's callback: its statements run on
 		// this goroutine, in the engine's unit, with its fault
 		// containment and its commit's truth.
-		unit := s.eng.Write
-		if readOnly {
-			unit = s.eng.Read
+		unit := s.eng.Read
+		if write {
+			unit = s.eng.Write
 		}
 		unitErr = unit(ctx, db, func(tx forge.Tx) error {
 			inv.reset()
@@ -135,6 +149,7 @@ func (s *Service) invoke(ctx context.Context, db, name string, body []byte, read
 			defer func() { inv.tx = nil }()
 			call()
 			if p := inv.enginePanic; p != nil {
+				in.out.inv = nil
 				f.done(nil)
 				in = nil
 				panic(p) // the engine's: it discards its instance
@@ -147,9 +162,17 @@ func (s *Service) invoke(ctx context.Context, db, name string, body []byte, read
 		if in == nil { // the engine faulted; its error says so
 			return forge.FunctionAnswer{}, unitErr
 		}
-	} else {
-		call()
+		if !inv.needWrite {
+			break
+		}
+		// The read attempt met a write: again, in a write unit, on a
+		// fresh instance (this one was unwound mid-call).
+		in.out.inv = nil
+		f.done(nil)
+		f.writes.Store(true)
+		write, inv.optimistic, inv.needWrite, callErr, inv.errTail = true, false, false, nil, nil
 	}
+	defer func() { in.out.inv = nil }()
 	if callErr != nil {
 		f.done(nil) // a trap may leave the module's state broken: never reuse it
 		return forge.FunctionAnswer{}, classify(ctx, callErr, inv, in.mem, s.rt.limit)
@@ -185,10 +208,20 @@ func committing(status int) bool { return status == 0 || (status >= 200 && statu
 // run runs one statement in the call's unit of work. A panic of the
 // engine (a trap of SQLite's instance) is kept to be raised again in the
 // unit, past the module (wazero would turn it into the call's error).
-func (inv *invocation) run(q forge.Statement, w forge.RowWriter) (res forge.Result, err error) {
+func (inv *invocation) run(q forge.Statement, w forge.RowWriter) (forge.Result, error) {
 	if inv.tx == nil {
 		return forge.Result{}, forge.ErrTxDone
 	}
+	res, err := inv.runTx(q, w)
+	if err != nil && inv.optimistic && errors.Is(err, forge.ErrReadOnly) {
+		inv.needWrite = true
+		inv.fault = errNeedWrite
+		panic(errNeedWrite)
+	}
+	return res, err
+}
+
+func (inv *invocation) runTx(q forge.Statement, w forge.RowWriter) (res forge.Result, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			inv.enginePanic = p
@@ -198,3 +231,6 @@ func (inv *invocation) run(q forge.Statement, w forge.RowWriter) (res forge.Resu
 	}()
 	return inv.tx.Run(inv.ctx, q, w)
 }
+
+// errNeedWrite unwinds a read attempt that met a write.
+var errNeedWrite = errors.New("function: the call writes; again in a write unit")

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -182,6 +183,8 @@ type function struct {
 	// usesSQL: the module imports forge.query, so its calls run inside a
 	// unit of work; one that does not runs none.
 	usesSQL bool
+	// writes: a call of it wrote (its calls run in write units since).
+	writes atomic.Bool
 
 	mu      sync.Mutex
 	idle    []*instance
