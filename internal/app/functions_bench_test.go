@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -208,48 +207,3 @@ func BenchmarkFunctionDeploy(b *testing.B) {
 	b.ReportMetric(float64(warm.Milliseconds())/float64(n), "cached_ms")
 }
 
-// BenchmarkFunctionInstanceRSS: the gateway's resident memory per warm
-// instance of a Go-built function (echo deployed to 40 databases: one
-// warm instance each), from /proc/self/statm.
-func BenchmarkFunctionInstanceRSS(b *testing.B) {
-	module := ft.Example(b, "echo")
-	for b.Loop() {
-		vol, err := volumes.Open(b.TempDir())
-		if err != nil {
-			b.Fatal(err)
-		}
-		fns, err := functions.New(functions.Config{}, nil, vol, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		const n = 40
-		for i := range n {
-			if _, err := vol.Create("d" + strconv.Itoa(i)); err != nil {
-				b.Fatal(err)
-			}
-		}
-		// One deploy first, so the compiled code is not counted.
-		if _, _, err := fns.Deploy(context.Background(), "d0", "echo", module, nil); err != nil {
-			b.Fatal(err)
-		}
-		before := rss(b)
-		for i := 1; i < n; i++ {
-			if _, _, err := fns.Deploy(context.Background(), "d"+strconv.Itoa(i), "echo", module, nil); err != nil {
-				b.Fatal(err)
-			}
-		}
-		after := rss(b)
-		b.ReportMetric(float64(after-before)/float64(n-1)/(1<<20), "MiB/instance")
-		_ = fns.Close(context.Background())
-	}
-}
-
-func rss(b *testing.B) int64 {
-	raw, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		b.Skip("no /proc/self/statm")
-	}
-	f := strings.Fields(string(raw))
-	pages, _ := strconv.ParseInt(f[1], 10, 64)
-	return pages * int64(os.Getpagesize())
-}
