@@ -21,7 +21,7 @@ func (noEngine) Write(context.Context, string, func(forge.Tx) error) error { ret
 
 type tmpFiles struct{ root string }
 
-func (d tmpFiles) Dir(db string) (string, error)   { return filepath.Join(d.root, db), nil }
+func (d tmpFiles) Dir(db string) (string, error)  { return filepath.Join(d.root, db), nil }
 func (d tmpFiles) Exists(db string) (bool, error) { return true, nil }
 
 // BenchmarkInstanceRSS: the process's resident memory per warm instance

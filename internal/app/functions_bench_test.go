@@ -206,4 +206,3 @@ func BenchmarkFunctionDeploy(b *testing.B) {
 	b.ReportMetric(float64(cold.Milliseconds())/float64(n), "cold_ms")
 	b.ReportMetric(float64(warm.Milliseconds())/float64(n), "cached_ms")
 }
-
