@@ -47,6 +47,9 @@ type SQLFunction struct {
 	Name          string `json:"name"`
 	Args          int    `json:"args"`
 	Deterministic bool   `json:"deterministic"`
+	// Function is the deployed function's name (in lists of a
+	// database's SQL functions only).
+	Function string `json:"-"`
 }
 
 // FunctionAnswer is what an invocation answers: the status the function

@@ -71,6 +71,10 @@ type Config struct {
 	MaxBytesPerDB int64
 	// MaxIdle is the number of warm instances kept per function.
 	MaxIdle int
+	// Refresh, when set, is called after a deploy or delete changed a
+	// database's SQL functions: the engine closes the database's
+	// connections, so that the next ones register them.
+	Refresh func(ctx context.Context, db string) error
 }
 
 // Defaults of Config.
@@ -291,12 +295,24 @@ func (s *Service) Deploy(ctx context.Context, db, name string, module []byte, sq
 		return forge.FunctionInfo{}, false, err
 	}
 	defer unlock()
+	if sqlFn != nil {
+		if err := s.checkSQLFunction(ctx, db, f, sqlFn); err != nil {
+			f.retire()
+			return forge.FunctionInfo{}, false, err
+		}
+	}
+	old, _ := s.manifest(db, name)
 	created, err := s.store(db, f.info, module)
 	if err != nil {
 		f.retire()
 		return forge.FunctionInfo{}, false, err
 	}
 	s.swap(fnKey{db, name}, f)
+	if sqlFn != nil || old.SQLFunction != nil {
+		if err := s.refresh(ctx, db); err != nil {
+			return f.info, created, err
+		}
+	}
 	return f.info, created, nil
 }
 
@@ -356,11 +372,22 @@ func (s *Service) Delete(ctx context.Context, db, name string) error {
 		return err
 	}
 	defer unlock()
+	old, _ := s.manifest(db, name)
 	if err := s.remove(db, name); err != nil {
 		return err
 	}
 	s.swap(fnKey{db, name}, nil)
+	if old.SQLFunction != nil {
+		return s.refresh(ctx, db)
+	}
 	return nil
+}
+
+func (s *Service) refresh(ctx context.Context, db string) error {
+	if s.cfg.Refresh == nil {
+		return nil
+	}
+	return s.cfg.Refresh(ctx, db)
 }
 
 // lookup finds function name of db, loading it from disk on a miss.

@@ -74,27 +74,34 @@ func (inv *invocation) logLine(p []byte) {
 // function's own error (4xx, 5xx) is an answer, not an error.
 func (s *Service) Invoke(ctx context.Context, db, name string, body []byte, readOnly bool) (forge.FunctionAnswer, error) {
 	start := time.Now()
-	ans, err := s.invoke(ctx, db, name, body, readOnly)
+	ans, err := s.call(ctx, db, name, body, readOnly, false)
 	if s.obs != nil {
-		code := ""
-		if err != nil {
-			code = "ERROR"
-			var fe *forge.FunctionError
-			if errors.As(err, &fe) {
-				code = fe.Code
-			}
-		} else if ans.Status >= 400 {
-			code = "FUNCTION_ERROR"
-		}
-		s.obs(db, name, code, time.Since(start))
+		s.obs(db, name, codeOf(ans, err), time.Since(start))
 	}
 	return ans, err
+}
+
+// codeOf is a call's outcome for the observer: "" for a success.
+func codeOf(ans forge.FunctionAnswer, err error) string {
+	if err != nil {
+		var fe *forge.FunctionError
+		if errors.As(err, &fe) {
+			return fe.Code
+		}
+		return "ERROR"
+	}
+	if ans.Status >= 400 {
+		return "FUNCTION_ERROR"
+	}
+	return ""
 }
 
 // errRollback ends a call's unit of work without committing.
 var errRollback = errors.New("function: roll back")
 
-func (s *Service) invoke(ctx context.Context, db, name string, body []byte, readOnly bool) (forge.FunctionAnswer, error) {
+// call runs a call; scalar: an SQL function's, inside a statement, with
+// no unit of work of its own (its module cannot run SQL).
+func (s *Service) call(ctx context.Context, db, name string, body []byte, readOnly, scalar bool) (forge.FunctionAnswer, error) {
 	if err := forge.ValidateName(db); err != nil {
 		return forge.FunctionAnswer{}, err
 	}
@@ -132,7 +139,7 @@ func (s *Service) invoke(ctx context.Context, db, name string, body []byte, read
 				status = int(int32(res[0]))
 			}
 		}
-		if !f.usesSQL {
+		if !f.usesSQL || scalar {
 			call()
 			break
 		}

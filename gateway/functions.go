@@ -34,7 +34,12 @@ func hasFunctions(s *Server) bool { return s.opts.Functions != nil }
 const mediaWasm = "application/wasm"
 
 // functionRequest: the routes of /api/db/{db_name}/functions/{name}.
-type functionRequest struct{ db, name string }
+type functionRequest struct {
+	db, name string
+	// sqlFn: a deploy's ?sql_function={"name": …, "args": n,
+	// "deterministic": bool}.
+	sqlFn *forge.SQLFunction
+}
 
 func bindFunction(rc *fasthttp.RequestCtx) (functionRequest, error) {
 	db, err := dbName(rc)
@@ -55,7 +60,48 @@ func bindDeploy(rc *fasthttp.RequestCtx) (functionRequest, error) {
 	if mt != mediaWasm {
 		return req, unsupportedMedia("A function is deployed as a WebAssembly module: send it with Content-Type: application/wasm.")
 	}
+	if raw := rc.QueryArgs().Peek("sql_function"); raw != nil {
+		if req.sqlFn, err = decodeSQLFunction(raw); err != nil {
+			return req, err
+		}
+	}
 	return req, nil
+}
+
+// decodeSQLFunction reads ?sql_function: {"name": "slugify", "args": 1,
+// "deterministic": true}, strictly (name required; args 0 by default).
+func decodeSQLFunction(raw []byte) (*forge.SQLFunction, error) {
+	v, err := parseJSON(raw)
+	if err != nil || v.kind != jObject {
+		return nil, invalidValue(`Parameter "sql_function" must be a JSON object: {"name": "slugify", "args": 1, "deterministic": true}.`)
+	}
+	f := &forge.SQLFunction{}
+	for _, m := range v.obj {
+		switch m.key {
+		case "name":
+			if m.val.kind != jString {
+				return nil, invalidValue(`sql_function "name" must be a string.`)
+			}
+			f.Name = m.val.s
+		case "args":
+			n, err := strconv.Atoi(m.val.s)
+			if m.val.kind != jNumber || err != nil {
+				return nil, invalidValue(`sql_function "args" must be a whole number.`)
+			}
+			f.Args = n
+		case "deterministic":
+			if m.val.kind != jBool {
+				return nil, invalidValue(`sql_function "deterministic" must be true or false.`)
+			}
+			f.Deterministic = m.val.b
+		default:
+			return nil, invalidValue(`sql_function has an unknown member %q (name, args, deterministic).`, m.key)
+		}
+	}
+	if f.Name == "" {
+		return nil, invalidValue(`sql_function needs a "name".`)
+	}
+	return f, nil
 }
 
 func appendFunction(b []byte, f forge.FunctionInfo) []byte {
@@ -88,7 +134,7 @@ func appendFunction(b []byte, f forge.FunctionInfo) []byte {
 }
 
 func (s *Server) deployFunction(ctx context.Context, rc *fasthttp.RequestCtx, req functionRequest) error {
-	info, created, err := s.opts.Functions.Deploy(ctx, req.db, req.name, rc.PostBody(), nil)
+	info, created, err := s.opts.Functions.Deploy(ctx, req.db, req.name, rc.PostBody(), req.sqlFn)
 	if err != nil {
 		return err
 	}

@@ -34,3 +34,18 @@ func TestFunctionErrorsKeepTheirStatus(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDecodeSQLFunction: a deploy's ?sql_function never crashes the
+// decoder, and what it accepts has a name.
+func FuzzDecodeSQLFunction(f *testing.F) {
+	for _, s := range []string{`{"name":"slugify","args":1,"deterministic":true}`, `{}`, `{"name":1}`, `{"name":"a","x":1}`,
+		`{"name":"a","args":1.5}`, `[]`, ``, `{"name":"a","name":"b"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fn, err := decodeSQLFunction(b)
+		if err == nil && (fn == nil || fn.Name == "") {
+			t.Fatalf("accepted %q as %+v", b, fn)
+		}
+	})
+}

@@ -36,6 +36,10 @@ type Config struct {
 	MaxQueryTimeout time.Duration
 	MemoryLimit     int64  // bytes of linear memory per wasm instance; default 256 MiB
 	CacheDir        string // wazero compilation cache; "" compiles at every start
+	// SQLFunctions, when set, lists the scalar functions every connection
+	// of a database offers besides SQLite's (deployed functions
+	// registered as SQL functions: sqlfunc.go); asked at each open.
+	SQLFunctions func(db string) []SQLFunction
 
 	// HeapLimit is SQLite's hard heap limit in each connection's instance
 	// (sqlite3_hard_heap_limit64; every instance has its own SQLite). A
@@ -448,13 +452,23 @@ func (db *database) open() {
 		return
 	}
 	db.path = path
-	w, err := openConn(path, db.e.connOptions(true))
+	w, err := openConn(path, db.e.dbConnOptions(db.name, true))
 	if err != nil {
 		db.err = err
 		return
 	}
 	db.e.opened.Add(1)
 	db.wq.putIdle(w)
+}
+
+// dbConnOptions are connOptions for a connection of database name,
+// with its SQL functions.
+func (e *Engine) dbConnOptions(name string, writer bool) connOptions {
+	o := e.connOptions(writer)
+	if e.cfg.SQLFunctions != nil {
+		o.funcs = e.cfg.SQLFunctions(name)
+	}
+	return o
 }
 
 func (e *Engine) connOptions(writer bool) connOptions {
@@ -662,7 +676,7 @@ func (db *database) readyWriter(l *lease) error {
 	if l.conn != nil {
 		return nil
 	}
-	c, err := openConn(db.path, db.e.connOptions(true))
+	c, err := openConn(db.path, db.e.dbConnOptions(db.name, true))
 	if err != nil {
 		return err
 	}
@@ -722,7 +736,7 @@ func (db *database) readConn(ctx context.Context) (*conn, error) {
 		return db.lendWriter(c)
 	}
 	if int(db.nreaders.Add(1)) <= cap(db.idle) {
-		c, err := openConn(db.path, db.e.connOptions(false))
+		c, err := openConn(db.path, db.e.dbConnOptions(db.name, false))
 		if err == nil {
 			return c, nil
 		}
@@ -756,7 +770,7 @@ func (db *database) lendWriter(c *conn) (*conn, error) {
 	}
 	hold := &conn{writer: true} // stands for the connection being opened
 	db.wq.lend(hold)
-	c, err := openConn(db.path, db.e.connOptions(true))
+	c, err := openConn(db.path, db.e.dbConnOptions(db.name, true))
 	if err != nil {
 		if !db.wq.giveBack(hold) {
 			db.wq.putIdle(nil)

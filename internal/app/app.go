@@ -87,6 +87,10 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	ecfg := engineConfig(cfg)
 	ecfg.CacheDir = cacheDir
 	ecfg.OnDiskFull = room.release
+	// Deployed functions registered as SQL functions (package functions,
+	// made below over the engine): asked when a connection opens.
+	var sqlFns sqlFunctions
+	ecfg.SQLFunctions = sqlFns.of
 	eng, err := wasm.New(ecfg, withMeta(vol.Resolve, metaPath), log.Named("engine"))
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
@@ -134,6 +138,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	if err != nil {
 		return fmt.Errorf("functions: %w", err)
 	}
+	sqlFns.set(fns)
 	defer func() { _ = fns.Close(context.Background()) }()
 	replacing := replacingEngine{Engine: eng, forget: func(db string) { idemSvc.Forget(db); fns.Forget(db) }}
 	life := lifecycle.New(lifecycle.Ports{Engine: replacing, Orchestrator: orch, Keys: authn.Keys,

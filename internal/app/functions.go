@@ -1,11 +1,14 @@
 package app
 
 import (
+	"context"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/praetorian/db-forge/config"
+	"github.com/praetorian/db-forge/forge"
 	"github.com/praetorian/db-forge/functions"
 	"github.com/praetorian/db-forge/metrics"
 	"github.com/praetorian/db-forge/volumes"
@@ -35,7 +38,33 @@ func newFunctions(cfg config.Config, eng *wasm.Engine, vol *volumes.Layout, wasm
 	if wasmCache != "" {
 		fc.CacheDir = vol.SystemPath("functions-cache")
 	}
+	fc.Refresh = func(ctx context.Context, db string) error {
+		return eng.Exclusive(ctx, db, func() error { return nil }) // its connections close; the next register the new list
+	}
 	return functions.New(fc, eng, vol, log)
+}
+
+// sqlFunctions is the engine's Config.SQLFunctions: the deployed
+// functions of a database that are SQL functions, once the functions'
+// service exists (it is made over the engine).
+type sqlFunctions struct{ s atomic.Pointer[functions.Service] }
+
+func (f *sqlFunctions) set(s *functions.Service) { f.s.Store(s) }
+
+func (f *sqlFunctions) of(db string) []wasm.SQLFunction {
+	s := f.s.Load()
+	if s == nil {
+		return nil
+	}
+	var out []wasm.SQLFunction
+	for _, sf := range s.SQLFunctions(db) {
+		name := sf.Function
+		out = append(out, wasm.SQLFunction{Name: sf.Name, Args: sf.Args, Deterministic: sf.Deterministic,
+			Call: func(ctx context.Context, args []forge.Value) (forge.Value, error) {
+				return s.Scalar(ctx, db, name, args)
+			}})
+	}
+	return out
 }
 
 // registerFunctionMetrics: calls per function and outcome, and their

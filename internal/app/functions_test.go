@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -203,5 +204,45 @@ func TestFunctionTransactions(t *testing.T) {
 	wantCode(t, "foreign import", st, body, 400, forge.CodeFunctionInvalid)
 	if !strings.Contains(body, "env.system") {
 		t.Fatalf("the refusal does not name the import: %s", body)
+	}
+}
+
+// TestSQLFunction: a function deployed with sql_function is a scalar
+// function of its database's SQL, of that database only; a module that
+// runs SQL, or a name SQLite has, is refused; a delete takes it away.
+func TestSQLFunction(t *testing.T) {
+	g := start(t, t.TempDir())
+	admin := g.client()
+	spawnKey(t, admin, "sf")
+	spawnKey(t, admin, "sg")
+	contracttest.Expect(t, admin.Do(t, "POST", "/api/db/sf/batch", `{"statements": [
+		{"sql": "CREATE TABLE posts(title TEXT)"},
+		{"sql": "INSERT INTO posts VALUES ('Hello, World!'), ('  Go & WASM  '), (NULL)"}]}`), 200, "")
+	// A connection is open before the deploy: the deploy refreshes it.
+	contracttest.Expect(t, admin.Do(t, "POST", "/api/db/sf/query", `{"sql": "SELECT count(*) AS n FROM posts"}`), 200, "")
+	q := `?sql_function=` + url.QueryEscape(`{"name": "slugify", "args": 1, "deterministic": true}`)
+	if st, body := g.call(t, "", "PUT", "/api/db/sf/functions/slugify"+q, "application/wasm", ft.Example(t, "slugify")); st != 201 ||
+		!strings.Contains(body, `"sql_function":{"name":"slugify","args":1,"deterministic":true}`) {
+		t.Fatalf("deploy: %d %s", st, body)
+	}
+	contracttest.Expect(t, admin.Do(t, "POST", "/api/db/sf/query", `{"sql": "SELECT slugify(title) AS s FROM posts ORDER BY rowid"}`), 200,
+		`{"data": [{"s": "hello-world"}, {"s": "go-wasm"}, {"s": null}], "rows_affected": 3}`)
+	// Another database does not have it.
+	r := admin.Do(t, "POST", "/api/db/sg/query", `{"sql": "SELECT slugify('x')"}`)
+	if r.Status != 400 || !strings.Contains(string(r.Raw), "no such function") {
+		t.Fatalf("sg: %d %s", r.Status, r.Raw)
+	}
+	// Refused: a module that runs SQL; a name SQLite has; a bad parameter.
+	st, body := g.call(t, "", "PUT", "/api/db/sf/functions/ins"+q, "application/wasm", ft.Example(t, "insert"))
+	wantCode(t, "SQL in an SQL function", st, body, 400, forge.CodeFunctionInvalid)
+	st, body = g.call(t, "", "PUT", "/api/db/sf/functions/up?sql_function="+url.QueryEscape(`{"name": "upper", "args": 1}`), "application/wasm", ft.Example(t, "slugify"))
+	wantCode(t, "upper", st, body, 400, forge.CodeFunctionInvalid)
+	st, body = g.call(t, "", "PUT", "/api/db/sf/functions/up?sql_function=nope", "application/wasm", ft.Example(t, "slugify"))
+	wantCode(t, "bad sql_function", st, body, 400, "INVALID_VALUE")
+	// Deleted: gone from SQL too.
+	contracttest.Expect(t, admin.Do(t, "DELETE", "/api/db/sf/functions/slugify", nil), 200, "")
+	r = admin.Do(t, "POST", "/api/db/sf/query", `{"sql": "SELECT slugify(title) FROM posts"}`)
+	if r.Status != 400 || !strings.Contains(string(r.Raw), "no such function") {
+		t.Fatalf("after delete: %d %s", r.Status, r.Raw)
 	}
 }
