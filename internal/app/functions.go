@@ -47,7 +47,9 @@ func newFunctions(cfg config.Config, eng *wasm.Engine, vol *volumes.Layout, wasm
 // sqlFunctions is the engine's Config.SQLFunctions: the deployed
 // functions of a database that are SQL functions, once the functions'
 // service exists (it is made over the engine).
-type sqlFunctions struct{ s atomic.Pointer[functions.Service] }
+type sqlFunctions struct {
+	s atomic.Pointer[functions.Service]
+}
 
 func (f *sqlFunctions) set(s *functions.Service) { f.s.Store(s) }
 
