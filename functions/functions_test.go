@@ -90,6 +90,9 @@ func newService(t testing.TB, cfg functions.Config) (*functions.Service, *engine
 	}
 	_ = os.MkdirAll(filepath.Join(root, "db2"), 0o755)
 	eng := &engine{}
+	if cfg.CacheDir == "" { // compiled code shared by the tests' runtimes (Go-built modules take seconds)
+		cfg.CacheDir = filepath.Join(os.TempDir(), "db-forge-test-functions-cache")
+	}
 	s, err := functions.New(cfg, eng, dirs{root}, nil)
 	if err != nil {
 		t.Fatal(err)
