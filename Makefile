@@ -124,7 +124,7 @@ FUZZ_TARGETS := ./forge:FuzzValidateName:600000 \
 	./wasm:FuzzSandboxSQL:3000 ./wasm:FuzzReadOnlySQL:80000 ./wasm:FuzzRenamedTo:100000 ./idem:FuzzCompact:100000 \
 	./auth:FuzzCredential:180000 ./diff:FuzzDiffQuery:150000 \
 	./backup:FuzzDecodeManifest:100000 \
-	./functions:FuzzDecodeParams:150000 ./functions:FuzzHostBoundary:20000 ./gateway:FuzzDecodeSQLFunction:100000
+	./functions:FuzzDecodeParams:150000 ./functions:FuzzHostBoundary:20000 ./gateway:FuzzDecodeSQLFunction:100000 ./functions/guest:FuzzJSON:100000
 .PHONY: fuzz-short
 
 ## fuzz-short: a short fuzz pass over every fuzz target (a few minutes; CI runs it)

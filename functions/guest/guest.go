@@ -63,6 +63,11 @@ func (r *Request) Object() (map[string]any, error) {
 	return m, nil
 }
 
+// Get reads member key of the body's JSON object (numbers as
+// json.Number) without building the object: found is false when it has
+// none.
+func (r *Request) Get(key string) (v any, found bool, err error) { return field(r.Body, key) }
+
 // Handler answers a call. A nil error answers v: an Answer as it is,
 // anything else as JSON with status 200; the call's statements are
 // committed. An error rolls them back and answers it: an *Error with its
@@ -106,6 +111,16 @@ type Result struct {
 	RowsAffected int64   `json:"rows_affected"`
 	LastInsertID int64   `json:"last_insert_id"`
 }
+
+// Row is one row with its columns: answered as a JSON object in the
+// columns' order (no map: the fast way to answer a row).
+type Row struct {
+	Columns []string
+	Values  []any
+}
+
+// Row is row i with its columns.
+func (r *Result) Row(i int) Row { return Row{Columns: r.Columns, Values: r.Rows[i]} }
 
 // Objects are the rows as maps from column name to value.
 func (r *Result) Objects() []map[string]any {
@@ -151,33 +166,22 @@ func query(sql string, params any) (*Result, error) {
 		return nil, err
 	}
 	out, ok := hostQuery([]byte(sql), p)
-	v, err := ParseJSON(out)
-	if err != nil {
-		return nil, err
-	}
-	m, _ := v.(map[string]any)
 	if !ok {
+		v, err := ParseJSON(out)
+		if err != nil {
+			return nil, err
+		}
+		m, _ := v.(map[string]any)
 		e, _ := m["error"].(map[string]any)
 		code, _ := e["code"].(string)
 		msg, _ := e["message"].(string)
 		return nil, &SQLError{Code: code, Message: msg}
 	}
-	var r Result
-	if cols, ok := m["columns"].([]any); ok {
-		r.Columns = make([]string, len(cols))
-		for i, c := range cols {
-			r.Columns[i], _ = c.(string)
-		}
+	r := &Result{}
+	if err := parseResult(out, r); err != nil {
+		return nil, err
 	}
-	if rows, ok := m["rows"].([]any); ok {
-		r.Rows = make([][]any, len(rows))
-		for i, row := range rows {
-			r.Rows[i], _ = row.([]any)
-		}
-	}
-	r.RowsAffected = number(m["rows_affected"])
-	r.LastInsertID = number(m["last_insert_id"])
-	return &r, nil
+	return r, nil
 }
 
 func number(v any) int64 {

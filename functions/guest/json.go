@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -146,13 +147,147 @@ func (p *parser) value(depth int) (any, error) {
 			}
 			break
 		}
-		n := string(p.b[start:p.i])
-		if _, err := strconv.ParseFloat(n, 64); err != nil && !errors.Is(err, strconv.ErrRange) {
+		n := p.b[start:p.i]
+		if !validNumber(n) {
 			return nil, errSyntax
 		}
 		return json.Number(n), nil
 	}
 	return nil, errSyntax
+}
+
+// validNumber checks JSON's number grammar: -?int frac? exp?.
+func validNumber(n []byte) bool {
+	i := 0
+	if i < len(n) && n[i] == '-' {
+		i++
+	}
+	digits := func() int {
+		s := i
+		for i < len(n) && n[i] >= '0' && n[i] <= '9' {
+			i++
+		}
+		return i - s
+	}
+	if i < len(n) && n[i] == '0' {
+		i++
+	} else if digits() == 0 {
+		return false
+	}
+	if i < len(n) && n[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(n) && (n[i] == 'e' || n[i] == 'E') {
+		i++
+		if i < len(n) && (n[i] == '+' || n[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(n)
+}
+
+// field finds member key of the object in b and reads its value,
+// skipping the others without building them into a map.
+func field(b []byte, key string) (any, bool, error) {
+	p := parser{b: b}
+	p.space()
+	if p.i >= len(p.b) || p.b[p.i] != '{' {
+		return nil, false, errSyntax
+	}
+	p.i++
+	p.space()
+	if p.i < len(p.b) && p.b[p.i] == '}' {
+		return nil, false, nil
+	}
+	for {
+		p.space()
+		if p.i >= len(p.b) || p.b[p.i] != '"' {
+			return nil, false, errSyntax
+		}
+		k, err := p.str()
+		if err != nil {
+			return nil, false, err
+		}
+		p.space()
+		if p.i >= len(p.b) || p.b[p.i] != ':' {
+			return nil, false, errSyntax
+		}
+		p.i++
+		v, err := p.value(1)
+		if err != nil {
+			return nil, false, err
+		}
+		if k == key {
+			return v, true, nil
+		}
+		p.space()
+		if p.i < len(p.b) && p.b[p.i] == ',' {
+			p.i++
+			continue
+		}
+		return nil, false, nil
+	}
+}
+
+// parseResult reads the host's result, {"columns": […], "rows": [[…]…],
+// "rows_affected": n, "last_insert_id": n}, without maps.
+func parseResult(b []byte, r *Result) error {
+	p := parser{b: b}
+	p.space()
+	if p.i >= len(p.b) || p.b[p.i] != '{' {
+		return errSyntax
+	}
+	p.i++
+	for {
+		p.space()
+		if p.i < len(p.b) && p.b[p.i] == '}' {
+			return nil
+		}
+		if p.i >= len(p.b) || p.b[p.i] != '"' {
+			return errSyntax
+		}
+		k, err := p.str()
+		if err != nil {
+			return err
+		}
+		p.space()
+		if p.i >= len(p.b) || p.b[p.i] != ':' {
+			return errSyntax
+		}
+		p.i++
+		v, err := p.value(1)
+		if err != nil {
+			return err
+		}
+		switch k {
+		case "columns":
+			cols, _ := v.([]any)
+			r.Columns = make([]string, len(cols))
+			for i, c := range cols {
+				r.Columns[i], _ = c.(string)
+			}
+		case "rows":
+			rows, _ := v.([]any)
+			r.Rows = make([][]any, len(rows))
+			for i, row := range rows {
+				r.Rows[i], _ = row.([]any)
+			}
+		case "rows_affected":
+			r.RowsAffected = number(v)
+		case "last_insert_id":
+			r.LastInsertID = number(v)
+		}
+		p.space()
+		if p.i < len(p.b) && p.b[p.i] == ',' {
+			p.i++
+		}
+	}
 }
 
 func (p *parser) word(w string) error {
@@ -217,12 +352,21 @@ func (p *parser) str() (string, error) {
 				return "", errSyntax
 			}
 			if utf16.IsSurrogate(r) {
-				r2 := rune(-1)
+				// A pair, or U+FFFD and the next escape read on its own
+				// (as encoding/json does).
+				dec := unicode.ReplacementChar
 				if p.i+1 < len(p.b) && p.b[p.i] == '\\' && p.b[p.i+1] == 'u' {
+					save := p.i
 					p.i += 2
-					r2, _ = p.hex4()
+					r2, ok := p.hex4()
+					if !ok {
+						return "", errSyntax
+					}
+					if dec = utf16.DecodeRune(r, r2); dec == unicode.ReplacementChar {
+						p.i = save
+					}
 				}
-				r = utf16.DecodeRune(r, r2)
+				r = dec
 			}
 			out = utf8.AppendRune(out, r)
 		default:
@@ -324,6 +468,24 @@ func AppendJSON(b []byte, v any) ([]byte, error) {
 			m[k] = v
 		}
 		return AppendJSON(b, m)
+	case Row:
+		b = append(b, '{')
+		for i, c := range x.Columns {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendStr(b, c)
+			b = append(b, ':')
+			var v any
+			if i < len(x.Values) {
+				v = x.Values[i]
+			}
+			var err error
+			if b, err = AppendJSON(b, v); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, '}'), nil
 	case map[string]int64:
 		m := make(map[string]any, len(x))
 		for k, v := range x {
