@@ -131,7 +131,8 @@ FUZZ_TARGETS := ./forge:FuzzValidateName:600000 \
 	./auth:FuzzCredential:180000 ./diff:FuzzDiffQuery:150000 \
 	./backup:FuzzDecodeManifest:100000 \
 	./agentmcp:FuzzRisky:50000 ./agentmcp:FuzzCheckOrigin:150000 \
-	./audit:FuzzParseQuery:60000 ./audit:FuzzDecodeRecords:70000
+	./audit:FuzzParseQuery:60000 ./audit:FuzzDecodeRecords:70000 \
+	./functions:FuzzDecodeParams:150000 ./functions:FuzzHostBoundary:20000 ./gateway:FuzzDecodeSQLFunction:100000 ./functions/guest:FuzzJSON:100000
 .PHONY: fuzz-short
 
 ## fuzz-short: a short fuzz pass over every fuzz target (a few minutes; CI runs it)

@@ -135,7 +135,7 @@ func TestRouteSectionsCodes(t *testing.T) {
 	if err := json.Unmarshal(build(t), &doc); err != nil {
 		t.Fatal(err)
 	}
-	heading := regexp.MustCompile("^`(GET|POST|PATCH|DELETE) ([^`?]+)")
+	heading := regexp.MustCompile("^`(GET|POST|PUT|PATCH|DELETE) ([^`?]+)")
 	code := regexp.MustCompile("`([A-Z][A-Z_]+)`")
 	sections := 0
 	for _, sec := range regexp.MustCompile(`(?m)^#{2,4} `).Split(string(api), -1) {

@@ -24,6 +24,13 @@ var (
 	ErrEngineFault               = &Error{Code: "ENGINE_FAULT"}
 	ErrFilterRequired            = &Error{Code: "FILTER_REQUIRED"}
 	ErrForbidden                 = &Error{Code: "FORBIDDEN"}
+	ErrFunctionInvalid           = &Error{Code: "FUNCTION_INVALID"}
+	ErrFunctionLimit             = &Error{Code: "FUNCTION_LIMIT"}
+	ErrFunctionMemoryLimit       = &Error{Code: "FUNCTION_MEMORY_LIMIT"}
+	ErrFunctionNotFound          = &Error{Code: "FUNCTION_NOT_FOUND"}
+	ErrFunctionOutputLimit       = &Error{Code: "FUNCTION_OUTPUT_LIMIT"}
+	ErrFunctionTimeout           = &Error{Code: "FUNCTION_TIMEOUT"}
+	ErrFunctionTrapped           = &Error{Code: "FUNCTION_TRAPPED"}
 	ErrHeadersTooLarge           = &Error{Code: "HEADERS_TOO_LARGE"}
 	ErrIdempotencyInProgress     = &Error{Code: "IDEMPOTENCY_IN_PROGRESS"}
 	ErrIdempotencyKeyReused      = &Error{Code: "IDEMPOTENCY_KEY_REUSED"}
@@ -100,6 +107,13 @@ var sentinels = map[string]*Error{
 	"ENGINE_FAULT":                ErrEngineFault,
 	"FILTER_REQUIRED":             ErrFilterRequired,
 	"FORBIDDEN":                   ErrForbidden,
+	"FUNCTION_INVALID":            ErrFunctionInvalid,
+	"FUNCTION_LIMIT":              ErrFunctionLimit,
+	"FUNCTION_MEMORY_LIMIT":       ErrFunctionMemoryLimit,
+	"FUNCTION_NOT_FOUND":          ErrFunctionNotFound,
+	"FUNCTION_OUTPUT_LIMIT":       ErrFunctionOutputLimit,
+	"FUNCTION_TIMEOUT":            ErrFunctionTimeout,
+	"FUNCTION_TRAPPED":            ErrFunctionTrapped,
 	"HEADERS_TOO_LARGE":           ErrHeadersTooLarge,
 	"IDEMPOTENCY_IN_PROGRESS":     ErrIdempotencyInProgress,
 	"IDEMPOTENCY_KEY_REUSED":      ErrIdempotencyKeyReused,

@@ -122,6 +122,16 @@ type Config struct {
 	AuditRetention time.Duration
 	AuditMaxRows   int
 	AuditMaxSQL    int
+	// Functions (package functions): a module's size, an instance's
+	// memory, a call's deadline and answer, and a database's functions.
+	FunctionMaxBytes       int
+	FunctionMemoryMB       int
+	FunctionTimeout        time.Duration
+	FunctionMaxTimeout     time.Duration
+	FunctionMaxOutputBytes int
+	FunctionMaxSQLCalls    int
+	FunctionMaxPerDB       int
+	FunctionMaxMBPerDB     int
 }
 
 // SQLLimits are SQLite's per-connection limits (sqlite3_limit).
@@ -301,6 +311,14 @@ func Settings() []Setting {
 		{"FORGE_AUDIT_MAX_ROWS", "100000", "audit records kept per database at most (the oldest go first)", integer(func(c *Config) *int { return &c.AuditMaxRows }, 100, 100000000)},
 		{"FORGE_AUDIT_MAX_SQL_BYTES", "1024", "bytes of a statement's SQL text kept in its audit record (the whole length is kept too)", integer(func(c *Config) *int { return &c.AuditMaxSQL }, 16, 1<<20)},
 		{"FORGE_BACKUP_KEEP", "24", "backups kept per database (the newest; older ones are removed from the target)", integer(func(c *Config) *int { return &c.BackupKeep }, 1, 100000)},
+		{"FORGE_FUNCTION_MAX_BYTES", "8388608", "largest function module a deploy takes, in bytes (larger: 400 FUNCTION_INVALID; also bounded by FORGE_MAX_BODY_BYTES)", integer(func(c *Config) *int { return &c.FunctionMaxBytes }, 1024, 1<<30)},
+		{"FORGE_FUNCTION_MEMORY_MB", "64", "linear memory of one function instance, in MiB (more: FUNCTION_MEMORY_LIMIT)", integer(func(c *Config) *int { return &c.FunctionMemoryMB }, 1, 4096)},
+		{"FORGE_FUNCTION_TIMEOUT", "5s", "a function call's deadline when the request sets no X-Query-Timeout (past it: 504 FUNCTION_TIMEOUT, nothing committed)", duration(func(c *Config) *time.Duration { return &c.FunctionTimeout }, time.Millisecond, time.Hour)},
+		{"FORGE_FUNCTION_MAX_TIMEOUT", "60s", "the longest deadline a function call may have, X-Query-Timeout included", duration(func(c *Config) *time.Duration { return &c.FunctionMaxTimeout }, time.Millisecond, 24*time.Hour)},
+		{"FORGE_FUNCTION_MAX_OUTPUT_BYTES", "1048576", "largest answer of a function call, in bytes (more: 413 FUNCTION_OUTPUT_LIMIT, nothing committed)", integer(func(c *Config) *int { return &c.FunctionMaxOutputBytes }, 1, 1<<30)},
+		{"FORGE_FUNCTION_MAX_SQL_CALLS", "1000", "statements one function call may run (past it each query answers FUNCTION_LIMIT to the function)", integer(func(c *Config) *int { return &c.FunctionMaxSQLCalls }, 1, 1<<24)},
+		{"FORGE_FUNCTION_MAX_PER_DB", "32", "functions one database may have (more: 409 FUNCTION_LIMIT)", integer(func(c *Config) *int { return &c.FunctionMaxPerDB }, 1, 1<<16)},
+		{"FORGE_FUNCTION_MAX_MB_PER_DB", "64", "MiB the functions of one database may take in all (more: 409 FUNCTION_LIMIT)", integer(func(c *Config) *int { return &c.FunctionMaxMBPerDB }, 1, 1<<20)},
 	}
 }
 

@@ -201,6 +201,8 @@ const (
 var errorRules = []errorRule{
 	// An answer already made (the decoders, the limits) passes through.
 	as("", func(ae *apiError) *apiError { return ae }),
+	// Functions: each error with its own status and code (functions.go).
+	{code: "", apply: functionRule},
 
 	// Authentication and authorization.
 	{code: CodeUnauthorized, apply: func(err error) *apiError {

@@ -105,6 +105,19 @@ var endpoints = []endpoint{
 		serve: route(bindDBTable, (*Server).describeTable)},
 	{method: "DELETE", pattern: "/api/db/{db_name}/tables/{table_name}", need: needWrite, perDB: true,
 		serve: route(bindDBTable, (*Server).dropTable)},
+	// Functions (functions.go): keys that may write deploy and delete;
+	// any key of the database lists and calls (a read-only key's call
+	// may only read).
+	{method: "PUT", pattern: "/api/db/{db_name}/functions/{name}", need: needWrite, perDB: true, body: "module", only: hasFunctions,
+		serve: route(bindDeploy, (*Server).deployFunction)},
+	{method: "GET", pattern: "/api/db/{db_name}/functions", need: needRead, perDB: true, only: hasFunctions,
+		serve: route(bindDB, (*Server).listFunctions)},
+	{method: "GET", pattern: "/api/db/{db_name}/functions/{name}", need: needRead, perDB: true, only: hasFunctions,
+		serve: route(bindFunction, (*Server).getFunction)},
+	{method: "DELETE", pattern: "/api/db/{db_name}/functions/{name}", need: needWrite, perDB: true, only: hasFunctions,
+		serve: route(bindFunction, (*Server).deleteFunction)},
+	{method: "POST", pattern: "/api/db/{db_name}/functions/{name}", need: needRead, perDB: true, body: "call", only: hasFunctions,
+		serve: route(bindFunction, (*Server).invokeFunction)},
 	// Leases and the trash of expired databases (leases.go): the admin's.
 	{method: "POST", pattern: "/admin/databases/{db_name}/lease", need: needAdmin, body: "lease", only: hasLeases,
 		serve: route(bindLease, (*Server).setLease)},

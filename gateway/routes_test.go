@@ -97,8 +97,9 @@ func TestRouteTable(t *testing.T) {
 	dbs := &fakeDatabases{m: map[string]bool{}}
 	full := New(Options{
 		Metrics: nopMetrics{}, Damage: fakeDamage{}, Transactions: fakeTransactions{}, Moves: fakeMoves{}, Diffs: fakeDiffs{},
-		Auth:    Auth{Keys: fakeKeys{}, Databases: dbs, Disabled: true},
-		OpenAPI: []byte(`{}`), Docs: func(*fasthttp.RequestCtx) {}, Details: fakeDetails{}, Console: fakeConsole{},
+		Functions: fakeFunctions{},
+		Auth:      Auth{Keys: fakeKeys{}, Databases: dbs, Disabled: true},
+		OpenAPI:   []byte(`{}`), Docs: func(*fasthttp.RequestCtx) {}, Details: fakeDetails{}, Console: fakeConsole{},
 		Leases: fakeLeases{}, Trash: fakeTrash{}, MCP: fakeMCP{}, Audit: fakeAudit{},
 	}, namedEngine{dbs: map[string]bool{}}, fakeOrch{dbs: dbs}, zap.NewNop())
 	bare := New(Options{}, namedEngine{dbs: map[string]bool{}}, fakeOrch{dbs: dbs}, zap.NewNop())
@@ -161,6 +162,9 @@ func TestErrorCodesDocumented(t *testing.T) {
 	}
 	for _, c := range engineCodes {
 		answered[c] = "engineCodes"
+	}
+	for _, c := range functionCodes {
+		answered[c] = "functionCodes"
 	}
 	for c, where := range answered {
 		if !documented[c] {

@@ -147,6 +147,8 @@ type Options struct {
 	// Moves, when set, serves exports, imports, checkpoints and spawns
 	// from a file or a script (moves.go).
 	Moves Moves
+	// Functions, when set, serves the functions routes (functions.go).
+	Functions Functions
 	// Diffs, when set, serves row-level diffs (diff.go); they run under
 	// ExportTimeout.
 	Diffs Diffs

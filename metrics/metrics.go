@@ -170,3 +170,28 @@ func (r *Registry) WriteText(w io.Writer) error {
 	}
 	return nil
 }
+
+// Functions returns the recorder of function calls (package functions):
+// calls by database, function and outcome (the error code, "ok" for a
+// success), and their durations. Labels are bounded by the functions a
+// database may have (FORGE_FUNCTION_MAX_PER_DB); a deleted function's
+// series stay until the process restarts.
+func (r *Registry) Functions() func(db, name, code string, d time.Duration) {
+	calls := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "forge_function_calls_total",
+		Help: "Function calls, by database, function and outcome (ok, FUNCTION_ERROR for the function's own 4xx/5xx, or the call's error code).",
+	}, []string{"db", "function", "code"})
+	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "forge_function_call_duration_seconds",
+		Help:    "Time of a function call, its transaction's commit included, by database and function.",
+		Buckets: LatencyBuckets,
+	}, []string{"db", "function"})
+	r.reg.MustRegister(calls, duration)
+	return func(db, name, code string, d time.Duration) {
+		if code == "" {
+			code = "ok"
+		}
+		calls.WithLabelValues(db, name, code).Inc()
+		duration.WithLabelValues(db, name).Observe(d.Seconds())
+	}
+}

@@ -147,6 +147,8 @@ type connOptions struct {
 	limits      Limits
 	// immutable opens the file read-only and immutable (OpenFileReader).
 	immutable bool
+	// funcs are the database's own scalar functions (sqlfunc.go).
+	funcs []SQLFunction
 }
 
 // walSizeLimit bounds the WAL file left on disk after a checkpoint
@@ -203,6 +205,9 @@ func openConn(path string, o connOptions) (c *conn, err error) {
 		return nil, fmt.Errorf("configure %s: %w", path, err)
 	}
 	if err := c.sandbox(o); err != nil {
+		return nil, fmt.Errorf("configure %s: %w", path, err)
+	}
+	if err := registerFunctions(db, o.funcs); err != nil {
 		return nil, fmt.Errorf("configure %s: %w", path, err)
 	}
 	dropFunctionCache(db)

@@ -36,6 +36,10 @@ type Config struct {
 	MaxQueryTimeout time.Duration
 	MemoryLimit     int64  // bytes of linear memory per wasm instance; default 256 MiB
 	CacheDir        string // wazero compilation cache; "" compiles at every start
+	// SQLFunctions, when set, lists the scalar functions every connection
+	// of a database offers besides SQLite's (deployed functions
+	// registered as SQL functions: sqlfunc.go); asked at each open.
+	SQLFunctions func(db string) []SQLFunction
 
 	// HeapLimit is SQLite's hard heap limit in each connection's instance
 	// (sqlite3_hard_heap_limit64; every instance has its own SQLite). A
@@ -462,6 +466,16 @@ func (db *database) open() {
 	db.wq.putIdle(w)
 }
 
+// dbConnOptions are connOptions for a connection of database name,
+// with its SQL functions.
+func (e *Engine) dbConnOptions(name string, writer bool) connOptions {
+	o := e.connOptions(writer)
+	if e.cfg.SQLFunctions != nil {
+		o.funcs = e.cfg.SQLFunctions(name)
+	}
+	return o
+}
+
 func (e *Engine) connOptions(writer bool) connOptions {
 	return connOptions{
 		writer:      writer,
@@ -658,7 +672,7 @@ func (db *database) lease(ctx context.Context, l *lease) error {
 
 // openConn opens a connection to db's file (its path resolved).
 func (db *database) openConn(writer bool) (*conn, error) {
-	c, err := openConn(db.path, db.e.connOptions(writer))
+	c, err := openConn(db.path, db.e.dbConnOptions(db.name, writer))
 	if err == nil {
 		c.aud = db.aud
 	}

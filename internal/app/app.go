@@ -92,6 +92,10 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	if recorder != nil {
 		ecfg.Audit = recorder
 	}
+	// Deployed functions registered as SQL functions (package functions,
+	// made below over the engine): asked when a connection opens.
+	var sqlFns sqlFunctions
+	ecfg.SQLFunctions = sqlFns.of
 	eng, err := wasm.New(ecfg, withMeta(vol.Resolve, metaPath), log.Named("engine"))
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
@@ -138,7 +142,13 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 		return err
 	}
 	idemSvc := idem.New(eng, cfg.IdempotencyTTL)
-	replacing := replacingEngine{Engine: eng, forget: idemSvc.Forget}
+	fns, err := newFunctions(cfg, eng, vol, cacheDir, log.Named("functions"))
+	if err != nil {
+		return fmt.Errorf("functions: %w", err)
+	}
+	sqlFns.set(fns)
+	defer func() { _ = fns.Close(context.Background()) }()
+	replacing := replacingEngine{Engine: eng, forget: func(db string) { idemSvc.Forget(db); fns.Forget(db) }}
 	life := lifecycle.New(lifecycle.Ports{Engine: replacing, Orchestrator: orch, Keys: authn.Keys,
 		Databases: vol, Spawns: vol, Leases: leaseTable, Trash: vol, Log: log.Named("lifecycle")})
 	janitor, stopJanitor := startLeaseJanitor(ctx, leaseTable, life, vol, cfg.TrashRetention, log.Named("leases"))
@@ -161,6 +171,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	opts.Transactions = txs
 	moves := newMoves(replacing, vol, cfg)
 	opts.Moves = moves
+	opts.Functions = fns
 	opts.Diffs = diff.New(diffOpener{eng: eng, moves: moves, dbs: vol}, diff.Config{})
 	opts.Leases, opts.Trash = leaseTable, trash{vol, cfg.TrashRetention}
 	if recorder != nil {
@@ -175,6 +186,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	mcpAPI.handler = srv.Handler()
 	registerMetrics(reg, srv, eng, backend)
 	registerTxMetrics(reg, txs.Registry)
+	registerFunctionMetrics(reg, fns)
 	registerLeaseMetrics(reg, leaseTable, janitor, vol)
 	registerAuditMetrics(reg, recorder)
 	room.register(reg)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	ft "github.com/praetorian/db-forge/functions/functest"
 	gw "github.com/praetorian/db-forge/gateway"
 	"github.com/praetorian/db-forge/internal/app"
 	"github.com/praetorian/db-forge/internal/contracttest"
@@ -67,6 +68,9 @@ func TestAuthMatrix(t *testing.T) {
 	contracttest.Expect(t, admin.Do(t, "POST", "/api/db/a/batch",
 		`{"statements": [{"sql": "CREATE TABLE w(id INTEGER PRIMARY KEY, v)"}, {"sql": "CREATE TABLE dropme(x)"}]}`), 200, "")
 	contracttest.Expect(t, admin.Do(t, "POST", "/api/db/a/checkpoints", `{"name": "m0"}`), 201, "")
+	if st, body := g.deploy(t, "a", "echo", ft.Example(t, "echo")); st != 201 {
+		t.Fatalf("deploy echo: %d %s", st, body)
+	}
 	_, roKey := mintKey(t, admin, "a", `{"scope": "read-only"}`)
 	revokedID, revokedKey := mintKey(t, admin, "a", `{"scope": "read-write"}`)
 	contracttest.Expect(t, admin.Do(t, "DELETE", "/admin/databases/a/keys/"+revokedID, nil), 200, "")
@@ -199,6 +203,19 @@ func TestAuthMatrix(t *testing.T) {
 		// The audit log: a key that may write the database, or the admin key.
 		{"GET", "/api/db/a/audit?limit=5", "",
 			[8]string{unauth, unauth, forbid, rdonly, "200", unauth, unauth, "200"}},
+		// Functions: keys that may write deploy (contracttest's client
+		// sends JSON, which the deploy refuses as a type once the key
+		// passed) and delete; any key lists and calls.
+		{"PUT", "/api/db/a/functions/f1", `{}`,
+			[8]string{unauth, unauth, forbid, rdonly, "415 UNSUPPORTED_MEDIA_TYPE", unauth, unauth, "415 UNSUPPORTED_MEDIA_TYPE"}},
+		{"GET", "/api/db/a/functions", "",
+			[8]string{unauth, unauth, forbid, "200", "200", unauth, unauth, "200"}},
+		{"GET", "/api/db/a/functions/echo", "",
+			[8]string{unauth, unauth, forbid, "200", "200", unauth, unauth, "200"}},
+		{"POST", "/api/db/a/functions/echo", `{"x": 1}`,
+			[8]string{unauth, unauth, forbid, "200", "200", unauth, unauth, "200"}},
+		{"DELETE", "/api/db/a/functions/none", "",
+			[8]string{unauth, unauth, forbid, rdonly, "404 FUNCTION_NOT_FOUND", unauth, unauth, "404 FUNCTION_NOT_FOUND"}},
 		// Interactive transactions, last: an open one holds the writer
 		// (until its 0.2 s lease runs out). An id no key opened is 404.
 		// A read-only key opens read-only transactions only, and may end

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/praetorian/db-forge/config"
+	"github.com/praetorian/db-forge/functions"
 	"github.com/praetorian/db-forge/gateway"
 	"github.com/praetorian/db-forge/txn"
 	"github.com/praetorian/db-forge/wasm"
@@ -32,6 +33,11 @@ func TestConfigDefaultsAreThePackagesDefaults(t *testing.T) {
 	tw.Remember, tw.MaxRemembered = 0, 0 // no setting: the registry's own
 	if got := txnConfig(cfg); got != tw {
 		t.Errorf("transaction defaults differ:\nsettings %+v\ntxn      %+v", got, tw)
+	}
+	fw := functions.DefaultConfig()
+	fw.RecycleBytes, fw.MaxLogBytes, fw.MaxResultBytes, fw.MaxIdle = 0, 0, 0, 0 // no setting: the package's own
+	if got := functionsConfig(cfg); !reflect.DeepEqual(got, fw) {
+		t.Errorf("functions defaults differ:\nsettings  %+v\nfunctions %+v", got, fw)
 	}
 }
 

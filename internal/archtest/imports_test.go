@@ -40,6 +40,9 @@ var allowed = map[string][]string{
 	"metrics":             {"github.com/prometheus/"},
 	"console":             {}, // the web console's files; knows no HTTP
 	"gateway":             {"forge", "auth", "lifecycle", "github.com/fasthttp/router", "github.com/valyala/fasthttp", "go.uber.org/zap"},
+	"functions":           {"forge", "go.uber.org/zap", "github.com/tetratelabs/wazero"}, // above the engine, through its Engine; its own wazero runtime
+	"functions/guest":     {},                                                            // inside a function's module: the standard library only
+	"functions/functest":  {},
 	"orchestrator/docker": {"forge", "go.uber.org/zap", "github.com/docker/docker/", "github.com/containerd/errdefs", "github.com/opencontainers/image-spec/"},
 	// The Go SDK: a client of the HTTP API, the standard library only.
 	"client": {},
@@ -56,7 +59,7 @@ var allowed = map[string][]string{
 var confined = map[string][]string{
 	"github.com/prometheus/":        {"metrics"},
 	"github.com/ncruces/go-sqlite3": {"wasm", "internal/worker", "bench/ceiling"},
-	"github.com/tetratelabs/wazero": {"wasm", "internal/worker", "bench/ceiling"},
+	"github.com/tetratelabs/wazero": {"wasm", "internal/worker", "bench/ceiling", "functions"},
 	"github.com/docker/docker/":     {"orchestrator/docker", "internal/app", "internal/dockertest"},
 	"github.com/getkin/kin-openapi": {"apidoc/apivalidate"},
 	"github.com/minio/minio-go/v7":  {"backup"},

@@ -1,0 +1,14 @@
+//go:build !wasip1
+
+package guest
+
+// Outside WebAssembly there is no host: the package builds (for vet and
+// documentation) and each call of the host fails.
+
+func hostRequest() []byte    { return nil }
+func hostRespond([]byte)     {}
+func hostContentType(string) {}
+func hostLog([]byte)         {}
+func hostQuery(_, _ []byte) ([]byte, bool) {
+	return []byte(`{"error":{"code":"NO_HOST","message":"not running in DB-Forge"}}`), false
+}

@@ -1,0 +1,263 @@
+// Package guest writes DB-Forge functions in Go: a handler registered in
+// init, built with the standard toolchain as a WASI reactor:
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o fn.wasm .
+//
+// A function reads its request, runs SQL on its database (all of a
+// call's statements in one transaction, committed when the handler
+// succeeds) and answers JSON:
+//
+//	package main
+//
+//	import "github.com/praetorian/db-forge/functions/guest"
+//
+//	func init() {
+//		guest.Handle(func(r *guest.Request) (any, error) {
+//			var in struct{ Name string }
+//			if err := r.JSON(&in); err != nil {
+//				return nil, guest.Errorf(400, "BAD_INPUT", "%v", err)
+//			}
+//			return map[string]string{"hello": in.Name}, nil
+//		})
+//	}
+//
+//	func main() {}
+//
+// The ABI underneath is docs/FUNCTIONS.md; this package only wraps it.
+// It imports the standard library alone.
+package guest
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Request is a call's request.
+type Request struct {
+	// Body is the request body as the client sent it.
+	Body []byte
+}
+
+// JSON decodes the body into v (numbers as json.Number when v is an
+// interface).
+func (r *Request) JSON(v any) error {
+	dec := json.NewDecoder(bytes.NewReader(r.Body))
+	dec.UseNumber()
+	return dec.Decode(v)
+}
+
+// Object reads the body as a JSON object (numbers as json.Number),
+// without reflection: faster than JSON in WebAssembly.
+func (r *Request) Object() (map[string]any, error) {
+	v, err := ParseJSON(r.Body)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, errors.New("guest: the body is not a JSON object")
+	}
+	return m, nil
+}
+
+// Get reads member key of the body's JSON object (numbers as
+// json.Number) without building the object: found is false when it has
+// none.
+func (r *Request) Get(key string) (v any, found bool, err error) { return field(r.Body, key) }
+
+// Handler answers a call. A nil error answers v: an Answer as it is,
+// anything else as JSON with status 200; the call's statements are
+// committed. An error rolls them back and answers it: an *Error with its
+// status and code, any other error 500 FUNCTION_ERROR.
+type Handler func(r *Request) (any, error)
+
+// Answer is an answer of any status, type and bytes. A status of 400 or
+// more rolls the call's statements back, as an error does.
+type Answer struct {
+	Status      int
+	ContentType string
+	Body        []byte
+}
+
+// Error is an error answer: {"error": {"code": Code, "message": Message}}
+// with Status (400–599).
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Errorf makes an *Error.
+func Errorf(status int, code, format string, args ...any) *Error {
+	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+var handler Handler
+
+// Handle sets the function's handler; call it from init.
+func Handle(h Handler) { handler = h }
+
+// Result is what a statement returned.
+type Result struct {
+	Columns []string `json:"columns"`
+	// Rows hold numbers as json.Number, text as string, blobs as
+	// map[string]any{"base64": ...} and NULL as nil.
+	Rows         [][]any `json:"rows"`
+	RowsAffected int64   `json:"rows_affected"`
+	LastInsertID int64   `json:"last_insert_id"`
+}
+
+// Row is one row with its columns: answered as a JSON object in the
+// columns' order (no map: the fast way to answer a row).
+type Row struct {
+	Columns []string
+	Values  []any
+}
+
+// Row is row i with its columns.
+func (r *Result) Row(i int) Row { return Row{Columns: r.Columns, Values: r.Rows[i]} }
+
+// Objects are the rows as maps from column name to value.
+func (r *Result) Objects() []map[string]any {
+	out := make([]map[string]any, len(r.Rows))
+	for i, row := range r.Rows {
+		m := make(map[string]any, len(r.Columns))
+		for j, c := range r.Columns {
+			if j < len(row) {
+				m[c] = row[j]
+			}
+		}
+		out[i] = m
+	}
+	return out
+}
+
+// SQLError is a statement's failure: the code the HTTP API would answer
+// (SQL_ERROR, READ_ONLY_KEY, SQL_NOT_AUTHORIZED, TRANSACTION_ABORTED, ...)
+// and its message. The call goes on; the failed statement's effects are
+// undone (all of the call's, for TRANSACTION_ABORTED).
+type SQLError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *SQLError) Error() string { return e.Code + ": " + e.Message }
+
+// Query runs a statement with positional parameters (nil, bool, integers,
+// floats, string, []byte) in the call's transaction.
+func Query(sql string, params ...any) (*Result, error) {
+	return query(sql, params)
+}
+
+// QueryNamed runs a statement with named parameters (:name, @name,
+// $name; given without the sigil).
+func QueryNamed(sql string, params map[string]any) (*Result, error) {
+	return query(sql, params)
+}
+
+func query(sql string, params any) (*Result, error) {
+	p, err := encodeParams(params)
+	if err != nil {
+		return nil, err
+	}
+	out, ok := hostQuery([]byte(sql), p)
+	if !ok {
+		v, err := ParseJSON(out)
+		if err != nil {
+			return nil, err
+		}
+		m, _ := v.(map[string]any)
+		e, _ := m["error"].(map[string]any)
+		code, _ := e["code"].(string)
+		msg, _ := e["message"].(string)
+		return nil, &SQLError{Code: code, Message: msg}
+	}
+	r := &Result{}
+	if err := parseResult(out, r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func number(v any) int64 {
+	n, _ := v.(json.Number)
+	i, _ := n.Int64()
+	return i
+}
+
+func encodeParams(params any) ([]byte, error) {
+	switch p := params.(type) {
+	case []any:
+		if len(p) == 0 {
+			return nil, nil
+		}
+		for i, v := range p {
+			p[i] = paramValue(v)
+		}
+	case map[string]any:
+		for k, v := range p {
+			p[k] = paramValue(v)
+		}
+	}
+	return AppendJSON(nil, params)
+}
+
+func paramValue(v any) any {
+	if b, ok := v.([]byte); ok {
+		return map[string]any{"base64": base64.StdEncoding.EncodeToString(b)}
+	}
+	return v
+}
+
+// Log writes a line to the gateway's log (within the call's log bytes).
+func Log(format string, args ...any) {
+	hostLog([]byte(fmt.Sprintf(format, args...)))
+}
+
+// serve runs the handler on the call's request and answers; its result
+// is the call's status.
+func serve() int32 {
+	req := &Request{Body: hostRequest()}
+	if handler == nil {
+		return answerError(&Error{Status: 500, Code: "FUNCTION_ERROR", Message: "no handler: call guest.Handle in init"})
+	}
+	v, err := handler(req)
+	if err != nil {
+		var e *Error
+		if !errors.As(err, &e) {
+			e = &Error{Status: 500, Code: "FUNCTION_ERROR", Message: err.Error()}
+		}
+		return answerError(e)
+	}
+	if a, ok := v.(Answer); ok {
+		if a.ContentType != "" {
+			hostContentType(a.ContentType)
+		}
+		hostRespond(a.Body)
+		if a.Status == 0 {
+			return 200
+		}
+		return int32(a.Status)
+	}
+	b, err := AppendJSON(nil, v)
+	if err != nil {
+		return answerError(&Error{Status: 500, Code: "FUNCTION_ERROR", Message: "answer: " + err.Error()})
+	}
+	hostRespond(b)
+	return 200
+}
+
+func answerError(e *Error) int32 {
+	status := e.Status
+	if status < 400 || status > 599 {
+		status = 500
+	}
+	b, _ := AppendJSON(nil, map[string]any{"detail": e.Message, "error": map[string]any{"code": e.Code}})
+	hostRespond(b)
+	return int32(status)
+}

@@ -1,0 +1,568 @@
+package guest
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"sort"
+	"strconv"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// A small JSON reader and writer without reflection: Go's encoding/json
+// works by reflection, which is slow in WebAssembly (a tiny document
+// costs tens of microseconds there), and every call reads a result and
+// writes an answer. Values are nil, bool, json.Number, string, []any
+// and map[string]any; the writer also takes the common Go types and
+// hands any other to encoding/json.
+
+var errSyntax = errors.New("guest: invalid JSON")
+
+// ParseJSON reads one JSON value: objects as map[string]any, arrays as
+// []any, numbers as json.Number.
+func ParseJSON(b []byte) (any, error) {
+	p := parser{b: b}
+	v, err := p.value(0)
+	if err != nil {
+		return nil, err
+	}
+	p.space()
+	if p.i != len(p.b) {
+		return nil, errSyntax
+	}
+	return v, nil
+}
+
+type parser struct {
+	b []byte
+	i int
+}
+
+func (p *parser) space() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+func (p *parser) value(depth int) (any, error) {
+	if depth > 512 {
+		return nil, errSyntax
+	}
+	p.space()
+	if p.i >= len(p.b) {
+		return nil, errSyntax
+	}
+	switch c := p.b[p.i]; {
+	case c == '{':
+		p.i++
+		m := map[string]any{}
+		p.space()
+		if p.i < len(p.b) && p.b[p.i] == '}' {
+			p.i++
+			return m, nil
+		}
+		for {
+			p.space()
+			if p.i >= len(p.b) || p.b[p.i] != '"' {
+				return nil, errSyntax
+			}
+			k, err := p.str()
+			if err != nil {
+				return nil, err
+			}
+			p.space()
+			if p.i >= len(p.b) || p.b[p.i] != ':' {
+				return nil, errSyntax
+			}
+			p.i++
+			v, err := p.value(depth + 1)
+			if err != nil {
+				return nil, err
+			}
+			m[k] = v
+			p.space()
+			if p.i >= len(p.b) {
+				return nil, errSyntax
+			}
+			if p.b[p.i] == ',' {
+				p.i++
+				continue
+			}
+			if p.b[p.i] == '}' {
+				p.i++
+				return m, nil
+			}
+			return nil, errSyntax
+		}
+	case c == '[':
+		p.i++
+		a := []any{}
+		p.space()
+		if p.i < len(p.b) && p.b[p.i] == ']' {
+			p.i++
+			return a, nil
+		}
+		for {
+			v, err := p.value(depth + 1)
+			if err != nil {
+				return nil, err
+			}
+			a = append(a, v)
+			p.space()
+			if p.i >= len(p.b) {
+				return nil, errSyntax
+			}
+			if p.b[p.i] == ',' {
+				p.i++
+				continue
+			}
+			if p.b[p.i] == ']' {
+				p.i++
+				return a, nil
+			}
+			return nil, errSyntax
+		}
+	case c == '"':
+		return p.str()
+	case c == 't':
+		return true, p.word("true")
+	case c == 'f':
+		return false, p.word("false")
+	case c == 'n':
+		return nil, p.word("null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		start := p.i
+		for p.i < len(p.b) {
+			c := p.b[p.i]
+			if (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
+				p.i++
+				continue
+			}
+			break
+		}
+		n := p.b[start:p.i]
+		if !validNumber(n) {
+			return nil, errSyntax
+		}
+		return json.Number(n), nil
+	}
+	return nil, errSyntax
+}
+
+// validNumber checks JSON's number grammar: -?int frac? exp?.
+func validNumber(n []byte) bool {
+	i := 0
+	if i < len(n) && n[i] == '-' {
+		i++
+	}
+	digits := func() int {
+		s := i
+		for i < len(n) && n[i] >= '0' && n[i] <= '9' {
+			i++
+		}
+		return i - s
+	}
+	if i < len(n) && n[i] == '0' {
+		i++
+	} else if digits() == 0 {
+		return false
+	}
+	if i < len(n) && n[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(n) && (n[i] == 'e' || n[i] == 'E') {
+		i++
+		if i < len(n) && (n[i] == '+' || n[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(n)
+}
+
+// field finds member key of the object in b and reads its value,
+// skipping the others without building them into a map.
+func field(b []byte, key string) (any, bool, error) {
+	p := parser{b: b}
+	p.space()
+	if p.i >= len(p.b) || p.b[p.i] != '{' {
+		return nil, false, errSyntax
+	}
+	p.i++
+	p.space()
+	if p.i < len(p.b) && p.b[p.i] == '}' {
+		return nil, false, nil
+	}
+	for {
+		p.space()
+		if p.i >= len(p.b) || p.b[p.i] != '"' {
+			return nil, false, errSyntax
+		}
+		k, err := p.str()
+		if err != nil {
+			return nil, false, err
+		}
+		p.space()
+		if p.i >= len(p.b) || p.b[p.i] != ':' {
+			return nil, false, errSyntax
+		}
+		p.i++
+		v, err := p.value(1)
+		if err != nil {
+			return nil, false, err
+		}
+		if k == key {
+			return v, true, nil
+		}
+		p.space()
+		if p.i < len(p.b) && p.b[p.i] == ',' {
+			p.i++
+			continue
+		}
+		return nil, false, nil
+	}
+}
+
+// parseResult reads the host's result, {"columns": […], "rows": [[…]…],
+// "rows_affected": n, "last_insert_id": n}, without maps.
+func parseResult(b []byte, r *Result) error {
+	p := parser{b: b}
+	p.space()
+	if p.i >= len(p.b) || p.b[p.i] != '{' {
+		return errSyntax
+	}
+	p.i++
+	for {
+		p.space()
+		if p.i < len(p.b) && p.b[p.i] == '}' {
+			return nil
+		}
+		if p.i >= len(p.b) || p.b[p.i] != '"' {
+			return errSyntax
+		}
+		k, err := p.str()
+		if err != nil {
+			return err
+		}
+		p.space()
+		if p.i >= len(p.b) || p.b[p.i] != ':' {
+			return errSyntax
+		}
+		p.i++
+		v, err := p.value(1)
+		if err != nil {
+			return err
+		}
+		switch k {
+		case "columns":
+			cols, _ := v.([]any)
+			r.Columns = make([]string, len(cols))
+			for i, c := range cols {
+				r.Columns[i], _ = c.(string)
+			}
+		case "rows":
+			rows, _ := v.([]any)
+			r.Rows = make([][]any, len(rows))
+			for i, row := range rows {
+				r.Rows[i], _ = row.([]any)
+			}
+		case "rows_affected":
+			r.RowsAffected = number(v)
+		case "last_insert_id":
+			r.LastInsertID = number(v)
+		}
+		p.space()
+		if p.i < len(p.b) && p.b[p.i] == ',' {
+			p.i++
+		}
+	}
+}
+
+func (p *parser) word(w string) error {
+	if len(p.b)-p.i < len(w) || string(p.b[p.i:p.i+len(w)]) != w {
+		return errSyntax
+	}
+	p.i += len(w)
+	return nil
+}
+
+// str reads a string at p.i (its opening quote).
+func (p *parser) str() (string, error) {
+	p.i++
+	start := p.i
+	for p.i < len(p.b) { // the common case: no escape
+		c := p.b[p.i]
+		if c == '"' {
+			s := string(p.b[start:p.i])
+			p.i++
+			return s, nil
+		}
+		if c == '\\' || c < 0x20 {
+			break
+		}
+		p.i++
+	}
+	out := append([]byte(nil), p.b[start:p.i]...)
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		switch {
+		case c == '"':
+			p.i++
+			return string(out), nil
+		case c < 0x20:
+			return "", errSyntax
+		case c != '\\':
+			out = append(out, c)
+			p.i++
+			continue
+		}
+		if p.i+1 >= len(p.b) {
+			return "", errSyntax
+		}
+		e := p.b[p.i+1]
+		p.i += 2
+		switch e {
+		case '"', '\\', '/':
+			out = append(out, e)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, ok := p.hex4()
+			if !ok {
+				return "", errSyntax
+			}
+			if utf16.IsSurrogate(r) {
+				// A pair, or U+FFFD and the next escape read on its own
+				// (as encoding/json does).
+				dec := unicode.ReplacementChar
+				if p.i+1 < len(p.b) && p.b[p.i] == '\\' && p.b[p.i+1] == 'u' {
+					save := p.i
+					p.i += 2
+					r2, ok := p.hex4()
+					if !ok {
+						return "", errSyntax
+					}
+					if dec = utf16.DecodeRune(r, r2); dec == unicode.ReplacementChar {
+						p.i = save
+					}
+				}
+				r = dec
+			}
+			out = utf8.AppendRune(out, r)
+		default:
+			return "", errSyntax
+		}
+	}
+	return "", errSyntax
+}
+
+func (p *parser) hex4() (rune, bool) {
+	if p.i+4 > len(p.b) {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(string(p.b[p.i:p.i+4]), 16, 32)
+	if err != nil {
+		return 0, false
+	}
+	p.i += 4
+	return rune(v), true
+}
+
+// AppendJSON appends v as JSON: the common types directly (map keys
+// sorted, as encoding/json does), any other through encoding/json.
+func AppendJSON(b []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...), nil
+	case bool:
+		return strconv.AppendBool(b, x), nil
+	case string:
+		return appendStr(b, x), nil
+	case json.Number:
+		if x == "" {
+			return append(b, '0'), nil
+		}
+		return append(b, x...), nil
+	case int:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case int64:
+		return strconv.AppendInt(b, x, 10), nil
+	case int32:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case uint64:
+		return strconv.AppendUint(b, x, 10), nil
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, errors.New("guest: a NaN or infinite number has no JSON")
+		}
+		return appendFloat(b, x), nil
+	case []byte:
+		out, err := json.Marshal(x)
+		return append(b, out...), err
+	case []any:
+		b = append(b, '[')
+		for i, e := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = AppendJSON(b, e); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, ']'), nil
+	case []map[string]any:
+		b = append(b, '[')
+		for i, e := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = AppendJSON(b, e); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, ']'), nil
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		b = append(b, '{')
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendStr(b, k)
+			b = append(b, ':')
+			var err error
+			if b, err = AppendJSON(b, x[k]); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, '}'), nil
+	case map[string]string:
+		m := make(map[string]any, len(x))
+		for k, v := range x {
+			m[k] = v
+		}
+		return AppendJSON(b, m)
+	case Row:
+		b = append(b, '{')
+		for i, c := range x.Columns {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendStr(b, c)
+			b = append(b, ':')
+			var v any
+			if i < len(x.Values) {
+				v = x.Values[i]
+			}
+			var err error
+			if b, err = AppendJSON(b, v); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, '}'), nil
+	case map[string]int64:
+		m := make(map[string]any, len(x))
+		for k, v := range x {
+			m[k] = v
+		}
+		return AppendJSON(b, m)
+	}
+	out, err := json.Marshal(v)
+	return append(b, out...), err
+}
+
+// appendFloat writes a float as encoding/json does.
+func appendFloat(b []byte, f float64) []byte {
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' { // clean up e-09 to e-9
+		n := len(b)
+		if n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendStr writes s as a JSON string, escaped as encoding/json does
+// (<, > and & included; invalid UTF-8 as U+FFFD).
+func appendStr(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
