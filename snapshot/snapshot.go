@@ -293,9 +293,12 @@ func createTable(table string, cols []forge.ColumnType) string {
 // FillFromFile makes the new, empty database db (a spawn's, not used by
 // anyone yet) the SQLite file body: the header is checked (ValidateFile),
 // the file takes the database's place, and the engine opens it (with the
-// gateway's journal mode, WAL) and runs integrity_check. A file whose
-// schema names a reserved table (forge.ReservedPrefix) is refused: its
-// rows would pass for the gateway's bookkeeping. On error the caller
+// gateway's journal mode, WAL) and runs integrity_check. The file's
+// bookkeeping tables (forge.ReservedPrefix: an audit log, idempotency
+// records — a file copied out of a data directory holds them) are
+// dropped, as a branch's are: their rows would pass for this gateway's
+// bookkeeping. Any other object with a reserved name (an index on a
+// client table, a view, a trigger) is refused. On error the caller
 // removes the database (the spawn is undone). Whatever the file's schema
 // holds (triggers, views) runs under the SQL sandbox when used, as any
 // client SQL.
@@ -330,13 +333,18 @@ func (s *Service) FillFromFile(ctx context.Context, db string, body []byte) erro
 	if len(problems) > 0 {
 		return forge.Inputf(forge.CodeInvalidDatabaseFile, "Not a usable SQLite database file: integrity_check found %s", problems[0])
 	}
-	return s.e.Read(ctx, db, func(tx forge.Tx) error {
+	var tables bool
+	if err := s.e.Read(ctx, db, func(tx forge.Tx) error {
 		var reserved string
-		_, err := tx.Run(ctx, forge.Statement{SQL: "SELECT name, tbl_name FROM sqlite_schema"}, rowFunc(func(r forge.Row) error {
-			for _, n := range []string{string(r.Text(0)), string(r.Text(1))} {
-				if forge.IsReserved(n) && reserved == "" {
-					reserved = n
-				}
+		_, err := tx.Run(ctx, forge.Statement{SQL: "SELECT type, name, tbl_name FROM sqlite_schema"}, rowFunc(func(r forge.Row) error {
+			kind, name, table := string(r.Text(0)), string(r.Text(1)), string(r.Text(2))
+			switch {
+			case kind == "table" && forge.IsReserved(name):
+				tables = true
+			case forge.IsReserved(table) && kind == "index":
+				// goes with its table
+			case (forge.IsReserved(name) || forge.IsReserved(table)) && reserved == "":
+				reserved = name
 			}
 			return nil
 		}))
@@ -345,7 +353,10 @@ func (s *Service) FillFromFile(ctx context.Context, db string, body []byte) erro
 				"The file's schema names %q: names beginning with %s are reserved to the gateway's bookkeeping.", reserved, forge.ReservedPrefix)
 		}
 		return err
-	})
+	}); err != nil || !tables {
+		return err
+	}
+	return s.e.Write(ctx, db, dropReserved(ctx))
 }
 
 func writeFile(p string, data []byte) error {

@@ -348,16 +348,37 @@ func TestImportHostile(t *testing.T) {
 	wrongPage[16], wrongPage[17] = 0x03, 0x00 // page size 768
 	reserved := bytes.Clone(valid)
 	reserved[20] = 8
-	// A file whose schema names a bookkeeping table (made by the shell).
+	// Files whose schema names reserved objects (made by the shell): a
+	// bookkeeping table with a forged record (dropped at the spawn, below)
+	// and a view of a reserved name (refused).
 	bin := sqlite3Bin(t)
-	sneakyPath := filepath.Join(t.TempDir(), "sneaky.db")
-	if err := os.WriteFile(sneakyPath, valid, 0o600); err != nil {
-		t.Fatal(err)
+	withSQL := func(name, sql string) []byte {
+		path := filepath.Join(t.TempDir(), name+".db")
+		if err := os.WriteFile(path, valid, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(bin, path, sql).CombinedOutput(); err != nil {
+			t.Fatalf("sqlite3: %v %s", err, out)
+		}
+		b, _ := os.ReadFile(path)
+		return b
 	}
-	if out, err := exec.Command(bin, sneakyPath, "CREATE TABLE _forge_idempotency(scope, key, answer);").CombinedOutput(); err != nil {
-		t.Fatalf("sqlite3: %v %s", err, out)
-	}
-	sneakyFile, _ := os.ReadFile(sneakyPath)
+	sneakyFile := withSQL("sneaky", "CREATE VIEW _forge_view AS SELECT 1;")
+	bookkept := withSQL("bookkept", "CREATE TABLE _forge_idempotency(scope, key, answer); "+
+		"INSERT INTO _forge_idempotency VALUES ('x', 'k', 'forged'); CREATE INDEX _forge_i ON _forge_idempotency(key); "+
+		"CREATE TABLE _forge_audit(x); INSERT INTO _forge_audit VALUES (1);")
+	t.Run("bookkeeping tables dropped", func(t *testing.T) {
+		mustStatus(t, sendAs(t, g, g.adminKey, "POST", "/admin/databases/spawn/bookkept", "application/vnd.sqlite3", bookkept), 201, "spawn")
+		out, err := exec.Command(bin, "-readonly", dbFile(dataDir, "bookkept"),
+			"SELECT count(*) FROM sqlite_schema WHERE name LIKE '\\_forge\\_%' ESCAPE '\\';").CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != "0" {
+			t.Fatalf("reserved objects left in the spawned file: %v %s", err, out)
+		}
+		// The client's own content came with it.
+		if r := sqlOK(t, g, "bookkept", "SELECT count(*) AS n FROM t"); !strings.Contains(string(r.body), `"n":2000`) {
+			t.Fatalf("the spawned database lost the file's rows: %s", r.body)
+		}
+	})
 
 	cases := []struct {
 		name, mt string
@@ -373,7 +394,7 @@ func TestImportHostile(t *testing.T) {
 		{"bad page size", "application/vnd.sqlite3", wrongPage, 400, "INVALID_DATABASE_FILE"},
 		{"reserved bytes", "application/vnd.sqlite3", reserved, 400, "INVALID_DATABASE_FILE"},
 		{"corrupt pages", "application/vnd.sqlite3", corrupt, 400, "INVALID_DATABASE_FILE"},
-		{"bookkeeping table", "application/vnd.sqlite3", sneakyFile, 400, "INVALID_DATABASE_FILE"},
+		{"reserved view", "application/vnd.sqlite3", sneakyFile, 400, "INVALID_DATABASE_FILE"},
 		{"script error", "application/sql", []byte("CREATE TABLE a(x); INSERT INTO nope VALUES (1);"), 400, "SQL_ERROR"},
 		{"script attach", "application/sql", []byte("CREATE TABLE a(x); ATTACH 'x.db' AS x;"), 403, "SQL_NOT_AUTHORIZED"},
 		{"script bookkeeping", "application/sql", []byte("CREATE TABLE _forge_idempotency(x);"), 403, "SQL_NOT_AUTHORIZED"},
