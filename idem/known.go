@@ -78,7 +78,7 @@ func keyHashBytes(scope, key []byte) keyID {
 // known is one database's set of keys.
 type known struct {
 	keys     map[keyID]int64 // noted, and loaded once complete: → id, or inLegacy
-	complete bool                // keys holds every key with a record
+	complete bool            // keys holds every key with a record
 	loading  bool
 	retry    time.Time // when a load may be tried again
 	overflow bool      // more than maxKnown: given up until retry
