@@ -62,32 +62,40 @@ var byFirst = func() (m [256][]uint8) {
 	return m
 }()
 
-// compact is the stored form of an answer's content type and body: one
-// pass, each fragment where it starts (the first in fragments' order
-// where several do).
+// compact is the stored form of an answer's content type and body.
 func compact(contentType string, body []byte) (string, []byte) {
 	if contentType != jsonType {
 		return contentType, body
 	}
-	out := make([]byte, 1, 1+len(body))
-	out[0] = compactMark
+	if out, ok := appendCompact(make([]byte, 0, 1+len(body)), body); ok {
+		return "", out
+	}
+	return contentType, body // not the JSON it says: as it is
+}
+
+// appendCompact appends the compact form of a JSON body to dst (its
+// content type is then ""): false if body holds a byte below 0x20. One
+// pass, each fragment where it starts (the first in fragments' order
+// where several do).
+func appendCompact(dst, body []byte) ([]byte, bool) {
+	dst = append(dst, compactMark)
 next:
 	for i := 0; i < len(body); {
 		c := body[i]
 		if c < 0x20 {
-			return contentType, body // not the JSON it says: as it is
+			return dst, false
 		}
 		for _, f := range byFirst[c] {
 			if frag := fragments[f]; len(body)-i >= len(frag) && string(body[i:i+len(frag)]) == frag {
-				out = append(out, 1+f)
+				dst = append(dst, 1+f)
 				i += len(frag)
 				continue next
 			}
 		}
-		out = append(out, c)
+		dst = append(dst, c)
 		i++
 	}
-	return "", out
+	return dst, true
 }
 
 // expand is the answer's content type and body from their stored form.

@@ -19,6 +19,7 @@ package idem
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -61,21 +62,23 @@ const (
 
 // The engine's own statements on the tables (forge.Statement.Bookkeeping).
 const (
+	// A record's row is its id, its key (scope, a NUL, key: storedKey),
+	// its request hash and answer in one BLOB (packRecord), and its time:
+	// each bound value costs the INSERT at commit a copy into SQLite's
+	// memory, so few of them.
 	createLog = "CREATE TABLE IF NOT EXISTS " + LogTable + " (" +
-		"id INTEGER PRIMARY KEY, key_scope TEXT NOT NULL, key TEXT NOT NULL, request_hash BLOB NOT NULL, " +
-		"status INTEGER NOT NULL, content_type TEXT NOT NULL, body BLOB NOT NULL, created_at INTEGER NOT NULL)"
+		"id INTEGER PRIMARY KEY, k BLOB NOT NULL, rec BLOB NOT NULL, created_at INTEGER NOT NULL)"
 	// createLogIndex: for a database past maxKnown keys.
-	createLogIndex = "CREATE INDEX IF NOT EXISTS " + LogTable + "_key ON " + LogTable + " (key_scope, key)"
-	recordColumns  = "SELECT key_scope, key, request_hash, status, content_type, body FROM "
-	selectByID     = recordColumns + LogTable + " WHERE id = ?1 AND created_at >= ?2"
-	selectByKey    = recordColumns + LogTable +
-		" WHERE key_scope = ?1 AND key = ?2 AND created_at >= ?3 ORDER BY id DESC LIMIT 1"
-	selectLegacy = recordColumns + Table + " WHERE key_scope = ?1 AND key = ?2 AND created_at >= ?3"
-	selectMaxID  = "SELECT coalesce(max(id), 0) FROM " + LogTable
-	insertOne    = insertHead + "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+	createLogIndex = "CREATE INDEX IF NOT EXISTS " + LogTable + "_k ON " + LogTable + " (k)"
+	selectByID     = "SELECT k, rec FROM " + LogTable + " WHERE id = ?1 AND created_at >= ?2"
+	selectByKey    = "SELECT k, rec FROM " + LogTable + " WHERE k = ?1 AND created_at >= ?2 ORDER BY id DESC LIMIT 1"
+	selectLegacy   = "SELECT key_scope, key, request_hash, status, content_type, body FROM " + Table +
+		" WHERE key_scope = ?1 AND key = ?2 AND created_at >= ?3"
+	selectMaxID = "SELECT coalesce(max(id), 0) FROM " + LogTable
+	insertOne   = insertHead + "(?1, ?2, ?3, ?4)"
 	// insertHead is insertOne up to its values, for atCommitInserter.
 	insertHead = "INSERT INTO " + LogTable +
-		" (id, key_scope, key, request_hash, status, content_type, body, created_at) VALUES "
+		" (id, k, rec, created_at) VALUES "
 	// Records are added in time order, so ids are too: the oldest are
 	// the first ids, and the expired ones among the first ?2 go.
 	expire = "DELETE FROM " + LogTable + " WHERE id IN (SELECT id FROM " + LogTable +
@@ -350,7 +353,7 @@ func (s *Service) find(ctx context.Context, tx forge.Tx, db string, k forge.Idem
 	}
 	if at >= 0 {
 		r = recordReader{scope: k.Scope, key: k.Key}
-		err := s.query(ctx, tx, selectByKey, &r, forge.TextValue(k.Scope), forge.TextValue(k.Key), cutoff)
+		err := s.query(ctx, tx, selectByKey, &r, forge.BlobValue(storedKey(nil, k)), cutoff)
 		if err != nil || r.found {
 			return r.rec, r.found, err
 		}
@@ -358,7 +361,7 @@ func (s *Service) find(ctx context.Context, tx forge.Tx, db string, k forge.Idem
 	if s.noLegacy(db) {
 		return record{}, false, nil
 	}
-	r = recordReader{scope: k.Scope, key: k.Key}
+	r = recordReader{scope: k.Scope, key: k.Key, legacy: true}
 	_, err := tx.Run(ctx, forge.Statement{SQL: selectLegacy, Bookkeeping: true, Params: forge.Params{
 		Positional: []forge.Value{forge.TextValue(k.Scope), forge.TextValue(k.Key), cutoff}}}, &r)
 	var se *forge.SQLError
@@ -387,6 +390,9 @@ func (s *Service) query(ctx context.Context, tx forge.Tx, sql string, r *recordR
 	if errors.As(err, &se) {
 		return nil
 	}
+	if err == nil {
+		err = r.err
+	}
 	return err
 }
 
@@ -400,12 +406,9 @@ func (s *Service) insert(ctx context.Context, tx forge.Tx, db string, k forge.Id
 		return err
 	}
 	s.noteRecord(db, k, id)
-	ct, body := compact(a.ContentType, a.Body)
-	vals := []forge.Value{
-		forge.IntValue(id), forge.TextValue(k.Scope), forge.TextValue(k.Key), forge.BlobValue(k.Hash[:]),
-		forge.IntValue(int64(a.Status)), forge.TextValue(ct), forge.BlobValue(body),
-		forge.IntValue(now.UnixMilli()),
-	}
+	sk := storedKey(make([]byte, 0, len(k.Scope)+1+len(k.Key)+recordHead+len(a.ContentType)+len(a.Body)), k)
+	rec := packRecord(sk[len(sk):], k, a)
+	vals := []forge.Value{forge.IntValue(id), forge.BlobValue(sk), forge.BlobValue(rec), forge.IntValue(now.UnixMilli())}
 	if ac, ok := tx.(atCommitInserter); ok && !fresh {
 		// The table is there (as far as this process knows: if it is
 		// not, the group's INSERT fails and the unit runs again alone,
@@ -543,31 +546,93 @@ func (s *Service) expireDue(db string, now time.Time) int {
 	return n
 }
 
+// storedKey appends k's stored form to dst: its scope, a NUL, its key
+// (a key is visible ASCII; a scope holds no NUL).
+func storedKey(dst []byte, k forge.IdempotencyKey) []byte {
+	dst = append(dst, k.Scope...)
+	dst = append(dst, 0)
+	return append(dst, k.Key...)
+}
+
+// recordHead bounds the bytes of a packed record before its content type
+// and body.
+const recordHead = len(forge.IdempotencyKey{}.Hash) + 2*binary.MaxVarintLen64
+
+// packRecord appends a record's rec to dst: k's request hash, a's status
+// and the length of its stored content type as uvarints, that content
+// type, and its stored body (compact.go).
+func packRecord(dst []byte, k forge.IdempotencyKey, a forge.Answer) []byte {
+	dst = append(dst, k.Hash[:]...)
+	dst = binary.AppendUvarint(dst, uint64(a.Status))
+	if a.ContentType == jsonType {
+		if out, ok := appendCompact(append(dst, 0), a.Body); ok {
+			return out
+		}
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(a.ContentType)))
+	dst = append(dst, a.ContentType...)
+	return append(dst, a.Body...)
+}
+
+// errBadRecord: a rec that packRecord did not make.
+var errBadRecord = errors.New("idempotency record unreadable")
+
+// unpackRecord reads a rec of packRecord.
+func unpackRecord(rec []byte) (record, error) {
+	n := len(forge.IdempotencyKey{}.Hash)
+	if len(rec) < n {
+		return record{}, errBadRecord
+	}
+	r := record{hash: bytes.Clone(rec[:n])}
+	rec = rec[n:]
+	status, w := binary.Uvarint(rec)
+	if w <= 0 {
+		return record{}, errBadRecord
+	}
+	rec = rec[w:]
+	ctLen, w := binary.Uvarint(rec)
+	if w <= 0 || uint64(len(rec)-w) < ctLen {
+		return record{}, errBadRecord
+	}
+	ct, body := expand(string(rec[w:w+int(ctLen)]), rec[w+int(ctLen):])
+	r.Answer = forge.Answer{Status: int(status), ContentType: ct, Body: bytes.Clone(body)}
+	return r, nil
+}
+
 // recordReader keeps the one row of a look-up of k (scope, key): found,
-// or other when the row is another key's.
+// or other when the row is another key's. legacy: a row of Table.
 type recordReader struct {
 	scope, key string
+	legacy     bool
 	rec        record
 	found      bool
 	other      bool
+	err        error
 }
 
 func (r *recordReader) Columns([]string) error { return nil }
 
 func (r *recordReader) Row(row forge.Row) error {
-	if string(row.Text(0)) != r.scope || string(row.Text(1)) != r.key {
+	if r.legacy {
+		if string(row.Text(0)) != r.scope || string(row.Text(1)) != r.key {
+			r.other = true
+			return nil
+		}
+		r.found = true
+		ct, body := expand(string(row.Text(4)), row.Blob(5))
+		r.rec = record{
+			hash:   bytes.Clone(row.Blob(2)),
+			Answer: forge.Answer{Status: int(row.Int(3)), ContentType: ct, Body: bytes.Clone(body)},
+		}
+		return nil
+	}
+	k := row.Blob(0)
+	if len(k) != len(r.scope)+1+len(r.key) || string(k[:len(r.scope)]) != r.scope ||
+		k[len(r.scope)] != 0 || string(k[len(r.scope)+1:]) != r.key {
 		r.other = true
 		return nil
 	}
-	r.found = true
-	ct, body := expand(string(row.Text(4)), row.Blob(5))
-	r.rec = record{
-		hash: bytes.Clone(row.Blob(2)),
-		Answer: forge.Answer{
-			Status:      int(row.Int(3)),
-			ContentType: ct,
-			Body:        bytes.Clone(body),
-		},
-	}
+	r.rec, r.err = unpackRecord(row.Blob(1))
+	r.found = r.err == nil
 	return nil
 }

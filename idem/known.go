@@ -61,7 +61,16 @@ func keyHash(k forge.IdempotencyKey) keyID {
 	return id
 }
 
-// keyHashBytes is keyHash of a key read from a table.
+// keyHashStored is keyHash of a key read from LogTable (storedKey).
+func keyHashStored(k []byte) keyID {
+	var id keyID
+	for i, seed := range keySeeds {
+		id[i] = maphash.Bytes(seed, k)
+	}
+	return id
+}
+
+// keyHashBytes is keyHash of a key read from Table.
 func keyHashBytes(scope, key []byte) keyID {
 	var id keyID
 	for i, seed := range keySeeds {
@@ -133,7 +142,7 @@ func (s *Service) noteRecord(db string, k forge.IdempotencyKey, id int64) {
 // (a key's last record last), one more than the set may hold;
 // selectLegacyKeys those of Table.
 const (
-	selectKeys       = "SELECT id, key_scope, key FROM " + LogTable + " WHERE created_at >= ?1 ORDER BY id LIMIT ?2"
+	selectKeys       = "SELECT id, k FROM " + LogTable + " WHERE created_at >= ?1 ORDER BY id LIMIT ?2"
 	selectLegacyKeys = "SELECT key_scope, key FROM " + Table + " WHERE created_at >= ?1 LIMIT ?2"
 )
 
@@ -192,7 +201,7 @@ func (r *keysReader) Row(row forge.Row) error {
 		r.keys[keyHashBytes(row.Text(0), row.Text(1))] = inLegacy
 		return nil
 	}
-	r.keys[keyHashBytes(row.Text(1), row.Text(2))] = row.Int(0)
+	r.keys[keyHashStored(row.Blob(1))] = row.Int(0)
 	return nil
 }
 
