@@ -203,42 +203,12 @@ func (s *Service) Do(ctx context.Context, db string, k forge.IdempotencyKey,
 // do is Do once k is claimed.
 func (s *Service) do(ctx context.Context, db string, k forge.IdempotencyKey,
 	fn func(forge.Tx) (forge.Answer, error),
-) (a forge.Answer, replayed bool, err error) {
-	var failed forge.Answer
-	may, at := s.mayHave(ctx, db, k)
-	err = s.e.WriteShared(ctx, db, func(tx forge.Tx) error {
-		a, replayed, failed = forge.Answer{}, false, forge.Answer{} // a unit may run twice
-		var rec record
-		var found bool
-		if may {
-			var err error
-			if rec, found, err = s.find(ctx, tx, db, k, at); err != nil {
-				return err
-			}
-		}
-		if found {
-			if !bytes.Equal(rec.hash, k.Hash[:]) {
-				return forge.ErrIdempotencyKeyReused
-			}
-			a, replayed = rec.Answer, true
-			return nil
-		}
-		ans, err := fn(tx)
-		if err != nil {
-			failed = ans
-			return err
-		}
-		if ans.Status == 0 {
-			return nil
-		}
-		if err := s.insert(ctx, tx, db, k, ans); err != nil {
-			return err
-		}
-		a = ans
-		return nil
-	})
+) (forge.Answer, bool, error) {
+	u := &writeUnit{s: s, ctx: ctx, db: db, k: k, fn: fn}
+	u.may, u.at = s.mayHave(ctx, db, k)
+	err := s.e.WriteShared(ctx, db, u.run)
 	if err != nil {
-		if failed.Status != 0 && ctx.Err() == nil {
+		if u.failed.Status != 0 && ctx.Err() == nil {
 			// Best effort: without the record a retry runs again, which
 			// for an answer that wrote nothing is the same.
 			may, at := s.mayHave(ctx, db, k)
@@ -248,12 +218,57 @@ func (s *Service) do(ctx context.Context, db string, k forge.IdempotencyKey,
 						return err
 					}
 				}
-				return s.insert(ctx, tx, db, k, failed)
+				return s.insert(ctx, tx, db, k, u.failed)
 			})
 		}
 		return forge.Answer{}, false, err
 	}
-	return a, replayed, nil
+	return u.a, u.replayed, nil
+}
+
+// writeUnit is do's unit of work and what it found (one allocation for
+// all that its callback keeps).
+type writeUnit struct {
+	s   *Service
+	ctx context.Context
+	db  string
+	k   forge.IdempotencyKey
+	fn  func(forge.Tx) (forge.Answer, error)
+	may bool  // k may have a record,
+	at  int64 // there (known.go)
+	// a and replayed: the answer; failed: fn's answer with its error.
+	a, failed forge.Answer
+	replayed  bool
+}
+
+func (u *writeUnit) run(tx forge.Tx) error {
+	u.a, u.replayed, u.failed = forge.Answer{}, false, forge.Answer{} // a unit may run twice
+	if u.may {
+		rec, found, err := u.s.find(u.ctx, tx, u.db, u.k, u.at)
+		if err != nil {
+			return err
+		}
+		if found {
+			if !bytes.Equal(rec.hash, u.k.Hash[:]) {
+				return forge.ErrIdempotencyKeyReused
+			}
+			u.a, u.replayed = rec.Answer, true
+			return nil
+		}
+	}
+	ans, err := u.fn(tx)
+	if err != nil {
+		u.failed = ans
+		return err
+	}
+	if ans.Status == 0 {
+		return nil
+	}
+	if err := u.s.insert(u.ctx, tx, u.db, u.k, ans); err != nil {
+		return err
+	}
+	u.a = ans
+	return nil
 }
 
 // DoRead is Do for a request that may only read. read is tried first on
@@ -417,8 +432,7 @@ func (s *Service) insert(ctx context.Context, tx forge.Tx, db string, k forge.Id
 	} else {
 		_, err = tx.Run(ctx, forge.Statement{SQL: insertOne, Bookkeeping: true, Params: forge.Params{Positional: vals}}, nil)
 	}
-	var se *forge.SQLError
-	if errors.As(err, &se) && !fresh { // the table went (its file was replaced): make it
+	if err != nil && !fresh && isSQLError(err) { // the table went (its file was replaced): make it
 		s.resetID(db)
 		if id, _, err = s.newID(ctx, tx, db); err != nil {
 			return err
@@ -500,6 +514,12 @@ func (s *Service) indexDue(db string) bool {
 	}
 	d.indexed = true
 	return true
+}
+
+// isSQLError tells an SQL error (here: a table that is not there).
+func isSQLError(err error) bool {
+	var se *forge.SQLError
+	return errors.As(err, &se)
 }
 
 // intReader keeps the one integer of a one-row result.
