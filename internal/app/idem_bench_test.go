@@ -29,7 +29,9 @@ func BenchmarkIdempotency(b *testing.B) {
 	const clients = 16
 	const perPhase = 1600 // requests per phase, over all clients
 	insert := []byte(`{"sql":"INSERT INTO kv (name, score) VALUES (?, ?)","params":["x", 1.5]}`)
-	for _, kind := range []string{"insert", "select"} {
+	// insert-uuid: keys of 32 random hex digits, as clients' UUIDs, where
+	// insert's are numbered.
+	for _, kind := range []string{"insert", "insert-uuid", "select"} {
 		b.Run(kind, func(b *testing.B) {
 			srv, _ := benchServer(b, zap.NewNop(), false, true)
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -40,7 +42,7 @@ func BenchmarkIdempotency(b *testing.B) {
 			b.Cleanup(func() { _ = srv.Shutdown(b.Context()) })
 			client := &fasthttp.HostClient{Addr: ln.Addr().String(), MaxConns: clients}
 			bodies := pointSelects()
-			if kind == "insert" {
+			if kind != "select" {
 				bodies = [][]byte{insert}
 			}
 			var seq atomic.Int64 // keys are never reused
@@ -63,7 +65,10 @@ func BenchmarkIdempotency(b *testing.B) {
 						i := rand.IntN(len(bodies))
 						for next.Add(1) <= perPhase {
 							i++
-							if withKey {
+							if withKey && kind == "insert-uuid" {
+								key = strconv.AppendUint(strconv.AppendUint(key[:0], rand.Uint64(), 16), rand.Uint64(), 16)
+								req.Header.SetBytesV("Idempotency-Key", key)
+							} else if withKey {
 								key = strconv.AppendInt(append(key[:0], "bench-"...), seq.Add(1), 10)
 								req.Header.SetBytesV("Idempotency-Key", key)
 							}
