@@ -339,3 +339,38 @@ func TestRecordsTableGone(t *testing.T) {
 		t.Fatalf("work ran %d times, want 2", calls)
 	}
 }
+
+// A key set that cannot be complete (past maxKnown) before any write made
+// the key index: keys are found by a scan of the records, on a read and
+// on a write, and a new key still runs.
+func TestLookUpWithoutKeySet(t *testing.T) {
+	e := newEngine(t)
+	ctx := context.Background()
+	calls := 0
+	first := idem.New(e, 0)
+	for _, v := range []string{"a", "b", "c"} {
+		if _, _, err := first.Do(ctx, "db", key(v, "b"), insertV(v, &calls)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer idem.SetMaxKnown(1)()
+	s := idem.New(e, 0) // its load overflows: no set
+	for _, v := range []string{"a", "b", "c"} {
+		reads := 0
+		a, replayed, err := s.DoRead(ctx, "db", key(v, "b"), readV(&reads), insertV("x", &calls))
+		if err != nil || !replayed || reads != 0 || string(a.Body) != `{"v":"`+v+`"}` {
+			t.Fatalf("read %s: %v %v %d %s", v, err, replayed, reads, a.Body)
+		}
+	}
+	if _, _, err := s.Do(ctx, "db", key("b", "other"), insertV("x", &calls)); !errors.Is(err, forge.ErrIdempotencyKeyReused) {
+		t.Fatalf("reused: %v", err)
+	}
+	for i, want := range []bool{false, true} {
+		if _, replayed, err := s.Do(ctx, "db", key("d", "b"), insertV("d", &calls)); err != nil || replayed != want {
+			t.Fatalf("new key %d: %v %v", i, err, replayed)
+		}
+	}
+	if calls != 4 || count(t, e) != 4 {
+		t.Fatalf("work ran %d times, %d rows; want 4, 4", calls, count(t, e))
+	}
+}
