@@ -206,10 +206,50 @@ func recordedError(err error) forge.Answer {
 func (s *Server) queryOnce(ctx context.Context, rc *fasthttp.RequestCtx, req queryRequest) error {
 	enc := getEncoder()
 	defer putEncoder(enc)
-	answer := func(res forge.Result) forge.Answer {
-		return jsonAnswer(fasthttp.StatusOK, appendMeta(enc.finish(res), res.Meta))
+	var out forge.Answer
+	dml := writesSurely(req.stmt.SQL)
+	write := recordWork(func(tx forge.Tx) (forge.Answer, bool, error) {
+		info := forge.StatementInfo{}
+		if !dml { // an INSERT, UPDATE, DELETE or REPLACE never reads only
+			var err error
+			if info, err = tx.Describe(ctx, req.stmt.SQL); err != nil {
+				return forge.Answer{}, true, err
+			}
+		}
+		enc.reset(s.opts.MaxResponseBytes) // a unit may run more than once
+		res, err := tx.Run(ctx, req.stmt, enc)
+		if err != nil {
+			return forge.Answer{}, !info.ReadOnly, err
+		}
+		return encodedAnswer(enc, res), !info.ReadOnly, nil
+	}, &out)
+	var a forge.Answer
+	var replayed bool
+	var err error
+	if readsFirst(req.stmt.SQL) {
+		a, replayed, err = s.opts.Idempotency.DoRead(ctx, req.db, req.idem, s.readOnce(ctx, req, enc), write)
+	} else {
+		a, replayed, err = s.opts.Idempotency.Do(ctx, req.db, req.idem, write)
 	}
-	read := func(tx forge.Tx) (forge.Answer, error) {
+	if err != nil {
+		return err
+	}
+	if !replayed && out.Status == 0 {
+		out = a // answered by the read
+	}
+	return answerOnce(rc, a, replayed, out)
+}
+
+// encodedAnswer is the answer of a statement whose rows enc holds.
+func encodedAnswer(enc *rowsEncoder, res forge.Result) forge.Answer {
+	return jsonAnswer(fasthttp.StatusOK, appendMeta(enc.finish(res), res.Meta))
+}
+
+// readOnce is queryOnce's read (made only for a statement that starts
+// like one: a closure less for a keyed write).
+func (s *Server) readOnce(ctx context.Context, req queryRequest, enc *rowsEncoder) func(forge.Tx) (forge.Answer, error) {
+	answer := func(res forge.Result) forge.Answer { return encodedAnswer(enc, res) }
+	return func(tx forge.Tx) (forge.Answer, error) {
 		enc.reset(s.opts.MaxResponseBytes)
 		if tx == nil { // no record to look for: a plain read
 			q := req.stmt
@@ -237,38 +277,6 @@ func (s *Server) queryOnce(ctx context.Context, rc *fasthttp.RequestCtx, req que
 		}
 		return answer(res), nil
 	}
-	var out forge.Answer
-	dml := writesSurely(req.stmt.SQL)
-	write := recordWork(func(tx forge.Tx) (forge.Answer, bool, error) {
-		info := forge.StatementInfo{}
-		if !dml { // an INSERT, UPDATE, DELETE or REPLACE never reads only
-			var err error
-			if info, err = tx.Describe(ctx, req.stmt.SQL); err != nil {
-				return forge.Answer{}, true, err
-			}
-		}
-		enc.reset(s.opts.MaxResponseBytes) // a unit may run more than once
-		res, err := tx.Run(ctx, req.stmt, enc)
-		if err != nil {
-			return forge.Answer{}, !info.ReadOnly, err
-		}
-		return answer(res), !info.ReadOnly, nil
-	}, &out)
-	var a forge.Answer
-	var replayed bool
-	var err error
-	if readsFirst(req.stmt.SQL) {
-		a, replayed, err = s.opts.Idempotency.DoRead(ctx, req.db, req.idem, read, write)
-	} else {
-		a, replayed, err = s.opts.Idempotency.Do(ctx, req.db, req.idem, write)
-	}
-	if err != nil {
-		return err
-	}
-	if !replayed && out.Status == 0 {
-		out = a // answered by the read
-	}
-	return answerOnce(rc, a, replayed, out)
 }
 
 func (s *Server) createTableOnce(ctx context.Context, rc *fasthttp.RequestCtx, req tableRequest) error {

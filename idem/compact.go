@@ -44,15 +44,22 @@ var fragments = [...]string{
 	`{"message":"Rows inserted successfully.","rows_affected":`,
 }
 
-// compactReplacer replaces each fragment with its byte.
-var compactReplacer, expandReplacer = func() (*strings.Replacer, *strings.Replacer) {
-	var c, x []string
+// expandReplacer replaces each fragment's byte with the fragment.
+var expandReplacer = func() *strings.Replacer {
+	var x []string
 	for i, f := range fragments {
-		b := string(rune(1 + i))
-		c = append(c, f, b)
-		x = append(x, b, f)
+		x = append(x, string(rune(1+i)), f)
 	}
-	return strings.NewReplacer(c...), strings.NewReplacer(x...)
+	return strings.NewReplacer(x...)
+}()
+
+// byFirst lists the fragments by their first byte, in fragments' order
+// (so a longer one that holds another is tried first).
+var byFirst = func() (m [256][]uint8) {
+	for i, f := range fragments {
+		m[f[0]] = append(m[f[0]], uint8(i))
+	}
+	return m
 }()
 
 // compact is the stored form of an answer's content type and body.
@@ -60,14 +67,35 @@ func compact(contentType string, body []byte) (string, []byte) {
 	if contentType != jsonType {
 		return contentType, body
 	}
-	for _, c := range body {
-		if c < 0x20 {
-			return contentType, body // not the JSON it says: as it is
-		}
+	if out, ok := appendCompact(make([]byte, 0, 1+len(body)), body); ok {
+		return "", out
 	}
-	s := compactReplacer.Replace(string(body))
-	out := make([]byte, 0, 1+len(s))
-	return "", append(append(out, compactMark), s...)
+	return contentType, body // not the JSON it says: as it is
+}
+
+// appendCompact appends the compact form of a JSON body to dst (its
+// content type is then ""): false if body holds a byte below 0x20. One
+// pass, each fragment where it starts (the first in fragments' order
+// where several do).
+func appendCompact(dst, body []byte) ([]byte, bool) {
+	dst = append(dst, compactMark)
+next:
+	for i := 0; i < len(body); {
+		c := body[i]
+		if c < 0x20 {
+			return dst, false
+		}
+		for _, f := range byFirst[c] {
+			if frag := fragments[f]; len(body)-i >= len(frag) && string(body[i:i+len(frag)]) == frag {
+				dst = append(dst, 1+f)
+				i += len(frag)
+				continue next
+			}
+		}
+		dst = append(dst, c)
+		i++
+	}
+	return dst, true
 }
 
 // expand is the answer's content type and body from their stored form.

@@ -3,6 +3,8 @@ package idem
 import (
 	"bytes"
 	"testing"
+
+	"github.com/praetorian/db-forge/forge"
 )
 
 func TestCompactRoundTrip(t *testing.T) {
@@ -56,4 +58,30 @@ func FuzzCompact(f *testing.F) {
 			t.Fatalf("%q: round trip %q %q", body, gotCT, got)
 		}
 	})
+}
+
+// A record's packed form reads back as the answer and request hash it
+// was made of: a JSON answer (compact), one that is not JSON, and a
+// "JSON" one with a raw control byte (as it is).
+func TestPackRecordRoundTrip(t *testing.T) {
+	var k forge.IdempotencyKey
+	copy(k.Hash[:], "0123456789abcdef0123456789abcdef")
+	for _, a := range []forge.Answer{
+		{Status: 201, ContentType: jsonType, Body: []byte(`{"message":"Query executed successfully.","rows_affected":1,"meta":{"duration_ms":0.1}}`)},
+		{Status: 200, ContentType: "text/csv", Body: []byte("a,b\n1,2\n")},
+		{Status: 422, ContentType: jsonType, Body: []byte("{\"a\":\n1}")},
+		{Status: 400, ContentType: jsonType, Body: nil},
+	} {
+		rec := packRecord(nil, k, a)
+		got, err := unpackRecord(rec)
+		if err != nil || got.Status != a.Status || got.ContentType != a.ContentType ||
+			!bytes.Equal(got.Body, a.Body) || !bytes.Equal(got.hash, k.Hash[:]) {
+			t.Errorf("%q: %v %d %q %q", a.Body, err, got.Status, got.ContentType, got.Body)
+		}
+	}
+	for _, bad := range []string{"", "short", "0123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcdef\x01\x09ab"} {
+		if _, err := unpackRecord([]byte(bad)); err == nil {
+			t.Errorf("%q: read as a record", bad)
+		}
+	}
 }

@@ -8,7 +8,8 @@
 // A record's unit shares group commit with other writes (the engine's
 // WriteShared); a key known to have no record is not looked up (known.go);
 // a request that only reads records nothing (DoRead); records are stored
-// compactly (compact.go).
+// compactly (compact.go), in time order without a per-key index: the
+// in-memory key set says where a key's record is (known.go).
 //
 // It knows the engine only through the Engine interface it declares, and
 // knows no HTTP: an answer is a status, a content type and a body that the
@@ -18,6 +19,7 @@ package idem
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -26,8 +28,21 @@ import (
 	"github.com/praetorian/db-forge/forge"
 )
 
-// Table is the bookkeeping table of idempotency records, created in a
-// database by its first idempotent write.
+// LogTable is the bookkeeping table of idempotency records, created in a
+// database by its first idempotent write. Its rows are in time order by
+// their id (the rowid, given by this service), and it has no index on the
+// key: an index entry per record landed in its own leaf of the key's
+// B-tree and cost a keyed write more than the record itself. A key's
+// record is found through the key set in memory (known.go), which maps a
+// key to its record's id; while that set is not complete (being loaded,
+// or past maxKnown keys) a key is looked up by a scan from the newest
+// record back, which an index on the key (made once a database passes
+// maxKnown keys) turns into a seek.
+const LogTable = forge.ReservedPrefix + "idempotency_log"
+
+// Table is the records table before LogTable (a primary key on the key):
+// still read, never written. Its records expire as the TTL says; the
+// table stays until the database is deleted.
 const Table = forge.ReservedPrefix + "idempotency"
 
 // DefaultTTL is how long a record is kept: a retry later than that runs
@@ -45,24 +60,29 @@ const (
 	expireMax    = 4096
 )
 
-// The engine's own statements on Table (forge.Statement.Bookkeeping).
+// The engine's own statements on the tables (forge.Statement.Bookkeeping).
 const (
-	createTable = "CREATE TABLE IF NOT EXISTS " + Table + " (" +
-		"key_scope TEXT NOT NULL, key TEXT NOT NULL, request_hash BLOB NOT NULL, " +
-		"status INTEGER NOT NULL, content_type TEXT NOT NULL, body BLOB NOT NULL, " +
-		"created_at INTEGER NOT NULL, PRIMARY KEY (key_scope, key))"
-	selectOne = "SELECT request_hash, status, content_type, body FROM " + Table +
+	// A record's row is its id, its key (scope, a NUL, key: storedKey),
+	// its request hash and answer in one BLOB (packRecord), and its time:
+	// each bound value costs the INSERT at commit a copy into SQLite's
+	// memory, so few of them.
+	createLog = "CREATE TABLE IF NOT EXISTS " + LogTable + " (" +
+		"id INTEGER PRIMARY KEY, k BLOB NOT NULL, rec BLOB NOT NULL, created_at INTEGER NOT NULL)"
+	// createLogIndex: for a database past maxKnown keys.
+	createLogIndex = "CREATE INDEX IF NOT EXISTS " + LogTable + "_k ON " + LogTable + " (k)"
+	selectByID     = "SELECT k, rec FROM " + LogTable + " WHERE id = ?1 AND created_at >= ?2"
+	selectByKey    = "SELECT k, rec FROM " + LogTable + " WHERE k = ?1 AND created_at >= ?2 ORDER BY id DESC LIMIT 1"
+	selectLegacy   = "SELECT key_scope, key, request_hash, status, content_type, body FROM " + Table +
 		" WHERE key_scope = ?1 AND key = ?2 AND created_at >= ?3"
-	insertOne = insertHead + "(?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+	selectMaxID = "SELECT coalesce(max(id), 0) FROM " + LogTable
+	insertOne   = insertHead + "(?1, ?2, ?3, ?4)"
 	// insertHead is insertOne up to its values, for atCommitInserter.
-	insertHead = "INSERT OR REPLACE INTO " + Table +
-		" (key_scope, key, request_hash, status, content_type, body, created_at) VALUES "
-	// Records are added in time order, so rowids are too (a new row's is
-	// the largest plus one): the oldest are the first rowids, and the
-	// expired ones among the first ?2 go. (A table made before this had
-	// an index on created_at, which nothing needs now; it stays.)
-	expire = "DELETE FROM " + Table + " WHERE rowid IN (SELECT rowid FROM " + Table +
-		" ORDER BY rowid LIMIT ?2) AND created_at < ?1"
+	insertHead = "INSERT INTO " + LogTable +
+		" (id, k, rec, created_at) VALUES "
+	// Records are added in time order, so ids are too: the oldest are
+	// the first ids, and the expired ones among the first ?2 go.
+	expire = "DELETE FROM " + LogTable + " WHERE id IN (SELECT id FROM " + LogTable +
+		" ORDER BY id LIMIT ?2) AND created_at < ?1"
 )
 
 // Engine runs units of work on databases by name (package wasm's Engine).
@@ -108,24 +128,17 @@ type dbState struct {
 	// many records were added since.
 	expired time.Time
 	added   int
-	// table: whether Table is there, as far as this process knows.
-	table tableState
-	// known: the keys that may have a record (known.go).
+	// nextID is the id of its next record; 0: not read yet from LogTable
+	// (which a unit that reads it makes if it is not there).
+	nextID int64
+	// wantIndex: past maxKnown keys, LogTable needs its key index; made
+	// by the next record's unit (indexed).
+	wantIndex, indexed bool
+	// legacyAbsent: a look-up found no Table (which nothing makes now).
+	legacyAbsent bool
+	// known: the keys that may have a record, and where (known.go).
 	known known
 }
-
-// tableState: whether a database has Table. Only this service makes the
-// table (client SQL cannot: forge.ReservedPrefix), so a database seen
-// without it stays without it until this service makes it; a table seen
-// is looked up, and a look-up that finds no table (a database deleted and
-// spawned again) is a look-up that finds no record.
-type tableState uint8
-
-const (
-	tableUnknown tableState = iota
-	tableAbsent             // a read found no table, and none was made since
-	tablePresent            // made, or seen, by this process
-)
 
 // New returns the service over e, keeping records for ttl (0: DefaultTTL).
 func New(e Engine, ttl time.Duration) *Service {
@@ -190,54 +203,72 @@ func (s *Service) Do(ctx context.Context, db string, k forge.IdempotencyKey,
 // do is Do once k is claimed.
 func (s *Service) do(ctx context.Context, db string, k forge.IdempotencyKey,
 	fn func(forge.Tx) (forge.Answer, error),
-) (a forge.Answer, replayed bool, err error) {
-	var failed forge.Answer
-	may := s.mayHave(ctx, db, k)
-	err = s.e.WriteShared(ctx, db, func(tx forge.Tx) error {
-		a, replayed, failed = forge.Answer{}, false, forge.Answer{} // a unit may run twice
-		var rec record
-		var found bool
-		if may {
-			var err error
-			if rec, found, err = s.lookup(ctx, tx, db, k); err != nil {
-				return err
-			}
-		}
-		if found {
-			if !bytes.Equal(rec.hash, k.Hash[:]) {
-				return forge.ErrIdempotencyKeyReused
-			}
-			a, replayed = rec.Answer, true
-			return nil
-		}
-		ans, err := fn(tx)
-		if err != nil {
-			failed = ans
-			return err
-		}
-		if ans.Status == 0 {
-			return nil
-		}
-		if err := s.insert(ctx, tx, db, k, ans); err != nil {
-			return err
-		}
-		a = ans
-		return nil
-	})
+) (forge.Answer, bool, error) {
+	u := &writeUnit{s: s, ctx: ctx, db: db, k: k, fn: fn}
+	u.may, u.at = s.mayHave(ctx, db, k)
+	err := s.e.WriteShared(ctx, db, u.run)
 	if err != nil {
-		if failed.Status != 0 && ctx.Err() == nil {
+		if u.failed.Status != 0 && ctx.Err() == nil {
 			// Best effort: without the record a retry runs again, which
 			// for an answer that wrote nothing is the same.
+			may, at := s.mayHave(ctx, db, k)
 			_ = s.e.WriteShared(ctx, db, func(tx forge.Tx) error {
-				if _, found, err := s.lookup(ctx, tx, db, k); err != nil || found {
-					return err
+				if may {
+					if _, found, err := s.find(ctx, tx, db, k, at); err != nil || found {
+						return err
+					}
 				}
-				return s.insert(ctx, tx, db, k, failed)
+				return s.insert(ctx, tx, db, k, u.failed)
 			})
 		}
 		return forge.Answer{}, false, err
 	}
-	return a, replayed, nil
+	return u.a, u.replayed, nil
+}
+
+// writeUnit is do's unit of work and what it found (one allocation for
+// all that its callback keeps).
+type writeUnit struct {
+	s   *Service
+	ctx context.Context
+	db  string
+	k   forge.IdempotencyKey
+	fn  func(forge.Tx) (forge.Answer, error)
+	may bool  // k may have a record,
+	at  int64 // there (known.go)
+	// a and replayed: the answer; failed: fn's answer with its error.
+	a, failed forge.Answer
+	replayed  bool
+}
+
+func (u *writeUnit) run(tx forge.Tx) error {
+	u.a, u.replayed, u.failed = forge.Answer{}, false, forge.Answer{} // a unit may run twice
+	if u.may {
+		rec, found, err := u.s.find(u.ctx, tx, u.db, u.k, u.at)
+		if err != nil {
+			return err
+		}
+		if found {
+			if !bytes.Equal(rec.hash, u.k.Hash[:]) {
+				return forge.ErrIdempotencyKeyReused
+			}
+			u.a, u.replayed = rec.Answer, true
+			return nil
+		}
+	}
+	ans, err := u.fn(tx)
+	if err != nil {
+		u.failed = ans
+		return err
+	}
+	if ans.Status == 0 {
+		return nil
+	}
+	if err := u.s.insert(u.ctx, tx, u.db, u.k, ans); err != nil {
+		return err
+	}
+	u.a = ans
+	return nil
 }
 
 // DoRead is Do for a request that may only read. read is tried first on
@@ -262,7 +293,8 @@ func (s *Service) DoRead(ctx context.Context, db string, k forge.IdempotencyKey,
 		return forge.Answer{}, false, err
 	}
 	defer s.unclaim(id)
-	if !s.mayHave(ctx, db, k) {
+	may, at := s.mayHave(ctx, db, k)
+	if !may {
 		// No record of k: the read runs as any read.
 		a, err = read(nil)
 		if errors.Is(err, forge.ErrReadOnly) {
@@ -270,7 +302,7 @@ func (s *Service) DoRead(ctx context.Context, db string, k forge.IdempotencyKey,
 		}
 		return a, false, err
 	}
-	a, replayed, writes, err := s.readUnit(ctx, db, k, read)
+	a, replayed, writes, err := s.readUnit(ctx, db, k, at, read)
 	if err != nil {
 		return forge.Answer{}, false, err
 	}
@@ -284,30 +316,21 @@ func (s *Service) DoRead(ctx context.Context, db string, k forge.IdempotencyKey,
 // record; writes: read said forge.ErrReadOnly. (Apart from DoRead, so
 // that what its closure captures is not moved to the heap on DoRead's
 // common path.)
-func (s *Service) readUnit(ctx context.Context, db string, k forge.IdempotencyKey,
+func (s *Service) readUnit(ctx context.Context, db string, k forge.IdempotencyKey, at int64,
 	read func(forge.Tx) (forge.Answer, error),
 ) (a forge.Answer, replayed, writes bool, err error) {
-	absent := s.tableAbsent(db)
 	err = s.e.Read(ctx, db, func(tx forge.Tx) error {
-		var r recordReader
-		if !absent {
-			var err error
-			r, err = s.find(ctx, tx, k)
-			var se *forge.SQLError
-			if errors.As(err, &se) { // no table: no record
-				s.setTable(db, tableAbsent)
-			} else if err != nil {
-				return err
-			}
+		rec, found, err := s.find(ctx, tx, db, k, at)
+		if err != nil {
+			return err
 		}
-		if r.found {
-			if !bytes.Equal(r.rec.hash, k.Hash[:]) {
+		if found {
+			if !bytes.Equal(rec.hash, k.Hash[:]) {
 				return forge.ErrIdempotencyKeyReused
 			}
-			a, replayed = r.rec.Answer, true
+			a, replayed = rec.Answer, true
 			return nil
 		}
-		var err error
 		a, err = read(tx)
 		if errors.Is(err, forge.ErrReadOnly) {
 			writes = true
@@ -324,71 +347,107 @@ type record struct {
 	hash []byte
 }
 
-// lookup finds k's record of the last TTL. A database without the table
-// gets it (the unit's transaction makes it with the write or not at all).
-func (s *Service) lookup(ctx context.Context, tx forge.Tx, db string, k forge.IdempotencyKey) (record, bool, error) {
-	r, err := s.find(ctx, tx, k)
-	var se *forge.SQLError
-	if errors.As(err, &se) {
-		// No table yet ("no such table"): the first idempotent write
-		// of this database makes it.
-		s.setTable(db, tablePresent) // before it can commit
-		if _, err := tx.Run(ctx, forge.Statement{SQL: createTable, Bookkeeping: true}, nil); err != nil {
-			return record{}, false, fmt.Errorf("idempotency table: %w", err)
+// find looks k's record of the last TTL up on tx, where the key set
+// says it is (at, known.go): by its id in LogTable; in Table; or, when
+// the set does not know (at 0), by a scan of LogTable from the newest
+// record back, then in Table. A table that is not there has no record.
+//
+// A key whose record is not at its id has none: a key's id is noted only
+// for a record made while it had none (a unit of this process, claimed,
+// after its look-up), so the id noted last is its only live record, or
+// its unit rolled back and it has none.
+func (s *Service) find(ctx context.Context, tx forge.Tx, db string, k forge.IdempotencyKey, at int64) (record, bool, error) {
+	cutoff := forge.IntValue(s.now().Add(-s.ttl).UnixMilli())
+	r := recordReader{scope: k.Scope, key: k.Key}
+	if at > 0 {
+		err := s.query(ctx, tx, selectByID, &r, forge.IntValue(at), cutoff)
+		if err != nil || r.found || !r.other {
+			return r.rec, r.found, err
 		}
+		// Another key's record: two keys of one 128-bit hash. Scan.
+	}
+	if at >= 0 {
+		r = recordReader{scope: k.Scope, key: k.Key}
+		err := s.query(ctx, tx, selectByKey, &r, forge.BlobValue(storedKey(nil, k)), cutoff)
+		if err != nil || r.found {
+			return r.rec, r.found, err
+		}
+	}
+	if s.noLegacy(db) {
 		return record{}, false, nil
 	}
-	if err != nil {
-		return record{}, false, err
+	r = recordReader{scope: k.Scope, key: k.Key, legacy: true}
+	_, err := tx.Run(ctx, forge.Statement{SQL: selectLegacy, Bookkeeping: true, Params: forge.Params{
+		Positional: []forge.Value{forge.TextValue(k.Scope), forge.TextValue(k.Key), cutoff}}}, &r)
+	var se *forge.SQLError
+	if errors.As(err, &se) { // never made, and never made now
+		s.mu.Lock()
+		s.state(db).legacyAbsent = true
+		s.mu.Unlock()
+		return record{}, false, nil
 	}
-	return r.rec, r.found, nil
+	return r.rec, r.found, err
 }
 
-// find runs selectOne for k: an SQL error when the table is not there.
-func (s *Service) find(ctx context.Context, tx forge.Tx, k forge.IdempotencyKey) (recordReader, error) {
-	var r recordReader
-	q := forge.Statement{SQL: selectOne, Bookkeeping: true, Params: forge.Params{Positional: []forge.Value{
-		forge.TextValue(k.Scope), forge.TextValue(k.Key), forge.IntValue(s.now().Add(-s.ttl).UnixMilli()),
-	}}}
-	_, err := tx.Run(ctx, q, &r)
-	return r, err
+// noLegacy tells whether db is known to have no Table.
+func (s *Service) noLegacy(db string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	d := s.dbs[db]
+	return d != nil && d.legacyAbsent
+}
+
+// query runs one look-up of find: a table that is not there (an SQL
+// error) finds nothing.
+func (s *Service) query(ctx context.Context, tx forge.Tx, sql string, r *recordReader, args ...forge.Value) error {
+	_, err := tx.Run(ctx, forge.Statement{SQL: sql, Bookkeeping: true, Params: forge.Params{Positional: args}}, r)
+	var se *forge.SQLError
+	if errors.As(err, &se) {
+		return nil
+	}
+	if err == nil {
+		err = r.err
+	}
+	return err
 }
 
 // insert records a's answer for k, and, at most once per expirePeriod
-// per database, deletes expired records. The table is made if it is not
-// there (a unit that did not look k up did not make it).
+// per database, deletes expired records. LogTable is made if it is not
+// there.
 func (s *Service) insert(ctx context.Context, tx forge.Tx, db string, k forge.IdempotencyKey, a forge.Answer) error {
 	now := s.now()
-	s.noteRecord(db, k)
-	ct, body := compact(a.ContentType, a.Body)
-	q := forge.Statement{SQL: insertOne, Bookkeeping: true, Params: forge.Params{Positional: []forge.Value{
-		forge.TextValue(k.Scope), forge.TextValue(k.Key), forge.BlobValue(k.Hash[:]),
-		forge.IntValue(int64(a.Status)), forge.TextValue(ct), forge.BlobValue(body),
-		forge.IntValue(now.UnixMilli()),
-	}}}
-	var err error
-	present := s.tablePresent(db)
-	if ac, ok := tx.(atCommitInserter); ok && present {
+	id, fresh, err := s.newID(ctx, tx, db)
+	if err != nil {
+		return err
+	}
+	s.noteRecord(db, k, id)
+	sk := storedKey(make([]byte, 0, len(k.Scope)+1+len(k.Key)+recordHead+len(a.ContentType)+len(a.Body)), k)
+	rec := packRecord(sk[len(sk):], k, a)
+	vals := []forge.Value{forge.IntValue(id), forge.BlobValue(sk), forge.BlobValue(rec), forge.IntValue(now.UnixMilli())}
+	if ac, ok := tx.(atCommitInserter); ok && !fresh {
 		// The table is there (as far as this process knows: if it is
 		// not, the group's INSERT fails and the unit runs again alone,
 		// where the INSERT runs at once and the table is made below).
-		err = ac.InsertAtCommit(ctx, insertHead, q.Params.Positional)
+		err = ac.InsertAtCommit(ctx, insertHead, vals)
 	} else {
-		_, err = tx.Run(ctx, q, nil)
+		_, err = tx.Run(ctx, forge.Statement{SQL: insertOne, Bookkeeping: true, Params: forge.Params{Positional: vals}}, nil)
 	}
-	var se *forge.SQLError
-	if errors.As(err, &se) { // no table: make it
-		s.setTable(db, tablePresent) // before it can commit
-		if _, err := tx.Run(ctx, forge.Statement{SQL: createTable, Bookkeeping: true}, nil); err != nil {
-			return fmt.Errorf("idempotency table: %w", err)
+	if err != nil && !fresh && isSQLError(err) { // the table went (its file was replaced): make it
+		s.resetID(db)
+		if id, _, err = s.newID(ctx, tx, db); err != nil {
+			return err
 		}
-		_, err = tx.Run(ctx, q, nil)
+		s.noteRecord(db, k, id)
+		vals[0] = forge.IntValue(id)
+		_, err = tx.Run(ctx, forge.Statement{SQL: insertOne, Bookkeeping: true, Params: forge.Params{Positional: vals}}, nil)
 	}
 	if err != nil {
 		return err
 	}
-	if !present {
-		s.setTable(db, tablePresent)
+	if s.indexDue(db) {
+		if _, err := tx.Run(ctx, forge.Statement{SQL: createLogIndex, Bookkeeping: true}, nil); err != nil {
+			return fmt.Errorf("idempotency index: %w", err)
+		}
 	}
 	if limit := s.expireDue(db, now); limit > 0 {
 		if _, err := tx.Run(ctx, forge.Statement{SQL: expire, Bookkeeping: true, Params: forge.Params{
@@ -400,15 +459,84 @@ func (s *Service) insert(ctx context.Context, tx forge.Tx, db string, k forge.Id
 	return nil
 }
 
-// mayHave tells whether k may have a record on db (known.go), loading
-// db's keys first if that is due.
-func (s *Service) mayHave(ctx context.Context, db string, k forge.IdempotencyKey) bool {
-	may, load := s.mayHaveRecord(db, k)
+// newID gives the id of a new record of db: the next after the largest in
+// LogTable, which it reads, and makes the table, the first time (fresh).
+// A unit that made the table and rolled back leaves an id the process
+// believes in without a table: the next record's INSERT fails, and is
+// made again as the first (insert).
+func (s *Service) newID(ctx context.Context, tx forge.Tx, db string) (id int64, fresh bool, err error) {
+	s.mu.Lock()
+	d := s.state(db)
+	if d.nextID > 0 {
+		id = d.nextID
+		d.nextID++
+		s.mu.Unlock()
+		return id, false, nil
+	}
+	s.mu.Unlock()
+	var r intReader
+	_, err = tx.Run(ctx, forge.Statement{SQL: selectMaxID, Bookkeeping: true}, &r)
+	var se *forge.SQLError
+	if errors.As(err, &se) { // no table yet: the first idempotent write of this database makes it
+		if _, err := tx.Run(ctx, forge.Statement{SQL: createLog, Bookkeeping: true}, nil); err != nil {
+			return 0, false, fmt.Errorf("idempotency table: %w", err)
+		}
+		r.n, err = 0, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d = s.state(db)
+	if d.nextID <= r.n {
+		d.nextID = r.n + 1
+	}
+	id = d.nextID
+	d.nextID++
+	return id, true, nil
+}
+
+// resetID forgets db's next id: its table is to be read (or made) again.
+func (s *Service) resetID(db string) {
+	s.mu.Lock()
+	s.state(db).nextID = 0
+	s.mu.Unlock()
+}
+
+// indexDue tells whether db's LogTable is to get its key index now (once).
+func (s *Service) indexDue(db string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.state(db)
+	if !d.wantIndex || d.indexed {
+		return false
+	}
+	d.indexed = true
+	return true
+}
+
+// isSQLError tells an SQL error (here: a table that is not there).
+func isSQLError(err error) bool {
+	var se *forge.SQLError
+	return errors.As(err, &se)
+}
+
+// intReader keeps the one integer of a one-row result.
+type intReader struct{ n int64 }
+
+func (r *intReader) Columns([]string) error  { return nil }
+func (r *intReader) Row(row forge.Row) error { r.n = row.Int(0); return nil }
+
+// mayHave tells whether k may have a record on db, and where (at,
+// known.go), loading db's keys first if that is due.
+func (s *Service) mayHave(ctx context.Context, db string, k forge.IdempotencyKey) (may bool, at int64) {
+	may, at, load := s.mayHaveRecord(db, k)
 	if load {
 		s.loadKnown(ctx, db)
-		may, _ = s.mayHaveRecord(db, k)
+		may, at, _ = s.mayHaveRecord(db, k)
 	}
-	return may
+	return may, at
 }
 
 // state is db's entry; s.mu must be held.
@@ -419,33 +547,6 @@ func (s *Service) state(db string) *dbState {
 		s.dbs[db] = d
 	}
 	return d
-}
-
-// setTable notes what a unit saw of db's table: absent only if nothing
-// was known (a table made meanwhile stays present).
-func (s *Service) setTable(db string, t tableState) {
-	s.mu.Lock()
-	d := s.state(db)
-	if t == tablePresent || d.table == tableUnknown {
-		d.table = t
-	}
-	s.mu.Unlock()
-}
-
-// tablePresent tells whether db is known to have Table.
-func (s *Service) tablePresent(db string) bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	d := s.dbs[db]
-	return d != nil && d.table == tablePresent
-}
-
-// tableAbsent tells whether db is known to have no Table.
-func (s *Service) tableAbsent(db string) bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	d := s.dbs[db]
-	return d != nil && d.table == tableAbsent
 }
 
 // expireDue counts a record added to db and tells how many expired
@@ -465,24 +566,93 @@ func (s *Service) expireDue(db string, now time.Time) int {
 	return n
 }
 
-// recordReader keeps the one row of selectOne.
+// storedKey appends k's stored form to dst: its scope, a NUL, its key
+// (a key is visible ASCII; a scope holds no NUL).
+func storedKey(dst []byte, k forge.IdempotencyKey) []byte {
+	dst = append(dst, k.Scope...)
+	dst = append(dst, 0)
+	return append(dst, k.Key...)
+}
+
+// recordHead bounds the bytes of a packed record before its content type
+// and body.
+const recordHead = len(forge.IdempotencyKey{}.Hash) + 2*binary.MaxVarintLen64
+
+// packRecord appends a record's rec to dst: k's request hash, a's status
+// and the length of its stored content type as uvarints, that content
+// type, and its stored body (compact.go).
+func packRecord(dst []byte, k forge.IdempotencyKey, a forge.Answer) []byte {
+	dst = append(dst, k.Hash[:]...)
+	dst = binary.AppendUvarint(dst, uint64(a.Status))
+	if a.ContentType == jsonType {
+		if out, ok := appendCompact(append(dst, 0), a.Body); ok {
+			return out
+		}
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(a.ContentType)))
+	dst = append(dst, a.ContentType...)
+	return append(dst, a.Body...)
+}
+
+// errBadRecord: a rec that packRecord did not make.
+var errBadRecord = errors.New("idempotency record unreadable")
+
+// unpackRecord reads a rec of packRecord.
+func unpackRecord(rec []byte) (record, error) {
+	n := len(forge.IdempotencyKey{}.Hash)
+	if len(rec) < n {
+		return record{}, errBadRecord
+	}
+	r := record{hash: bytes.Clone(rec[:n])}
+	rec = rec[n:]
+	status, w := binary.Uvarint(rec)
+	if w <= 0 {
+		return record{}, errBadRecord
+	}
+	rec = rec[w:]
+	ctLen, w := binary.Uvarint(rec)
+	if w <= 0 || uint64(len(rec)-w) < ctLen {
+		return record{}, errBadRecord
+	}
+	ct, body := expand(string(rec[w:w+int(ctLen)]), rec[w+int(ctLen):])
+	r.Answer = forge.Answer{Status: int(status), ContentType: ct, Body: bytes.Clone(body)}
+	return r, nil
+}
+
+// recordReader keeps the one row of a look-up of k (scope, key): found,
+// or other when the row is another key's. legacy: a row of Table.
 type recordReader struct {
-	rec   record
-	found bool
+	scope, key string
+	legacy     bool
+	rec        record
+	found      bool
+	other      bool
+	err        error
 }
 
 func (r *recordReader) Columns([]string) error { return nil }
 
 func (r *recordReader) Row(row forge.Row) error {
-	r.found = true
-	ct, body := expand(string(row.Text(2)), row.Blob(3))
-	r.rec = record{
-		hash: bytes.Clone(row.Blob(0)),
-		Answer: forge.Answer{
-			Status:      int(row.Int(1)),
-			ContentType: ct,
-			Body:        bytes.Clone(body),
-		},
+	if r.legacy {
+		if string(row.Text(0)) != r.scope || string(row.Text(1)) != r.key {
+			r.other = true
+			return nil
+		}
+		r.found = true
+		ct, body := expand(string(row.Text(4)), row.Blob(5))
+		r.rec = record{
+			hash:   bytes.Clone(row.Blob(2)),
+			Answer: forge.Answer{Status: int(row.Int(3)), ContentType: ct, Body: bytes.Clone(body)},
+		}
+		return nil
 	}
+	k := row.Blob(0)
+	if len(k) != len(r.scope)+1+len(r.key) || string(k[:len(r.scope)]) != r.scope ||
+		k[len(r.scope)] != 0 || string(k[len(r.scope)+1:]) != r.key {
+		r.other = true
+		return nil
+	}
+	r.rec, r.err = unpackRecord(row.Blob(1))
+	r.found = r.err == nil
 	return nil
 }

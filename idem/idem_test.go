@@ -2,11 +2,13 @@ package idem_test
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/praetorian/db-forge/forge"
 	"github.com/praetorian/db-forge/idem"
@@ -242,5 +244,133 @@ func TestForgetAfterTheFileChanged(t *testing.T) {
 	}
 	if calls != 2 || count(t, e) != 2 {
 		t.Fatalf("work ran %d times, %d rows; want 2, 2", calls, count(t, e))
+	}
+}
+
+// bookkeeping runs the engine's own statements on db (as the service
+// does), here to stand for a database of an older version.
+func bookkeeping(t *testing.T, e *wasm.Engine, sqls ...string) {
+	t.Helper()
+	err := e.Write(context.Background(), "db", func(tx forge.Tx) error {
+		for _, q := range sqls {
+			if _, err := tx.Run(context.Background(), forge.Statement{SQL: q, Bookkeeping: true}, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Records in the table of before LogTable (primary key on the key) are
+// still found: replayed on a write and on a read, and a reused key is
+// 422, whether the key set says where (round 0) or is past maxKnown and
+// every key is looked up (round 1); new records go to LogTable.
+func TestRecordsOfTheOldTable(t *testing.T) {
+	e := newEngine(t)
+	ctx := context.Background()
+	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
+	hash := key("old", "body")
+	bookkeeping(t, e,
+		"CREATE TABLE "+idem.Table+" (key_scope TEXT NOT NULL, key TEXT NOT NULL, request_hash BLOB NOT NULL, "+
+			"status INTEGER NOT NULL, content_type TEXT NOT NULL, body BLOB NOT NULL, "+
+			"created_at INTEGER NOT NULL, PRIMARY KEY (key_scope, key))",
+		"INSERT INTO "+idem.Table+" VALUES ('s', 'old', x'"+hex.EncodeToString(hash.Hash[:])+"', 201, 'application/json', '{\"v\":\"old\"}', "+now+")",
+		"INSERT INTO "+idem.Table+" VALUES ('s', 'old2', x'"+hex.EncodeToString(hash.Hash[:])+"', 201, 'application/json', '{\"v\":\"old2\"}', "+now+")",
+	)
+	calls := 0
+	for round := range 2 {
+		if round == 1 {
+			// Past maxKnown (1) keys: no set, every key scanned for.
+			defer idem.SetMaxKnown(1)()
+		}
+		s := idem.New(e, 0)
+		if round == 1 {
+			if _, _, err := s.Do(ctx, "db", key("pre", "b"), insertV("pre", &calls)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		a, replayed, err := s.Do(ctx, "db", key("old", "body"), insertV("x", &calls))
+		if err != nil || !replayed || string(a.Body) != `{"v":"old"}` {
+			t.Fatalf("round %d: old record: %v %v %s", round, err, replayed, a.Body)
+		}
+		reads := 0
+		if _, replayed, err := s.DoRead(ctx, "db", key("old", "body"), readV(&reads), insertV("x", &calls)); err != nil || !replayed || reads != 0 {
+			t.Fatalf("round %d: old record on a read: %v %v %d", round, err, replayed, reads)
+		}
+		if _, _, err := s.Do(ctx, "db", key("old", "other"), insertV("x", &calls)); !errors.Is(err, forge.ErrIdempotencyKeyReused) {
+			t.Fatalf("round %d: reused: %v", round, err)
+		}
+		v := "new" + strconv.Itoa(round)
+		if _, replayed, err := s.Do(ctx, "db", key(v, "b"), insertV(v, &calls)); err != nil || replayed {
+			t.Fatalf("round %d: new key: %v %v", round, err, replayed)
+		}
+		a, replayed, err = s.Do(ctx, "db", key(v, "b"), insertV("x", &calls))
+		if err != nil || !replayed || string(a.Body) != `{"v":"`+v+`"}` {
+			t.Fatalf("round %d: new key again: %v %v %s", round, err, replayed, a.Body)
+		}
+	}
+	if calls != 3 || count(t, e) != 3 { // new0, pre, new1
+		t.Fatalf("work ran %d times, %d rows; want 3, 3", calls, count(t, e))
+	}
+}
+
+// A records table that went while the service believed in it (a file
+// replaced without Forget) is made again by the next record, which then
+// replays.
+func TestRecordsTableGone(t *testing.T) {
+	e := newEngine(t)
+	ctx := context.Background()
+	s := idem.New(e, 0)
+	calls := 0
+	if _, _, err := s.Do(ctx, "db", key("k1", "b"), insertV("a", &calls)); err != nil {
+		t.Fatal(err)
+	}
+	bookkeeping(t, e, "DROP TABLE "+idem.LogTable)
+	for i, want := range []bool{false, true} {
+		a, replayed, err := s.Do(ctx, "db", key("k2", "b"), insertV("b", &calls))
+		if err != nil || replayed != want || string(a.Body) != `{"v":"b"}` {
+			t.Fatalf("%d: %v %v %s", i, err, replayed, a.Body)
+		}
+	}
+	if calls != 2 {
+		t.Fatalf("work ran %d times, want 2", calls)
+	}
+}
+
+// A key set that cannot be complete (past maxKnown) before any write made
+// the key index: keys are found by a scan of the records, on a read and
+// on a write, and a new key still runs.
+func TestLookUpWithoutKeySet(t *testing.T) {
+	e := newEngine(t)
+	ctx := context.Background()
+	calls := 0
+	first := idem.New(e, 0)
+	for _, v := range []string{"a", "b", "c"} {
+		if _, _, err := first.Do(ctx, "db", key(v, "b"), insertV(v, &calls)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer idem.SetMaxKnown(1)()
+	s := idem.New(e, 0) // its load overflows: no set
+	for _, v := range []string{"a", "b", "c"} {
+		reads := 0
+		a, replayed, err := s.DoRead(ctx, "db", key(v, "b"), readV(&reads), insertV("x", &calls))
+		if err != nil || !replayed || reads != 0 || string(a.Body) != `{"v":"`+v+`"}` {
+			t.Fatalf("read %s: %v %v %d %s", v, err, replayed, reads, a.Body)
+		}
+	}
+	if _, _, err := s.Do(ctx, "db", key("b", "other"), insertV("x", &calls)); !errors.Is(err, forge.ErrIdempotencyKeyReused) {
+		t.Fatalf("reused: %v", err)
+	}
+	for i, want := range []bool{false, true} {
+		if _, replayed, err := s.Do(ctx, "db", key("d", "b"), insertV("d", &calls)); err != nil || replayed != want {
+			t.Fatalf("new key %d: %v %v", i, err, replayed)
+		}
+	}
+	if calls != 4 || count(t, e) != 4 {
+		t.Fatalf("work ran %d times, %d rows; want 4, 4", calls, count(t, e))
 	}
 }

@@ -29,7 +29,9 @@ func BenchmarkIdempotency(b *testing.B) {
 	const clients = 16
 	const perPhase = 1600 // requests per phase, over all clients
 	insert := []byte(`{"sql":"INSERT INTO kv (name, score) VALUES (?, ?)","params":["x", 1.5]}`)
-	for _, kind := range []string{"insert", "select"} {
+	// insert-uuid: keys of 32 random hex digits, as clients' UUIDs, where
+	// insert's are numbered.
+	for _, kind := range []string{"insert", "insert-uuid", "select"} {
 		b.Run(kind, func(b *testing.B) {
 			srv, _ := benchServer(b, zap.NewNop(), false, true)
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -40,7 +42,7 @@ func BenchmarkIdempotency(b *testing.B) {
 			b.Cleanup(func() { _ = srv.Shutdown(b.Context()) })
 			client := &fasthttp.HostClient{Addr: ln.Addr().String(), MaxConns: clients}
 			bodies := pointSelects()
-			if kind == "insert" {
+			if kind != "select" {
 				bodies = [][]byte{insert}
 			}
 			var seq atomic.Int64 // keys are never reused
@@ -63,7 +65,10 @@ func BenchmarkIdempotency(b *testing.B) {
 						i := rand.IntN(len(bodies))
 						for next.Add(1) <= perPhase {
 							i++
-							if withKey {
+							if withKey && kind == "insert-uuid" {
+								key = strconv.AppendUint(strconv.AppendUint(key[:0], rand.Uint64(), 16), rand.Uint64(), 16)
+								req.Header.SetBytesV("Idempotency-Key", key)
+							} else if withKey {
 								key = strconv.AppendInt(append(key[:0], "bench-"...), seq.Add(1), 10)
 								req.Header.SetBytesV("Idempotency-Key", key)
 							}
@@ -136,12 +141,14 @@ func cpuTime() time.Duration {
 // BenchmarkIdempotencyServer is BenchmarkIdempotency without the network
 // and its client: the handler chain called from 16 goroutines, so that
 // "cpu-µs/op" is what the server spends on a request, with and without a
-// key (a new key per request).
+// key (a new key per request: "on" numbers them, as one client's counter
+// would; "random" is 32 random hex digits, as a UUID, which scatter over
+// any index on the key).
 func BenchmarkIdempotencyServer(b *testing.B) {
 	insert := []byte(`{"sql":"INSERT INTO kv (name, score) VALUES (?, ?)","params":["x", 1.5]}`)
 	for _, kind := range []string{"insert", "select"} {
-		for _, key := range []bool{false, true} {
-			b.Run(kind+"/key="+onOff(key), func(b *testing.B) {
+		for _, key := range []string{"off", "on", "random"} {
+			b.Run(kind+"/key="+key, func(b *testing.B) {
 				srv, _ := benchServer(b, zap.NewNop(), false, true)
 				h := srv.Handler()
 				bodies := pointSelects()
@@ -163,8 +170,12 @@ func BenchmarkIdempotencyServer(b *testing.B) {
 						ctx.Response.Reset()
 						ctx.Request.Header.SetMethod("POST")
 						ctx.Request.SetRequestURI("/api/db/bench/query")
-						if key {
+						switch key {
+						case "on":
 							k = strconv.AppendInt(append(k[:0], "bench-"...), seq.Add(1), 10)
+							ctx.Request.Header.SetBytesV("Idempotency-Key", k)
+						case "random":
+							k = strconv.AppendUint(strconv.AppendUint(k[:0], rand.Uint64(), 16), rand.Uint64(), 16)
 							ctx.Request.Header.SetBytesV("Idempotency-Key", k)
 						}
 						ctx.Request.SetBody(bodies[i%len(bodies)])

@@ -175,7 +175,7 @@ func TestIdempotentWrites(t *testing.T) {
 
 	// A write whose text does not prepare (a table not there, a reserved
 	// one): its answer says what the database holds, and is replayed.
-	for i, sql := range []string{"INSERT INTO later(v) VALUES (1)", " update later SET v = 2", "DELETE FROM _forge_idempotency"} {
+	for i, sql := range []string{"INSERT INTO later(v) VALUES (1)", " update later SET v = 2", "DELETE FROM _forge_idempotency_log"} {
 		body := `{"sql":"` + sql + `"}`
 		k := fmt.Sprintf("bad-%d", i)
 		first := c.send(t, "POST", "/api/db/idem/query", k, body)
@@ -201,13 +201,13 @@ func TestIdempotentWrites(t *testing.T) {
 
 	// The bookkeeping table is out of the client's reach.
 	for _, sql := range []string{
-		"SELECT * FROM _forge_idempotency",
-		"SELECT * FROM _FORGE_IDEMPOTENCY",
-		"DELETE FROM _forge_idempotency",
-		"DROP TABLE _forge_idempotency",
+		"SELECT * FROM _forge_idempotency_log",
+		"SELECT * FROM _FORGE_IDEMPOTENCY_LOG",
+		"DELETE FROM _forge_idempotency_log",
+		"DROP TABLE _forge_idempotency_log",
 		"CREATE TABLE _forge_mine(a)",
-		"CREATE INDEX i ON _forge_idempotency(key)",
-		"SELECT * FROM pragma_table_info('_forge_idempotency')",
+		"CREATE INDEX i ON _forge_idempotency_log(key)",
+		"SELECT * FROM pragma_table_info('_forge_idempotency_log')",
 	} {
 		a := c.send(t, "POST", "/api/db/idem/query", "", `{"sql":"`+sql+`"}`)
 		if a.status != 403 || !strings.Contains(a.body, "reserved") {
@@ -217,12 +217,12 @@ func TestIdempotentWrites(t *testing.T) {
 	// A trigger's body is authorized when a statement fires it: the
 	// client's insert that would run it is refused.
 	expectAnswer(t, "trigger", c.send(t, "POST", "/api/db/idem/query", "",
-		`{"sql":"CREATE TRIGGER tr AFTER INSERT ON t BEGIN DELETE FROM _forge_idempotency; END"}`), 200, false)
+		`{"sql":"CREATE TRIGGER tr AFTER INSERT ON t BEGIN DELETE FROM _forge_idempotency_log; END"}`), 200, false)
 	if a := c.send(t, "POST", "/api/db/idem/query", "q-9", `{"sql":"INSERT INTO t(v) VALUES ('z')"}`); a.status != 403 {
 		t.Errorf("insert firing the trigger: %d %s", a.status, a.body)
 	}
 	// A view over it is refused when used.
-	if a := c.send(t, "POST", "/api/db/idem/query", "", `{"sql":"CREATE VIEW v AS SELECT * FROM _forge_idempotency"}`); a.status == 200 {
+	if a := c.send(t, "POST", "/api/db/idem/query", "", `{"sql":"CREATE VIEW v AS SELECT * FROM _forge_idempotency_log"}`); a.status == 200 {
 		if a := c.send(t, "POST", "/api/db/idem/query", "", `{"sql":"SELECT * FROM v"}`); a.status != 403 {
 			t.Errorf("view over the records: %d %s", a.status, a.body)
 		}

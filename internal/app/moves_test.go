@@ -191,7 +191,7 @@ func movesFixture(t testing.TB, g *gateway, db string) {
 	b, _ := json.Marshal(map[string]string{"sql": "INSERT INTO log VALUES ('idem')"})
 	r := sendAs(t, g, g.adminKey, "POST", "/api/db/"+db+"/query", "application/json", b, "Idempotency-Key", "k-1")
 	mustStatus(t, r, 200, "idempotent write")
-	if c := content(t, g, db); c["_forge_idempotency"] != "present" {
+	if c := content(t, g, db); c["_forge_idempotency_log"] != "present" {
 		t.Fatalf("no idempotency table in the fixture: %v", c)
 	}
 }
@@ -204,11 +204,11 @@ func spawnFrom(t testing.TB, g *gateway, db, mt string, body []byte) rawResp {
 
 func sameContent(t *testing.T, what string, want, got map[string]string) {
 	t.Helper()
-	delete(want, "_forge_idempotency")
-	if _, ok := got["_forge_idempotency"]; ok {
+	delete(want, "_forge_idempotency_log")
+	if _, ok := got["_forge_idempotency_log"]; ok {
 		t.Errorf("%s: the copy has the bookkeeping table", what)
 	}
-	delete(got, "_forge_idempotency")
+	delete(got, "_forge_idempotency_log")
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("%s: %s:\n got %s\nwant %s", what, k, got[k], v)
