@@ -58,7 +58,7 @@ func (db *DB) DeployFunction(ctx context.Context, name string, module io.Reader,
 
 // DeployFunctionBytes is DeployFunction of a module held in memory.
 // A deploy replaces the function whole, so it is repeated after a lost
-// connection (as a GET is).
+// connection (as a GET is); created then tells of the last attempt.
 func (db *DB) DeployFunctionBytes(ctx context.Context, name string, module []byte, o *DeployOptions) (*Function, bool, error) {
 	if err := need(db.name, name); err != nil {
 		return nil, false, err
