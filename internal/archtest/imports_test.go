@@ -50,7 +50,7 @@ var allowed = map[string][]string{
 	"cmd/forgectl": {"client", "github.com/spf13/cobra", "github.com/chzyer/readline", "github.com/schollz/progressbar/v3", "golang.org/x/term"},
 	// The MCP server: the gateway's API through its own port, never the engine.
 	"agentmcp": {"client", "github.com/modelcontextprotocol/go-sdk/", "github.com/google/jsonschema-go/"},
-	"audit":               {"forge", "go.uber.org/zap"}, // the statement audit log: the engine's Auditor, through its Engine
+	"audit":    {"forge", "go.uber.org/zap"}, // the statement audit log: the engine's Auditor, through its Engine
 }
 
 // confined lists third-party libraries and the only packages that may
