@@ -7,6 +7,8 @@ import (
 	"net/http"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/praetorian/db-forge/client"
 )
 
 // Bridge relays the protocol between a host that speaks it on a
@@ -14,10 +16,14 @@ import (
 // endpoint, with key as its bearer token: each message the host writes
 // goes to the endpoint, each answer back to the host. It returns when the
 // host closes in (nil), or ctx ends, or the endpoint cannot be reached.
+// The HTTP exchange goes through the Go SDK (package client): its key,
+// User-Agent and retries of the requests the gateway refused before
+// running them (429, 503 SERVER_BUSY).
 func Bridge(ctx context.Context, endpoint, key string, in io.ReadCloser, out io.WriteCloser) error {
+	sdk := client.New(endpoint, client.WithKey(key), client.WithUserAgent("forge-gateway-mcp"))
 	remote := &mcp.StreamableClientTransport{
 		Endpoint:             endpoint,
-		HTTPClient:           &http.Client{Transport: bearer{key: key, next: http.DefaultTransport}},
+		HTTPClient:           &http.Client{Transport: sdk.RoundTripper()},
 		DisableStandaloneSSE: true, // the endpoint is stateless: no stream of its own
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -53,18 +59,4 @@ func Bridge(ctx context.Context, endpoint, key string, in io.ReadCloser, out io.
 		return nil
 	}
 	return err
-}
-
-// bearer adds the key to every request.
-type bearer struct {
-	key  string
-	next http.RoundTripper
-}
-
-func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	if b.key != "" {
-		r.Header.Set("Authorization", "Bearer "+b.key)
-	}
-	return b.next.RoundTrip(r)
 }

@@ -48,6 +48,9 @@ type Options struct {
 	MaxBytes int
 	// Version is the server's version in the MCP handshake.
 	Version string
+	// Audit: the gateway keeps the audit log (GET /api/db/{db}/audit):
+	// keys that may write get the audit_log tool.
+	Audit bool
 }
 
 func (o Options) withDefaults() Options {

@@ -114,6 +114,9 @@ func toolSchemas() map[string][2]*jsonschema.Schema {
 	add("create_checkpoint", forType[checkpointInput]())
 	add("restore_checkpoint", forType[restoreInput]())
 	add("diff", forType[diffInput]())
+	add("list_functions", forType[functionsInput]())
+	add("call_function", forType[callFunctionInput]())
+	add("audit_log", forType[auditInput]())
 	return out
 }
 
@@ -207,6 +210,7 @@ func (s *Server) addTools(srv *mcp.Server, c Caller) {
 	dbTool(s, srv, c, &mcp.Tool{Name: "diff", Title: "Diff against a checkpoint or a database",
 		Description: "Row-level changes from a checkpoint (against: checkpoint:<name>) or another database (db:<name>) to now.",
 		Annotations: readOnlyTool}, s.diff)
+	s.addFunctionTools(srv, c)
 }
 
 // dbTool adds a database tool: its schema for the caller, and the

@@ -82,8 +82,11 @@ type request struct {
 	path   string // already escaped
 	query  url.Values
 	header http.Header
-	// json is marshalled as the body (nil: no body), unless body is set.
+	// json is marshalled as the body (nil: no body), unless body or
+	// bytes is set.
 	json any
+	// bytes is a body held whole (it may be sent again) of contentType.
+	bytes []byte
 	// body streams a body of contentType; a request with one is never
 	// retried (it cannot be read twice).
 	body        io.Reader
@@ -91,6 +94,9 @@ type request struct {
 	// idempotent: the request may be repeated (GET, DELETE, a write
 	// with an Idempotency-Key).
 	idempotent bool
+	// anyStatus: do answers a 4xx or 5xx as a response too (after its
+	// retries), with its body unread, instead of an *Error.
+	anyStatus bool
 }
 
 // pathOf joins escaped path segments: pathOf("api", "db", name, "query").
@@ -114,8 +120,8 @@ func newIdempotencyKey() string {
 // answer with its body unread (the caller closes it); any other answer
 // is an *Error.
 func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
-	var payload []byte
-	if r.json != nil && r.body == nil {
+	payload := r.bytes
+	if r.json != nil && r.body == nil && r.bytes == nil {
 		b, err := json.Marshal(r.json)
 		if err != nil {
 			return nil, fmt.Errorf("db-forge: encoding the request: %w", err)
@@ -148,7 +154,7 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 			req.Header.Set("User-Agent", c.userAgent)
 		}
 		switch {
-		case r.body != nil && r.contentType != "":
+		case (r.body != nil || r.bytes != nil) && r.contentType != "":
 			req.Header.Set("Content-Type", r.contentType)
 		case payload != nil:
 			req.Header.Set("Content-Type", "application/json")
@@ -166,10 +172,18 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 			if resp.StatusCode < 300 {
 				return resp, nil
 			}
-			b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+			limit := int64(1 << 20)
+			if r.anyStatus { // the answer is the caller's, whole
+				limit = math.MaxInt64
+			}
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, limit))
 			resp.Body.Close()
 			e := newError(resp, b)
 			if !c.mayRetry(r, attempt, e) {
+				if r.anyStatus {
+					resp.Body = io.NopCloser(bytes.NewReader(b))
+					return resp, e
+				}
 				return nil, e
 			}
 			wait = e.RetryAfter

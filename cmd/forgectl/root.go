@@ -180,7 +180,7 @@ override them. --output picks table (default), json or csv.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err.Error()} })
 	root.AddCommand(a.dbCommand(), a.keysCommand(), a.queryCommand(), a.shellCommand(),
 		a.tablesCommand(), a.schemaCommand(), a.rowsCommand(), a.importCommand(), a.exportCommand(),
-		a.checkpointCommand(), a.branchCommand(), a.diffCommand())
+		a.checkpointCommand(), a.branchCommand(), a.diffCommand(), a.functionsCommand(), a.auditCommand())
 	root.CompletionOptions.HiddenDefaultCmd = false
 	return root
 }

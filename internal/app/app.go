@@ -181,7 +181,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 		return err
 	}
 	mcpAPI := &inProcessAPI{}
-	opts.MCP = newMCP(mcpAPI, opts.CORSOrigins, opts.Version)
+	opts.MCP = newMCP(mcpAPI, opts.CORSOrigins, opts.Version, opts.Audit != nil)
 	srv := gateway.New(opts, newGatewayEngine(eng, cfg.MaxBatchStatements), orch, log.Named("http"))
 	mcpAPI.handler = srv.Handler()
 	registerMetrics(reg, srv, eng, backend)

@@ -32,8 +32,8 @@ type mcpServer struct {
 // adaptor's http.Request reads through its context (the RequestCtx).
 type mcpCallerKey struct{}
 
-func newMCP(api *inProcessAPI, origins []string, ver string) *mcpServer {
-	srv := agentmcp.New(api, agentmcp.Options{Version: ver}, func(r *http.Request) (agentmcp.Caller, bool) {
+func newMCP(api *inProcessAPI, origins []string, ver string, audit bool) *mcpServer {
+	srv := agentmcp.New(api, agentmcp.Options{Version: ver, Audit: audit}, func(r *http.Request) (agentmcp.Caller, bool) {
 		c, ok := r.Context().Value(mcpCallerKey{}).(agentmcp.Caller)
 		return c, ok
 	})

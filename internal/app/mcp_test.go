@@ -111,10 +111,11 @@ func TestMCPTools(t *testing.T) {
 
 	kinds := map[string][]string{
 		g.adminKey: {"list_databases", "create_database", "delete_database", "describe_schema", "query", "execute",
-			"batch", "explain", "list_checkpoints", "create_checkpoint", "restore_checkpoint", "diff"},
+			"batch", "explain", "list_checkpoints", "create_checkpoint", "restore_checkpoint", "diff",
+			"list_functions", "call_function", "audit_log"},
 		rw: {"describe_schema", "query", "execute", "batch", "explain", "list_checkpoints", "create_checkpoint",
-			"restore_checkpoint", "diff"},
-		ro: {"describe_schema", "query", "batch", "explain", "diff"},
+			"restore_checkpoint", "diff", "list_functions", "call_function", "audit_log"},
+		ro: {"describe_schema", "query", "batch", "explain", "diff", "list_functions", "call_function"},
 	}
 	for key, want := range kinds {
 		tools := toolNames(t, mcpSession(t, g, key))
@@ -138,12 +139,13 @@ func TestMCPTools(t *testing.T) {
 		if key != g.adminKey {
 			continue
 		}
-		for _, name := range []string{"query", "describe_schema", "explain", "list_checkpoints", "diff", "list_databases"} {
+		for _, name := range []string{"query", "describe_schema", "explain", "list_checkpoints", "diff", "list_databases",
+			"list_functions", "audit_log"} {
 			if a := tools[name].Annotations; a == nil || !a.ReadOnlyHint {
 				t.Errorf("%s: not annotated read-only: %+v", name, a)
 			}
 		}
-		for _, name := range []string{"execute", "delete_database", "restore_checkpoint"} {
+		for _, name := range []string{"execute", "delete_database", "restore_checkpoint", "call_function"} {
 			if a := tools[name].Annotations; a == nil || a.ReadOnlyHint || a.DestructiveHint == nil || !*a.DestructiveHint {
 				t.Errorf("%s: not annotated destructive: %+v", name, a)
 			}

@@ -49,7 +49,7 @@ var allowed = map[string][]string{
 	// The CLI: the gateway through the SDK only.
 	"cmd/forgectl": {"client", "github.com/spf13/cobra", "github.com/chzyer/readline", "github.com/schollz/progressbar/v3", "golang.org/x/term"},
 	// The MCP server: the gateway's API through its own port, never the engine.
-	"agentmcp": {"github.com/modelcontextprotocol/go-sdk/", "github.com/google/jsonschema-go/"},
+	"agentmcp": {"client", "github.com/modelcontextprotocol/go-sdk/", "github.com/google/jsonschema-go/"},
 	"audit":    {"forge", "go.uber.org/zap"}, // the statement audit log: the engine's Auditor, through its Engine
 }
 
