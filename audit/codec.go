@@ -28,7 +28,11 @@ import (
 
 // encodeRecords appends recs to b.
 func encodeRecords(b []byte, recs []forge.AuditRecord, maxSQL, maxErr int) []byte {
-	var dict []string
+	// On the stack while it holds no more than a group commit's records
+	// spell out (a request id each, and one key, route and text): its
+	// growth was most of the allocations of a commit's records.
+	var dictBuf [64]string
+	dict := dictBuf[:0]
 	str := func(s string) {
 		for i, d := range dict {
 			if d == s {

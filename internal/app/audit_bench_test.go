@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -168,22 +169,28 @@ func auditBenchServer(b *testing.B) (*gateway.Server, *audit.Recorder) {
 	return srv, rec
 }
 
-// BenchmarkAuditEngine is BenchmarkAudit without HTTP: sixteen
-// goroutines call the engine directly, so that the CPU per statement is
-// the engine's (and the recorder's) alone. "query": single-row INSERTs
-// through Query (group commit); "unit": Write units of ten single-row
-// INSERTs (one transaction, one record of ten runs). "group" is the
-// statements per group commit, "alone" the share that ran alone.
+// BenchmarkAuditEngine is BenchmarkAudit without HTTP: goroutines call
+// the engine directly, so that the CPU per statement is the engine's (and
+// the recorder's) alone. "query": single-row INSERTs through Query, from
+// 16 goroutines (group commit) or 1 (every INSERT its own transaction,
+// which the engine wraps in BEGIN IMMEDIATE … COMMIT to carry its
+// record); "unit": Write units of ten single-row INSERTs (one
+// transaction, one record of ten runs). Each request has a caller of its
+// own (its request id), as the gateway's do, so that the records of a
+// group are not merged into runs. "group" is the statements per group
+// commit, "alone" the share that ran alone.
 //
 //	go test -run=NONE -bench='^BenchmarkAuditEngine$' -count=3 -benchtime=10x ./internal/app
 func BenchmarkAuditEngine(b *testing.B) {
-	for _, kind := range []string{"query", "unit"} {
-		b.Run(kind, func(b *testing.B) { benchAuditEngine(b, kind == "unit") })
+	for _, c := range []struct {
+		kind    string
+		workers int
+	}{{"query", 16}, {"unit", 16}, {"query", 1}} {
+		b.Run(fmt.Sprintf("%s/workers=%d", c.kind, c.workers), func(b *testing.B) { benchAuditEngine(b, c.kind == "unit", c.workers) })
 	}
 }
 
-func benchAuditEngine(b *testing.B, unit bool) {
-	const workers = 16
+func benchAuditEngine(b *testing.B, unit bool, workers int) {
 	perPhase := 3200
 	if unit {
 		perPhase = 640
@@ -219,8 +226,11 @@ func benchAuditEngine(b *testing.B, unit bool) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				cctx := forge.WithCaller(ctx, &forge.Caller{KeyID: "key_0123456789ab", RequestID: "0123456789ab-1", Route: "/api/db/{db_name}/query"})
-				for next.Add(1) <= int64(perPhase) {
+				for i := next.Add(1); i <= int64(perPhase); i = next.Add(1) {
+					// A caller per request, as the gateway's: a request id
+					// of its own.
+					cctx := forge.WithCaller(ctx, &forge.Caller{KeyID: "key_0123456789ab",
+						RequestID: "0123456789ab-" + strconv.FormatInt(i, 10), Route: "/api/db/{db_name}/query"})
 					var err error
 					if unit {
 						err = eng.Write(cctx, db, func(tx forge.Tx) error {
