@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -31,12 +32,14 @@ func functionsConfig(cfg config.Config) functions.Config {
 }
 
 // newFunctions starts the functions' runtime over the engine's units of
-// work and the databases' directories; its compilation cache is beside
-// SQLite's (none when that one is off).
+// work and the databases' directories; its compilation cache is in
+// SQLite's, as its "functions" directory (none when that one is off), so
+// FORGE_WASM_CACHE_DIR moves both, and gateways that share one (the
+// tests') compile a module once.
 func newFunctions(cfg config.Config, eng *wasm.Engine, vol *volumes.Layout, wasmCache string, log *zap.Logger) (*functions.Service, error) {
 	fc := functionsConfig(cfg)
 	if wasmCache != "" {
-		fc.CacheDir = vol.SystemPath("functions-cache")
+		fc.CacheDir = filepath.Join(wasmCache, "functions")
 	}
 	fc.Refresh = func(ctx context.Context, db string) error {
 		return eng.Exclusive(ctx, db, func() error { return nil }) // its connections close; the next register the new list
