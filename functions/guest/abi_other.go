@@ -9,6 +9,6 @@ func hostRequest() []byte    { return nil }
 func hostRespond([]byte)     {}
 func hostContentType(string) {}
 func hostLog([]byte)         {}
-func hostQuery(_, _ []byte) ([]byte, bool) {
+func hostQuery(string, []byte) ([]byte, bool) {
 	return []byte(`{"error":{"code":"NO_HOST","message":"not running in DB-Forge"}}`), false
 }

@@ -51,8 +51,13 @@ func hostContentType(t string) { b := []byte(t); forgeContentType(ptr(b), uint32
 
 func hostLog(b []byte) { forgeLog(ptr(b), uint32(len(b))) }
 
-func hostQuery(sql, params []byte) ([]byte, bool) {
-	n := forgeQuery(ptr(sql), uint32(len(sql)), ptr(params), uint32(len(params)))
+func hostQuery(sql string, params []byte) ([]byte, bool) {
+	// The host only reads the statement: no copy of it.
+	var sp unsafe.Pointer
+	if len(sql) > 0 {
+		sp = unsafe.Pointer(unsafe.StringData(sql))
+	}
+	n := forgeQuery(sp, uint32(len(sql)), ptr(params), uint32(len(params)))
 	ok := n >= 0
 	if !ok {
 		n = -n

@@ -151,21 +151,56 @@ func (e *SQLError) Error() string { return e.Code + ": " + e.Message }
 // Query runs a statement with positional parameters (nil, bool, integers,
 // floats, string, []byte) in the call's transaction.
 func Query(sql string, params ...any) (*Result, error) {
-	return query(sql, params)
+	var err error
+	buf := scratch.params[:0]
+	if len(params) > 0 {
+		buf = append(buf, '[')
+		for i, v := range params {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			if buf, err = appendParam(buf, v); err != nil {
+				return nil, err
+			}
+		}
+		buf = append(buf, ']')
+	}
+	scratch.params = buf
+	return query(sql, buf)
 }
 
 // QueryNamed runs a statement with named parameters (:name, @name,
 // $name; given without the sigil).
 func QueryNamed(sql string, params map[string]any) (*Result, error) {
-	return query(sql, params)
+	var err error
+	buf := append(scratch.params[:0], '{')
+	first := true
+	for k, v := range params {
+		if !first {
+			buf = append(buf, ',')
+		}
+		first = false
+		buf = appendStr(buf, k)
+		buf = append(buf, ':')
+		if buf, err = appendParam(buf, v); err != nil {
+			return nil, err
+		}
+	}
+	buf = append(buf, '}')
+	scratch.params = buf
+	return query(sql, buf)
 }
 
-func query(sql string, params any) (*Result, error) {
-	p, err := encodeParams(params)
-	if err != nil {
-		return nil, err
-	}
-	out, ok := hostQuery([]byte(sql), p)
+// scratch holds buffers reused from call to call (an instance runs one
+// call at a time): the parameters of a statement and the answer, both
+// copied by the host before they are written again.
+var scratch struct {
+	params []byte
+	answer []byte
+}
+
+func query(sql string, params []byte) (*Result, error) {
+	out, ok := hostQuery(sql, params)
 	if !ok {
 		v, err := ParseJSON(out)
 		if err != nil {
@@ -184,34 +219,15 @@ func query(sql string, params any) (*Result, error) {
 	return r, nil
 }
 
-func number(v any) int64 {
-	n, _ := v.(json.Number)
-	i, _ := n.Int64()
-	return i
-}
-
-func encodeParams(params any) ([]byte, error) {
-	switch p := params.(type) {
-	case []any:
-		if len(p) == 0 {
-			return nil, nil
-		}
-		for i, v := range p {
-			p[i] = paramValue(v)
-		}
-	case map[string]any:
-		for k, v := range p {
-			p[k] = paramValue(v)
-		}
+// appendParam writes a statement's parameter: a []byte as {"base64": …}
+// (a blob), anything else as JSON.
+func appendParam(b []byte, v any) ([]byte, error) {
+	if p, ok := v.([]byte); ok {
+		b = append(b, `{"base64":"`...)
+		b = base64.StdEncoding.AppendEncode(b, p)
+		return append(b, `"}`...), nil
 	}
-	return AppendJSON(nil, params)
-}
-
-func paramValue(v any) any {
-	if b, ok := v.([]byte); ok {
-		return map[string]any{"base64": base64.StdEncoding.EncodeToString(b)}
-	}
-	return v
+	return AppendJSON(b, v)
 }
 
 // Log writes a line to the gateway's log (within the call's log bytes).
@@ -244,11 +260,12 @@ func serve() int32 {
 		}
 		return int32(a.Status)
 	}
-	b, err := AppendJSON(nil, v)
+	b, err := AppendJSON(scratch.answer[:0], v)
 	if err != nil {
 		return answerError(&Error{Status: 500, Code: "FUNCTION_ERROR", Message: "answer: " + err.Error()})
 	}
 	hostRespond(b)
+	scratch.answer = b[:0]
 	return 200
 }
 
