@@ -37,7 +37,9 @@ import (
 
 // Request is a call's request.
 type Request struct {
-	// Body is the request body as the client sent it.
+	// Body is the request body as the client sent it. Strings and
+	// numbers read from it with Get share its bytes: copy the body
+	// before writing to it.
 	Body []byte
 }
 
@@ -99,6 +101,9 @@ func Errorf(status int, code, format string, args ...any) *Error {
 
 var handler Handler
 
+// current is the call's request (one call at a time; valid during it).
+var current Request
+
 // Handle sets the function's handler; call it from init.
 func Handle(h Handler) { handler = h }
 
@@ -151,6 +156,45 @@ func (e *SQLError) Error() string { return e.Code + ": " + e.Message }
 // Query runs a statement with positional parameters (nil, bool, integers,
 // floats, string, []byte) in the call's transaction.
 func Query(sql string, params ...any) (*Result, error) {
+	p, err := positional(params)
+	if err != nil {
+		return nil, err
+	}
+	return query(sql, p)
+}
+
+// QueryRow runs a statement as Query does and gives its first row as a
+// JSON object, its columns in order (numbers as numbers, text as
+// strings, blobs as {"base64": …}, NULL as null), written by the host:
+// an answer of it (return it from the handler) is passed on without
+// being read in WebAssembly, the fast way to answer a row. ErrNoRows if
+// the statement returned none. The statement runs to its end (give a
+// SELECT a LIMIT); its other rows are not kept.
+func QueryRow(sql string, params ...any) (RawJSON, error) {
+	p, err := positional(params)
+	if err != nil {
+		return nil, err
+	}
+	n, ok := hostQuery(sql, p, true)
+	out := make([]byte, n)
+	hostResultRead(out)
+	if !ok {
+		return nil, sqlError(out)
+	}
+	if string(out) == "null" {
+		return nil, ErrNoRows
+	}
+	return out, nil
+}
+
+// ErrNoRows is QueryRow's error for a statement that returned no row.
+var ErrNoRows = errors.New("guest: the statement returned no row")
+
+// RawJSON is JSON text, answered (or written into an answer) as it is:
+// QueryRow's rows, or your own (not checked).
+type RawJSON []byte
+
+func positional(params []any) ([]byte, error) {
 	var err error
 	buf := scratch.params[:0]
 	if len(params) > 0 {
@@ -166,7 +210,7 @@ func Query(sql string, params ...any) (*Result, error) {
 		buf = append(buf, ']')
 	}
 	scratch.params = buf
-	return query(sql, buf)
+	return buf, nil
 }
 
 // QueryNamed runs a statement with named parameters (:name, @name,
@@ -199,24 +243,50 @@ var scratch struct {
 	answer []byte
 }
 
+// resultBlock is a small result in one allocation: the Result, room
+// for a few columns and values, and the result's bytes (which its
+// strings share). A larger result grows past it with appends.
+type resultBlock struct {
+	r    Result
+	cols [4]string
+	rows [1][]any
+	vals [4]any
+	strs [4]string
+	buf  [128]byte
+}
+
 func query(sql string, params []byte) (*Result, error) {
-	out, ok := hostQuery(sql, params)
+	n, ok := hostQuery(sql, params, false)
 	if !ok {
-		v, err := ParseJSON(out)
-		if err != nil {
-			return nil, err
-		}
-		m, _ := v.(map[string]any)
-		e, _ := m["error"].(map[string]any)
-		code, _ := e["code"].(string)
-		msg, _ := e["message"].(string)
-		return nil, &SQLError{Code: code, Message: msg}
+		out := make([]byte, n)
+		hostResultRead(out)
+		return nil, sqlError(out)
 	}
-	r := &Result{}
-	if err := parseResult(out, r); err != nil {
+	blk := &resultBlock{}
+	var out []byte
+	if n <= len(blk.buf) {
+		out = blk.buf[:n]
+	} else {
+		out = make([]byte, n)
+	}
+	hostResultRead(out)
+	if err := parseResult(out, blk); err != nil {
 		return nil, err
 	}
-	return r, nil
+	return &blk.r, nil
+}
+
+// sqlError reads a statement's error.
+func sqlError(out []byte) error {
+	v, err := ParseJSON(out)
+	if err != nil {
+		return err
+	}
+	m, _ := v.(map[string]any)
+	e, _ := m["error"].(map[string]any)
+	code, _ := e["code"].(string)
+	msg, _ := e["message"].(string)
+	return &SQLError{Code: code, Message: msg}
 }
 
 // appendParam writes a statement's parameter: a []byte as {"base64": …}
@@ -238,7 +308,8 @@ func Log(format string, args ...any) {
 // serve runs the handler on the call's request and answers; its result
 // is the call's status.
 func serve() int32 {
-	req := &Request{Body: hostRequest()}
+	current = Request{Body: hostRequest()}
+	req := &current
 	if handler == nil {
 		return answerError(&Error{Status: 500, Code: "FUNCTION_ERROR", Message: "no handler: call guest.Handle in init"})
 	}
@@ -249,6 +320,10 @@ func serve() int32 {
 			e = &Error{Status: 500, Code: "FUNCTION_ERROR", Message: err.Error()}
 		}
 		return answerError(e)
+	}
+	if raw, ok := v.(RawJSON); ok { // as it is: no copy
+		hostRespond(raw)
+		return 200
 	}
 	if a, ok := v.(Answer); ok {
 		if a.ContentType != "" {

@@ -220,12 +220,12 @@ func field(b []byte, key string) (any, bool, error) {
 			return nil, false, errSyntax
 		}
 		p.i++
-		v, err := p.value(1)
-		if err != nil {
-			return nil, false, err
-		}
 		if k == key {
-			return v, true, nil
+			v, err := p.valueShared()
+			return v, err == nil, err
+		}
+		if _, err := p.value(1); err != nil {
+			return nil, false, err
 		}
 		p.space()
 		if p.i < len(p.b) && p.b[p.i] == ',' {
@@ -236,13 +236,37 @@ func field(b []byte, key string) (any, bool, error) {
 	}
 }
 
+// valueShared reads a value at p.i: a string or number as a view of
+// p.b (one allocation, its boxing), anything else as value does.
+func (p *parser) valueShared() (any, error) {
+	p.space()
+	if p.i < len(p.b) {
+		switch c := p.b[p.i]; {
+		case c == '"':
+			s, err := p.strShared()
+			if err != nil {
+				return nil, err
+			}
+			return s, nil
+		case c == '-' || (c >= '0' && c <= '9'):
+			n, err := p.number()
+			if err != nil {
+				return nil, err
+			}
+			return json.Number(n), nil
+		}
+	}
+	return p.value(1)
+}
+
 // parseResult reads the host's result, {"columns": […], "rows": [[…]…],
 // "rows_affected": n, "last_insert_id": n}, without maps and with a
 // handful of allocations whatever its size: b is the statement's own
 // buffer, never written again, so its strings and numbers without an
 // escape are views of it, and the values are boxed from one slab (an
 // allocation per value is what costs in WebAssembly).
-func parseResult(b []byte, r *Result) error {
+func parseResult(b []byte, blk *resultBlock) error {
+	r := &blk.r
 	p := parser{b: b}
 	p.space()
 	if !p.eat('{') {
@@ -268,9 +292,9 @@ func parseResult(b []byte, r *Result) error {
 		p.space()
 		switch k {
 		case "columns":
-			err = p.columns(r)
+			err = p.columns(r, blk.cols[:0])
 		case "rows":
-			err = p.rows(r)
+			err = p.rows(r, blk)
 		case "rows_affected":
 			r.RowsAffected, err = p.int()
 		case "last_insert_id":
@@ -330,11 +354,11 @@ func (p *parser) strShared() (string, error) {
 }
 
 // columns reads the array of column names.
-func (p *parser) columns(r *Result) error {
+func (p *parser) columns(r *Result, cols []string) error {
 	if !p.eat('[') {
 		return errSyntax
 	}
-	r.Columns = make([]string, 0, 8)
+	r.Columns = cols
 	p.space()
 	if p.eat(']') {
 		return nil
@@ -362,14 +386,16 @@ func (p *parser) columns(r *Result) error {
 
 // rows reads the array of rows into one slab of values (and one of the
 // strings and numbers they box), then slices it into rows.
-func (p *parser) rows(r *Result) error {
+func (p *parser) rows(r *Result, blk *resultBlock) error {
 	if !p.eat('[') {
 		return errSyntax
 	}
-	n := max(len(r.Columns), 1)
-	vals := make([]any, 0, n)
-	strs := make([]string, 0, n)
-	var ends []int
+	vals, strs := blk.vals[:0], blk.strs[:0]
+	if n := len(r.Columns); n > len(blk.vals) {
+		vals, strs = make([]any, 0, n), make([]string, 0, n)
+	}
+	var endsBuf [8]int
+	ends := endsBuf[:0]
 	p.space()
 	if p.eat(']') {
 		r.Rows = [][]any{}
@@ -430,7 +456,11 @@ func (p *parser) rows(r *Result) error {
 		}
 		return errSyntax
 	}
-	r.Rows = make([][]any, len(ends))
+	r.Rows = blk.rows[:0]
+	if len(ends) > len(blk.rows) {
+		r.Rows = make([][]any, 0, len(ends))
+	}
+	r.Rows = r.Rows[:len(ends)]
 	start := 0
 	for i, e := range ends {
 		r.Rows[i] = vals[start:e:e]
@@ -613,6 +643,8 @@ func AppendJSON(b []byte, v any) ([]byte, error) {
 			return nil, errors.New("guest: a NaN or infinite number has no JSON")
 		}
 		return appendFloat(b, x), nil
+	case RawJSON:
+		return append(b, x...), nil
 	case []byte:
 		out, err := json.Marshal(x)
 		return append(b, out...), err

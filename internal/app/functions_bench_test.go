@@ -150,19 +150,29 @@ func BenchmarkFunctions(b *testing.B) {
 		raw[i] = fmt.Appendf(nil, `[%d]`, 1+rand.IntN(10000))
 	}
 	echo := []byte(`{"hello":"world","n":[1,2,3]}`)
+	// Rounds alternate the four (FORGE_BENCH_ROUNDS, default 1); each
+	// figure is its best round, so that a burst of load on a shared
+	// machine does not land on one of them only.
+	rounds := 1
+	if v, err := strconv.Atoi(os.Getenv("FORGE_BENCH_ROUNDS")); err == nil && v > 0 {
+		rounds = v
+	}
 	for b.Loop() {
-		q := throughput(b, d, func(ctx *fasthttp.RequestCtx, i int) int {
-			return post(ctx, h, "/api/db/bench/query", selects[i%len(selects)])
-		})
-		e := throughput(b, d, func(ctx *fasthttp.RequestCtx, i int) int {
-			return post(ctx, h, "/api/db/bench/functions/echo", echo)
-		})
-		l := throughput(b, d, func(ctx *fasthttp.RequestCtx, i int) int {
-			return post(ctx, h, "/api/db/bench/functions/lookup", ids[i%len(ids)])
-		})
-		r := throughput(b, d, func(ctx *fasthttp.RequestCtx, i int) int {
-			return post(ctx, h, "/api/db/bench/functions/rawlookup", raw[i%len(raw)])
-		})
+		var q, e, l, r float64
+		for range rounds {
+			q = max(q, throughput(b, d, func(ctx *fasthttp.RequestCtx, i int) int {
+				return post(ctx, h, "/api/db/bench/query", selects[i%len(selects)])
+			}))
+			e = max(e, throughput(b, d, func(ctx *fasthttp.RequestCtx, i int) int {
+				return post(ctx, h, "/api/db/bench/functions/echo", echo)
+			}))
+			l = max(l, throughput(b, d, func(ctx *fasthttp.RequestCtx, i int) int {
+				return post(ctx, h, "/api/db/bench/functions/lookup", ids[i%len(ids)])
+			}))
+			r = max(r, throughput(b, d, func(ctx *fasthttp.RequestCtx, i int) int {
+				return post(ctx, h, "/api/db/bench/functions/rawlookup", raw[i%len(raw)])
+			}))
+		}
 		b.ReportMetric(q, "query_req/s")
 		b.ReportMetric(r, "rawlookup_req/s")
 		b.ReportMetric(r/q, "rawlookup/query")
