@@ -252,6 +252,8 @@ func TestSQLFunction(t *testing.T) {
 	// Refused: a module that runs SQL; a name SQLite has; a bad parameter.
 	st, body := g.call(t, "", "PUT", "/api/db/sf/functions/ins"+q, "application/wasm", ft.Example(t, "insert"))
 	wantCode(t, "SQL in an SQL function", st, body, 400, forge.CodeFunctionInvalid)
+	st, body = g.call(t, "", "PUT", "/api/db/sf/functions/row"+q, "application/wasm", ft.Example(t, "lookup"))
+	wantCode(t, "query_row in an SQL function", st, body, 400, forge.CodeFunctionInvalid)
 	st, body = g.call(t, "", "PUT", "/api/db/sf/functions/up?sql_function="+url.QueryEscape(`{"name": "upper", "args": 1}`), "application/wasm", ft.Example(t, "slugify"))
 	wantCode(t, "upper", st, body, 400, forge.CodeFunctionInvalid)
 	st, body = g.call(t, "", "PUT", "/api/db/sf/functions/up?sql_function=nope", "application/wasm", ft.Example(t, "slugify"))
