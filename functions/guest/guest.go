@@ -73,7 +73,8 @@ func (r *Request) Get(key string) (v any, found bool, err error) { return field(
 // Handler answers a call. A nil error answers v: an Answer as it is,
 // anything else as JSON with status 200; the call's statements are
 // committed. An error rolls them back and answers it: an *Error with its
-// status and code, any other error 500 FUNCTION_ERROR.
+// status and code, any other error 500 FUNCTION_ERROR. r is valid during
+// the call (the next call's request reuses it); its Body is the call's own.
 type Handler func(r *Request) (any, error)
 
 // Answer is an answer of any status, type and bytes. A status of 400 or
