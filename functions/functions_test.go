@@ -172,6 +172,9 @@ var hostImports = []ft.Import{
 	{Module: "forge", Name: "respond", Params: 2, Results: 1}, // 1
 }
 
+// rowImports: hostImports and query_row (2).
+var rowImports = append(append([]ft.Import(nil), hostImports...), ft.Import{Module: "forge", Name: "query_row", Params: 4, Results: 1})
+
 func TestHostileModules(t *testing.T) {
 	s, eng := newService(t, functions.Config{MemoryLimitBytes: 4 << 20, MaxOutputBytes: 1024})
 	ctx := context.Background()
@@ -197,6 +200,8 @@ func TestHostileModules(t *testing.T) {
 		}}, call: forge.CodeFunctionTrapped},
 		{name: "bad-pointer", mod: ft.Handle(hostImports, 0, ft.Cat(insert, ft.I32(-16), ft.I32(64), ft.I32(0), ft.I32(0), ft.Call(0))),
 			call: forge.CodeFunctionTrapped},
+		{name: "bad-query-row-pointer", mod: ft.Handle(rowImports, 0, ft.Cat(insert, ft.I32(1024), ft.I32(8), ft.I32(65530), ft.I32(100), ft.Call(2))),
+			call: forge.CodeFunctionTrapped},
 		{name: "bad-respond-pointer", mod: ft.Handle(hostImports, 0, ft.Cat(insert, ft.I32(65530), ft.I32(100), ft.Call(1))),
 			call: forge.CodeFunctionTrapped},
 		{name: "output", mod: ft.Handle(hostImports, 0, ft.Cat(insert, ft.I32(0), ft.I32(2000), ft.Call(1))),
@@ -206,6 +211,8 @@ func TestHostileModules(t *testing.T) {
 		{name: "foreign-import", mod: ft.Handle([]ft.Import{{Module: "env", Name: "system", Params: 1, Results: 1}}, 0, ft.I32(200)),
 			deploy: forge.CodeFunctionInvalid},
 		{name: "wrong-import-type", mod: ft.Handle([]ft.Import{{Module: "forge", Name: "query", Params: 1, Results: 1}}, 0, ft.I32(200)),
+			deploy: forge.CodeFunctionInvalid},
+		{name: "wrong-query-row-type", mod: ft.Handle([]ft.Import{{Module: "forge", Name: "query_row", Params: 4, Results: 0}}, 0, ft.I32(200)),
 			deploy: forge.CodeFunctionInvalid},
 		{name: "huge-memory", mod: ft.Module{MinPages: 1000, Funcs: []ft.Func{{Results: 1, Body: ft.I32(200), Export: "forge_handle"}}},
 			deploy: forge.CodeFunctionMemoryLimit},

@@ -23,6 +23,9 @@ import (
 //	                                          runs a statement in the call's transaction:
 //	                                          n >= 0, its result (JSON) is n bytes; n < 0, its
 //	                                          error (JSON) is -n bytes; either read by result_read
+//	query_row(sql, sql_len, params, params_len) -> i32
+//	                                          as query, but the result is the first row as a JSON
+//	                                          object (columns in order), or null for none
 //	result_read(ptr, len) -> i32              copies up to len bytes of the last result; the count
 //	log(ptr, len)                             a log line (within the call's log bytes)
 
@@ -74,7 +77,13 @@ func instantiateHost(ctx context.Context, rt wazero.Runtime) error {
 	def("query", []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}, func(_ context.Context, inv *invocation, m api.Module, stack []uint64) {
 		sql := read(inv, m, "query (sql)", stack[0], stack[1])
 		params := read(inv, m, "query (params)", stack[2], stack[3])
-		n := inv.query(sql, params)
+		n := inv.query(sql, params, false)
+		stack[0] = uint64(uint32(int32(n)))
+	})
+	def("query_row", []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}, func(_ context.Context, inv *invocation, m api.Module, stack []uint64) {
+		sql := read(inv, m, "query_row (sql)", stack[0], stack[1])
+		params := read(inv, m, "query_row (params)", stack[2], stack[3])
+		n := inv.query(sql, params, true)
 		stack[0] = uint64(uint32(int32(n)))
 	})
 	def("result_read", []api.ValueType{i32, i32}, []api.ValueType{i32}, func(_ context.Context, inv *invocation, m api.Module, stack []uint64) {
@@ -129,7 +138,8 @@ func validMediaType(b []byte) bool {
 
 // query runs one statement for the module and keeps its result (or
 // error) as JSON for result_read: its length, negative for an error.
-func (inv *invocation) query(sql, params []byte) int {
+// row: the result is the statement's first row as an object (query_row).
+func (inv *invocation) query(sql, params []byte, row bool) int {
 	inv.calls++
 	if inv.calls > inv.s.cfg.MaxSQLCalls {
 		return inv.failWith(forge.CodeFunctionLimit,
@@ -139,8 +149,18 @@ func (inv *invocation) query(sql, params []byte) int {
 	if err != nil {
 		return inv.failWith("INVALID_PARAMS", err.Error())
 	}
+	q := forge.Statement{SQL: string(sql), Params: p, ReadOnly: inv.readOnly, Meta: true}
+	if row {
+		w := &rowWriter{b: inv.pending[:0], max: inv.s.cfg.MaxResultBytes}
+		if _, err := inv.run(q, w); err != nil {
+			code, msg := errorCode(err)
+			return inv.failWith(code, msg)
+		}
+		inv.pending = w.finish()
+		return len(inv.pending)
+	}
 	w := newResultWriter(inv.pending[:0], inv.s.cfg.MaxResultBytes)
-	res, err := inv.run(forge.Statement{SQL: string(sql), Params: p, ReadOnly: inv.readOnly, Meta: true}, w)
+	res, err := inv.run(q, w)
 	if err != nil {
 		code, msg := errorCode(err)
 		return inv.failWith(code, msg)

@@ -160,31 +160,81 @@ func (w *resultWriter) Row(r forge.Row) error {
 		if c > 0 {
 			w.b = append(w.b, ',')
 		}
-		switch r.Kind(c) {
-		case forge.Integer:
-			w.b = strconv.AppendInt(w.b, r.Int(c), 10)
-		case forge.Float:
-			f := r.Float(c)
-			if math.IsNaN(f) || math.IsInf(f, 0) {
-				w.b = append(w.b, "null"...)
-			} else {
-				w.b = strconv.AppendFloat(w.b, f, 'g', -1, 64)
-			}
-		case forge.Text:
-			w.b = appendString(w.b, string(r.Text(c)))
-		case forge.Blob:
-			w.b = append(w.b, `{"base64":"`...)
-			w.b = base64.StdEncoding.AppendEncode(w.b, r.Blob(c))
-			w.b = append(w.b, `"}`...)
-		default:
-			w.b = append(w.b, "null"...)
-		}
+		w.b = appendValue(w.b, r, c)
 	}
 	w.b = append(w.b, ']')
 	if len(w.b) > w.max {
 		return errResultTooLarge
 	}
 	return nil
+}
+
+// appendValue writes column c of row r as JSON: blobs as {"base64": …},
+// a NaN or infinity as null.
+func appendValue(b []byte, r forge.Row, c int) []byte {
+	switch r.Kind(c) {
+	case forge.Integer:
+		return strconv.AppendInt(b, r.Int(c), 10)
+	case forge.Float:
+		f := r.Float(c)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return append(b, "null"...)
+		}
+		return strconv.AppendFloat(b, f, 'g', -1, 64)
+	case forge.Text:
+		return appendString(b, string(r.Text(c)))
+	case forge.Blob:
+		b = append(b, `{"base64":"`...)
+		b = base64.StdEncoding.AppendEncode(b, r.Blob(c))
+		return append(b, `"}`...)
+	}
+	return append(b, "null"...)
+}
+
+// rowWriter encodes query_row's result: the statement's first row as a
+// JSON object, its members in the columns' order (a repeated name is
+// written again), or null when it returned none. The statement runs to
+// its end; later rows are not kept.
+type rowWriter struct {
+	b    []byte
+	max  int
+	keys [][]byte // each column's name as a JSON string and a colon
+	done bool
+}
+
+func (w *rowWriter) Columns(names []string) error {
+	w.keys = make([][]byte, len(names))
+	for i, n := range names {
+		w.keys[i] = append(appendString(nil, n), ':')
+	}
+	return nil
+}
+
+func (w *rowWriter) Row(r forge.Row) error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	w.b = append(w.b, '{')
+	for c, k := range w.keys {
+		if c > 0 {
+			w.b = append(w.b, ',')
+		}
+		w.b = append(w.b, k...)
+		w.b = appendValue(w.b, r, c)
+	}
+	w.b = append(w.b, '}')
+	if len(w.b) > w.max {
+		return errResultTooLarge
+	}
+	return nil
+}
+
+func (w *rowWriter) finish() []byte {
+	if !w.done {
+		return append(w.b, "null"...)
+	}
+	return w.b
 }
 
 func (w *resultWriter) finish(res forge.Result) []byte {

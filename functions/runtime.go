@@ -180,7 +180,7 @@ type function struct {
 	db, name string
 	info     forge.FunctionInfo
 	compiled wazero.CompiledModule
-	// usesSQL: the module imports forge.query, so its calls run inside a
+	// usesSQL: the module imports forge.query (or query_row), so its calls run inside a
 	// unit of work; one that does not runs none.
 	usesSQL bool
 	// writes: a call of it wrote (its calls run in write units since).
@@ -195,7 +195,7 @@ type function struct {
 func newFunction(s *Service, db, name string, cm wazero.CompiledModule) *function {
 	f := &function{s: s, db: db, name: name, compiled: cm}
 	for _, def := range cm.ImportedFunctions() {
-		if mod, name, _ := def.Import(); mod == hostModule && name == "query" {
+		if mod, name, _ := def.Import(); mod == hostModule && (name == "query" || name == "query_row") {
 			f.usesSQL = true
 		}
 	}

@@ -32,7 +32,7 @@ func validSQLFunction(f *forge.SQLFunction) error {
 // the name of a function SQLite already has.
 func (s *Service) checkSQLFunction(ctx context.Context, db string, f *function, sqlFn *forge.SQLFunction) error {
 	if f.usesSQL {
-		return invalid("An SQL function cannot run SQL: the module imports forge.query.")
+		return invalid("An SQL function cannot run SQL: the module imports forge.query or forge.query_row.")
 	}
 	ours := map[string]bool{}
 	if all, err := s.manifests(db); err == nil {

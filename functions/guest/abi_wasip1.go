@@ -21,6 +21,9 @@ func forgeContentType(ptr unsafe.Pointer, n uint32) int32
 //go:wasmimport forge query
 func forgeQuery(sql unsafe.Pointer, sqlLen uint32, params unsafe.Pointer, paramsLen uint32) int32
 
+//go:wasmimport forge query_row
+func forgeQueryRow(sql unsafe.Pointer, sqlLen uint32, params unsafe.Pointer, paramsLen uint32) int32
+
 //go:wasmimport forge result_read
 func forgeResultRead(ptr unsafe.Pointer, n uint32) int32
 
@@ -51,13 +54,25 @@ func hostContentType(t string) { b := []byte(t); forgeContentType(ptr(b), uint32
 
 func hostLog(b []byte) { forgeLog(ptr(b), uint32(len(b))) }
 
-func hostQuery(sql, params []byte) ([]byte, bool) {
-	n := forgeQuery(ptr(sql), uint32(len(sql)), ptr(params), uint32(len(params)))
-	ok := n >= 0
-	if !ok {
-		n = -n
+// hostQuery runs a statement: its result's (or error's) length, read
+// with hostResultRead.
+// row: query_row (the first row as a JSON object).
+func hostQuery(sql string, params []byte, row bool) (int, bool) {
+	// The host only reads the statement: no copy of it.
+	var sp unsafe.Pointer
+	if len(sql) > 0 {
+		sp = unsafe.Pointer(unsafe.StringData(sql))
 	}
-	out := make([]byte, n)
-	forgeResultRead(ptr(out), uint32(n))
-	return out, ok
+	var n int32
+	if row {
+		n = forgeQueryRow(sp, uint32(len(sql)), ptr(params), uint32(len(params)))
+	} else {
+		n = forgeQuery(sp, uint32(len(sql)), ptr(params), uint32(len(params)))
+	}
+	if n < 0 {
+		return int(-n), false
+	}
+	return int(n), true
 }
+
+func hostResultRead(b []byte) { forgeResultRead(ptr(b), uint32(len(b))) }

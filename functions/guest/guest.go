@@ -37,7 +37,9 @@ import (
 
 // Request is a call's request.
 type Request struct {
-	// Body is the request body as the client sent it.
+	// Body is the request body as the client sent it. Strings and
+	// numbers read from it with Get share its bytes: copy the body
+	// before writing to it.
 	Body []byte
 }
 
@@ -71,7 +73,8 @@ func (r *Request) Get(key string) (v any, found bool, err error) { return field(
 // Handler answers a call. A nil error answers v: an Answer as it is,
 // anything else as JSON with status 200; the call's statements are
 // committed. An error rolls them back and answers it: an *Error with its
-// status and code, any other error 500 FUNCTION_ERROR.
+// status and code, any other error 500 FUNCTION_ERROR. r is valid during
+// the call (the next call's request reuses it); its Body is the call's own.
 type Handler func(r *Request) (any, error)
 
 // Answer is an answer of any status, type and bytes. A status of 400 or
@@ -98,6 +101,9 @@ func Errorf(status int, code, format string, args ...any) *Error {
 }
 
 var handler Handler
+
+// current is the call's request (one call at a time; valid during it).
+var current Request
 
 // Handle sets the function's handler; call it from init.
 func Handle(h Handler) { handler = h }
@@ -151,67 +157,148 @@ func (e *SQLError) Error() string { return e.Code + ": " + e.Message }
 // Query runs a statement with positional parameters (nil, bool, integers,
 // floats, string, []byte) in the call's transaction.
 func Query(sql string, params ...any) (*Result, error) {
-	return query(sql, params)
+	p, err := positional(params)
+	if err != nil {
+		return nil, err
+	}
+	return query(sql, p)
+}
+
+// QueryRow runs a statement as Query does and gives its first row as a
+// JSON object, its columns in order (numbers as numbers, text as
+// strings, blobs as {"base64": …}, NULL as null), written by the host:
+// an answer of it (return it from the handler) is passed on without
+// being read in WebAssembly, the fast way to answer a row. ErrNoRows if
+// the statement returned none. The statement runs to its end (give a
+// SELECT a LIMIT); its other rows are not kept.
+func QueryRow(sql string, params ...any) (RawJSON, error) {
+	p, err := positional(params)
+	if err != nil {
+		return nil, err
+	}
+	n, ok := hostQuery(sql, p, true)
+	out := make([]byte, n)
+	hostResultRead(out)
+	if !ok {
+		return nil, sqlError(out)
+	}
+	if string(out) == "null" {
+		return nil, ErrNoRows
+	}
+	return out, nil
+}
+
+// ErrNoRows is QueryRow's error for a statement that returned no row.
+var ErrNoRows = errors.New("guest: the statement returned no row")
+
+// RawJSON is JSON text, answered (or written into an answer) as it is:
+// QueryRow's rows, or your own (not checked).
+type RawJSON []byte
+
+func positional(params []any) ([]byte, error) {
+	var err error
+	buf := scratch.params[:0]
+	if len(params) > 0 {
+		buf = append(buf, '[')
+		for i, v := range params {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			if buf, err = appendParam(buf, v); err != nil {
+				return nil, err
+			}
+		}
+		buf = append(buf, ']')
+	}
+	scratch.params = buf
+	return buf, nil
 }
 
 // QueryNamed runs a statement with named parameters (:name, @name,
 // $name; given without the sigil).
 func QueryNamed(sql string, params map[string]any) (*Result, error) {
-	return query(sql, params)
-}
-
-func query(sql string, params any) (*Result, error) {
-	p, err := encodeParams(params)
-	if err != nil {
-		return nil, err
-	}
-	out, ok := hostQuery([]byte(sql), p)
-	if !ok {
-		v, err := ParseJSON(out)
-		if err != nil {
+	var err error
+	buf := append(scratch.params[:0], '{')
+	first := true
+	for k, v := range params {
+		if !first {
+			buf = append(buf, ',')
+		}
+		first = false
+		buf = appendStr(buf, k)
+		buf = append(buf, ':')
+		if buf, err = appendParam(buf, v); err != nil {
 			return nil, err
 		}
-		m, _ := v.(map[string]any)
-		e, _ := m["error"].(map[string]any)
-		code, _ := e["code"].(string)
-		msg, _ := e["message"].(string)
-		return nil, &SQLError{Code: code, Message: msg}
 	}
-	r := &Result{}
-	if err := parseResult(out, r); err != nil {
+	buf = append(buf, '}')
+	scratch.params = buf
+	return query(sql, buf)
+}
+
+// scratch holds buffers reused from call to call (an instance runs one
+// call at a time): the parameters of a statement and the answer, both
+// copied by the host before they are written again.
+var scratch struct {
+	params []byte
+	answer []byte
+}
+
+// resultBlock is a small result in one allocation: the Result, room
+// for a few columns and values, and the result's bytes (which its
+// strings share). A larger result grows past it with appends.
+type resultBlock struct {
+	r    Result
+	cols [4]string
+	rows [1][]any
+	vals [4]any
+	strs [4]string
+	buf  [128]byte
+}
+
+func query(sql string, params []byte) (*Result, error) {
+	n, ok := hostQuery(sql, params, false)
+	if !ok {
+		out := make([]byte, n)
+		hostResultRead(out)
+		return nil, sqlError(out)
+	}
+	blk := &resultBlock{}
+	var out []byte
+	if n <= len(blk.buf) {
+		out = blk.buf[:n]
+	} else {
+		out = make([]byte, n)
+	}
+	hostResultRead(out)
+	if err := parseResult(out, blk); err != nil {
 		return nil, err
 	}
-	return r, nil
+	return &blk.r, nil
 }
 
-func number(v any) int64 {
-	n, _ := v.(json.Number)
-	i, _ := n.Int64()
-	return i
-}
-
-func encodeParams(params any) ([]byte, error) {
-	switch p := params.(type) {
-	case []any:
-		if len(p) == 0 {
-			return nil, nil
-		}
-		for i, v := range p {
-			p[i] = paramValue(v)
-		}
-	case map[string]any:
-		for k, v := range p {
-			p[k] = paramValue(v)
-		}
+// sqlError reads a statement's error.
+func sqlError(out []byte) error {
+	v, err := ParseJSON(out)
+	if err != nil {
+		return err
 	}
-	return AppendJSON(nil, params)
+	m, _ := v.(map[string]any)
+	e, _ := m["error"].(map[string]any)
+	code, _ := e["code"].(string)
+	msg, _ := e["message"].(string)
+	return &SQLError{Code: code, Message: msg}
 }
 
-func paramValue(v any) any {
-	if b, ok := v.([]byte); ok {
-		return map[string]any{"base64": base64.StdEncoding.EncodeToString(b)}
+// appendParam writes a statement's parameter: a []byte as {"base64": …}
+// (a blob), anything else as JSON.
+func appendParam(b []byte, v any) ([]byte, error) {
+	if p, ok := v.([]byte); ok {
+		b = append(b, `{"base64":"`...)
+		b = base64.StdEncoding.AppendEncode(b, p)
+		return append(b, `"}`...), nil
 	}
-	return v
+	return AppendJSON(b, v)
 }
 
 // Log writes a line to the gateway's log (within the call's log bytes).
@@ -222,7 +309,8 @@ func Log(format string, args ...any) {
 // serve runs the handler on the call's request and answers; its result
 // is the call's status.
 func serve() int32 {
-	req := &Request{Body: hostRequest()}
+	current = Request{Body: hostRequest()}
+	req := &current
 	if handler == nil {
 		return answerError(&Error{Status: 500, Code: "FUNCTION_ERROR", Message: "no handler: call guest.Handle in init"})
 	}
@@ -234,6 +322,10 @@ func serve() int32 {
 		}
 		return answerError(e)
 	}
+	if raw, ok := v.(RawJSON); ok { // as it is: no copy
+		hostRespond(raw)
+		return 200
+	}
 	if a, ok := v.(Answer); ok {
 		if a.ContentType != "" {
 			hostContentType(a.ContentType)
@@ -244,11 +336,12 @@ func serve() int32 {
 		}
 		return int32(a.Status)
 	}
-	b, err := AppendJSON(nil, v)
+	b, err := AppendJSON(scratch.answer[:0], v)
 	if err != nil {
 		return answerError(&Error{Status: 500, Code: "FUNCTION_ERROR", Message: "answer: " + err.Error()})
 	}
 	hostRespond(b)
+	scratch.answer = b[:0]
 	return 200
 }
 

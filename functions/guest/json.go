@@ -9,6 +9,7 @@ import (
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // A small JSON reader and writer without reflection: Go's encoding/json
@@ -210,7 +211,7 @@ func field(b []byte, key string) (any, bool, error) {
 		if p.i >= len(p.b) || p.b[p.i] != '"' {
 			return nil, false, errSyntax
 		}
-		k, err := p.str()
+		k, err := p.strShared() // compared only, never kept
 		if err != nil {
 			return nil, false, err
 		}
@@ -219,12 +220,12 @@ func field(b []byte, key string) (any, bool, error) {
 			return nil, false, errSyntax
 		}
 		p.i++
-		v, err := p.value(1)
-		if err != nil {
-			return nil, false, err
-		}
 		if k == key {
-			return v, true, nil
+			v, err := p.valueShared()
+			return v, err == nil, err
+		}
+		if _, err := p.value(1); err != nil {
+			return nil, false, err
 		}
 		p.space()
 		if p.i < len(p.b) && p.b[p.i] == ',' {
@@ -235,60 +236,286 @@ func field(b []byte, key string) (any, bool, error) {
 	}
 }
 
+// valueShared reads a value at p.i: a string or number as a view of
+// p.b (one allocation, its boxing), anything else as value does.
+func (p *parser) valueShared() (any, error) {
+	p.space()
+	if p.i < len(p.b) {
+		switch c := p.b[p.i]; {
+		case c == '"':
+			s, err := p.strShared()
+			if err != nil {
+				return nil, err
+			}
+			return s, nil
+		case c == '-' || (c >= '0' && c <= '9'):
+			n, err := p.number()
+			if err != nil {
+				return nil, err
+			}
+			return json.Number(n), nil
+		}
+	}
+	return p.value(1)
+}
+
 // parseResult reads the host's result, {"columns": […], "rows": [[…]…],
-// "rows_affected": n, "last_insert_id": n}, without maps.
-func parseResult(b []byte, r *Result) error {
+// "rows_affected": n, "last_insert_id": n}, without maps and with a
+// handful of allocations whatever its size: b is the statement's own
+// buffer, never written again, so its strings and numbers without an
+// escape are views of it, and the values are boxed from one slab (an
+// allocation per value is what costs in WebAssembly).
+func parseResult(b []byte, blk *resultBlock) error {
+	r := &blk.r
 	p := parser{b: b}
 	p.space()
-	if p.i >= len(p.b) || p.b[p.i] != '{' {
+	if !p.eat('{') {
 		return errSyntax
 	}
-	p.i++
+	p.space()
+	if p.eat('}') {
+		return p.end()
+	}
 	for {
 		p.space()
-		if p.i < len(p.b) && p.b[p.i] == '}' {
-			return nil
-		}
 		if p.i >= len(p.b) || p.b[p.i] != '"' {
 			return errSyntax
 		}
-		k, err := p.str()
+		k, err := p.strShared()
 		if err != nil {
 			return err
 		}
 		p.space()
-		if p.i >= len(p.b) || p.b[p.i] != ':' {
+		if !p.eat(':') {
 			return errSyntax
 		}
-		p.i++
-		v, err := p.value(1)
+		p.space()
+		switch k {
+		case "columns":
+			err = p.columns(r, blk.cols[:0])
+		case "rows":
+			err = p.rows(r, blk)
+		case "rows_affected":
+			r.RowsAffected, err = p.int()
+		case "last_insert_id":
+			r.LastInsertID, err = p.int()
+		default:
+			_, err = p.value(1)
+		}
 		if err != nil {
 			return err
 		}
-		switch k {
-		case "columns":
-			cols, _ := v.([]any)
-			r.Columns = make([]string, len(cols))
-			for i, c := range cols {
-				r.Columns[i], _ = c.(string)
-			}
-		case "rows":
-			rows, _ := v.([]any)
-			r.Rows = make([][]any, len(rows))
-			for i, row := range rows {
-				r.Rows[i], _ = row.([]any)
-			}
-		case "rows_affected":
-			r.RowsAffected = number(v)
-		case "last_insert_id":
-			r.LastInsertID = number(v)
-		}
 		p.space()
-		if p.i < len(p.b) && p.b[p.i] == ',' {
-			p.i++
+		if p.eat(',') {
+			continue
 		}
+		if p.eat('}') {
+			return p.end()
+		}
+		return errSyntax
 	}
 }
+
+func (p *parser) eat(c byte) bool {
+	if p.i < len(p.b) && p.b[p.i] == c {
+		p.i++
+		return true
+	}
+	return false
+}
+
+// end: nothing but space is left.
+func (p *parser) end() error {
+	p.space()
+	if p.i != len(p.b) {
+		return errSyntax
+	}
+	return nil
+}
+
+// strShared reads a string at p.i (its opening quote): a view of p.b
+// when it has no escape, else a new string.
+func (p *parser) strShared() (string, error) {
+	start := p.i + 1
+	for j := start; j < len(p.b); j++ {
+		c := p.b[j]
+		if c == '"' {
+			p.i = j + 1
+			if j == start {
+				return "", nil
+			}
+			return unsafe.String(&p.b[start], j-start), nil
+		}
+		if c == '\\' || c < 0x20 {
+			break
+		}
+	}
+	return p.str()
+}
+
+// columns reads the array of column names.
+func (p *parser) columns(r *Result, cols []string) error {
+	if !p.eat('[') {
+		return errSyntax
+	}
+	r.Columns = cols
+	p.space()
+	if p.eat(']') {
+		return nil
+	}
+	for {
+		p.space()
+		if p.i >= len(p.b) || p.b[p.i] != '"' {
+			return errSyntax
+		}
+		c, err := p.strShared()
+		if err != nil {
+			return err
+		}
+		r.Columns = append(r.Columns, c)
+		p.space()
+		if p.eat(',') {
+			continue
+		}
+		if p.eat(']') {
+			return nil
+		}
+		return errSyntax
+	}
+}
+
+// rows reads the array of rows into one slab of values (and one of the
+// strings and numbers they box), then slices it into rows.
+func (p *parser) rows(r *Result, blk *resultBlock) error {
+	if !p.eat('[') {
+		return errSyntax
+	}
+	vals, strs := blk.vals[:0], blk.strs[:0]
+	if n := len(r.Columns); n > len(blk.vals) {
+		vals, strs = make([]any, 0, n), make([]string, 0, n)
+	}
+	var endsBuf [8]int
+	ends := endsBuf[:0]
+	p.space()
+	if p.eat(']') {
+		r.Rows = [][]any{}
+		return nil
+	}
+	for {
+		p.space()
+		if !p.eat('[') {
+			return errSyntax
+		}
+		p.space()
+		if !p.eat(']') {
+			for {
+				p.space()
+				if p.i >= len(p.b) {
+					return errSyntax
+				}
+				var v any
+				switch c := p.b[p.i]; {
+				case c == '"':
+					s, err := p.strShared()
+					if err != nil {
+						return err
+					}
+					strs = append(strs, s)
+					v = box(stringType, &strs[len(strs)-1])
+				case c == '-' || (c >= '0' && c <= '9'):
+					num, err := p.number()
+					if err != nil {
+						return err
+					}
+					strs = append(strs, num)
+					v = box(numberType, &strs[len(strs)-1])
+				default:
+					var err error
+					if v, err = p.value(2); err != nil {
+						return err
+					}
+				}
+				vals = append(vals, v)
+				p.space()
+				if p.eat(',') {
+					continue
+				}
+				if p.eat(']') {
+					break
+				}
+				return errSyntax
+			}
+		}
+		ends = append(ends, len(vals))
+		p.space()
+		if p.eat(',') {
+			continue
+		}
+		if p.eat(']') {
+			break
+		}
+		return errSyntax
+	}
+	r.Rows = blk.rows[:0]
+	if len(ends) > len(blk.rows) {
+		r.Rows = make([][]any, 0, len(ends))
+	}
+	r.Rows = r.Rows[:len(ends)]
+	start := 0
+	for i, e := range ends {
+		r.Rows[i] = vals[start:e:e]
+		start = e
+	}
+	return nil
+}
+
+// number reads a number at p.i as a view of p.b.
+func (p *parser) number() (string, error) {
+	start := p.i
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		if (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
+			p.i++
+			continue
+		}
+		break
+	}
+	n := p.b[start:p.i]
+	if !validNumber(n) {
+		return "", errSyntax
+	}
+	return unsafe.String(&n[0], len(n)), nil
+}
+
+// int reads an integer (0 for a number that is not one of 64 bits, as
+// json.Number.Int64 would).
+func (p *parser) int() (int64, error) {
+	n, err := p.number()
+	if err != nil {
+		return 0, err
+	}
+	i, _ := strconv.ParseInt(n, 10, 64)
+	return i, nil
+}
+
+// box makes an interface of type typ (a string kind) holding *s without
+// copying it to the heap: s is an element of a slab that is never
+// written again. Go's interface layout is (type, data pointer).
+func box(typ unsafe.Pointer, s *string) any {
+	var v any
+	e := (*eface)(unsafe.Pointer(&v))
+	e.typ, e.data = typ, unsafe.Pointer(s)
+	return v
+}
+
+type eface struct{ typ, data unsafe.Pointer }
+
+var (
+	stringType = typeOf("")
+	numberType = typeOf(json.Number(""))
+)
+
+func typeOf(v any) unsafe.Pointer { return (*eface)(unsafe.Pointer(&v)).typ }
 
 func (p *parser) word(w string) error {
 	if len(p.b)-p.i < len(w) || string(p.b[p.i:p.i+len(w)]) != w {
@@ -416,6 +643,8 @@ func AppendJSON(b []byte, v any) ([]byte, error) {
 			return nil, errors.New("guest: a NaN or infinite number has no JSON")
 		}
 		return appendFloat(b, x), nil
+	case RawJSON:
+		return append(b, x...), nil
 	case []byte:
 		out, err := json.Marshal(x)
 		return append(b, out...), err

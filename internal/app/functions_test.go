@@ -109,6 +109,23 @@ func TestFunctionsOverHTTP(t *testing.T) {
 		t.Fatalf("aggregate: %d %s", st, body)
 	}
 
+	// A row by its id, encoded by the host (guest.QueryRow): text with
+	// escapes, a real, a blob and NULL as /query writes them; none: 404.
+	contracttest.Expect(t, admin.Do(t, "POST", "/api/db/fa/batch", `{"statements": [
+		{"sql": "CREATE TABLE kv(id INTEGER PRIMARY KEY, name TEXT, score REAL, b BLOB, n)"},
+		{"sql": "INSERT INTO kv VALUES (7, 'a \"q\" <é>', 0.5, x'0001', NULL)"}]}`), 200, "")
+	if st, body := g.deploy(t, "fa", "lookup", ft.Example(t, "lookup")); st != 201 {
+		t.Fatalf("deploy lookup: %d %s", st, body)
+	}
+	if st, body := g.call(t, ro, "POST", "/api/db/fa/functions/lookup", "application/json", []byte(`{"id": 7}`)); st != 200 ||
+		body != `{"id":7,"name":"a \"q\" \u003cé\u003e","score":0.5,"b":{"base64":"AAE="},"n":null}` {
+		t.Fatalf("lookup: %d %s", st, body)
+	}
+	st, body = g.call(t, ro, "POST", "/api/db/fa/functions/lookup", "application/json", []byte(`{"id": 8}`))
+	wantCode(t, "lookup of none", st, body, 404, "NOT_FOUND")
+	st, body = g.call(t, ro, "POST", "/api/db/fa/functions/lookup", "application/json", []byte(`[]`))
+	wantCode(t, "lookup without id", st, body, 400, "BAD_INPUT")
+
 	// Deploys refused.
 	st, body = g.call(t, "", "PUT", "/api/db/fa/functions/x", "application/json", []byte(`{}`))
 	wantCode(t, "json deploy", st, body, 415, "UNSUPPORTED_MEDIA_TYPE")
@@ -235,6 +252,8 @@ func TestSQLFunction(t *testing.T) {
 	// Refused: a module that runs SQL; a name SQLite has; a bad parameter.
 	st, body := g.call(t, "", "PUT", "/api/db/sf/functions/ins"+q, "application/wasm", ft.Example(t, "insert"))
 	wantCode(t, "SQL in an SQL function", st, body, 400, forge.CodeFunctionInvalid)
+	st, body = g.call(t, "", "PUT", "/api/db/sf/functions/row"+q, "application/wasm", ft.Example(t, "lookup"))
+	wantCode(t, "query_row in an SQL function", st, body, 400, forge.CodeFunctionInvalid)
 	st, body = g.call(t, "", "PUT", "/api/db/sf/functions/up?sql_function="+url.QueryEscape(`{"name": "upper", "args": 1}`), "application/wasm", ft.Example(t, "slugify"))
 	wantCode(t, "upper", st, body, 400, forge.CodeFunctionInvalid)
 	st, body = g.call(t, "", "PUT", "/api/db/sf/functions/up?sql_function=nope", "application/wasm", ft.Example(t, "slugify"))

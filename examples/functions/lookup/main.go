@@ -1,10 +1,15 @@
 // Command lookup is a DB-Forge function that reads one row by its id:
 // {"id": n} → the row of table kv with that id as an object, or 404. It
-// reads its body with Request.Get and answers a guest.Row: no reflection
-// and no map, the fast path in WebAssembly.
+// reads its body with Request.Get and answers the row guest.QueryRow
+// gives, which the host encodes: nothing of the row is read or written
+// in WebAssembly, the fast path.
 package main
 
-import "github.com/praetorian/db-forge/functions/guest"
+import (
+	"errors"
+
+	"github.com/praetorian/db-forge/functions/guest"
+)
 
 func init() {
 	guest.Handle(func(r *guest.Request) (any, error) {
@@ -12,14 +17,14 @@ func init() {
 		if err != nil || !ok {
 			return nil, guest.Errorf(400, "BAD_INPUT", `want {"id": n}`)
 		}
-		res, err := guest.Query(`SELECT * FROM kv WHERE id = ?`, id)
+		row, err := guest.QueryRow(`SELECT * FROM kv WHERE id = ?`, id)
+		if errors.Is(err, guest.ErrNoRows) {
+			return nil, guest.Errorf(404, "NOT_FOUND", "no row %v", id)
+		}
 		if err != nil {
 			return nil, err
 		}
-		if len(res.Rows) == 0 {
-			return nil, guest.Errorf(404, "NOT_FOUND", "no row %v", id)
-		}
-		return res.Row(0), nil
+		return row, nil
 	})
 }
 
