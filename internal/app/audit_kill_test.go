@@ -4,15 +4,10 @@ import (
 	"encoding/json"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -23,37 +18,10 @@ import (
 // record, every row has its record, and every record of a successful
 // statement has its row (a record is in its write's transaction).
 func TestAuditAcrossKill(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and kills the gateway binary")
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "forge-gateway")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/forge-gateway")
-	build.Dir = "../.."
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	base := "http://" + addr
-	env := []string{
-		"FORGE_LISTEN=" + addr, "FORGE_DATA_DIR=" + filepath.Join(dir, "data"),
-		"FORGE_WASM_CACHE_DIR=" + sharedCache, "FORGE_BACKEND=local", "FORGE_ADMIN_KEY=" + testAdminKey,
-		"FORGE_LOG_LEVEL=warn", "FORGE_RATE_LIMIT=off",
-	}
-	logf, err := os.Create(filepath.Join(dir, "gateway.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
+	k := newKillable(t)
 	hc := &http.Client{Timeout: 20 * time.Second}
 	send := func(method, path, rid, body string) (int, []byte, error) {
-		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+		req, err := http.NewRequest(method, k.base+path, strings.NewReader(body))
 		if err != nil {
 			return 0, nil, err
 		}
@@ -78,30 +46,7 @@ func TestAuditAcrossKill(t *testing.T) {
 		}
 		return b
 	}
-	var cmd *exec.Cmd
-	startGateway := func() {
-		cmd = exec.Command(bin)
-		cmd.Env = env
-		cmd.Stdout, cmd.Stderr = logf, logf
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			if resp, err := http.Get(base + "/health"); err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
-					return
-				}
-			}
-			if time.Now().After(deadline) {
-				b, _ := os.ReadFile(logf.Name())
-				t.Fatalf("gateway not ready in 60s\n%s", b)
-			}
-		}
-	}
-	startGateway()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	k.start()
 	must("POST", "/admin/databases/spawn/kill", "", 201)
 	must("POST", "/api/db/kill/query", `{"sql":"CREATE TABLE t(id INTEGER PRIMARY KEY, req TEXT NOT NULL)"}`, 200)
 
@@ -142,11 +87,10 @@ func TestAuditAcrossKill(t *testing.T) {
 			}()
 		}
 		time.Sleep(time.Duration(10+rand.IntN(50)) * time.Millisecond)
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		_ = cmd.Wait()
+		k.kill()
 		close(stop)
 		wg.Wait()
-		startGateway()
+		k.start()
 	}
 	if len(acked) == 0 {
 		t.Fatal("no write was acknowledged before the kills")

@@ -4,15 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -23,60 +18,9 @@ import (
 // exists exactly once, and every answer (first or replayed) is the same,
 // down to the id the INSERT … RETURNING returned.
 func TestIdempotencyAcrossKill(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and kills the gateway binary")
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "forge-gateway")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/forge-gateway")
-	build.Dir = "../.."
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	env := []string{
-		"FORGE_LISTEN=" + addr, "FORGE_DATA_DIR=" + filepath.Join(dir, "data"),
-		"FORGE_WASM_CACHE_DIR=" + sharedCache, "FORGE_BACKEND=local", "FORGE_ADMIN_KEY=" + testAdminKey,
-		"FORGE_LOG_LEVEL=warn", "FORGE_RATE_LIMIT=off",
-	}
-	logf, err := os.Create(filepath.Join(dir, "gateway.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	var cmd *exec.Cmd
-	c := idemClient{base: "http://" + addr, apiKey: testAdminKey, http: &http.Client{Timeout: 20 * time.Second}}
-	startGateway := func() {
-		cmd = exec.Command(bin)
-		cmd.Env = env
-		cmd.Stdout, cmd.Stderr = logf, logf
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		deadline := time.Now().Add(60 * time.Second)
-		for {
-			if resp, err := http.Get(c.base + "/health"); err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
-					return
-				}
-			}
-			if time.Now().After(deadline) {
-				b, _ := os.ReadFile(logf.Name())
-				t.Fatalf("gateway not ready in 60s\n%s", b)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	startGateway()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	k := newKillable(t)
+	c := idemClient{base: k.base, apiKey: testAdminKey, http: &http.Client{Timeout: 20 * time.Second}}
+	k.start()
 	expectAnswer(t, "spawn", c.send(t, "POST", "/admin/databases/spawn/kill", "", ""), 201, false)
 	expectAnswer(t, "create", c.send(t, "POST", "/api/db/kill/query", "",
 		`{"sql":"CREATE TABLE t(id INTEGER PRIMARY KEY, req TEXT NOT NULL)"}`), 200, false)
@@ -129,11 +73,10 @@ func TestIdempotencyAcrossKill(t *testing.T) {
 			}()
 		}
 		time.Sleep(time.Duration(100+rand.IntN(250)) * time.Millisecond)
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		_ = cmd.Wait()
+		k.kill()
 		stop()
 		wg.Wait()
-		startGateway()
+		k.start()
 		// Retry what was not answered, with the same key.
 		retry := pending
 		pending = nil
