@@ -151,7 +151,8 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	opts.Idempotency = idempotency{idemSvc, tables.New(eng), batch.New(eng, batch.Config{MaxStatements: cfg.MaxBatchStatements})}
 	txs := newTransactions(eng, cfg)
 	opts.Transactions = txs
-	moves := newMoves(replacing, vol, cfg)
+	pacer := &exportPacer{share: cfg.ExportBusyShare}
+	moves := newMoves(replacing, vol, cfg, pacer)
 	opts.Moves = moves
 	opts.Diffs = diff.New(diffOpener{eng: eng, moves: moves, dbs: vol}, diff.Config{})
 	opts.Leases, opts.Trash = leaseTable, trash{vol, cfg.TrashRetention}
@@ -162,6 +163,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	opts.MCP = newMCP(mcpAPI, opts.CORSOrigins, opts.Version)
 	srv := gateway.New(opts, newGatewayEngine(eng, cfg.MaxBatchStatements), orch, log.Named("http"))
 	mcpAPI.handler = srv.Handler()
+	pacer.load = srv.Activity // before the gateway serves
 	registerMetrics(reg, srv, eng, backend)
 	registerTxMetrics(reg, txs.Registry)
 	registerLeaseMetrics(reg, leaseTable, janitor, vol)
