@@ -21,7 +21,7 @@ type inflight struct {
 	total int
 	// admitted counts the requests ever admitted (Activity).
 	admitted uint64
-	byDB  map[string]int
+	byDB     map[string]int
 	// zero, when not nil, is closed when total next falls to 0 (idle).
 	zero chan struct{}
 }
