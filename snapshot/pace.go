@@ -9,12 +9,12 @@ import (
 
 // Pacer lets a bulk copy (an export's bytes) give way to the requests the
 // gateway serves meanwhile, as backup tools let background work yield to
-// foreground work. Yield is called after each chunk of about paceChunk
-// bytes the copy wrote, with the time the chunk took; it returns when
-// the copy may go on (at once while nothing else is served), or with
-// ctx's error.
+// foreground work. Start begins the pacing of one copy: the function it
+// returns is called after each chunk of about paceChunk bytes the copy
+// wrote, with the time the chunk took, and returns when the copy may go
+// on (at once while nothing else is served), or with ctx's error.
 type Pacer interface {
-	Yield(ctx context.Context, took time.Duration) error
+	Start() (yield func(ctx context.Context, took time.Duration) error)
 }
 
 // paceChunk is the bytes a paced copy writes between two Yields: large
@@ -28,13 +28,13 @@ const paceChunk = 1 << 20
 type pacedWriter struct {
 	ctx     context.Context
 	w       io.Writer
-	p       Pacer
+	yield   func(ctx context.Context, took time.Duration) error
 	since   time.Time // when the current chunk began
 	pending int64     // bytes of the current chunk
 }
 
 func newPacedWriter(ctx context.Context, w io.Writer, p Pacer) *pacedWriter {
-	return &pacedWriter{ctx: ctx, w: w, p: p, since: time.Now()}
+	return &pacedWriter{ctx: ctx, w: w, yield: p.Start(), since: time.Now()}
 }
 
 // wrote counts n bytes written and yields once a chunk is complete.
@@ -43,7 +43,7 @@ func (pw *pacedWriter) wrote(n int64) error {
 	if pw.pending < paceChunk {
 		return nil
 	}
-	err := pw.p.Yield(pw.ctx, time.Since(pw.since))
+	err := pw.yield(pw.ctx, time.Since(pw.since))
 	pw.pending, pw.since = 0, time.Now()
 	return err
 }
@@ -103,7 +103,8 @@ func (pw *pacedWriter) ReadFrom(r io.Reader) (int64, error) {
 }
 
 // pacedReader is an export's reader whose WriteTo (what the HTTP server
-// uses to send it) goes through a pacedWriter; Read is not paced.
+// uses to send it) goes through a pacedWriter, its pacing started then;
+// Read is not paced.
 type pacedReader struct {
 	io.ReadCloser
 	ctx context.Context

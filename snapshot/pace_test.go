@@ -18,7 +18,9 @@ type countPacer struct {
 	after  int
 }
 
-func (p *countPacer) Yield(ctx context.Context, took time.Duration) error {
+func (p *countPacer) Start() func(context.Context, time.Duration) error { return p.yield }
+
+func (p *countPacer) yield(ctx context.Context, took time.Duration) error {
 	p.yields++
 	if took < 0 {
 		return errors.New("negative time")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"sync/atomic"
 	"time"
 
 	"github.com/praetorian/db-forge/config"
@@ -61,26 +60,40 @@ const busyWindow = 20 * time.Millisecond
 const maxYield = 100 * time.Millisecond
 
 // exportPacer paces exports (snapshot.Pacer) from the gateway's figures:
-// while another request is in flight or was admitted within busyWindow,
-// an export that took t to send a chunk waits t·(100−share)/share
-// before the next, so that it takes share percent of the time it runs;
-// alone, it never waits.
+// while another request is in flight, or one was admitted within
+// busyWindow since the copy began, a copy that took t to send a chunk
+// waits t·(100−share)/share before the next, so that it takes share
+// percent of the time it runs; alone, it never waits. The requests
+// admitted before the copy began (its own among them) do not count.
 type exportPacer struct {
 	share int // percent, 1..100
 	// load is the gateway's Activity; set once before the gateway serves.
 	load func() (inFlight int, admitted uint64)
-
-	seen    atomic.Uint64 // the admitted count last seen
-	changed atomic.Int64  // when it last changed (UnixNano)
 }
 
 var _ snapshot.Pacer = (*exportPacer)(nil)
 
-func (p *exportPacer) Yield(ctx context.Context, took time.Duration) error {
-	if p.share <= 0 || p.share >= 100 || p.load == nil || !p.busy() {
+func (p *exportPacer) Start() func(context.Context, time.Duration) error {
+	if p.share <= 0 || p.share >= 100 || p.load == nil {
+		return func(ctx context.Context, _ time.Duration) error { return ctx.Err() }
+	}
+	c := &pacedCopy{p: p}
+	_, c.seen = p.load()
+	return c.yield
+}
+
+// pacedCopy is the pacing of one copy.
+type pacedCopy struct {
+	p       *exportPacer
+	seen    uint64    // the admitted count at the last look
+	changed time.Time // when it was last seen to change
+}
+
+func (c *pacedCopy) yield(ctx context.Context, took time.Duration) error {
+	if !c.busy(time.Now()) {
 		return ctx.Err()
 	}
-	wait := min(took*time.Duration(100-p.share)/time.Duration(p.share), maxYield)
+	wait := min(took*time.Duration(100-c.p.share)/time.Duration(c.p.share), maxYield)
 	if wait <= 0 {
 		return ctx.Err()
 	}
@@ -94,12 +107,12 @@ func (p *exportPacer) Yield(ctx context.Context, took time.Duration) error {
 	}
 }
 
-// busy: a request in flight now, or one admitted within busyWindow.
-func (p *exportPacer) busy() bool {
-	inFlight, admitted := p.load()
-	now := time.Now().UnixNano()
-	if p.seen.Swap(admitted) != admitted {
-		p.changed.Store(now)
+// busy: a request in flight now, or one admitted since the copy began
+// and within busyWindow.
+func (c *pacedCopy) busy(now time.Time) bool {
+	inFlight, admitted := c.p.load()
+	if admitted != c.seen {
+		c.seen, c.changed = admitted, now
 	}
-	return inFlight > 0 || now-p.changed.Load() < int64(busyWindow)
+	return inFlight > 0 || now.Sub(c.changed) < busyWindow
 }
