@@ -170,7 +170,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	room.register(reg)
 	// Backups (FORGE_BACKUP_TARGET): stopped before the key database and
 	// the engine close, at shutdown or on any other return.
-	stopBackups, err := startBackups(ctx, cfg, environ, vol, eng, reg, log.Named("backup"))
+	stopBackups, err := startBackups(ctx, cfg, environ, vol, eng, pacer, reg, log.Named("backup"))
 	if err != nil {
 		return err
 	}
