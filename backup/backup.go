@@ -55,6 +55,43 @@ type Config struct {
 	Concurrency int
 	Scratch     string           // directory of the copies being uploaded
 	Now         func() time.Time // default time.Now
+	// Pacer, when set, paces the upload of each copy so that it gives
+	// way to the requests the gateway serves meanwhile.
+	Pacer Pacer
+}
+
+// Pacer lets an upload give way to other work: Start begins the pacing of
+// one copy; the function it returns is called after each MiB read, with
+// the time that MiB took (reading, hashing, storing), and returns when the
+// upload may go on, or with ctx's error.
+type Pacer interface {
+	Start() (yield func(ctx context.Context, took time.Duration) error)
+}
+
+// pacedReader reads r and yields after every MiB.
+type pacedReader struct {
+	ctx     context.Context
+	r       io.Reader
+	yield   func(ctx context.Context, took time.Duration) error
+	since   time.Time
+	pending int
+}
+
+func (p *pacedReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if p.pending += n; p.pending >= 1<<20 && err == nil {
+		err = p.yield(p.ctx, time.Since(p.since))
+		p.pending, p.since = 0, time.Now()
+	}
+	return n, err
+}
+
+// paced is r paced by the service's pacer, if it has one.
+func (s *Service) paced(ctx context.Context, r io.Reader) io.Reader {
+	if s.cfg.Pacer == nil {
+		return r
+	}
+	return &pacedReader{ctx: ctx, r: r, yield: s.cfg.Pacer.Start(), since: time.Now()}
 }
 
 // Stats are the service's counters since start.
@@ -239,7 +276,7 @@ func (s *Service) take(ctx context.Context, name, fp string, at time.Time) (Mani
 	if err != nil {
 		return m, err
 	}
-	file, err := put(ctx, s.t, dir, DataFile, f, fi.Size())
+	file, err := put(ctx, s.t, dir, DataFile, s.paced(ctx, f), fi.Size())
 	if err != nil {
 		return m, err
 	}

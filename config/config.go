@@ -104,6 +104,9 @@ type Config struct {
 	MaxCheckpoints  int
 	MaxCheckpointMB int
 	ExportTimeout   time.Duration
+	// ExportBusyShare: the percent of its time an export may spend
+	// sending while other requests are being served (100: no pacing).
+	ExportBusyShare int
 	// CORSOrigins: the origins browsers may call the API from ("*" for
 	// any); none by default.
 	CORSOrigins []string
@@ -300,6 +303,7 @@ func Settings() []Setting {
 		{"FORGE_MAX_CHECKPOINTS", "16", "checkpoints per database, the automatic ones of restores included (more get 409 CHECKPOINT_LIMIT)", integer(func(c *Config) *int { return &c.MaxCheckpoints }, 1, 1<<16)},
 		{"FORGE_MAX_CHECKPOINT_MB", "4096", "MiB the checkpoints of one database may take in all (more get 409 CHECKPOINT_LIMIT)", integer(func(c *Config) *int { return &c.MaxCheckpointMB }, 1, 1<<24)},
 		{"FORGE_EXPORT_TIMEOUT", "10m", "time an export may take to copy or dump a database (GET /api/db/{db_name}/export), and a diff to compare two (GET /api/db/{db_name}/diff)", duration(func(c *Config) *time.Duration { return &c.ExportTimeout }, time.Second, 24*time.Hour)},
+		{"FORGE_EXPORT_BUSY_SHARE", "25", "percent of its time an export (GET /api/db/{db_name}/export), or a backup's upload, may spend sending while other requests are being served: after each MiB it waits in proportion, so that requests go first; alone, it runs at full speed; 100: never waits", integer(func(c *Config) *int { return &c.ExportBusyShare }, 1, 100)},
 		{"FORGE_IDEMPOTENCY_TTL", "24h", "how long the answer to a write sent with an Idempotency-Key is kept for its retries (a retry later runs anew)", duration(func(c *Config) *time.Duration { return &c.IdempotencyTTL }, time.Second, 30*24*time.Hour)},
 		{"FORGE_TRASH_RETENTION", "24h", "how long a database whose lease ran out stays in the trash, restorable by the admin (POST /admin/trash/{db_name}/restore), before the janitor removes it for good", duration(func(c *Config) *time.Duration { return &c.TrashRetention }, time.Second, 365*24*time.Hour)},
 		{"FORGE_CORS_ORIGINS", "", "origins allowed cross-origin (CORS) access from a browser: a comma-separated list like https://app.example.com,http://localhost:3000, or * for any; empty: none", origins(func(c *Config) *[]string { return &c.CORSOrigins })},

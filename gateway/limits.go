@@ -19,7 +19,9 @@ type inflight struct {
 
 	mu    sync.Mutex
 	total int
-	byDB  map[string]int
+	// admitted counts the requests ever admitted (Activity).
+	admitted uint64
+	byDB     map[string]int
 	// zero, when not nil, is closed when total next falls to 0 (idle).
 	zero chan struct{}
 }
@@ -36,6 +38,7 @@ func (l *inflight) enter() bool {
 		return false
 	}
 	l.total++
+	l.admitted++
 	return true
 }
 
@@ -69,6 +72,12 @@ func (l *inflight) inFlight() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.total
+}
+
+func (l *inflight) activity() (int, uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.total, l.admitted
 }
 
 // enterDB takes a place on database name.

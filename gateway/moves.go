@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -237,16 +238,19 @@ func (s *Server) exportContext() (context.Context, context.CancelFunc) {
 func (s *Server) export(_ context.Context, rc *fasthttp.RequestCtx, req exportRequest) error {
 	rc.Response.Header.Set("Cache-Control", "no-store")
 	if req.format == "sqlite" {
+		// The context lasts until the answer is sent: the stream's pacing
+		// waits under it.
 		ctx, cancel := s.exportContext()
-		defer cancel()
 		f, size, err := s.opts.Moves.ExportFile(ctx, req.db)
 		if err != nil {
+			cancel()
 			return err
 		}
 		rc.SetStatusCode(fasthttp.StatusOK)
 		rc.SetContentType(mediaSQLite)
 		rc.Response.Header.Set("Content-Disposition", `attachment; filename="`+req.db+`.db"`)
-		rc.SetBodyStream(f, int(size)) // closed by fasthttp once sent (or failed): the snapshot ends
+		// Closed by fasthttp once sent (or failed): the snapshot ends.
+		rc.SetBodyStream(&closeThen{ReadCloser: f, then: cancel}, int(size))
 		return nil
 	}
 	if s.opts.Databases != nil {
@@ -454,4 +458,30 @@ func (s *Server) deleteCheckpoint(ctx context.Context, rc *fasthttp.RequestCtx, 
 	}
 	writeJSON(rc, fasthttp.StatusOK, messageBody("Checkpoint deleted.", "db_name", req.db, "checkpoint", req.name))
 	return nil
+}
+
+// closeThen is an export's body: its reader, sent by the reader's
+// WriterTo (or by the connection's ReadFrom for a file: sendfile), and a
+// function run once it is closed.
+type closeThen struct {
+	io.ReadCloser
+	then func()
+}
+
+func (c *closeThen) WriteTo(w io.Writer) (int64, error) {
+	if f, ok := c.ReadCloser.(*os.File); ok {
+		if rf, ok := w.(io.ReaderFrom); ok {
+			return rf.ReadFrom(f)
+		}
+	}
+	if wt, ok := c.ReadCloser.(io.WriterTo); ok {
+		return wt.WriteTo(w)
+	}
+	return io.Copy(w, c.ReadCloser)
+}
+
+func (c *closeThen) Close() error {
+	err := c.ReadCloser.Close()
+	c.then()
+	return err
 }

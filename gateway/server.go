@@ -346,6 +346,12 @@ func (s *Server) Handler() fasthttp.RequestHandler { return s.srv.Handler }
 // aside).
 func (s *Server) InFlight() int { return s.load.inFlight() }
 
+// Activity is the number of requests being answered now and the number
+// ever admitted (GET /health aside): work in the background (an export's
+// sending, after its handler returned) reads it to give way to requests.
+// A streamed answer is not in flight once its handler has returned.
+func (s *Server) Activity() (inFlight int, admitted uint64) { return s.load.activity() }
+
 // Serve answers requests on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 

@@ -82,6 +82,9 @@ type Config struct {
 	// Settle folds a database file's write-ahead log into it while no
 	// connection is open (wasm.Settle); nil does nothing.
 	Settle func(path string) error
+	// Pacer, when set, paces exports (the file as it is sent, the SQL
+	// dump as it is written) so that they give way to other requests.
+	Pacer Pacer
 }
 
 func (c Config) withDefaults() Config {
@@ -125,11 +128,15 @@ func New(e Engine, f Files, cfg Config) *Service {
 // the live file as of a snapshot held until the reader is closed, when
 // the engine can (FileStreamer: a database without bookkeeping tables);
 // else a scratch file already unlinked, which goes when the reader is
-// closed, or with the process.
+// closed, or with the process. Its WriteTo is paced (Config.Pacer) under
+// ctx, which must therefore last until the reader is closed.
 func (s *Service) ExportFile(ctx context.Context, db string) (io.ReadCloser, int64, error) {
 	if fs, ok := s.e.(FileStreamer); ok {
 		if r, size, ok, err := fs.StreamFile(ctx, db); ok || err != nil {
-			return r, size, err
+			if err != nil {
+				return nil, 0, err
+			}
+			return s.paced(ctx, r), size, nil
 		}
 	}
 	dir, err := s.f.ScratchDir()
@@ -150,12 +157,16 @@ func (s *Service) ExportFile(ctx context.Context, db string) (io.ReadCloser, int
 		_ = f.Close()
 		return nil, 0, err
 	}
-	return f, fi.Size(), nil
+	return s.paced(ctx, f), fi.Size(), nil
 }
 
 // ExportSQL writes the SQL dump of database db (Dump) to w, from one
-// snapshot; writers go on meanwhile.
+// snapshot; writers go on meanwhile. Its writes are paced
+// (Config.Pacer).
 func (s *Service) ExportSQL(ctx context.Context, db string, w io.Writer) error {
+	if s.cfg.Pacer != nil {
+		w = writerOnly{newPacedWriter(ctx, w, s.cfg.Pacer)}
+	}
 	return s.e.Scan(ctx, db, func(tx forge.Tx) error { return Dump(ctx, tx, w) })
 }
 

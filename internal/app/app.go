@@ -169,7 +169,8 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	opts.Idempotency = idempotency{idemSvc, tables.New(eng), batch.New(eng, batch.Config{MaxStatements: cfg.MaxBatchStatements})}
 	txs := newTransactions(eng, cfg)
 	opts.Transactions = txs
-	moves := newMoves(replacing, vol, cfg)
+	pacer := &exportPacer{share: cfg.ExportBusyShare}
+	moves := newMoves(replacing, vol, cfg, pacer)
 	opts.Moves = moves
 	opts.Functions = fns
 	opts.Diffs = diff.New(diffOpener{eng: eng, moves: moves, dbs: vol}, diff.Config{})
@@ -184,6 +185,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	opts.MCP = newMCP(mcpAPI, opts.CORSOrigins, opts.Version, opts.Audit != nil)
 	srv := gateway.New(opts, newGatewayEngine(eng, cfg.MaxBatchStatements), orch, log.Named("http"))
 	mcpAPI.handler = srv.Handler()
+	pacer.load = srv.Activity // before the gateway serves
 	registerMetrics(reg, srv, eng, backend)
 	registerTxMetrics(reg, txs.Registry)
 	registerFunctionMetrics(reg, fns)
@@ -192,7 +194,7 @@ func Run(ctx context.Context, args, environ []string, logOut io.Writer, ready fu
 	room.register(reg)
 	// Backups (FORGE_BACKUP_TARGET): stopped before the key database and
 	// the engine close, at shutdown or on any other return.
-	stopBackups, err := startBackups(ctx, cfg, environ, vol, eng, reg, log.Named("backup"))
+	stopBackups, err := startBackups(ctx, cfg, environ, vol, eng, pacer, reg, log.Named("backup"))
 	if err != nil {
 		return err
 	}

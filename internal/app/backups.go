@@ -121,7 +121,7 @@ func (s backupSource) Sidecars(name string) (map[string][]byte, error) {
 // and registers its metrics; stop ends it (waiting for the copy under
 // way to be cancelled) and may be called more than once.
 func startBackups(ctx context.Context, cfg config.Config, environ []string, vol *volumes.Layout, eng *wasm.Engine,
-	reg *metrics.Registry, log *zap.Logger) (stop func(), err error) {
+	pacer backup.Pacer, reg *metrics.Registry, log *zap.Logger) (stop func(), err error) {
 	if cfg.BackupTarget == "" {
 		return func() {}, nil
 	}
@@ -134,7 +134,7 @@ func startBackups(ctx context.Context, cfg config.Config, environ []string, vol 
 		return nil, err
 	}
 	svc := backup.New(target, backupSource{eng, vol}, backup.Config{
-		Interval: cfg.BackupInterval, Keep: cfg.BackupKeep, Scratch: scratch,
+		Interval: cfg.BackupInterval, Keep: cfg.BackupKeep, Scratch: scratch, Pacer: pacer,
 	}, log)
 	registerBackupMetrics(reg, svc)
 	bctx, cancel := context.WithCancel(ctx)
