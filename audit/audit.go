@@ -35,7 +35,8 @@ const (
 	DefaultMaxError  = 256
 	DefaultRetention = 7 * 24 * time.Hour
 	DefaultMaxRows   = 100_000
-	DefaultBuffer    = 4096
+	DefaultBuffer    = 65536
+	DefaultFlush     = 200 * time.Millisecond
 )
 
 // The log holds one row per transaction (or best-effort write): the
