@@ -98,9 +98,10 @@ type Recorder struct {
 	order   []string
 	nwait   int
 	closed  bool
-	flushAt int           // records waiting that are written without waiting for Flush
-	wake    chan struct{} // the first records since the last flush wait
-	full    chan struct{} // flushAt records wait
+	flushAt int                // records waiting that are written without waiting for Flush
+	wake    chan struct{}      // the first records since the last flush wait
+	full    chan struct{}      // flushAt records wait
+	flushes chan chan struct{} // Flush's requests: closed once done
 	stop    chan struct{}
 	done    chan struct{}
 	once    sync.Once
@@ -108,6 +109,7 @@ type Recorder struct {
 	committed   atomic.Int64 // records stored with their transaction
 	written     atomic.Int64 // records written best effort
 	dropped     atomic.Int64 // records lost
+	unsettled   atomic.Int64 // records taken by Unwritten, not yet written or lost
 	lastDropLog atomic.Int64 // unix nanoseconds of the last drop logged
 }
 
@@ -143,6 +145,7 @@ func NewRecorder(cfg Config, e Engine, log *zap.Logger) *Recorder {
 		flushAt: max(cfg.Buffer/2, 1),
 		wake:    make(chan struct{}, 1),
 		full:    make(chan struct{}, 1),
+		flushes: make(chan chan struct{}),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
@@ -236,7 +239,8 @@ func (r *Recorder) prune(db string, rows int) []forge.Statement {
 // AfterCommit tells whether the records of a write that committed are
 // handed to Unwritten after its commit (FORGE_AUDIT=async) rather than
 // stored in its transaction by AtCommit's statements.
-func (r *Recorder) AfterCommit() bool { return r.cfg.AfterCommit }
+// Asked per database (db), as Audits is: the answer is the same for all.
+func (r *Recorder) AfterCommit(db string) bool { return r.cfg.AfterCommit }
 
 // Unwritten takes records no committing transaction carries (and, with
 // AfterCommit, those of a write that committed), to write them best
@@ -264,6 +268,7 @@ func (r *Recorder) Unwritten(db string, recs []forge.AuditRecord) {
 	}
 	r.waiting[db] = append(q, recs...)
 	r.nwait += len(recs)
+	r.unsettled.Add(int64(len(recs)))
 	full := r.nwait >= r.flushAt
 	r.qmu.Unlock()
 	if first {
@@ -305,21 +310,48 @@ func (r *Recorder) run() {
 	t := time.NewTimer(time.Hour)
 	t.Stop()
 	for {
+		var asked chan struct{}
 		select {
 		case <-r.wake:
 		case <-r.full:
+		case asked = <-r.flushes:
 		case <-r.stop:
 			r.flush()
 			return
 		}
-		t.Reset(r.cfg.Flush)
-		select {
-		case <-t.C:
-		case <-r.full:
-		case <-r.stop:
+		if asked == nil {
+			t.Reset(r.cfg.Flush)
+			select {
+			case <-t.C:
+			case <-r.full:
+			case asked = <-r.flushes:
+			case <-r.stop:
+			}
+			t.Stop()
 		}
-		t.Stop()
 		r.flush()
+		if asked != nil {
+			close(asked)
+		}
+	}
+}
+
+// Flush writes the records waiting now without waiting for Config.Flush,
+// and returns once they are written (or lost), or when ctx ends.
+func (r *Recorder) Flush(ctx context.Context) error {
+	done := make(chan struct{})
+	select {
+	case r.flushes <- done:
+	case <-r.done:
+		return nil // closed: Close wrote them
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -364,9 +396,10 @@ func (r *Recorder) write(db string, recs []forge.AuditRecord) {
 		cancel()
 		if err != nil {
 			r.drop(db, n, "write failed: "+err.Error())
-			continue
+		} else {
+			r.written.Add(int64(n))
 		}
-		r.written.Add(int64(n))
+		r.unsettled.Add(-int64(n))
 	}
 }
 
@@ -392,9 +425,12 @@ type Stats struct {
 	Committed int64 // records stored in their write's transaction
 	Written   int64 // records written best effort (reads, rolled back, and AfterCommit's)
 	Dropped   int64 // records lost (forge_audit_dropped_total)
+	// Waiting: records taken to be written best effort, not yet written
+	// (nor lost): those a crash now would lose (forge_audit_waiting).
+	Waiting int64
 }
 
 // Stats reports the counters.
 func (r *Recorder) Stats() Stats {
-	return Stats{Committed: r.committed.Load(), Written: r.written.Load(), Dropped: r.dropped.Load()}
+	return Stats{Committed: r.committed.Load(), Written: r.written.Load(), Dropped: r.dropped.Load(), Waiting: r.unsettled.Load()}
 }

@@ -92,6 +92,9 @@ func TestRecorderBatches(t *testing.T) {
 	if u, n := f.counts("a"); u != 0 || n != 0 {
 		t.Fatalf("written before the flush: %d units, %d records", u, n)
 	}
+	if st := r.Stats(); st.Waiting != 1100 {
+		t.Errorf("stats %+v, want 1100 waiting", st)
+	}
 	if err := r.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +104,7 @@ func TestRecorderBatches(t *testing.T) {
 	if u, n := f.counts("b"); u != 1 || n != 100 {
 		t.Errorf("b: %d units, %d records; want 1, 100", u, n)
 	}
-	if st := r.Stats(); st.Written != 1100 || st.Dropped != 0 {
+	if st := r.Stats(); st.Written != 1100 || st.Dropped != 0 || st.Waiting != 0 {
 		t.Errorf("stats %+v", st)
 	}
 	r.Unwritten("a", rec(0))
@@ -146,8 +149,8 @@ func TestRecorderDropsWhenFull(t *testing.T) {
 	}
 	r.Unwritten("a", rec(5))
 	r.Unwritten("b", rec(6))
-	if st := r.Stats(); st.Dropped != 2 {
-		t.Fatalf("stats %+v, want 2 dropped", st)
+	if st := r.Stats(); st.Dropped != 2 || st.Waiting != 5 {
+		t.Fatalf("stats %+v, want 2 dropped, 5 waiting (1 being written)", st)
 	}
 	if l := logs.FilterMessage("audit records dropped").All(); len(l) != 1 || l[0].ContextMap()["why"] != "the buffer is full" {
 		t.Errorf("logged %+v, want one line (at most one a second)", l)
@@ -159,7 +162,33 @@ func TestRecorderDropsWhenFull(t *testing.T) {
 	if _, n := f.counts("a"); n != 5 {
 		t.Errorf("%d records written, want 5", n)
 	}
-	if st := r.Stats(); st.Written != 5 || st.Dropped != 2 {
+	if st := r.Stats(); st.Written != 5 || st.Dropped != 2 || st.Waiting != 0 {
 		t.Errorf("stats %+v", st)
+	}
+}
+
+// Flush writes what waits without waiting for Config.Flush.
+func TestRecorderFlushNow(t *testing.T) {
+	t.Parallel()
+	f := newFakeEngine(false)
+	r := NewRecorder(Config{AfterCommit: true, Flush: time.Hour}, f, nil)
+	t.Cleanup(func() { _ = r.Close(context.Background()) })
+	for i := range 3 {
+		r.Unwritten("a", rec(i))
+	}
+	if err := r.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if u, n := f.counts("a"); u != 1 || n != 3 {
+		t.Errorf("%d units, %d records; want 1, 3", u, n)
+	}
+	if err := r.Flush(context.Background()); err != nil { // nothing waits
+		t.Fatal(err)
+	}
+	if err := r.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Flush(context.Background()); err != nil { // closed
+		t.Fatal(err)
 	}
 }

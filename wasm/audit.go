@@ -55,10 +55,10 @@ type Auditor interface {
 	// with AfterCommit, those of a transaction that committed). It must
 	// not block; recs is its own.
 	Unwritten(db string, recs []forge.AuditRecord)
-	// AfterCommit tells whether a committed transaction's records go to
-	// Unwritten after its commit instead of into it (AtCommit is then
-	// never asked).
-	AfterCommit() bool
+	// AfterCommit tells whether the records of database db's committed
+	// transactions go to Unwritten after their commit instead of into
+	// them (AtCommit is then never asked). Asked when a database opens.
+	AfterCommit(db string) bool
 }
 
 // dbAudit is a database's recording, shared by its connections.
@@ -75,7 +75,7 @@ func (e *Engine) audit(name string) *dbAudit {
 	if a == nil || !a.Audits(name) {
 		return nil
 	}
-	return &dbAudit{name: name, a: a, reads: a.Reads(), after: a.AfterCommit()}
+	return &dbAudit{name: name, a: a, reads: a.Reads(), after: a.AfterCommit(name)}
 }
 
 // recorded tells whether st's run on c is to be recorded (or, for a

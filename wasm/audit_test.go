@@ -22,9 +22,9 @@ type fakeAuditor struct {
 
 const fakeAuditTable = "CREATE TABLE IF NOT EXISTS _forge_audit_test (req TEXT, sql TEXT, outcome TEXT, runs INTEGER)"
 
-func (*fakeAuditor) Audits(string) bool  { return true }
-func (*fakeAuditor) Reads() bool         { return false }
-func (a *fakeAuditor) AfterCommit() bool { return a.after }
+func (*fakeAuditor) Audits(string) bool        { return true }
+func (*fakeAuditor) Reads() bool               { return false }
+func (a *fakeAuditor) AfterCommit(string) bool { return a.after }
 
 func (*fakeAuditor) AtCommit(_ string, recs []forge.AuditRecord) (forge.Statement, []forge.Statement) {
 	var stmts []forge.Statement

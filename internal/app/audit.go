@@ -51,4 +51,6 @@ func registerAuditMetrics(reg *metrics.Registry, r *audit.Recorder) {
 		func() float64 { return float64(r.Stats().Written) })
 	reg.Counter("forge_audit_dropped_total", "Audit records lost: best-effort records (reads, rolled-back writes, FORGE_AUDIT=async's writes) dropped when the buffer was full or their write failed.",
 		func() float64 { return float64(r.Stats().Dropped) })
+	reg.Gauge("forge_audit_waiting", "Audit records taken by the buffered writer and not yet written: those a crash now would lose (FORGE_AUDIT_FLUSH, FORGE_AUDIT_BUFFER).",
+		func() float64 { return float64(r.Stats().Waiting) })
 }

@@ -432,7 +432,7 @@ func TestAuditAsync(t *testing.T) {
 		}
 		waitRecords(t, g, key, "as", "as-ddl", 1)
 		m := string(admin.Do(t, "GET", "/metrics", nil).Raw)
-		for _, want := range []string{"\nforge_audit_committed_total 0\n", "\nforge_audit_dropped_total 0\n"} {
+		for _, want := range []string{"\nforge_audit_committed_total 0\n", "\nforge_audit_dropped_total 0\n", "\nforge_audit_waiting "} {
 			if !strings.Contains(m, want) {
 				t.Errorf("metrics lack %q", want)
 			}
