@@ -1,7 +1,6 @@
 package wasm
 
 import (
-	"slices"
 	"strings"
 	"time"
 
@@ -53,7 +52,8 @@ type Auditor interface {
 	// Unwritten takes records that no committing transaction carries:
 	// reads, and the statements of a transaction that rolled back (and,
 	// with AfterCommit, those of a transaction that committed). It must
-	// not block; recs is its own.
+	// not block; recs is the engine's until it returns (it copies what it
+	// keeps).
 	Unwritten(db string, recs []forge.AuditRecord)
 	// AfterCommit tells whether the records of database db's committed
 	// transactions go to Unwritten after their commit instead of into
@@ -192,7 +192,7 @@ func (c *conn) auditDone() {
 		c.auditRan = false
 	}
 	if len(c.pending) > 0 && c.aud.after {
-		c.aud.a.Unwritten(c.aud.name, slices.Clone(c.pending))
+		c.aud.a.Unwritten(c.aud.name, c.pending)
 	}
 	clear(c.pending)
 	c.pending = c.pending[:0]
