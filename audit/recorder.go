@@ -245,8 +245,9 @@ func (r *Recorder) AfterCommit(db string) bool { return r.cfg.AfterCommit }
 // Unwritten takes records no committing transaction carries (and, with
 // AfterCommit, those of a write that committed), to write them best
 // effort within Config.Flush: dropped (and counted, and logged) when
-// Config.Buffer records wait already. It never blocks, and copies recs
-// (the caller's again once it returns).
+// Config.Buffer records wait already (one transaction's records, however
+// many, are taken when none wait). It never blocks, and copies recs (the
+// caller's again once it returns).
 func (r *Recorder) Unwritten(db string, recs []forge.AuditRecord) {
 	if len(recs) == 0 {
 		return
