@@ -9,8 +9,12 @@
 // outlives its write. Records no committing transaction carries (reads,
 // when FORGE_AUDIT_READS is on, and the statements of a transaction that
 // rolled back) are written best effort, by a goroutine fed by a bounded
-// buffer (Unwritten): when the buffer is full, or their write fails, they
-// are dropped, counted (Dropped) and logged.
+// buffer (Unwritten) that writes what waits every Config.Flush, a
+// transaction per database: when the buffer is full, or their write
+// fails, they are dropped, counted (Dropped) and logged. With
+// Config.AfterCommit (FORGE_AUDIT=async) a write's records take that way
+// too, handed on just after its commit: their cost is shared by the
+// writes of an interval, and a crash loses those still waiting.
 //
 // The log is a bookkeeping table of each database (forge.ReservedPrefix):
 // hidden from the tables and schema routes, exports and diffs, refused to
@@ -35,7 +39,8 @@ const (
 	DefaultMaxError  = 256
 	DefaultRetention = 7 * 24 * time.Hour
 	DefaultMaxRows   = 100_000
-	DefaultBuffer    = 4096
+	DefaultBuffer    = 65536
+	DefaultFlush     = 200 * time.Millisecond
 )
 
 // The log holds one row per transaction (or best-effort write): the

@@ -24,7 +24,16 @@ type Config struct {
 	// MaxSQL caps the text of a statement kept (bytes); MaxError that of
 	// a failure's message.
 	MaxSQL, MaxError int
-	// Buffer bounds the records waiting to be written best effort.
+	// AfterCommit (FORGE_AUDIT=async): the engine hands a write's records
+	// to Unwritten just after its commit instead of storing them in its
+	// transaction; they are written best effort with the others.
+	AfterCommit bool
+	// Flush is how long a record waits, at most, before the best-effort
+	// writer writes it (with all the others then waiting: a transaction
+	// per database, of at most flushTxRecords records each).
+	Flush time.Duration
+	// Buffer bounds the records waiting to be written best effort: past
+	// it they are dropped.
 	Buffer int
 }
 
@@ -43,6 +52,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Buffer <= 0 {
 		c.Buffer = DefaultBuffer
+	}
+	if c.Flush <= 0 {
+		c.Flush = DefaultFlush
 	}
 	return c
 }
@@ -78,14 +90,26 @@ type Recorder struct {
 	mu  sync.Mutex
 	dbs map[string]*dbState
 
-	queue chan batch
-	stop  chan struct{}
-	done  chan struct{}
-	once  sync.Once
+	// The best-effort writer's buffer: the records waiting, per database
+	// in the order they came (Unwritten), nwait of them. The writer takes
+	// them all at once (flush) and writes them while the next ones wait.
+	qmu     sync.Mutex
+	waiting map[string][]forge.AuditRecord
+	order   []string
+	nwait   int
+	closed  bool
+	flushAt int                // records waiting that are written without waiting for Flush
+	wake    chan struct{}      // the first records since the last flush wait
+	full    chan struct{}      // flushAt records wait
+	flushes chan chan struct{} // Flush's requests: closed once done
+	stop    chan struct{}
+	done    chan struct{}
+	once    sync.Once
 
 	committed   atomic.Int64 // records stored with their transaction
 	written     atomic.Int64 // records written best effort
 	dropped     atomic.Int64 // records lost
+	unsettled   atomic.Int64 // records taken by Unwritten, not yet written or lost
 	lastDropLog atomic.Int64 // unix nanoseconds of the last drop logged
 }
 
@@ -96,11 +120,17 @@ type dbState struct {
 	added  int
 }
 
-// batch is records of one database waiting to be written best effort.
-type batch struct {
-	db   string
-	recs []forge.AuditRecord
-}
+// The best-effort writer writes the records of a database in
+// transactions of at most flushTxRecords records and about flushTxBytes
+// of them (one row of the log), so that a transaction of its holds the
+// database's write lock about as long as a small group commit does
+// (docs/PERFORMANCE.md), however many records waited; writeTimeout
+// bounds its wait for the lock.
+const (
+	flushTxRecords = 512
+	flushTxBytes   = 64 << 10
+	writeTimeout   = 5 * time.Second
+)
 
 // NewRecorder returns a recorder over e; Close stops its writer.
 func NewRecorder(cfg Config, e Engine, log *zap.Logger) *Recorder {
@@ -110,10 +140,14 @@ func NewRecorder(cfg Config, e Engine, log *zap.Logger) *Recorder {
 	}
 	r := &Recorder{
 		cfg: cfg, e: e, log: log, now: time.Now,
-		dbs:   make(map[string]*dbState),
-		queue: make(chan batch, cfg.Buffer),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
+		dbs:     make(map[string]*dbState),
+		waiting: make(map[string][]forge.AuditRecord),
+		flushAt: max(cfg.Buffer/2, 1),
+		wake:    make(chan struct{}, 1),
+		full:    make(chan struct{}, 1),
+		flushes: make(chan chan struct{}),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
 	}
 	go r.run()
 	return r
@@ -147,7 +181,7 @@ func (r *Recorder) statements(db string, recs []forge.AuditRecord) []forge.State
 		// transaction ran (an import of a large script).
 		n, size := 0, 0
 		for n < len(recs) && (n == 0 || size < maxRowBytes) {
-			size += 64 + min(len(recs[n].SQL), r.cfg.MaxSQL) + min(len(recs[n].Error), r.cfg.MaxError)
+			size += r.size(&recs[n])
 			n++
 		}
 		chunk := recs[:n]
@@ -165,6 +199,11 @@ func (r *Recorder) statements(db string, recs []forge.AuditRecord) []forge.State
 		rows++
 	}
 	return append(stmts, r.prune(db, rows)...)
+}
+
+// size is about how many bytes rec takes in a row, at most.
+func (r *Recorder) size(rec *forge.AuditRecord) int {
+	return 64 + min(len(rec.SQL), r.cfg.MaxSQL) + min(len(rec.Error), r.cfg.MaxError)
 }
 
 // maxRowBytes bounds the records of one row of the log.
@@ -197,20 +236,56 @@ func (r *Recorder) prune(db string, rows int) []forge.Statement {
 		forge.IntValue(r.cfg.MaxRows), forge.IntValue(limit)}}})
 }
 
-// Unwritten takes records no committing transaction carries, to write
-// them best effort: dropped (and counted, and logged) when the buffer is
-// full. It never blocks.
+// AfterCommit tells whether the records of a write that committed are
+// handed to Unwritten after its commit (FORGE_AUDIT=async) rather than
+// stored in its transaction by AtCommit's statements.
+// Asked per database (db), as Audits is: the answer is the same for all.
+func (r *Recorder) AfterCommit(db string) bool { return r.cfg.AfterCommit }
+
+// Unwritten takes records no committing transaction carries (and, with
+// AfterCommit, those of a write that committed), to write them best
+// effort within Config.Flush: dropped (and counted, and logged) when
+// Config.Buffer records wait already (one transaction's records, however
+// many, are taken when none wait). It never blocks, and copies recs (the
+// caller's again once it returns).
 func (r *Recorder) Unwritten(db string, recs []forge.AuditRecord) {
-	select {
-	case <-r.stop:
-		r.drop(db, len(recs), "the recorder is closed")
+	if len(recs) == 0 {
 		return
-	default:
 	}
+	r.qmu.Lock()
+	if r.closed || r.nwait > 0 && r.nwait+len(recs) > r.cfg.Buffer {
+		closed := r.closed
+		r.qmu.Unlock()
+		if closed {
+			r.drop(db, len(recs), "the recorder is closed")
+		} else {
+			r.drop(db, len(recs), "the buffer is full")
+		}
+		return
+	}
+	first := r.nwait == 0
+	q, ok := r.waiting[db]
+	if !ok {
+		r.order = append(r.order, db)
+	}
+	r.waiting[db] = append(q, recs...)
+	r.nwait += len(recs)
+	r.unsettled.Add(int64(len(recs)))
+	full := r.nwait >= r.flushAt
+	r.qmu.Unlock()
+	if first {
+		signal(r.wake)
+	}
+	if full {
+		signal(r.full)
+	}
+}
+
+// signal wakes the writer, if it is not woken already.
+func signal(c chan struct{}) {
 	select {
-	case r.queue <- batch{db: db, recs: recs}:
+	case c <- struct{}{}:
 	default:
-		r.drop(db, len(recs), "the buffer is full")
 	}
 }
 
@@ -226,48 +301,93 @@ func (r *Recorder) drop(db string, n int, why string) {
 		zap.String("why", why), zap.Int64("dropped_total", total))
 }
 
-// run writes what Unwritten queued: per database, what is waiting, in
-// one transaction.
+// run writes what Unwritten took: once records wait, it waits
+// Config.Flush more (or until the buffer is half full) and writes all
+// those then waiting, a transaction per database (flush); those that
+// come meanwhile wait for the next. A record waits at most about
+// Config.Flush, and a write's commit does no more than append its
+// records to the buffer.
 func (r *Recorder) run() {
 	defer close(r.done)
+	t := time.NewTimer(time.Hour)
+	t.Stop()
 	for {
+		var asked chan struct{}
 		select {
-		case b := <-r.queue:
-			r.writeQueued(b)
+		case <-r.wake:
+		case <-r.full:
+		case asked = <-r.flushes:
 		case <-r.stop:
-			for {
-				select {
-				case b := <-r.queue:
-					r.writeQueued(b)
-				default:
-					return
-				}
+			r.flush()
+			return
+		}
+		if asked == nil {
+			t.Reset(r.cfg.Flush)
+			select {
+			case <-t.C:
+			case <-r.full:
+			case asked = <-r.flushes:
+			case <-r.stop:
 			}
+			t.Stop()
+		}
+		r.flush()
+		if asked != nil {
+			close(asked)
 		}
 	}
 }
 
-// writeQueued writes b and whatever else is queued now, a transaction per
-// database.
-func (r *Recorder) writeQueued(first batch) {
-	byDB := map[string][]forge.AuditRecord{first.db: first.recs}
-	order := []string{first.db}
-	for more := true; more && len(byDB) < 64; {
-		select {
-		case b := <-r.queue:
-			if _, ok := byDB[b.db]; !ok {
-				order = append(order, b.db)
-			}
-			byDB[b.db] = append(byDB[b.db], b.recs...)
-		default:
-			more = false
-		}
+// Flush writes the records waiting now without waiting for Config.Flush,
+// and returns once they are written (or lost), or when ctx ends.
+func (r *Recorder) Flush(ctx context.Context) error {
+	done := make(chan struct{})
+	select {
+	case r.flushes <- done:
+	case <-r.done:
+		return nil // closed: Close wrote them
+	case <-ctx.Done():
+		return ctx.Err()
 	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// flush writes the records waiting now.
+func (r *Recorder) flush() {
+	r.qmu.Lock()
+	waiting, order := r.waiting, r.order
+	if len(order) > 0 {
+		r.waiting, r.order, r.nwait = make(map[string][]forge.AuditRecord, len(order)), nil, 0
+	}
+	r.qmu.Unlock()
 	for _, db := range order {
-		recs := byDB[db]
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		r.write(db, waiting[db])
+	}
+}
+
+// write writes recs in database db: in transactions of at most
+// flushTxRecords records and about flushTxBytes, their statements made
+// before the transaction begins.
+func (r *Recorder) write(db string, recs []forge.AuditRecord) {
+	for len(recs) > 0 {
+		n, size := 0, 0
+		for n < len(recs) && n < flushTxRecords && size < flushTxBytes {
+			size += r.size(&recs[n])
+			n++
+		}
+		chunk := recs[:n]
+		recs = recs[n:]
+		stmts := r.statements(db, chunk)
+		ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 		err := r.e.Write(ctx, db, func(tx forge.Tx) error {
-			stmts := append([]forge.Statement{{SQL: createTable, Bookkeeping: true}}, r.statements(db, recs)...)
+			if _, err := tx.Run(ctx, forge.Statement{SQL: createTable, Bookkeeping: true}, nil); err != nil {
+				return err
+			}
 			for _, q := range stmts {
 				if _, err := tx.Run(ctx, q, nil); err != nil {
 					return err
@@ -277,17 +397,23 @@ func (r *Recorder) writeQueued(first batch) {
 		})
 		cancel()
 		if err != nil {
-			r.drop(db, len(recs), "write failed: "+err.Error())
-			continue
+			r.drop(db, n, "write failed: "+err.Error())
+		} else {
+			r.written.Add(int64(n))
 		}
-		r.written.Add(int64(len(recs)))
+		r.unsettled.Add(-int64(n))
 	}
 }
 
 // Close writes what is queued (within ctx) and stops the writer; later
 // records are dropped.
 func (r *Recorder) Close(ctx context.Context) error {
-	r.once.Do(func() { close(r.stop) })
+	r.once.Do(func() {
+		r.qmu.Lock()
+		r.closed = true
+		r.qmu.Unlock()
+		close(r.stop)
+	})
 	select {
 	case <-r.done:
 		return nil
@@ -299,11 +425,14 @@ func (r *Recorder) Close(ctx context.Context) error {
 // Stats are the recorder's counters since start.
 type Stats struct {
 	Committed int64 // records stored in their write's transaction
-	Written   int64 // records written best effort
+	Written   int64 // records written best effort (reads, rolled back, and AfterCommit's)
 	Dropped   int64 // records lost (forge_audit_dropped_total)
+	// Waiting: records taken to be written best effort, not yet written
+	// (nor lost): those a crash now would lose (forge_audit_waiting).
+	Waiting int64
 }
 
 // Stats reports the counters.
 func (r *Recorder) Stats() Stats {
-	return Stats{Committed: r.committed.Load(), Written: r.written.Load(), Dropped: r.dropped.Load()}
+	return Stats{Committed: r.committed.Load(), Written: r.written.Load(), Dropped: r.dropped.Load(), Waiting: r.unsettled.Load()}
 }

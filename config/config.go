@@ -118,13 +118,16 @@ type Config struct {
 	BackupTarget   string
 	BackupInterval time.Duration
 	BackupKeep     int
-	// The statement audit log (package audit): on or off, reads too,
-	// retention by age and by count, the SQL text kept.
+	// The statement audit log (package audit): on, async or off, reads
+	// too, retention by age and by count, the SQL text kept; the
+	// best-effort writer's interval and buffer.
 	Audit          string
 	AuditReads     string
 	AuditRetention time.Duration
 	AuditMaxRows   int
 	AuditMaxSQL    int
+	AuditFlush     time.Duration
+	AuditBuffer    int
 	// Functions (package functions): a module's size, an instance's
 	// memory, a call's deadline and answer, and a database's functions.
 	FunctionMaxBytes       int
@@ -309,11 +312,13 @@ func Settings() []Setting {
 		{"FORGE_CORS_ORIGINS", "", "origins allowed cross-origin (CORS) access from a browser: a comma-separated list like https://app.example.com,http://localhost:3000, or * for any; empty: none", origins(func(c *Config) *[]string { return &c.CORSOrigins })},
 		{"FORGE_BACKUP_TARGET", "", "where backups go: a directory, or s3://bucket/prefix (credentials, region and endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT_URL); empty: no backups (docs/OPERATIONS.md, Backups)", str(func(c *Config) *string { return &c.BackupTarget })},
 		{"FORGE_BACKUP_INTERVAL", "1h", "time between backup passes; each copies every database (and the key store) changed since its last backup", duration(func(c *Config) *time.Duration { return &c.BackupInterval }, time.Second, 30*24*time.Hour)},
-		{"FORGE_AUDIT", "on", "the statement audit log (GET /api/db/{db_name}/audit): on records every statement that writes in the same transaction as the write; off records nothing", str(func(c *Config) *string { return &c.Audit }, "on", "off")},
+		{"FORGE_AUDIT", "on", "the statement audit log (GET /api/db/{db_name}/audit): on records every statement that writes in the same transaction as the write (a committed write always has its record; measured +10-50 % CPU per write); async writes a write's record just after its commit, batched by the buffered writer every FORGE_AUDIT_FLUSH (its cost shared by the writes of an interval, measured mostly under +10 %; a crash loses the records not yet written, about the last interval's, a full buffer drops records: counted in forge_audit_dropped_total, logged); off records nothing", str(func(c *Config) *string { return &c.Audit }, "on", "async", "off")},
 		{"FORGE_AUDIT_READS", "off", "on also records read statements, best effort (written after the read by a buffered writer; dropped under load, counted in forge_audit_dropped_total)", str(func(c *Config) *string { return &c.AuditReads }, "on", "off")},
 		{"FORGE_AUDIT_RETENTION", "168h", "audit records older than this are deleted (by the writes that follow, a bounded number at a time)", duration(func(c *Config) *time.Duration { return &c.AuditRetention }, time.Minute, 10*365*24*time.Hour)},
 		{"FORGE_AUDIT_MAX_ROWS", "100000", "audit records kept per database at most (the oldest go first)", integer(func(c *Config) *int { return &c.AuditMaxRows }, 100, 100000000)},
 		{"FORGE_AUDIT_MAX_SQL_BYTES", "1024", "bytes of a statement's SQL text kept in its audit record (the whole length is kept too)", integer(func(c *Config) *int { return &c.AuditMaxSQL }, 16, 1<<20)},
+		{"FORGE_AUDIT_FLUSH", "200ms", "the buffered audit writer (reads, rolled-back writes, every write with FORGE_AUDIT=async) writes the records waiting this often, one transaction per database (and all of them at graceful shutdown); a crash loses those not yet written: about the last interval's, more if a database's write lock held the writer up", duration(func(c *Config) *time.Duration { return &c.AuditFlush }, time.Millisecond, time.Minute)},
+		{"FORGE_AUDIT_BUFFER", "65536", "audit records waiting for the buffered writer at most; past it they are dropped (counted in forge_audit_dropped_total, logged at most once a second)", integer(func(c *Config) *int { return &c.AuditBuffer }, 16, 1<<24)},
 		{"FORGE_BACKUP_KEEP", "24", "backups kept per database (the newest; older ones are removed from the target)", integer(func(c *Config) *int { return &c.BackupKeep }, 1, 100000)},
 		{"FORGE_FUNCTION_MAX_BYTES", "8388608", "largest function module a deploy takes, in bytes (larger: 400 FUNCTION_INVALID; also bounded by FORGE_MAX_BODY_BYTES)", integer(func(c *Config) *int { return &c.FunctionMaxBytes }, 1024, 1<<30)},
 		{"FORGE_FUNCTION_MEMORY_MB", "64", "linear memory of one function instance, in MiB (more: FUNCTION_MEMORY_LIMIT)", integer(func(c *Config) *int { return &c.FunctionMemoryMB }, 1, 4096)},

@@ -28,6 +28,11 @@ import (
 //     that run again alone (they are recorded then), and hands on those
 //     whose failure stands.
 //
+// With Auditor.AfterCommit (FORGE_AUDIT=async) a committed transaction
+// carries no records: they go to Auditor.Unwritten just after its COMMIT
+// (a lone write then runs in autocommit mode, unwrapped), and a crash
+// between the two loses them. Everything else is the same.
+//
 // The engine's own statements (forge.Statement.Bookkeeping, transaction
 // control) are not recorded.
 
@@ -45,9 +50,15 @@ type Auditor interface {
 	// stmts store them. recs is the engine's until AtCommit returns.
 	AtCommit(db string, recs []forge.AuditRecord) (table forge.Statement, stmts []forge.Statement)
 	// Unwritten takes records that no committing transaction carries:
-	// reads, and the statements of a transaction that rolled back. It
-	// must not block; recs is its own.
+	// reads, and the statements of a transaction that rolled back (and,
+	// with AfterCommit, those of a transaction that committed). It must
+	// not block; recs is the engine's until it returns (it copies what it
+	// keeps).
 	Unwritten(db string, recs []forge.AuditRecord)
+	// AfterCommit tells whether the records of database db's committed
+	// transactions go to Unwritten after their commit instead of into
+	// them (AtCommit is then never asked). Asked when a database opens.
+	AfterCommit(db string) bool
 }
 
 // dbAudit is a database's recording, shared by its connections.
@@ -55,6 +66,7 @@ type dbAudit struct {
 	name  string
 	a     Auditor
 	reads bool
+	after bool // Auditor.AfterCommit
 }
 
 // audit is db's recording, or nil when it has none.
@@ -63,7 +75,7 @@ func (e *Engine) audit(name string) *dbAudit {
 	if a == nil || !a.Audits(name) {
 		return nil
 	}
-	return &dbAudit{name: name, a: a, reads: a.Reads()}
+	return &dbAudit{name: name, a: a, reads: a.Reads(), after: a.AfterCommit(name)}
 }
 
 // recorded tells whether st's run on c is to be recorded (or, for a
@@ -131,7 +143,7 @@ func (c *conn) runRecorded(st *stmt, p forge.Params, w forge.RowWriter, meta boo
 // store its records; the caller commits next, then calls auditDone.
 func (c *conn) auditCommit() error {
 	c.auditRan = false
-	if len(c.pending) == 0 {
+	if len(c.pending) == 0 || c.aud.after {
 		return nil
 	}
 	table, stmts := c.aud.a.AtCommit(c.aud.name, c.pending)
@@ -172,12 +184,15 @@ func (c *conn) bookkeep(q forge.Statement) error {
 }
 
 // auditDone forgets the records of the transaction that committed: their
-// table is there now.
+// table is there now; or hands them on (Auditor.AfterCommit).
 func (c *conn) auditDone() {
 	c.callerOf, c.caller = nil, nil
 	if c.auditRan {
 		c.auditReady = true
 		c.auditRan = false
+	}
+	if len(c.pending) > 0 && c.aud.after {
+		c.aud.a.Unwritten(c.aud.name, c.pending)
 	}
 	clear(c.pending)
 	c.pending = c.pending[:0]
@@ -277,6 +292,22 @@ func (c *conn) auditDrop(i int) {
 	}
 	clear(c.pending[i:])
 	c.pending = c.pending[:i]
+}
+
+// runThenHandOn runs a lone write st on c in autocommit mode and hands its
+// record on (Auditor.AfterCommit): ok if it committed, its error if it
+// failed (SQLite rolled it back). The disk-full retry of runMakingRoom
+// applies, and a failed first run is recorded as failed.
+func (e *Engine) runThenHandOn(c *conn, st *stmt, q forge.Statement, w forge.RowWriter) (forge.Result, error) {
+	res, err := e.runAutocommit(c, st, q, w)
+	if c.db.GetAutocommit() {
+		if err == nil {
+			c.auditDone()
+		} else {
+			c.auditDiscard()
+		}
+	}
+	return res, err
 }
 
 // runWrapped runs a lone write st on c, in autocommit mode, inside BEGIN

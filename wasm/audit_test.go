@@ -17,12 +17,14 @@ import (
 type fakeAuditor struct {
 	mu        sync.Mutex
 	unwritten []forge.AuditRecord
+	after     bool // AfterCommit
 }
 
 const fakeAuditTable = "CREATE TABLE IF NOT EXISTS _forge_audit_test (req TEXT, sql TEXT, outcome TEXT, runs INTEGER)"
 
-func (*fakeAuditor) Audits(string) bool { return true }
-func (*fakeAuditor) Reads() bool        { return false }
+func (*fakeAuditor) Audits(string) bool        { return true }
+func (*fakeAuditor) Reads() bool               { return false }
+func (a *fakeAuditor) AfterCommit(string) bool { return a.after }
 
 func (*fakeAuditor) AtCommit(_ string, recs []forge.AuditRecord) (forge.Statement, []forge.Statement) {
 	var stmts []forge.Statement
@@ -69,7 +71,11 @@ func (a *fakeAuditor) handed() []string {
 	defer a.mu.Unlock()
 	var out []string
 	for _, r := range a.unwritten {
-		out = append(out, r.Caller.RequestID+" "+r.Outcome)
+		req := ""
+		if r.Caller != nil {
+			req = r.Caller.RequestID
+		}
+		out = append(out, req+" "+r.Outcome)
 	}
 	slices.Sort(out)
 	return out
@@ -147,5 +153,52 @@ func TestAuditUnitsAndGroups(t *testing.T) {
 	if len(a.unwritten) != 1 || a.unwritten[0].Outcome != forge.AuditRolledBack || a.unwritten[0].Runs != 2 ||
 		!strings.HasPrefix(a.unwritten[0].SQL, "INSERT") {
 		t.Errorf("handed on %+v", a.unwritten)
+	}
+}
+
+// With AfterCommit (FORGE_AUDIT=async) no transaction carries records:
+// those of a lone write, a group and a unit that committed are handed on
+// after the commit, ok (a group's failed member with its error), with
+// those of a lone write that failed and a unit that rolled back.
+func TestAuditAfterCommit(t *testing.T) {
+	a := &fakeAuditor{after: true}
+	e, _, db := newDB(t, Config{Audit: a})
+	exec(t, e, db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER UNIQUE);\nINSERT INTO t (v) VALUES (5)")
+	const ins = "INSERT INTO t (v) VALUES (?)"
+	if _, err := e.Query(caller("q1"), db, wstmt(ins, 1), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Query(caller("q2"), db, wstmt(ins, 1), nil); err == nil {
+		t.Fatal("a duplicate went in")
+	}
+	inOneGroup(t, e, db, []context.Context{caller("g1"), caller("g2")}, []forge.Statement{wstmt(ins, 6), wstmt(ins, 5)}, 0)
+	boom := errors.New("boom")
+	err := e.Write(caller("u1"), db, func(tx forge.Tx) error {
+		if _, err := tx.Run(context.Background(), wstmt(ins, 7), nil); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatal(err)
+	}
+	if err := e.Write(caller("u2"), db, func(tx forge.Tx) error {
+		_, err := tx.Run(context.Background(), wstmt(ins, 8), nil)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{" ok", " ok", "g1 ok", "g2 error", "q1 ok", "q2 error", "u1 rolled_back", "u2 ok"}
+	if h := a.handed(); !slices.Equal(h, want) {
+		t.Errorf("handed on %q, want %q", h, want)
+	}
+	var n int64
+	if err := e.Read(context.Background(), db, func(tx forge.Tx) error {
+		w := &recorder{}
+		_, err := tx.Run(context.Background(), forge.Statement{SQL: "SELECT count(*) FROM sqlite_schema WHERE name = '_forge_audit_test'", Bookkeeping: true}, w)
+		n = w.rows[0][0].Int
+		return err
+	}); err != nil || n != 0 {
+		t.Errorf("the table made in a transaction: %d %v", n, err)
 	}
 }

@@ -112,13 +112,23 @@ func (e *Engine) Query(ctx context.Context, name string, q forge.Statement, w fo
 // rolled back, so running it again cannot apply it twice.
 //
 // A lone write that is recorded in the audit log runs in a transaction of
-// its own that carries its record (runWrapped).
+// its own that carries its record (runWrapped), or, when its record is
+// written after its commit (Auditor.AfterCommit), in autocommit mode, its
+// record handed on after it (runThenHandOn).
 func (e *Engine) runMakingRoom(c *conn, st *stmt, q forge.Statement, w forge.RowWriter) (forge.Result, error) {
 	if !st.readOnly && c.recorded(st) && c.db.GetAutocommit() && !strings.EqualFold(forge.LeadingWord(st.sql), "VACUUM") {
 		// (VACUUM cannot run in a transaction: the sandbox refuses it,
 		// and says so, only once it runs.)
+		if c.aud.after {
+			return e.runThenHandOn(c, st, q, w)
+		}
 		return e.runWrapped(c, st, q, w)
 	}
+	return e.runAutocommit(c, st, q, w)
+}
+
+// runAutocommit is runMakingRoom's run of st, its retry included.
+func (e *Engine) runAutocommit(c *conn, st *stmt, q forge.Statement, w forge.RowWriter) (forge.Result, error) {
 	res, err := c.run(st, q.Params, w, q.Meta)
 	if err != nil && st.shrinks && (isDiskFull(err) || volumeFullIOErr(c.dir, err)) && c.db.GetAutocommit() &&
 		e.cfg.OnDiskFull != nil && e.cfg.OnDiskFull() {

@@ -392,3 +392,84 @@ func TestAuditSavepointsAndDryRuns(t *testing.T) {
 		t.Errorf("a dry run's records: %+v", got)
 	}
 }
+
+// TestAuditAsync: with FORGE_AUDIT=async a write's records are written
+// after its commit by the buffered writer, batched: writes through /query
+// and /batch appear in the log once it flushes (polled), with the same
+// records as with FORGE_AUDIT=on, none stored with its transaction
+// (forge_audit_committed_total 0); a graceful shutdown writes the records
+// still waiting (FORGE_AUDIT_FLUSH=1m: no flush before it), which the
+// next start reads.
+func TestAuditAsync(t *testing.T) {
+	t.Run("writes", func(t *testing.T) {
+		g := start(t, t.TempDir(), "FORGE_AUDIT=async", "FORGE_AUDIT_FLUSH=10ms")
+		admin := g.client()
+		key := spawnKey(t, admin, "as")
+		send := func(path, rid, body string, status int) {
+			t.Helper()
+			if r := sendAs(t, g, key, "POST", path, "application/json", []byte(body), "X-Request-Id", rid); r.status != status {
+				t.Fatalf("%s: status %d, want %d: %s", rid, r.status, status, r.body)
+			}
+		}
+		send("/api/db/as/query", "as-ddl", `{"sql": "CREATE TABLE t(id INTEGER PRIMARY KEY, v UNIQUE)"}`, 200)
+		send("/api/db/as/query", "as-q1", `{"sql": "INSERT INTO t(v) VALUES (?)", "params": ["one"]}`, 200)
+		send("/api/db/as/batch", "as-b1", `{"statements": [{"sql": "INSERT INTO t(v) VALUES ('b1')"}, {"sql": "UPDATE t SET v = 'b2' WHERE v = 'b1'"}]}`, 200)
+		send("/api/db/as/query", "as-fail", `{"sql": "INSERT INTO t(v) VALUES ('one')"}`, 400)
+		send("/api/db/as/batch", "as-bfail", `{"statements": [{"sql": "INSERT INTO t(v) VALUES ('bf')"}, {"sql": "INSERT INTO t(v) VALUES ('one')"}]}`, 400)
+		if got := waitRecords(t, g, key, "as", "as-q1", 1)[0]; got.Outcome != "ok" || got.Kind != "write" || got.Rows != 1 ||
+			got.Route != "/api/db/{db_name}/query" || !strings.HasPrefix(got.SQL, "INSERT INTO t(v)") {
+			t.Errorf("as-q1: %+v", got)
+		}
+		if b := waitRecords(t, g, key, "as", "as-b1", 2); b[0].Outcome != "ok" || b[1].Outcome != "ok" ||
+			!strings.HasPrefix(b[0].SQL, "UPDATE") || b[0].Route != "/api/db/{db_name}/batch" {
+			t.Errorf("as-b1 (newest first): %+v", b)
+		}
+		if got := waitRecords(t, g, key, "as", "as-fail", 1)[0]; got.Outcome != "error" || !strings.Contains(got.Error, "UNIQUE") {
+			t.Errorf("as-fail: %+v", got)
+		}
+		if bf := waitRecords(t, g, key, "as", "as-bfail", 2); bf[0].Outcome != "error" || bf[1].Outcome != "rolled_back" {
+			t.Errorf("as-bfail (newest first): %+v", bf)
+		}
+		waitRecords(t, g, key, "as", "as-ddl", 1)
+		m := string(admin.Do(t, "GET", "/metrics", nil).Raw)
+		for _, want := range []string{"\nforge_audit_committed_total 0\n", "\nforge_audit_dropped_total 0\n", "\nforge_audit_waiting "} {
+			if !strings.Contains(m, want) {
+				t.Errorf("metrics lack %q", want)
+			}
+		}
+		if strings.Contains(m, "\nforge_audit_written_total 0\n") {
+			t.Error("the records are not counted as written")
+		}
+	})
+	t.Run("graceful shutdown writes what waits", func(t *testing.T) {
+		dir := t.TempDir()
+		g := start(t, dir, "FORGE_AUDIT=async", "FORGE_AUDIT_FLUSH=1m")
+		admin := g.client()
+		key := spawnKey(t, admin, "sd")
+		for i, body := range []string{
+			`{"sql": "CREATE TABLE t(v)"}`,
+			`{"sql": "INSERT INTO t(v) VALUES (1)"}`,
+		} {
+			if r := sendAs(t, g, key, "POST", "/api/db/sd/query", "application/json", []byte(body), "X-Request-Id", fmt.Sprintf("sd-%d", i)); r.status != 200 {
+				t.Fatalf("%d: %s", r.status, r.body)
+			}
+		}
+		if r := sendAs(t, g, key, "POST", "/api/db/sd/batch", "application/json",
+			[]byte(`{"statements": [{"sql": "INSERT INTO t(v) VALUES (2)"}, {"sql": "INSERT INTO t(v) VALUES (3)"}]}`), "X-Request-Id", "sd-b"); r.status != 200 {
+			t.Fatalf("%d: %s", r.status, r.body)
+		}
+		if got := auditLog(t, g, key, "sd", "?limit=1000"); len(got) != 0 {
+			t.Fatalf("written before the flush interval (1m) or the shutdown: %+v", got)
+		}
+		if err := g.stop(); err != nil {
+			t.Fatal(err)
+		}
+		g = start(t, dir, "FORGE_AUDIT=async")
+		recs := auditLog(t, g, g.adminKey, "sd", "?limit=1000")
+		for rid, n := range map[string]int{"sd-0": 1, "sd-1": 1, "sd-b": 2} {
+			if got := byRequest(recs, rid); len(got) != n {
+				t.Errorf("%s: %d records after the restart, want %d: %+v", rid, len(got), n, recs)
+			}
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/praetorian/db-forge/audit"
 	"github.com/praetorian/db-forge/config"
 	"github.com/praetorian/db-forge/functions"
 	"github.com/praetorian/db-forge/gateway"
@@ -38,6 +39,10 @@ func TestConfigDefaultsAreThePackagesDefaults(t *testing.T) {
 	fw.RecycleBytes, fw.MaxLogBytes, fw.MaxResultBytes, fw.MaxIdle = 0, 0, 0, 0 // no setting: the package's own
 	if got := functionsConfig(cfg); !reflect.DeepEqual(got, fw) {
 		t.Errorf("functions defaults differ:\nsettings  %+v\nfunctions %+v", got, fw)
+	}
+	if cfg.AuditFlush != audit.DefaultFlush || cfg.AuditBuffer != audit.DefaultBuffer ||
+		cfg.AuditRetention != audit.DefaultRetention || cfg.AuditMaxRows != audit.DefaultMaxRows || cfg.AuditMaxSQL != audit.DefaultMaxSQL {
+		t.Errorf("audit defaults differ: settings %v %d %v %d %d", cfg.AuditFlush, cfg.AuditBuffer, cfg.AuditRetention, cfg.AuditMaxRows, cfg.AuditMaxSQL)
 	}
 }
 
