@@ -14,7 +14,7 @@ import (
 
 // TestWriterQueueDeadlineWithoutDone: the engine's contexts (bounded) carry
 // a deadline their Done channel never closes for; the queue's own timer
-// still takes such a waiter out at its deadline, and the waiters behind it,
+// still takes such a waiter out at its deadline, and the other waiters,
 // with later deadlines, stay.
 func TestWriterQueueDeadlineWithoutDone(t *testing.T) {
 	t.Parallel()
@@ -25,10 +25,13 @@ func TestWriterQueueDeadlineWithoutDone(t *testing.T) {
 		if _, err := q.acquire(context.Background(), nil, holder); err != nil {
 			t.Fatal(err)
 		}
-		short, doneShort := startAcquire(q, &bounded{Context: context.Background(), deadline: time.Now().Add(50 * time.Millisecond)}, group)
-		waitSnapshot(t, q, writerLeased, 1)
+		// The long waiter first, then the short one, whose deadline comes
+		// first: the queue's one timer must move to it. (Queued the other
+		// way round, a busy machine could let the short deadline pass
+		// before the long waiter was seen queued.)
 		long, doneLong := startAcquire(q, &bounded{Context: context.Background(), deadline: time.Now().Add(time.Minute)}, group)
-		waitSnapshot(t, q, writerLeased, 2)
+		waitSnapshot(t, q, writerLeased, 1)
+		short, doneShort := startAcquire(q, &bounded{Context: context.Background(), deadline: time.Now().Add(50 * time.Millisecond)}, group)
 		waitFor(t, doneShort, 10*time.Second, "the short waiter's deadline")
 		if !errors.Is(short.err, forge.ErrTimeout) || short.granted {
 			t.Fatalf("group %v: short waiter %+v (%v), want ErrTimeout", group, short, short.err)
