@@ -1,15 +1,11 @@
 package app_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -46,37 +42,9 @@ func BenchmarkExport1GB(b *testing.B) {
 	// selects runs 4 clients of point SELECTs until stop is closed, and
 	// gives their rate.
 	selects := func(stop <-chan struct{}) float64 {
-		var n atomic.Int64
-		var wg sync.WaitGroup
 		start := time.Now()
-		for w := 0; w < 4; w++ {
-			wg.Add(1)
-			go func(w int) {
-				defer wg.Done()
-				client := &http.Client{}
-				for i := w; ; i += 4 {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					body := fmt.Appendf(nil, `{"sql":"SELECT id, length(v) FROM t WHERE id = ?","params":[%d]}`, 1+i%rows)
-					req, _ := http.NewRequest("POST", g.url+"/api/db/big/query", bytes.NewReader(body))
-					req.Header.Set("Authorization", "Bearer "+g.adminKey)
-					req.Header.Set("Content-Type", "application/json")
-					resp, err := client.Do(req)
-					if err != nil {
-						continue
-					}
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode == 200 {
-						n.Add(1)
-					}
-				}
-			}(w)
-		}
-		wg.Wait()
+		n, wait := pointSelects(g, "SELECT id, length(v) FROM t WHERE id = ?", rows, 4, stop)
+		wait()
 		return float64(n.Load()) / time.Since(start).Seconds()
 	}
 	// measure gives the export's MB/s and the SELECTs' rates alone and

@@ -36,38 +36,10 @@ func TestExportPacedUnderLoad(t *testing.T) {
 	// underLoad runs fn while 2 clients make point SELECTs.
 	underLoad := func(fn func()) {
 		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		var served atomic.Int64
-		for w := 0; w < 2; w++ {
-			wg.Add(1)
-			go func(w int) {
-				defer wg.Done()
-				client := &http.Client{}
-				for i := w; ; i += 2 {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					b := fmt.Appendf(nil, `{"sql":"SELECT length(v) FROM t WHERE id = ?","params":[%d]}`, 1+i%6000)
-					req, _ := http.NewRequest("POST", g.url+"/api/db/big/query", bytes.NewReader(b))
-					req.Header.Set("Authorization", "Bearer "+g.adminKey)
-					req.Header.Set("Content-Type", "application/json")
-					resp, err := client.Do(req)
-					if err != nil {
-						continue
-					}
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode == 200 {
-						served.Add(1)
-					}
-				}
-			}(w)
-		}
+		served, wait := pointSelects(g, "SELECT length(v) FROM t WHERE id = ?", 6000, 2, stop)
 		defer func() {
 			close(stop)
-			wg.Wait()
+			wait()
 			if served.Load() == 0 {
 				t.Error("no SELECT was served during the exports: the load never ran")
 			}
@@ -91,4 +63,42 @@ func TestExportPacedUnderLoad(t *testing.T) {
 			}
 		}
 	}
+}
+
+// pointSelects runs clients that send sql, a point SELECT of one id
+// parameter (ids 1 to rows in turn), to the database big with the admin
+// key until stop is closed; served counts the answers 200, and wait
+// returns once every client has stopped. The exports' tests and
+// benchmarks load the data plane with it.
+func pointSelects(g *gateway, sql string, rows, clients int, stop <-chan struct{}) (served *atomic.Int64, wait func()) {
+	served = new(atomic.Int64)
+	var wg sync.WaitGroup
+	for w := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{}
+			for i := w; ; i += clients {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				b := fmt.Appendf(nil, `{"sql":%q,"params":[%d]}`, sql, 1+i%rows)
+				req, _ := http.NewRequest("POST", g.url+"/api/db/big/query", bytes.NewReader(b))
+				req.Header.Set("Authorization", "Bearer "+g.adminKey)
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				if err != nil {
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					served.Add(1)
+				}
+			}
+		}()
+	}
+	return served, wg.Wait
 }
