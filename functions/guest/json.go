@@ -88,19 +88,11 @@ func (p *parser) value(depth int) (any, error) {
 				return nil, err
 			}
 			m[k] = v
-			p.space()
-			if p.i >= len(p.b) {
-				return nil, errSyntax
-			}
-			if p.b[p.i] == ',' {
-				p.i++
-				continue
-			}
-			if p.b[p.i] == '}' {
-				p.i++
+			if more, err := p.after('}'); err != nil {
+				return nil, err
+			} else if !more {
 				return m, nil
 			}
-			return nil, errSyntax
 		}
 	case c == '[':
 		p.i++
@@ -116,19 +108,11 @@ func (p *parser) value(depth int) (any, error) {
 				return nil, err
 			}
 			a = append(a, v)
-			p.space()
-			if p.i >= len(p.b) {
-				return nil, errSyntax
-			}
-			if p.b[p.i] == ',' {
-				p.i++
-				continue
-			}
-			if p.b[p.i] == ']' {
-				p.i++
+			if more, err := p.after(']'); err != nil {
+				return nil, err
+			} else if !more {
 				return a, nil
 			}
-			return nil, errSyntax
 		}
 	case c == '"':
 		return p.str()
@@ -234,6 +218,24 @@ func field(b []byte, key string) (any, bool, error) {
 		}
 		return nil, false, nil
 	}
+}
+
+// after reads what follows a member of an object or an array: a comma
+// (more true) or close (more false); anything else is errSyntax.
+func (p *parser) after(close byte) (more bool, err error) {
+	p.space()
+	if p.i >= len(p.b) {
+		return false, errSyntax
+	}
+	switch p.b[p.i] {
+	case ',':
+		p.i++
+		return true, nil
+	case close:
+		p.i++
+		return false, nil
+	}
+	return false, errSyntax
 }
 
 // valueShared reads a value at p.i: a string or number as a view of
