@@ -302,13 +302,7 @@ func (s *Service) RestoreCheckpoint(ctx context.Context, db, name string) (undo 
 		if auto, err = s.keep(dir, saved, auto, recs); err != nil {
 			return err
 		}
-		for _, suffix := range []string{"-wal", "-shm", "-journal"} {
-			_ = os.Remove(path + suffix)
-		}
-		if err := os.Rename(incoming, path); err != nil {
-			return err
-		}
-		return syncDir(filepath.Dir(path))
+		return installFile(incoming, path)
 	})
 	if err != nil {
 		return forge.Checkpoint{}, err

@@ -326,15 +326,7 @@ func (s *Service) FillFromFile(ctx context.Context, db string, body []byte) erro
 		return err
 	}
 	defer os.Remove(tmp)
-	if err := s.e.Exclusive(ctx, db, func() error {
-		for _, suffix := range []string{"-wal", "-shm", "-journal"} {
-			_ = os.Remove(path + suffix)
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			return err
-		}
-		return syncDir(filepath.Dir(path))
-	}); err != nil {
+	if err := s.e.Exclusive(ctx, db, func() error { return installFile(tmp, path) }); err != nil {
 		return err
 	}
 	problems, err := s.e.IntegrityCheck(ctx, db)
@@ -368,6 +360,20 @@ func (s *Service) FillFromFile(ctx context.Context, db string, body []byte) erro
 		return err
 	}
 	return s.e.Write(ctx, db, dropReserved(ctx))
+}
+
+// installFile makes the complete file tmp the database file path, in a
+// callback of Exclusive (no connection open): the old file's log, shared
+// memory and journal go, tmp takes its place by rename, and the directory
+// is synced so that the rename lasts.
+func installFile(tmp, path string) error {
+	for _, suffix := range []string{"-wal", "-shm", "-journal"} {
+		_ = os.Remove(path + suffix)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
 }
 
 func writeFile(p string, data []byte) error {
@@ -439,15 +445,7 @@ func (s *Service) FillFromDatabase(ctx context.Context, db, from, checkpoint str
 			return err
 		}
 	}
-	if err := s.e.Exclusive(ctx, db, func() error {
-		for _, suffix := range []string{"-wal", "-shm", "-journal"} {
-			_ = os.Remove(path + suffix)
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			return err
-		}
-		return syncDir(filepath.Dir(path))
-	}); err != nil {
+	if err := s.e.Exclusive(ctx, db, func() error { return installFile(tmp, path) }); err != nil {
 		return err
 	}
 	if err := s.e.Write(ctx, db, dropReserved(ctx)); err != nil {
